@@ -1,0 +1,46 @@
+# Every command a person or CI runs. `make run` starts knflow, `make test` tests it.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test lint fmt typecheck check migrate schema images deploy bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
+	touch $(STAMP)
+
+run: install
+	$(BIN)/knflow dev --workflows workflows
+
+test: install lint
+	$(BIN)/python -m pytest -n 2 -p no:cacheprovider
+
+lint: install
+	$(BIN)/ruff check src tests functions bench
+	$(BIN)/lint-imports
+
+fmt: install
+	$(BIN)/ruff format src tests functions bench
+	$(BIN)/ruff check --fix src tests functions bench
+
+typecheck: install
+	$(BIN)/mypy
+
+check: test typecheck
+
+migrate: install
+	$(BIN)/knflow migrate
+
+schema: install
+	$(BIN)/knflow schema
+
+bench: install
+	$(BIN)/python bench/timer_lateness.py
+
+clean:
+	rm -rf $(VENV) .pgdata

@@ -1,0 +1,1 @@
+"""The development stack: embedded PostgreSQL, the development broker, and the process supervisor."""

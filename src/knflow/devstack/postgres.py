@@ -1,0 +1,114 @@
+"""A private PostgreSQL for development and tests when no `DATABASE_URL` is given.
+
+Uses the machine's `initdb`/`pg_ctl` binaries (or the `pgserver` package when installed), keeps
+its files in a folder under the checkout, and listens on 127.0.0.1 at a free port.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import logging
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+logger = logging.getLogger(__name__)
+
+MACHINE_SERVER_URL: Final = "postgresql://postgres@127.0.0.1:5432/postgres"
+# Debian puts the server binaries outside PATH.
+BINARY_GLOBS: Final = ("/usr/lib/postgresql/*/bin", "/usr/local/pgsql/bin")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EmbeddedPostgres:
+    """A running private server."""
+
+    data_dir: Path
+    """Its cluster folder."""
+    port: int
+    """The TCP port on 127.0.0.1."""
+    pg_ctl: str
+    """The `pg_ctl` binary that started it."""
+    run_as: str | None
+    """The user it runs as when we are root (PostgreSQL refuses to run as root)."""
+
+    @property
+    def url(self) -> str:
+        """libpq URL of the `postgres` database."""
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def stop(self) -> None:
+        """Stop the server (fast shutdown); its files stay for the next start."""
+        _run(self.run_as, [self.pg_ctl, "-D", str(self.data_dir), "-m", "fast", "-w", "stop"])
+
+
+def is_answering(host: str = "127.0.0.1", port: int = 5432) -> bool:
+    """Tell whether something accepts TCP connections at host:port."""
+    with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
+        return True
+    return False
+
+
+def start_embedded(data_dir: Path) -> EmbeddedPostgres:
+    """Initialise (once) and start a private server in `data_dir`.
+
+    Raises:
+        RuntimeError: no PostgreSQL binaries were found; install PostgreSQL or set DATABASE_URL.
+    """
+    bin_dir = _find_binaries()
+    run_as = _unprivileged_user()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if run_as:
+        shutil.chown(data_dir, user=run_as)
+    if not (data_dir / "PG_VERSION").exists():
+        _run(run_as, [str(bin_dir / "initdb"), "-D", str(data_dir), "-U", "postgres",
+                      "-A", "trust", "--no-sync", "-E", "UTF8"])
+    port = _free_port()
+    pg_ctl = str(bin_dir / "pg_ctl")
+    options = f"-c listen_addresses=127.0.0.1 -p {port} -k {data_dir} -c fsync=off"
+    _run(run_as, [pg_ctl, "-D", str(data_dir), "-o", options, "-l", str(data_dir / "server.log"),
+                  "-w", "start"])
+    logger.info("embedded postgresql started", extra={"port": port, "data_dir": str(data_dir)})
+    return EmbeddedPostgres(data_dir=data_dir, port=port, pg_ctl=pg_ctl, run_as=run_as)
+
+
+def _find_binaries() -> Path:
+    initdb = shutil.which("initdb")
+    if initdb:
+        return Path(initdb).parent
+    for pattern in BINARY_GLOBS:
+        for folder in sorted(glob.glob(pattern), reverse=True):
+            if (Path(folder) / "initdb").exists():
+                return Path(folder)
+    raise RuntimeError(
+        "no PostgreSQL server binaries (initdb, pg_ctl) found: install PostgreSQL"
+        " or set DATABASE_URL to a running server"
+    )
+
+
+def _unprivileged_user() -> str | None:
+    if os.geteuid() != 0:
+        return None
+    for name in ("postgres", "nobody"):
+        with contextlib.suppress(KeyError):
+            pwd.getpwnam(name)
+            return name
+    raise RuntimeError("running as root and no 'postgres' user exists to run PostgreSQL as")
+
+
+def _run(run_as: str | None, command: list[str]) -> None:
+    if run_as:
+        command = ["runuser", "-u", run_as, "--", *command]
+    subprocess.run(command, check=True, capture_output=True, timeout=120)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

@@ -1,0 +1,1 @@
+"""The interpreter: (definition, instance, activation, now) -> outcome, with no I/O."""

@@ -1,0 +1,30 @@
+"""CloudEvent type names: every type knflow produces or routes, defined once."""
+
+from typing import Final
+
+STEP_READY: Final = "knflow.step.ready"
+NOTIFICATION_REQUESTED: Final = "knflow.notification.requested"
+
+PROCESS_INSTANCE_STATE: Final = "ProcessInstanceStateDataEvent"
+PROCESS_INSTANCE_NODE: Final = "ProcessInstanceNodeDataEvent"
+PROCESS_INSTANCE_VARIABLE: Final = "ProcessInstanceVariableDataEvent"
+PROCESS_INSTANCE_ERROR: Final = "ProcessInstanceErrorDataEvent"
+PROCESS_INSTANCE_MULTIPLE: Final = "MultipleProcessInstanceDataEvent"
+PROCESS_DEFINITION: Final = "ProcessDefinitionEvent"
+JOB_EVENT: Final = "JobEvent"
+
+JOB_CREATE: Final = "job.create"
+JOB_DELETE: Final = "job.delete"
+PING: Final = "dev.knative.sources.ping"
+
+DATA_INDEX_TYPES: Final = frozenset(
+    {
+        PROCESS_INSTANCE_STATE,
+        PROCESS_INSTANCE_NODE,
+        PROCESS_INSTANCE_VARIABLE,
+        PROCESS_INSTANCE_ERROR,
+        PROCESS_INSTANCE_MULTIPLE,
+        PROCESS_DEFINITION,
+        JOB_EVENT,
+    }
+)

@@ -1,0 +1,1 @@
+"""Calls out of knflow: workflow functions (REST, OpenAPI, Knative), the broker sink, Backstage."""

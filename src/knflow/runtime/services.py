@@ -1,0 +1,32 @@
+"""What every use case receives: settings, the database pool, the HTTP client and the clock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from knflow.config import Settings
+from knflow.outbound.http import HttpClient
+from knflow.store.db import Pool
+
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    """Return the current time, aware UTC."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Services:
+    """Dependencies of a use case, built once per process by `serving` or the CLI."""
+
+    settings: Settings
+    """The process configuration."""
+    pool: Pool
+    """The PostgreSQL connection pool."""
+    http: HttpClient
+    """The outbound HTTP client."""
+    clock: Clock = system_clock
+    """The time source; tests pass their own."""

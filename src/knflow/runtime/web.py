@@ -1,0 +1,79 @@
+"""Transport-free HTTP values: what `serving` hands to HTTP use cases and what they answer."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from knflow.errors import InputError
+from knflow.runtime.services import Services
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Request:
+    """An HTTP request, decoded by `serving`."""
+
+    method: str
+    """Upper-case method."""
+    path: str
+    """The path, without the query string."""
+    headers: Mapping[str, str]
+    """Header names in lower case."""
+    query: Mapping[str, str] = field(default_factory=dict)
+    """Query parameters (the last value of each)."""
+    body: bytes = b""
+    """The raw body."""
+    params: Mapping[str, str] = field(default_factory=dict)
+    """Values of the `{name}` placeholders of the matched route."""
+
+    def json(self, *, empty: Any = None) -> Any:
+        """Parse the body as JSON; an empty body gives `empty`.
+
+        Raises:
+            InputError: the body is not JSON.
+        """
+        if not self.body.strip():
+            return empty
+        try:
+            return json.loads(self.body)
+        except ValueError as error:
+            raise InputError(f"request body is not valid JSON: {error}") from error
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Response:
+    """An HTTP answer; `body` is encoded as JSON unless it is bytes or None."""
+
+    status: int = 200
+    """The status code."""
+    body: Any = None
+    """JSON-serialisable value, raw bytes, or None for no body."""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    """Extra headers."""
+
+
+Handler = Callable[[Services, Request], Response]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One method and path pattern (`/management/processes/{id}`) and its handler."""
+
+    method: str
+    pattern: str
+    handler: Handler
+
+    def match(self, method: str, path: str) -> dict[str, str] | None:
+        """Return the placeholder values when this route serves `method` and `path`."""
+        if method != self.method:
+            return None
+        found = _compile(self.pattern).fullmatch(path.rstrip("/") or "/")
+        return None if found is None else found.groupdict()
+
+
+def _compile(pattern: str) -> re.Pattern[str]:
+    regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", pattern.rstrip("/") or "/")
+    return re.compile(regex)

@@ -1,0 +1,90 @@
+"""Shared fixtures: a real PostgreSQL, one migrated template, one fresh database per test."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg_pool import ConnectionPool
+
+from knflow.devstack import postgres
+from knflow.store import db, migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+REFERENCE = ROOT.parent / "shared" / "reference"
+TEST_DATA = Path(__file__).resolve().parent / "data"
+
+
+def _server_url() -> str:
+    if os.environ.get("DATABASE_URL"):
+        return os.environ["DATABASE_URL"]
+    if os.environ.get("PGHOST") or os.environ.get("PGPORT"):
+        return ""
+    if postgres.is_answering():
+        return postgres.MACHINE_SERVER_URL
+    server = postgres.start_embedded(ROOT / ".pgdata" / "tests")
+    return server.url
+
+
+def _with_dbname(url: str, dbname: str) -> str:
+    params = conninfo_to_dict(url)
+    params["dbname"] = dbname
+    return make_conninfo(**params)
+
+
+@pytest.fixture(scope="session")
+def server_url() -> str:
+    """libpq URL of the server the suite uses (never a skip: a missing server is an error)."""
+    return _server_url()
+
+
+@pytest.fixture(scope="session")
+def template_db(server_url: str, worker_id: str) -> Iterator[str]:
+    """A database migrated once per test worker, copied by every test that needs one."""
+    name = f"knflow_tpl_{worker_id}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    with db.connect(_with_dbname(server_url, name)) as conn:
+        migrate.apply_migrations(conn)
+    yield name
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def database_url(server_url: str, template_db: str) -> Iterator[str]:
+    """URL of a fresh, migrated database of this test's own, dropped afterwards."""
+    name = f"knflow_t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template_db))
+        )
+    yield _with_dbname(server_url, name)
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def empty_database_url(server_url: str) -> Iterator[str]:
+    """URL of a fresh database with no schema at all (migration tests)."""
+    name = f"knflow_e_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    yield _with_dbname(server_url, name)
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def pool(database_url: str) -> Iterator[ConnectionPool]:
+    """A connection pool on this test's database."""
+    opened = db.open_pool(database_url, max_size=4)
+    yield opened
+    opened.close()
+
