@@ -15,6 +15,7 @@ from psycopg_pool import ConnectionPool
 
 from knflow.devstack import postgres
 from knflow.store import db, migrate
+from tests.peers import HttpPeer, started_peer
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT.parent / "shared" / "reference"
@@ -88,3 +89,9 @@ def pool(database_url: str) -> Iterator[ConnectionPool]:
     yield opened
     opened.close()
 
+
+
+@pytest.fixture
+def http_peer() -> Iterator[HttpPeer]:
+    """A local HTTP server standing in for an external service; see `tests/peers.py`."""
+    yield from started_peer()
