@@ -1,0 +1,333 @@
+"""Builders of the Kogito process events the runtime emits toward the Data Index.
+
+Shapes follow the SonataFlow runtime (kogito-events-api `*EventBody`, envelope
+attributes `kogito*`). Event ids are uuid5 values of (instance id, kind, seq), so
+that an event re-emitted after a crash carries the same id. This module builds events;
+it never sends them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from knflow.events import types
+from knflow.events.codec import Event
+from knflow.workflow.model import Json
+
+EVENT_ID_NAMESPACE: Final = uuid.UUID("6c1f0c55-8a3e-4b8e-9d0e-0b5f3c2a9e71")
+"""Namespace of the uuid5 event ids; never change it (ids would stop de-duplicating)."""
+
+PROCESS_TYPE: Final = "SW"
+
+# ProcessInstanceState ordinals, as the Data Index stores and the events carry them.
+INSTANCE_STATES: Final = (
+    "PENDING",
+    "ACTIVE",
+    "COMPLETED",
+    "ABORTED",
+    "SUSPENDED",
+    "ERROR",
+)
+
+STATE_STARTED: Final = 1
+STATE_ENDED: Final = 2
+STATE_MIGRATED: Final = 3
+STATE_RETRIGGERED: Final = 4
+STATE_UPDATED: Final = 5
+
+NODE_ENTER: Final = 1
+NODE_EXIT: Final = 2
+NODE_ABORTED: Final = 3
+NODE_SKIPPED: Final = 4
+NODE_OBSOLETE: Final = 5
+NODE_ERROR: Final = 6
+NODE_UPDATED: Final = 7
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InstanceFacts:
+    """What every process event says about its instance."""
+
+    instance_id: str
+    """The instance id (`kogitoprocinstanceid`, `partitionkey`)."""
+    workflow_id: str
+    """The definition id (`kogitoprocid`, `processId`)."""
+    workflow_version: str
+    """The definition version (`kogitoprocversion`, `processVersion`)."""
+    workflow_name: str
+    """The definition name (`processName`)."""
+    endpoint: str
+    """`<service url>/<workflow id>`; becomes the CloudEvent `source`."""
+    status: str
+    """ACTIVE, COMPLETED, ERROR, ABORTED, SUSPENDED (or PENDING)."""
+    start: datetime
+    """When the instance started."""
+    end: datetime | None = None
+    """When the instance ended, if it did."""
+    business_key: str | None = None
+    """The business key, if any."""
+    parent_instance_id: str | None = None
+    """The parent instance of a subflow."""
+    root_instance_id: str | None = None
+    """The root instance of a subflow tree."""
+    root_workflow_id: str | None = None
+    """The definition id of the root instance."""
+    identity: str | None = None
+    """Who acted (`eventUser`, `kogitoidentity`)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NodeFacts:
+    """One node instance (a step: a state or action run) of an instance."""
+
+    node_instance_id: str
+    """Unique per run of the node."""
+    node_definition_id: str
+    """The node's id in the definition (`nodeDefinitionId`)."""
+    node_name: str
+    """Display name (the state or action name)."""
+    node_type: str
+    """Engine node type (`StartNode`, `ActionNode`, `CompositeContextNode`, ...)."""
+    enter: datetime
+    """When the node was entered."""
+    exit: datetime | None = None
+    """When the node was left, if it was."""
+
+
+def state_number(status: str) -> int:
+    """Return the ProcessInstanceState ordinal of `status` (ACTIVE is 1).
+
+    Raises:
+        ValueError: `status` is not a ProcessInstanceState name.
+    """
+    return INSTANCE_STATES.index(status.upper())
+
+
+def event_id(instance_id: str, kind: str, seq: str) -> str:
+    """Return the deterministic id of the `seq`-th event of `kind` about an instance."""
+    return str(uuid.uuid5(EVENT_ID_NAMESPACE, f"{instance_id}\x1f{kind}\x1f{seq}"))
+
+
+def render_date(moment: datetime) -> str:
+    """Render a date as the Data Index prints it: UTC, milliseconds, `Z`."""
+    utc = moment.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def state_event(
+    facts: InstanceFacts, *, event_type: int, at: datetime, seq: str
+) -> Event:
+    """Build a ProcessInstanceStateDataEvent.
+
+    `event_type`: 1 STARTED, 2 ENDED, 4 RETRIGGERED, 5 UPDATED. The state number comes
+    from `facts.status`, except that STARTED always says ACTIVE (as the runtime does).
+    """
+    state = STATE_STARTED if event_type == STATE_STARTED else state_number(facts.status)
+    data = {
+        "eventDate": render_date(at),
+        "eventUser": facts.identity,
+        "eventType": event_type,
+        "processId": facts.workflow_id,
+        "processVersion": facts.workflow_version,
+        "processType": PROCESS_TYPE,
+        "processInstanceId": facts.instance_id,
+        "businessKey": facts.business_key,
+        "processName": facts.workflow_name,
+        "parentInstanceId": facts.parent_instance_id,
+        "rootProcessId": facts.root_workflow_id,
+        "rootProcessInstanceId": facts.root_instance_id,
+        "state": state,
+        "roles": [],
+        "slaDueDate": None,
+    }
+    kind = f"state-{event_type}"
+    return _instance_event(
+        facts,
+        types.PROCESS_INSTANCE_STATE,
+        data,
+        kind=kind,
+        at=at,
+        seq=seq,
+        state=state,
+    )
+
+
+def node_event(
+    facts: InstanceFacts,
+    node: NodeFacts,
+    *,
+    event_type: int,
+    at: datetime,
+    seq: str,
+) -> Event:
+    """Build a ProcessInstanceNodeDataEvent (1 ENTER, 2 EXIT, 3 ABORTED, 6 ERROR)."""
+    data = {
+        "eventDate": render_date(at),
+        "eventUser": facts.identity,
+        "eventType": event_type,
+        "processId": facts.workflow_id,
+        "processVersion": facts.workflow_version,
+        "processInstanceId": facts.instance_id,
+        "connectionNodeDefinitionId": None,
+        "nodeDefinitionId": node.node_definition_id,
+        "nodeName": node.node_name,
+        "nodeType": node.node_type,
+        "nodeInstanceId": node.node_instance_id,
+        "workItemId": None,
+        "slaDueDate": None,
+        "inputParameters": None,
+        "outputParameters": None,
+        "data": {},
+    }
+    kind = f"node-{node.node_instance_id}-{event_type}"
+    return _instance_event(
+        facts, types.PROCESS_INSTANCE_NODE, data, kind=kind, at=at, seq=seq
+    )
+
+
+def variable_event(
+    facts: InstanceFacts, name: str, value: Json, *, at: datetime, seq: str
+) -> Event:
+    """Build a ProcessInstanceVariableDataEvent setting variable `name` to `value`."""
+    data = {
+        "eventDate": render_date(at),
+        "eventUser": facts.identity,
+        "processId": facts.workflow_id,
+        "processVersion": facts.workflow_version,
+        "processInstanceId": facts.instance_id,
+        "nodeContainerDefinitionId": None,
+        "nodeContainerInstanceId": None,
+        "variableId": name,
+        "variableName": name,
+        "variableValue": value,
+    }
+    return _instance_event(
+        facts,
+        types.PROCESS_INSTANCE_VARIABLE,
+        data,
+        kind=f"variable-{name}",
+        at=at,
+        seq=seq,
+        extra={"kogitovariablename": name},
+    )
+
+
+def error_event(
+    facts: InstanceFacts,
+    *,
+    node_definition_id: str,
+    node_instance_id: str,
+    message: str,
+    at: datetime,
+    seq: str,
+) -> Event:
+    """Build a ProcessInstanceErrorDataEvent; the Data Index then shows ERROR."""
+    data = {
+        "eventDate": render_date(at),
+        "eventUser": facts.identity,
+        "processId": facts.workflow_id,
+        "processVersion": facts.workflow_version,
+        "processInstanceId": facts.instance_id,
+        "nodeDefinitionId": node_definition_id,
+        "nodeInstanceId": node_instance_id,
+        "errorMessage": message,
+    }
+    return _instance_event(
+        facts, types.PROCESS_INSTANCE_ERROR, data, kind="error", at=at, seq=seq
+    )
+
+
+def definition_event(
+    *,
+    workflow_id: str,
+    version: str,
+    name: str,
+    description: str | None,
+    annotations: list[str],
+    endpoint: str,
+    source_text: str,
+    metadata: Mapping[str, Json],
+    nodes: list[Mapping[str, Json]],
+    at: datetime,
+) -> Event:
+    """Build a ProcessDefinitionEvent announcing a registered definition.
+
+    The id is derived from the content, so announcing an unchanged definition again
+    repeats the same id.
+    """
+    data: dict[str, Any] = {
+        "id": workflow_id,
+        "name": name,
+        "description": description,
+        "version": version,
+        "type": PROCESS_TYPE,
+        "roles": [],
+        "addons": [],
+        "annotations": list(annotations),
+        "endpoint": endpoint,
+        "source": source_text,
+        "metadata": dict(metadata),
+        "nodes": [dict(node) for node in nodes],
+    }
+    digest = hashlib.sha256(
+        json.dumps(data, sort_keys=True, default=str).encode("utf-8")
+    ).hexdigest()
+    return Event(
+        id=event_id(f"{workflow_id}:{version}", "definition", digest),
+        source=endpoint or f"/{workflow_id}",
+        type=types.PROCESS_DEFINITION,
+        time=at,
+        data=data,
+        extensions={
+            "kogitoprocid": workflow_id,
+            "kogitoprocversion": version,
+            "kogitoproctype": PROCESS_TYPE,
+        },
+    )
+
+
+def _instance_event(
+    facts: InstanceFacts,
+    event_type: str,
+    data: dict[str, Any],
+    *,
+    kind: str,
+    at: datetime,
+    seq: str,
+    state: int | None = None,
+    extra: Mapping[str, str] | None = None,
+) -> Event:
+    return Event(
+        id=event_id(facts.instance_id, kind, seq),
+        source=facts.endpoint or f"/{facts.workflow_id}",
+        type=event_type,
+        time=at,
+        data=data,
+        extensions={**_envelope(facts, state), **(extra or {})},
+    )
+
+
+def _envelope(facts: InstanceFacts, state: int | None) -> dict[str, str]:
+    number = state if state is not None else state_number(facts.status)
+    optional = {
+        "kogitoparentprociid": facts.parent_instance_id,
+        "kogitorootprociid": facts.root_instance_id,
+        "kogitorootprocid": facts.root_workflow_id,
+        "kogitobusinesskey": facts.business_key,
+        "kogitoidentity": facts.identity,
+    }
+    return {
+        "kogitoprocinstanceid": facts.instance_id,
+        "kogitoprocid": facts.workflow_id,
+        "kogitoprocversion": facts.workflow_version,
+        "kogitoprocist": str(number),
+        "kogitoproctype": PROCESS_TYPE,
+        **{key: value for key, value in optional.items() if value},
+        "partitionkey": facts.instance_id,
+    }
