@@ -1,0 +1,462 @@
+"""Workflow expressions: jq (the default) and JSONPath, evaluated against workflow data.
+
+The only module importing `jq` and `jsonpath_ng`. Each distinct jq program is compiled
+once per process; per-instance values ($WORKFLOW, $CONST, $SECRET, iteration variables)
+travel in the program input, so they never cause a recompilation. It knows nothing of
+states, filters or merging (see `engine.dataflow`).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Final
+
+import jq
+from jsonpath_ng import JSONPath
+from jsonpath_ng.exceptions import JsonPathLexerError, JsonPathParserError
+from jsonpath_ng.ext import parse as parse_jsonpath
+
+from knflow.errors import ExpressionError
+from knflow.workflow.model import Json
+
+JQ: Final = "jq"
+JSONPATH: Final = "jsonpath"
+LANGUAGES: Final = (JQ, JSONPATH)
+
+_NO_FUNCTIONS: Final[Mapping[str, str]] = MappingProxyType({})
+# Scope names; `$SECRETS` is the 0.8 spec's spelling, `$SECRET` SonataFlow's.
+_SCOPE_NAMES: Final = ("WORKFLOW", "CONST", "SECRET", "SECRETS")
+# jq's own variables, never bound by us.
+_JQ_NAMES: Final = frozenset({"ENV", "__loc__", "__prog_args"})
+_DATA_NAME: Final = "__knflow_data"
+# `env` and `$ENV` would hand the process environment (database password included) to
+# any workflow author; secrets are reachable only through $SECRET.
+_SANDBOX: Final = "def env: {};\n"
+_VARIABLE: Final = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+_IDENTIFIER: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_DOTTED_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+_NUMBER_LIKE: Final = re.compile(r"-?[0-9]")
+_FUNCTION_REF: Final = re.compile(r"fn:\s*([A-Za-z_][A-Za-z0-9_\-]*)")
+_JQ_LOCATION: Final = re.compile(r" at <top-level>, line \d+(, column \d+)?:?$")
+_JSONPATH_MAGIC: Final = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)(.*)$", re.DOTALL)
+_JSONPATH_PARTS: Final = re.compile(r"(?=\$)")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Scope:
+    """What an expression can see besides the data."""
+
+    workflow: Json = None
+    """$WORKFLOW: {id, name, instanceId, headers, prevActionResult, ...}."""
+    constants: Json = None
+    """$CONST: the workflow's `constants`."""
+    secrets: Mapping[str, str] = field(default_factory=dict)
+    """$SECRET and $SECRETS; a missing name reads as null."""
+    variables: Mapping[str, Json] = field(default_factory=dict)
+    """Extra variables by name, e.g. {"item": 3} is `$item` (foreach iteration)."""
+
+
+class Evaluator:
+    """Evaluate the expressions of one workflow definition.
+
+    `functions` maps expression-function names to their expression text, for `fn:name`.
+    `lenient` accepts SonataFlow's bare expressions (no `${ }`); strict mode follows the
+    0.8 spec, where only `${ }` strings are expressions. An evaluator keeps caches for
+    one definition; compiled jq programs are shared by the whole process.
+    """
+
+    def __init__(
+        self,
+        *,
+        language: str = JQ,
+        functions: Mapping[str, str] = _NO_FUNCTIONS,
+        lenient: bool = True,
+    ) -> None:
+        language = (language or JQ).strip().lower()
+        if language not in LANGUAGES:
+            raise ExpressionError(
+                "expression language is not supported (use jq or jsonpath)",
+                expression=language,
+            )
+        self.language = language
+        self.functions = dict(functions)
+        self.lenient = lenient
+        self._programs: dict[str, str] = {}
+        self._detected: dict[str, bool] = {}
+        names = sorted(self.functions, key=len, reverse=True)
+        self._function_ref = (
+            re.compile(
+                r"fn:\s*(" + "|".join(re.escape(n) for n in names) + r")(?![\w-])"
+            )
+            if names
+            else None
+        )
+
+    def evaluate(self, expression: str, data: Json, scope: Scope) -> Json:
+        """Return the first output of `expression` on `data` (null when there is none).
+
+        Raises:
+            ExpressionError: the expression does not compile or fails on this data.
+        """
+        if not isinstance(expression, str):
+            return expression
+        if self.language == JSONPATH:
+            return self._evaluate_jsonpath(expression, data, scope)
+        return self._run_jq(expression, self._program(expression), data, scope)
+
+    def is_true(self, expression: str, data: Json, scope: Scope) -> bool:
+        """Evaluate a condition with jq truthiness; a JSONPath match list counts if any.
+
+        Raises:
+            ExpressionError: the expression does not compile or fails on this data.
+        """
+        if isinstance(expression, bool):
+            return expression
+        value = self.evaluate(expression, data, scope)
+        if isinstance(value, list) and self.language == JSONPATH:
+            return bool(value)
+        return value is not None and value is not False
+
+    def resolve(self, template: Json, data: Json, scope: Scope) -> Json:
+        """Evaluate every expression string inside `template` (objects, lists, strings).
+
+        Strings that are not expressions stay literal; a whole string that is an
+        expression (SonataFlow `arguments: "{a: .b}"`) becomes its value.
+
+        Raises:
+            ExpressionError: an expression inside the template fails.
+        """
+        if isinstance(template, dict):
+            return {k: self.resolve(v, data, scope) for k, v in template.items()}
+        if isinstance(template, list):
+            return [self.resolve(v, data, scope) for v in template]
+        if not isinstance(template, str):
+            return template
+        if self.is_expression(template):
+            return self.evaluate(template, data, scope)
+        if self.language == JSONPATH and self.lenient:
+            return _jsonpath_bare_name(template, data)
+        return template
+
+    def is_expression(self, text: str) -> bool:
+        """Tell whether `text` is an expression rather than a literal string.
+
+        `${ }` always marks one. In lenient mode, so does SonataFlow's rule: a string
+        that compiles as an expression of the workflow's language, except plain words
+        (`English`), numbers and dates (`2024-01-01`), which stay literal.
+        """
+        if not isinstance(text, str):
+            return False
+        stripped = text.strip()
+        if stripped.startswith("${") and stripped.endswith("}"):
+            return True
+        if not self.lenient:
+            return False
+        if stripped.startswith("{{") and stripped.endswith("}}"):
+            return True
+        detected = self._detected.get(stripped)
+        if detected is None:
+            detected = self._detect(stripped)
+            self._detected[stripped] = detected
+        return detected
+
+    def assign_path(self, expression: str, data: Json, scope: Scope) -> list[str | int]:
+        """Return the path `expression` designates in `data` (jq `path(...)`).
+
+        `.a.b` and `${ .a.b }` give `["a", "b"]`, `.` gives `[]`; lenient mode also
+        accepts SonataFlow's bare `a.b`.
+
+        Raises:
+            ExpressionError: the expression is not a plain path.
+        """
+        text = _unwrap(expression, legacy=self.lenient)
+        if self.lenient and _DOTTED_NAME.fullmatch(expression.strip()):
+            return list(text.split("."))
+        if self.language == JSONPATH:
+            return _jsonpath_keys(expression, text)
+        program = self._program(expression)
+        path = self._run_jq(expression, f"path(\n{program}\n)", data, scope)
+        if not isinstance(path, list):
+            raise ExpressionError("selects no path", expression=expression)
+        for key in path:
+            if isinstance(key, bool) or not isinstance(key, str | int):
+                raise ExpressionError(
+                    "is not a plain path (slices are not supported)",
+                    expression=expression,
+                )
+        return path
+
+    def _program(self, expression: str) -> str:
+        program = self._programs.get(expression)
+        if program is None:
+            text = _unwrap(expression, legacy=self.lenient)
+            program = self._substitute_functions(text, expression, frozenset())
+            self._programs[expression] = program
+        return program
+
+    def _substitute_functions(
+        self, text: str, expression: str, seen: frozenset[str]
+    ) -> str:
+        def replace(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in self.functions:
+                raise ExpressionError(
+                    f"expression function '{name}' is not defined",
+                    expression=expression,
+                )
+            if name in seen:
+                raise ExpressionError(
+                    f"expression function '{name}' refers to itself",
+                    expression=expression,
+                )
+            inner = _unwrap(self.functions[name], legacy=self.lenient)
+            inner = self._substitute_functions(inner, expression, seen | {name})
+            return f"({inner}\n)"
+
+        if "fn:" not in text:
+            return text
+        text = self._function_ref.sub(replace, text) if self._function_ref else text
+        return _FUNCTION_REF.sub(replace, text)
+
+    def _run_jq(self, expression: str, program: str, data: Json, scope: Scope) -> Json:
+        names = _bound_names(program, scope)
+        compiled = _compile_jq(_wrap(program, names))
+        if isinstance(compiled, str):
+            raise ExpressionError(compiled, expression=expression)
+        values: list[Json] = [data, *(_scope_value(name, scope) for name in names)]
+        try:
+            return next(iter(compiled.input_value(values)), None)
+        except (ValueError, TypeError) as error:
+            raise ExpressionError(_jq_message(error), expression=expression) from error
+
+    def _detect(self, text: str) -> bool:
+        if not text or _IDENTIFIER.fullmatch(text) or _NUMBER_LIKE.match(text):
+            return False
+        if self.language == JSONPATH:
+            return text.startswith(("$", "@")) and _jsonpath_compiles(text)
+        try:
+            program = self._substitute_functions(text, text, frozenset())
+        except ExpressionError:
+            return False
+        names = tuple(sorted(set(_referenced(program))))
+        return not isinstance(_compile_jq(_wrap(program, names)), str)
+
+    def _evaluate_jsonpath(self, expression: str, data: Json, scope: Scope) -> Json:
+        text = _unwrap(expression, legacy=True)
+        if text.startswith("fn:") and text[3:].strip() in self.functions:
+            return self._evaluate_jsonpath(
+                self.functions[text[3:].strip()], data, scope
+            )
+        parts = [p for p in _JSONPATH_PARTS.split(text) if p.strip()]
+        if len(parts) <= 1 and text.startswith(("$", "@")):
+            return _jsonpath_value(expression, text, data, scope)
+        if not any(p.startswith("$") for p in parts):
+            raise ExpressionError("is not a JSONPath expression", expression=expression)
+        return "".join(
+            _jsonpath_text(expression, p.strip(), data, scope)
+            if p.startswith("$")
+            else p
+            for p in parts
+        )
+
+
+def compile_cache_info() -> functools._CacheInfo:
+    """Report hits and misses of the process-wide cache of compiled jq programs."""
+    return _compile_jq.cache_info()
+
+
+@functools.lru_cache(maxsize=4096)
+def _compile_jq(program: str) -> Any:
+    """Compile once per process; a compile error is cached as its message."""
+    try:
+        return jq.compile(program)
+    except ValueError as error:
+        return _jq_message(error)
+
+
+def _wrap(program: str, names: tuple[str, ...]) -> str:
+    bound = ", ".join(f"${name}" for name in (_DATA_NAME, *names))
+    return f"{_SANDBOX}. as [{bound}] | {{}} as $ENV | ${_DATA_NAME} |\n{program}"
+
+
+def _bound_names(program: str, scope: Scope) -> tuple[str, ...]:
+    referenced = set(_referenced(program))
+    return tuple(
+        sorted(n for n in referenced if n in _SCOPE_NAMES or n in scope.variables)
+    )
+
+
+def _referenced(program: str) -> list[str]:
+    return [
+        name
+        for name in _VARIABLE.findall(program)
+        if name not in _JQ_NAMES and name != _DATA_NAME
+    ]
+
+
+def _scope_value(name: str, scope: Scope) -> Json:
+    if name == "WORKFLOW":
+        return scope.workflow
+    if name == "CONST":
+        return scope.constants
+    if name in ("SECRET", "SECRETS"):
+        return dict(scope.secrets)
+    return scope.variables[name]
+
+
+def _jq_message(error: Exception) -> str:
+    first = str(error).strip().splitlines()[0] if str(error).strip() else "failed"
+    first = first.removeprefix("jq: error: ")
+    return _JQ_LOCATION.sub("", first)
+
+
+def _unwrap(expression: str, *, legacy: bool) -> str:
+    text = expression.strip()
+    if text.startswith("${") and text.endswith("}"):
+        return text[2:-1].strip()
+    if legacy and text.startswith("{{") and text.endswith("}}"):
+        return text[2:-2].strip()
+    return text
+
+
+# JSONPath (expressionLang: jsonpath), with SonataFlow's (Jayway's) reading of it.
+
+
+def _jsonpath_value(expression: str, text: str, data: Json, scope: Scope) -> Json:
+    root, path_text = _jsonpath_root(text, data, scope)
+    path = _parse_jsonpath(expression, path_text)
+    try:
+        matches = [m.value for m in path.find(root)]
+    except (TypeError, ValueError, KeyError, AttributeError) as error:
+        raise ExpressionError(str(error), expression=expression) from error
+    if _is_definite(path):
+        return matches[0] if matches else None
+    return matches
+
+
+def _jsonpath_text(expression: str, text: str, data: Json, scope: Scope) -> str:
+    value = _jsonpath_value(expression, text, data, scope)
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _jsonpath_root(text: str, data: Json, scope: Scope) -> tuple[Json, str]:
+    """Resolve SonataFlow's roots `$WORKFLOW.x`, `$CONST.x`, `$SECRET.x` and `$item`."""
+    match = _JSONPATH_MAGIC.match(text)
+    if match is None:
+        return data, _normalize_jsonpath(text)
+    name, rest = match.group(1), match.group(2)
+    if name in _SCOPE_NAMES:
+        root = _scope_value(name, scope)
+    elif name in scope.variables:
+        root = scope.variables[name]
+    else:
+        return data, _normalize_jsonpath(text)
+    return root, _normalize_jsonpath("$" + rest)
+
+
+def _normalize_jsonpath(text: str) -> str:
+    # Jayway accepts `$.[?(...)]` and `@` as the root; jsonpath-ng wants `$[?(...)]`.
+    if text.startswith("@"):
+        text = "$" + text[1:]
+    return text.replace(".[", "[")
+
+
+@functools.lru_cache(maxsize=1024)
+def _cached_jsonpath(text: str) -> JSONPath | str:
+    try:
+        return _object_filters(parse_jsonpath(text))
+    except (JsonPathParserError, JsonPathLexerError, ValueError) as error:
+        return str(error) or "invalid JSONPath"
+
+
+def _parse_jsonpath(expression: str, text: str) -> JSONPath:
+    parsed = _cached_jsonpath(text)
+    if isinstance(parsed, str):
+        raise ExpressionError(parsed, expression=expression)
+    return parsed
+
+
+def _jsonpath_compiles(text: str) -> bool:
+    parts = [p.strip() for p in _JSONPATH_PARTS.split(text) if p.strip()]
+    return all(
+        not isinstance(_cached_jsonpath(_normalize_jsonpath(_magic_free(p))), str)
+        for p in parts
+    )
+
+
+def _magic_free(text: str) -> str:
+    match = _JSONPATH_MAGIC.match(text)
+    return "$" + match.group(2) if match else text
+
+
+def _jsonpath_keys(expression: str, text: str) -> list[str | int]:
+    path = _parse_jsonpath(expression, _normalize_jsonpath(text))
+    keys: list[str | int] = []
+    if not _collect_keys(path, keys):
+        raise ExpressionError("is not a plain path", expression=expression)
+    return keys
+
+
+def _collect_keys(node: JSONPath, keys: list[str | int]) -> bool:
+    name = type(node).__name__
+    if name in ("Root", "This"):
+        return True
+    if name == "Child":
+        return _collect_keys(node.left, keys) and _collect_keys(node.right, keys)
+    if name == "Fields" and len(node.fields) == 1 and node.fields[0] != "*":
+        keys.append(node.fields[0])
+        return True
+    if name == "Index" and len(node.indices) == 1:
+        keys.append(node.indices[0])
+        return True
+    return False
+
+
+def _is_definite(node: JSONPath) -> bool:
+    return _collect_keys(node, [])
+
+
+def _jsonpath_bare_name(text: str, data: Json) -> Json:
+    """SonataFlow reads a bare `name` as `$.name` when the data has it, else as text."""
+    stripped = text.strip()
+    if not _DOTTED_NAME.fullmatch(stripped):
+        return text
+    value = data
+    for key in stripped.split("."):
+        if not isinstance(value, dict) or key not in value:
+            return text
+        value = value[key]
+    return value
+
+
+def _object_filters(node: Any) -> Any:
+    """Apply `[?(...)]` on an object to the object itself, as Jayway does."""
+    if type(node).__name__ == "Filter":
+        return _ObjectFilter(node)
+    for attribute in ("left", "right"):
+        child = getattr(node, attribute, None)
+        if isinstance(child, JSONPath):
+            setattr(node, attribute, _object_filters(child))
+    return node
+
+
+class _ObjectFilter(JSONPath):  # type: ignore[misc]
+    """A filter that tests an object itself instead of its member values."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def find(self, datum: Any) -> list[Any]:
+        value = getattr(datum, "value", datum)
+        result: list[Any] = self.inner.find(
+            [value] if isinstance(value, dict) else datum
+        )
+        return result
+
+    def __str__(self) -> str:
+        return str(self.inner)
