@@ -1,0 +1,72 @@
+-- name: insert_delivery
+-- Create the delivery row of one event on one channel; a redelivered event keeps its row.
+INSERT INTO notification_deliveries
+       (event_id, channel, event_type, instance_id, workflow_id, body, status,
+        created_at, updated_at)
+VALUES (%(event_id)s, %(channel)s, %(event_type)s, %(instance_id)s, %(workflow_id)s,
+        %(body)s, 'PENDING', %(now)s, %(now)s)
+    ON CONFLICT (event_id, channel) DO NOTHING
+
+-- name: start_attempt
+-- Claim the row for one send: only a row never sent, a failed one, or one whose previous
+-- claimant's lease ran out (it crashed mid-send). The UPDATE's row lock makes a concurrent
+-- duplicate wait and then find the row claimed, so two deliveries never both send.
+UPDATE notification_deliveries
+   SET status = 'SENDING',
+       attempts = attempts + 1,
+       lease_until = %(lease_until)s,
+       updated_at = %(now)s
+ WHERE event_id = %(event_id)s
+   AND channel = %(channel)s
+   AND (status IN ('PENDING', 'FAILED')
+        OR (status = 'SENDING' AND lease_until <= %(now)s))
+RETURNING event_id, channel, event_type, instance_id, workflow_id, body, status,
+          attempts, last_error, lease_until, created_at, updated_at, sent_at
+
+-- name: finish_attempt
+-- Record how a claimed send ended; matches only while this attempt still holds the claim.
+UPDATE notification_deliveries
+   SET status = %(status)s,
+       last_error = %(last_error)s,
+       lease_until = NULL,
+       updated_at = %(now)s,
+       sent_at = CASE WHEN %(status)s = 'SENT' THEN %(now)s ELSE sent_at END
+ WHERE event_id = %(event_id)s
+   AND channel = %(channel)s
+   AND status = 'SENDING'
+   AND attempts = %(attempt)s
+
+-- name: record_refusal
+-- Keep a refused event (bad data) in the log under the 'intake' channel.
+INSERT INTO notification_deliveries
+       (event_id, channel, event_type, instance_id, workflow_id, body, status,
+        last_error, created_at, updated_at)
+VALUES (%(event_id)s, 'intake', %(event_type)s, %(instance_id)s, %(workflow_id)s,
+        %(body)s, 'REFUSED', %(reason)s, %(now)s, %(now)s)
+    ON CONFLICT (event_id, channel) DO NOTHING
+
+-- name: get_delivery
+SELECT event_id, channel, event_type, instance_id, workflow_id, body, status,
+       attempts, last_error, lease_until, created_at, updated_at, sent_at
+  FROM notification_deliveries
+ WHERE event_id = %(event_id)s
+   AND channel = %(channel)s
+
+-- name: list_deliveries
+-- Every row of one event, one per channel.
+SELECT event_id, channel, event_type, instance_id, workflow_id, body, status,
+       attempts, last_error, lease_until, created_at, updated_at, sent_at
+  FROM notification_deliveries
+ WHERE event_id = %(event_id)s
+ ORDER BY channel
+
+-- name: find_ended_instance
+-- What a lifecycle notice needs from the runtime's tables (migration 0001): the initiator,
+-- the error, and the definition's metadata and annotations.
+SELECT i.id, i.workflow_id, d.name, i.variables->'initiatorEntity', i.error_message,
+       d.source->'document'->'metadata', d.source->'document'->'annotations'
+  FROM instances AS i
+  LEFT JOIN definitions AS d
+    ON d.workflow_id = i.workflow_id
+   AND d.version = i.workflow_version
+ WHERE i.id = %(instance_id)s

@@ -1,0 +1,216 @@
+"""The notification delivery log against a real PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from knflow.store import db, notifications
+from knflow.store.notifications import Channel, DeliveryStatus
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+LEASE = timedelta(seconds=40)
+BODY = {"recipients": {"type": "broadcast"}, "payload": {"title": "hello"}}
+
+
+@pytest.fixture
+def conn(pool: db.Pool):
+    with db.transaction(pool) as connection:
+        yield connection
+
+
+def _insert(
+    conn, event_id: str = "ev-1", channel: Channel = Channel.BACKSTAGE, body=BODY
+):
+    notifications.insert_delivery(
+        conn,
+        event_id=event_id,
+        channel=channel,
+        event_type="knflow.notification.requested",
+        instance_id="inst-1",
+        workflow_id="greet",
+        body=body,
+        now=NOW,
+    )
+
+
+def _claim(conn, now: datetime = NOW):
+    return notifications.start_attempt(
+        conn, "ev-1", Channel.BACKSTAGE, now=now, lease_until=now + LEASE
+    )
+
+
+def test_inserted_delivery_is_pending_with_its_body(conn) -> None:
+    _insert(conn)
+
+    found = notifications.get_delivery(conn, "ev-1", Channel.BACKSTAGE)
+
+    assert found is not None
+    assert (found.status, found.attempts, found.body) == (
+        DeliveryStatus.PENDING,
+        0,
+        BODY,
+    )
+    assert (found.instance_id, found.workflow_id) == ("inst-1", "greet")
+    assert found.created_at == NOW
+
+
+def test_inserting_a_delivery_twice_keeps_the_first_row(conn) -> None:
+    _insert(conn)
+    _insert(conn, body={"other": True})
+
+    found = notifications.get_delivery(conn, "ev-1", Channel.BACKSTAGE)
+
+    assert found is not None
+    assert found.body == BODY
+
+
+def test_start_attempt_claims_the_row_and_counts_the_attempt(conn) -> None:
+    _insert(conn)
+
+    claimed = _claim(conn)
+
+    assert claimed is not None
+    assert (claimed.status, claimed.attempts) == (DeliveryStatus.SENDING, 1)
+    assert claimed.lease_until == NOW + LEASE
+
+
+def test_start_attempt_refuses_a_row_whose_claim_is_live(conn) -> None:
+    _insert(conn)
+    _claim(conn)
+
+    assert _claim(conn, NOW + LEASE - timedelta(seconds=1)) is None
+
+
+def test_start_attempt_takes_over_a_claim_whose_lease_ran_out(conn) -> None:
+    _insert(conn)
+    _claim(conn)
+
+    claimed = _claim(conn, NOW + LEASE)
+
+    assert claimed is not None
+    assert claimed.attempts == 2
+
+
+def test_start_attempt_claims_a_failed_row_again(conn) -> None:
+    _insert(conn)
+    _claim(conn)
+    notifications.finish_attempt(
+        conn,
+        "ev-1",
+        Channel.BACKSTAGE,
+        attempt=1,
+        status=DeliveryStatus.FAILED,
+        last_error="503",
+        now=NOW,
+    )
+
+    claimed = _claim(conn)
+
+    assert claimed is not None
+    assert (claimed.attempts, claimed.last_error) == (2, "503")
+
+
+def test_finish_attempt_marks_sent_and_a_sent_row_is_never_claimed(conn) -> None:
+    _insert(conn)
+    _claim(conn)
+
+    finished = notifications.finish_attempt(
+        conn,
+        "ev-1",
+        Channel.BACKSTAGE,
+        attempt=1,
+        status=DeliveryStatus.SENT,
+        last_error=None,
+        now=NOW + timedelta(seconds=1),
+    )
+
+    found = notifications.get_delivery(conn, "ev-1", Channel.BACKSTAGE)
+    assert finished is True
+    assert found is not None
+    assert (found.status, found.sent_at, found.lease_until) == (
+        DeliveryStatus.SENT,
+        NOW + timedelta(seconds=1),
+        None,
+    )
+    assert _claim(conn, NOW + timedelta(hours=1)) is None
+
+
+def test_finish_attempt_of_an_attempt_that_lost_its_claim_changes_nothing(conn) -> None:
+    _insert(conn)
+    _claim(conn)
+    _claim(conn, NOW + LEASE)
+
+    finished = notifications.finish_attempt(
+        conn,
+        "ev-1",
+        Channel.BACKSTAGE,
+        attempt=1,
+        status=DeliveryStatus.FAILED,
+        last_error="late",
+        now=NOW + LEASE,
+    )
+
+    found = notifications.get_delivery(conn, "ev-1", Channel.BACKSTAGE)
+    assert finished is False
+    assert found is not None
+    assert (found.status, found.attempts) == (DeliveryStatus.SENDING, 2)
+
+
+def test_record_refusal_logs_the_event_once_on_the_intake_channel(conn) -> None:
+    for reason in ("notification has no recipients", "second"):
+        notifications.record_refusal(
+            conn,
+            event_id="ev-bad",
+            event_type="knflow.notification.requested",
+            instance_id=None,
+            workflow_id=None,
+            data={"payload": {}},
+            reason=reason,
+            now=NOW,
+        )
+
+    found = notifications.get_delivery(conn, "ev-bad", Channel.INTAKE)
+
+    assert found is not None
+    assert (found.status, found.last_error, found.body) == (
+        DeliveryStatus.REFUSED,
+        "notification has no recipients",
+        {"payload": {}},
+    )
+
+
+def test_record_refusal_keeps_event_data_that_is_json_null(conn) -> None:
+    notifications.record_refusal(
+        conn,
+        event_id="ev-null",
+        event_type="knflow.notification.requested",
+        instance_id=None,
+        workflow_id=None,
+        data=None,
+        reason="no data",
+        now=NOW,
+    )
+
+    found = notifications.get_delivery(conn, "ev-null", Channel.INTAKE)
+
+    assert found is not None
+    assert found.body is None
+
+
+def test_list_deliveries_returns_every_channel_of_one_event(conn) -> None:
+    _insert(conn, channel=Channel.WEBHOOK)
+    _insert(conn, channel=Channel.BACKSTAGE)
+    _insert(conn, event_id="ev-2")
+
+    found = notifications.list_deliveries(conn, "ev-1")
+
+    assert [delivery.channel for delivery in found] == [
+        Channel.BACKSTAGE,
+        Channel.WEBHOOK,
+    ]
+
+
+def test_get_delivery_of_an_unknown_event_is_none(conn) -> None:
+    assert notifications.get_delivery(conn, "nope", Channel.BACKSTAGE) is None
