@@ -39,6 +39,7 @@ PEOPLE = {
         {"fname": "Kelly", "lname": "Mill", "address": "1234 SomeStreet", "age": 30},
     ]
 }
+COUNTS = {"counts": {"current": 0, "max": 10}}
 FUNCTIONS = {
     "isAdult": ".applicant | .age >= 18",
     "increment": ".count += 1 | .count",
@@ -55,67 +56,69 @@ def evaluator() -> Evaluator:
     return Evaluator(functions=FUNCTIONS)
 
 
-@pytest.mark.parametrize(
-    ("expression", "data", "expected"),
-    [
-        ("${ {fruits: .fruits} }", FRUITS, {"fruits": ["apple", "orange", "pear"]}),
-        (
-            "${ {vegetables: .vegetables[] | select(.veggieLike == true)} }",
-            FRUITS,
-            {"vegetables": {"veggieName": "potato", "veggieLike": True}},
-        ),
-        (
-            "${ .applicant | {applicant: .name, contactInfo: "
-            "{ email: .email, phone: .phoneNumbers }} }",
-            APPLICANT,
-            {
-                "applicant": "John Doe",
-                "contactInfo": {
-                    "email": "johndoe@something.com",
-                    "phone": APPLICANT["applicant"]["phoneNumbers"],
-                },
+JQ_VECTORS = {
+    "spec-state-filter-input": (
+        "${ {fruits: .fruits} }",
+        FRUITS,
+        {"fruits": ["apple", "orange", "pear"]},
+    ),
+    "spec-state-filter-output-object-per-output": (
+        "${ {vegetables: .vegetables[] | select(.veggieLike == true)} }",
+        FRUITS,
+        {"vegetables": {"veggieName": "potato", "veggieLike": True}},
+    ),
+    "spec-workflow-expressions-applicant": (
+        "${ .applicant | {applicant: .name, contactInfo: "
+        "{ email: .email, phone: .phoneNumbers }} }",
+        APPLICANT,
+        {
+            "applicant": "John Doe",
+            "contactInfo": {
+                "email": "johndoe@something.com",
+                "phone": APPLICANT["applicant"]["phoneNumbers"],
             },
-        ),
-        (
-            "${ {people: [.people[] | select(.age < 40)]} }",
-            PEOPLE,
-            {"people": PEOPLE["people"][1:]},
-        ),
-        ("${ .a }", {"a": 1}, 1),
-        ("  ${.a}  ", {"a": 1}, 1),
-        ("${ .greetings } ", {"greetings": {"hello": "Hi"}}, {"hello": "Hi"}),
-        (".a", {"a": 1}, 1),
-        ("{result}", {"result": 2.0, "number": 4}, {"result": 2.0}),
-        (".greeting+.name", {"greeting": "Hello, ", "name": "John"}, "Hello, John"),
-        (".number | sqrt", {"number": 4}, 2),
-        (".count += 1 | .count", {"count": 0}, 1),
-        ('"\\"Workflow model is \\(.)\\""', {"a": 1}, '"Workflow model is {"a":1}"'),
-        ("${ .items[] }", {"items": [7, 8, 9]}, 7),
-        ("${ empty }", {"a": 1}, None),
-        ("${ .missing }", {}, None),
-        ("${ .a | def inc: . + 1; inc }", {"a": 1}, 2),
-        ("${ .a # a trailing comment }", {"a": 1}, 1),
-    ],
-    ids=[
-        "spec-state-filter-input",
-        "spec-state-filter-output-object-per-output",
-        "spec-workflow-expressions-applicant",
-        "spec-inject-output-filter-people",
-        "dollar-braces",
-        "dollar-braces-no-spaces",
-        "dollar-braces-trailing-space",
-        "bare-path",
-        "sonataflow-object-shorthand",
-        "sonataflow-string-concatenation",
-        "sonataflow-sqrt",
-        "spec-expression-function-body",
-        "sonataflow-sysout-interpolation",
-        "first-of-several-outputs",
-        "no-output-is-null",
-        "missing-key-is-null",
-        "local-definition",
-        "trailing-comment",
-    ],
+        },
+    ),
+    "spec-inject-output-filter-people": (
+        "${ {people: [.people[] | select(.age < 40)]} }",
+        PEOPLE,
+        {"people": PEOPLE["people"][1:]},
+    ),
+    "dollar-braces": ("${ .a }", {"a": 1}, 1),
+    "dollar-braces-no-spaces": ("  ${.a}  ", {"a": 1}, 1),
+    "dollar-braces-trailing-space": (
+        "${ .greetings } ",
+        {"greetings": {"hello": "Hi"}},
+        {"hello": "Hi"},
+    ),
+    "bare-path": (".a", {"a": 1}, 1),
+    "sonataflow-object-shorthand": (
+        "{result}",
+        {"result": 2.0, "number": 4},
+        {"result": 2.0},
+    ),
+    "sonataflow-string-concatenation": (
+        ".greeting+.name",
+        {"greeting": "Hello, ", "name": "John"},
+        "Hello, John",
+    ),
+    "sonataflow-sqrt": (".number | sqrt", {"number": 4}, 2),
+    "spec-expression-function-body": (".count += 1 | .count", {"count": 0}, 1),
+    "sonataflow-sysout-interpolation": (
+        '"\\"Workflow model is \\(.)\\""',
+        {"a": 1},
+        '"Workflow model is {"a":1}"',
+    ),
+    "first-of-several-outputs": ("${ .items[] }", {"items": [7, 8, 9]}, 7),
+    "no-output-is-null": ("${ empty }", {"a": 1}, None),
+    "missing-key-is-null": ("${ .missing }", {}, None),
+    "local-definition": ("${ .a | def inc: . + 1; inc }", {"a": 1}, 2),
+    "trailing-comment": ("${ .a # a trailing comment }", {"a": 1}, 1),
+}
+
+
+@pytest.mark.parametrize(
+    ("expression", "data", "expected"), JQ_VECTORS.values(), ids=JQ_VECTORS.keys()
 )
 def test_evaluate_jq(
     evaluator: Evaluator, expression: str, data: object, expected: object
@@ -123,108 +126,78 @@ def test_evaluate_jq(
     assert evaluator.evaluate(expression, data, NO_SCOPE) == expected
 
 
-@pytest.mark.parametrize(
-    ("expression", "expected"),
-    [
-        ("${ $WORKFLOW.instanceId }", "i-1"),
-        ('$WORKFLOW.id + "/" + $WORKFLOW.name', "wf/Flow"),
-        ("$WORKFLOW.prevActionResult*2", 6),
-        ("${ $CONST.limit }", 5000),
-        ("$CONST.names.first", "Ann"),
-        ("${ $SECRET.token }", "s3cret"),
-        ("${ $SECRETS.token }", "s3cret"),
-        ('${ $SECRET["dot.name"] }', "dotted"),
-        ("${ $SECRET.missing }", None),
-        ("$item + 1", 4),
-        ("${ $completedorder.orderNumber }", "1234"),
-        ("${ .x as $item | $item }", "shadowed"),
-        ("${ [env, $ENV] }", [{}, {}]),
-    ],
-    ids=[
-        "workflow-instance-id",
-        "workflow-id-and-name",
-        "workflow-prev-action-result",
-        "const",
-        "const-nested-bare",
-        "secret",
-        "secrets-spec-spelling",
-        "secret-with-dot-in-name",
-        "missing-secret-is-null",
-        "iteration-variable",
-        "iteration-variable-object",
-        "expression-binding-shadows-scope-variable",
-        "process-environment-is-hidden",
-    ],
-)
+SCOPED = {
+    "workflow-instance-id": ("${ $WORKFLOW.instanceId }", "i-1"),
+    "workflow-id-and-name": ('$WORKFLOW.id + "/" + $WORKFLOW.name', "wf/Flow"),
+    "workflow-prev-action-result": ("$WORKFLOW.prevActionResult*2", 6),
+    "const": ("${ $CONST.limit }", 5000),
+    "const-nested-bare": ("$CONST.names.first", "Ann"),
+    "secret": ("${ $SECRET.token }", "s3cret"),
+    "secrets-spec-spelling": ("${ $SECRETS.token }", "s3cret"),
+    "secret-with-dot-in-name": ('${ $SECRET["dot.name"] }', "dotted"),
+    "missing-secret-is-null": ("${ $SECRET.missing }", None),
+    "iteration-variable": ("$item + 1", 4),
+    "iteration-variable-object": ("${ $completedorder.orderNumber }", "1234"),
+    "expression-binding-shadows-scope-variable": (
+        "${ .x as $item | $item }",
+        "shadowed",
+    ),
+    "process-environment-is-hidden": ("${ [env, $ENV] }", [{}, {}]),
+}
+
+
+@pytest.mark.parametrize(("expression", "expected"), SCOPED.values(), ids=SCOPED.keys())
 def test_evaluate_sees_the_scope(evaluator: Evaluator, expression: str, expected):
     assert evaluator.evaluate(expression, {"x": "shadowed"}, SCOPE) == expected
 
 
+FN_CALLS = {
+    "spec-fn-condition": ("${ fn:isAdult }", APPLICANT, True),
+    "bare-fn": ("fn:increment", {"count": 1}, 2),
+    "fn-object": (
+        "${ fn:max }",
+        {"numbers": [{"x": 2, "y": 1}, {"x": 4, "y": 3}]},
+        {"max": {"x": 4, "y": 3}, "min": {"x": 2, "y": 1}},
+    ),
+    "fn-inside-larger-expression": ("${ fn:wrapped + 1 }", {"count": 1}, 2),
+    "fn-calling-fn": ("${ fn:viaOther }", {"count": 1}, 20),
+    "fn-using-workflow-scope": ("${ fn:double }", {}, 6),
+    "fn-name-with-spaces": ("${ fn:Increment Count Function }", {"count": 1}, 101),
+}
+
+
 @pytest.mark.parametrize(
-    ("expression", "data", "expected"),
-    [
-        ("${ fn:isAdult }", APPLICANT, True),
-        ("fn:increment", {"count": 1}, 2),
-        (
-            "${ fn:max }",
-            {"numbers": [{"x": 2, "y": 1}, {"x": 4, "y": 3}]},
-            {"max": {"x": 4, "y": 3}, "min": {"x": 2, "y": 1}},
-        ),
-        ("${ fn:wrapped + 1 }", {"count": 1}, 2),
-        ("${ fn:viaOther }", {"count": 1}, 20),
-        ("${ fn:double }", {}, 6),
-        ("${ fn:Increment Count Function }", {"count": 1}, 101),
-    ],
-    ids=[
-        "spec-fn-condition",
-        "bare-fn",
-        "fn-object",
-        "fn-inside-larger-expression",
-        "fn-calling-fn",
-        "fn-using-workflow-scope",
-        "fn-name-with-spaces",
-    ],
+    ("expression", "data", "expected"), FN_CALLS.values(), ids=FN_CALLS.keys()
 )
 def test_fn_calls_expression_functions(evaluator, expression, data, expected):
     assert evaluator.evaluate(expression, data, SCOPE) == expected
 
 
+TRUTHY = {
+    "spec-25-condition": ("${ .counts.current < .counts.max }", COUNTS, True),
+    "spec-25-bare-condition": (".counts.current >= .counts.max", COUNTS, False),
+    "sonataflow-greeting": (
+        '${ .language == "English" }',
+        {"language": "English"},
+        True,
+    ),
+    "spec-09-plural-typo-is-false": ("${ .applicants | .age >= 18 }", APPLICANT, False),
+    "spec-09-plural-typo-takes-reject": (
+        "${ .applicants | .age < 18 }",
+        APPLICANT,
+        True,
+    ),
+    "null-is-false": ("${ .missing }", {}, False),
+    "false-is-false": ("${ false }", {}, False),
+    "zero-is-true": ("${ 0 }", {}, True),
+    "empty-string-is-true": ('${ "" }', {}, True),
+    "empty-array-is-true": ("${ [] }", {}, True),
+    "iteration-variable": ("${ $item > 2 }", {}, True),
+}
+
+
 @pytest.mark.parametrize(
-    ("expression", "data", "expected"),
-    [
-        (
-            "${ .counts.current < .counts.max }",
-            {"counts": {"current": 0, "max": 10}},
-            True,
-        ),
-        (
-            ".counts.current >= .counts.max",
-            {"counts": {"current": 0, "max": 10}},
-            False,
-        ),
-        ('${ .language == "English" }', {"language": "English"}, True),
-        ("${ .applicants | .age >= 18 }", APPLICANT, False),
-        ("${ .applicants | .age < 18 }", APPLICANT, True),
-        ("${ .missing }", {}, False),
-        ("${ false }", {}, False),
-        ("${ 0 }", {}, True),
-        ('${ "" }', {}, True),
-        ("${ [] }", {}, True),
-        ("${ $item > 2 }", {}, True),
-    ],
-    ids=[
-        "spec-25-condition",
-        "spec-25-bare-condition",
-        "sonataflow-greeting",
-        "spec-09-plural-typo-is-false",
-        "spec-09-plural-typo-takes-reject",
-        "null-is-false",
-        "false-is-false",
-        "zero-is-true",
-        "empty-string-is-true",
-        "empty-array-is-true",
-        "iteration-variable",
-    ],
+    ("expression", "data", "expected"), TRUTHY.values(), ids=TRUTHY.keys()
 )
 def test_is_true_follows_jq_truthiness(evaluator, expression, data, expected):
     assert evaluator.is_true(expression, data, SCOPE) is expected
@@ -270,47 +243,31 @@ def test_is_expression_lenient_and_strict(text: str, lenient: bool, expected: bo
     assert evaluator.is_expression(text) is expected
 
 
-def test_resolve_evaluates_the_greet_customers_arguments(evaluator: Evaluator):
-    arguments = {"greeting": "${ .spanish } ", "customerName": "${ .name } "}
-    data = {"spanish": "Hola", "name": "John Michaels"}
-
-    resolved = evaluator.resolve(arguments, data, NO_SCOPE)
-
-    assert resolved == {"greeting": "Hola", "customerName": "John Michaels"}
+TEMPLATES = {
+    "sonataflow-arguments-as-jq-string": (
+        "{ leftElement: .difference, rightElement: .multiplyValue }",
+        {"leftElement": 68, "rightElement": 0.5556},
+    ),
+    "sonataflow-bare-argument": ({"leftElement": ".fahrenheit"}, {"leftElement": 100}),
+    "nested-lists-and-objects": (
+        {"nested": [{"v": "${ .difference }"}, "literal"]},
+        {"nested": [{"v": 68}, "literal"]},
+    ),
+    "literals-stay": (
+        {"message": "Hello World", "n": 3, "ok": True},
+        {"message": "Hello World", "n": 3, "ok": True},
+    ),
+    "numbers-and-dates-stay-strings": (
+        {"version": "1.0", "day": "2024-01-01"},
+        {"version": "1.0", "day": "2024-01-01"},
+    ),
+    "iteration-variable": ({"next": "$item + 1"}, {"next": 4}),
+    "null": (None, None),
+}
 
 
 @pytest.mark.parametrize(
-    ("template", "expected"),
-    [
-        (
-            "{ leftElement: .difference, rightElement: .multiplyValue }",
-            {"leftElement": 68, "rightElement": 0.5556},
-        ),
-        ({"leftElement": ".fahrenheit"}, {"leftElement": 100}),
-        (
-            {"nested": [{"v": "${ .difference }"}, "literal"]},
-            {"nested": [{"v": 68}, "literal"]},
-        ),
-        (
-            {"message": "Hello World", "n": 3, "ok": True},
-            {"message": "Hello World", "n": 3, "ok": True},
-        ),
-        (
-            {"version": "1.0", "day": "2024-01-01"},
-            {"version": "1.0", "day": "2024-01-01"},
-        ),
-        ({"next": "$item + 1"}, {"next": 4}),
-        (None, None),
-    ],
-    ids=[
-        "sonataflow-arguments-as-jq-string",
-        "sonataflow-bare-argument",
-        "nested-lists-and-objects",
-        "literals-stay",
-        "numbers-and-dates-stay-strings",
-        "iteration-variable",
-        "null",
-    ],
+    ("template", "expected"), TEMPLATES.values(), ids=TEMPLATES.keys()
 )
 def test_resolve_evaluates_expressions_anywhere(evaluator, template, expected):
     data = {"fahrenheit": 100, "difference": 68, "multiplyValue": 0.5556}
@@ -326,27 +283,18 @@ def test_resolve_in_strict_mode_keeps_bare_expressions_literal():
     assert resolved == {"a": ".x", "b": 1}
 
 
-@pytest.mark.parametrize(
-    ("expression", "expected"),
-    [
-        ("${ .itemsToBuyAtStore }", ["itemsToBuyAtStore"]),
-        (".counts.current", ["counts", "current"]),
-        ("${ . }", []),
-        (".a[1].b", ["a", 1, "b"]),
-        ('.["odd key"]', ["odd key"]),
-        ("result", ["result"]),
-        ("customer.address", ["customer", "address"]),
-    ],
-    ids=[
-        "spec-to-state-data",
-        "nested",
-        "root",
-        "index",
-        "quoted-key",
-        "bare-word",
-        "bare-dotted",
-    ],
-)
+PATHS = {
+    "spec-to-state-data": ("${ .itemsToBuyAtStore }", ["itemsToBuyAtStore"]),
+    "nested": (".counts.current", ["counts", "current"]),
+    "root": ("${ . }", []),
+    "index": (".a[1].b", ["a", 1, "b"]),
+    "quoted-key": ('.["odd key"]', ["odd key"]),
+    "bare-word": ("result", ["result"]),
+    "bare-dotted": ("customer.address", ["customer", "address"]),
+}
+
+
+@pytest.mark.parametrize(("expression", "expected"), PATHS.values(), ids=PATHS.keys())
 def test_assign_path_gives_the_designated_path(evaluator, expression, expected):
     assert evaluator.assign_path(expression, {"a": []}, NO_SCOPE) == expected
 
@@ -383,30 +331,27 @@ def test_compiled_programs_are_shared_between_evaluators():
     assert compile_cache_info().misses == before.misses
 
 
+FAILURES = {
+    "compile": ("${ .a + }", {}, "syntax error, unexpected end of file"),
+    "runtime": ("${ .a.b }", {"a": "text"}, 'Cannot index string with string ("b")'),
+    "unbound-variable": ("${ $nope }", {}, "$nope is not defined"),
+    "unknown-function": ("${ English }", {}, "English/0 is not defined"),
+    "error-builtin": ('${ error("custom failure") }', {}, "custom failure"),
+    "unknown-fn": (
+        "${ fn:unknown }",
+        {},
+        "expression function 'unknown' is not defined",
+    ),
+    "divide-by-zero": (
+        "${ .a / .b }",
+        {"a": 1, "b": 0},
+        "cannot be divided because the divisor is zero",
+    ),
+}
+
+
 @pytest.mark.parametrize(
-    ("expression", "data", "message"),
-    [
-        ("${ .a + }", {}, "syntax error, unexpected end of file"),
-        ("${ .a.b }", {"a": "text"}, 'Cannot index string with string ("b")'),
-        ("${ $nope }", {}, "$nope is not defined"),
-        ("${ English }", {}, "English/0 is not defined"),
-        ('${ error("custom failure") }', {}, "custom failure"),
-        ("${ fn:unknown }", {}, "expression function 'unknown' is not defined"),
-        (
-            "${ .a / .b }",
-            {"a": 1, "b": 0},
-            "cannot be divided because the divisor is zero",
-        ),
-    ],
-    ids=[
-        "compile",
-        "runtime",
-        "unbound-variable",
-        "unknown-function",
-        "error-builtin",
-        "unknown-fn",
-        "divide-by-zero",
-    ],
+    ("expression", "data", "message"), FAILURES.values(), ids=FAILURES.keys()
 )
 def test_failures_raise_expression_error_with_jq_message(
     evaluator, expression, data, message
@@ -426,11 +371,14 @@ def test_fn_cycle_is_an_expression_error():
         evaluator.evaluate("fn:a", {}, NO_SCOPE)
 
 
-@pytest.mark.parametrize(
-    "expression",
-    ["${ .a | tostring }", "${ .a[1:2] }", "${ empty }"],
-    ids=["not-a-path", "slice", "no-path"],
-)
+NOT_PATHS = {
+    "not-a-path": "${ .a | tostring }",
+    "slice": "${ .a[1:2] }",
+    "no-path": "${ empty }",
+}
+
+
+@pytest.mark.parametrize("expression", NOT_PATHS.values(), ids=NOT_PATHS.keys())
 def test_assign_path_refuses_what_is_not_a_plain_path(evaluator, expression):
     with pytest.raises(ExpressionError):
         evaluator.assign_path(expression, {"a": [1, 2, 3]}, NO_SCOPE)
@@ -444,36 +392,24 @@ def test_unsupported_language_is_an_expression_error():
 YAMLGREET = {"name": "John", "language": "English", "greeting": "Hello, "}
 
 
+JSONPATHS = {
+    "path": ("$.name", "John"),
+    "dollar-braces": ("${ $.name }", "John"),
+    "array": ("$.inputNumbers", [1, 2, 3]),
+    "index": ("$.inputNumbers[1]", 2),
+    "wildcard-is-a-list": ("$.inputNumbers[*]", [1, 2, 3]),
+    "missing-is-null": ("$.missing", None),
+    "sonataflow-yamlgreet-message": ("$.greeting $.name", "Hello, John"),
+    "workflow": ("$WORKFLOW.instanceId", "i-1"),
+    "const": ("$CONST.limit", 5000),
+    "secret": ("$SECRET.token", "s3cret"),
+    "iteration-variable": ("$item", 3),
+    "fn": ("fn:name", "John"),
+}
+
+
 @pytest.mark.parametrize(
-    ("expression", "expected"),
-    [
-        ("$.name", "John"),
-        ("${ $.name }", "John"),
-        ("$.inputNumbers", [1, 2, 3]),
-        ("$.inputNumbers[1]", 2),
-        ("$.inputNumbers[*]", [1, 2, 3]),
-        ("$.missing", None),
-        ("$.greeting $.name", "Hello, John"),
-        ("$WORKFLOW.instanceId", "i-1"),
-        ("$CONST.limit", 5000),
-        ("$SECRET.token", "s3cret"),
-        ("$item", 3),
-        ("fn:name", "John"),
-    ],
-    ids=[
-        "path",
-        "dollar-braces",
-        "array",
-        "index",
-        "wildcard-is-a-list",
-        "missing-is-null",
-        "sonataflow-yamlgreet-message",
-        "workflow",
-        "const",
-        "secret",
-        "iteration-variable",
-        "fn",
-    ],
+    ("expression", "expected"), JSONPATHS.values(), ids=JSONPATHS.keys()
 )
 def test_evaluate_jsonpath(expression: str, expected: object):
     evaluator = Evaluator(language="jsonpath", functions={"name": "$.name"})
@@ -482,24 +418,28 @@ def test_evaluate_jsonpath(expression: str, expected: object):
     assert evaluator.evaluate(expression, data, SCOPE) == expected
 
 
+JSONPATH_CONDITIONS = {
+    "yamlgreet-english": ("${$.[?(@.language  == 'English')]}", YAMLGREET, True),
+    "yamlgreet-spanish": ("${$.[?(@.language  == 'Spanish')]}", YAMLGREET, False),
+    "events-quarkus-approved": (
+        "{{ $.[?(@.salary >= 3000)] }}",
+        {"salary": 30000},
+        True,
+    ),
+    "events-quarkus-denied": ("{{ $.[?(@.salary >= 3000)] }}", {"salary": 1000}, False),
+    "array-filter": (
+        "${ $.items[?(@.x >= 3)] }",
+        {"items": [{"x": 1}, {"x": 5}]},
+        True,
+    ),
+    "boolean": ("$.flag", {"flag": False}, False),
+}
+
+
 @pytest.mark.parametrize(
     ("expression", "data", "expected"),
-    [
-        ("${$.[?(@.language  == 'English')]}", YAMLGREET, True),
-        ("${$.[?(@.language  == 'Spanish')]}", YAMLGREET, False),
-        ("{{ $.[?(@.salary >= 3000)] }}", {"salary": 30000}, True),
-        ("{{ $.[?(@.salary >= 3000)] }}", {"salary": 1000}, False),
-        ("${ $.items[?(@.x >= 3)] }", {"items": [{"x": 1}, {"x": 5}]}, True),
-        ("$.flag", {"flag": False}, False),
-    ],
-    ids=[
-        "yamlgreet-english",
-        "yamlgreet-spanish",
-        "events-quarkus-approved",
-        "events-quarkus-denied",
-        "array-filter",
-        "boolean",
-    ],
+    JSONPATH_CONDITIONS.values(),
+    ids=JSONPATH_CONDITIONS.keys(),
 )
 def test_jsonpath_conditions_are_true_when_they_match(expression, data, expected):
     evaluator = Evaluator(language="jsonpath")

@@ -19,7 +19,7 @@ from typing import Any, Final
 import jq
 from jsonpath_ng import JSONPath
 from jsonpath_ng.exceptions import JsonPathLexerError, JsonPathParserError
-from jsonpath_ng.ext import parse as parse_jsonpath
+from jsonpath_ng.ext.parser import parse as parse_jsonpath
 
 from knflow.errors import ExpressionError
 from knflow.workflow.model import Json
@@ -369,9 +369,10 @@ def _normalize_jsonpath(text: str) -> str:
 @functools.lru_cache(maxsize=1024)
 def _cached_jsonpath(text: str) -> JSONPath | str:
     try:
-        return _object_filters(parse_jsonpath(text))
+        parsed: JSONPath = _object_filters(parse_jsonpath(text))
     except (JsonPathParserError, JsonPathLexerError, ValueError) as error:
         return str(error) or "invalid JSONPath"
+    return parsed
 
 
 def _parse_jsonpath(expression: str, text: str) -> JSONPath:
@@ -402,7 +403,7 @@ def _jsonpath_keys(expression: str, text: str) -> list[str | int]:
     return keys
 
 
-def _collect_keys(node: JSONPath, keys: list[str | int]) -> bool:
+def _collect_keys(node: Any, keys: list[str | int]) -> bool:
     name = type(node).__name__
     if name in ("Root", "This"):
         return True
@@ -445,7 +446,7 @@ def _object_filters(node: Any) -> Any:
     return node
 
 
-class _ObjectFilter(JSONPath):  # type: ignore[misc]
+class _ObjectFilter(JSONPath):
     """A filter that tests an object itself instead of its member values."""
 
     def __init__(self, inner: Any) -> None:
