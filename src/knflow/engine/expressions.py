@@ -88,6 +88,8 @@ class Evaluator:
         self.lenient = lenient
         self._programs: dict[str, str] = {}
         self._detected: dict[str, bool] = {}
+        self._references: dict[str, tuple[str, ...]] = {}
+        self._compiled: dict[tuple[str, tuple[str, ...]], Any] = {}
         names = sorted(self.functions, key=len, reverse=True)
         self._function_ref = (
             re.compile(
@@ -224,8 +226,11 @@ class Evaluator:
         return _FUNCTION_REF.sub(replace, text)
 
     def _run_jq(self, expression: str, program: str, data: Json, scope: Scope) -> Json:
-        names = _bound_names(program, scope)
-        compiled = _compile_jq(_wrap(program, names))
+        names = self._bound_names(program, scope)
+        compiled = self._compiled.get((program, names))
+        if compiled is None:
+            compiled = _compile_jq(_wrap(program, names))
+            self._compiled[(program, names)] = compiled
         if isinstance(compiled, str):
             raise ExpressionError(compiled, expression=expression)
         values: list[Json] = [data, *(_scope_value(name, scope) for name in names)]
@@ -233,6 +238,14 @@ class Evaluator:
             return next(iter(compiled.input_value(values)), None)
         except (ValueError, TypeError) as error:
             raise ExpressionError(_jq_message(error), expression=expression) from error
+
+    def _bound_names(self, program: str, scope: Scope) -> tuple[str, ...]:
+        """Bind only the scope names the program refers to (less to serialize)."""
+        referenced = self._references.get(program)
+        if referenced is None:
+            referenced = tuple(sorted(set(_referenced(program))))
+            self._references[program] = referenced
+        return tuple(n for n in referenced if n in _SCOPE_NAMES or n in scope.variables)
 
     def _detect(self, text: str) -> bool:
         if not text or _IDENTIFIER.fullmatch(text) or _NUMBER_LIKE.match(text):
@@ -252,10 +265,12 @@ class Evaluator:
             return self._evaluate_jsonpath(
                 self.functions[text[3:].strip()], data, scope
             )
-        parts = [p for p in _JSONPATH_PARTS.split(text) if p.strip()]
-        if len(parts) <= 1 and text.startswith(("$", "@")):
+        if _is_single_jsonpath(text):
             return _jsonpath_value(expression, text, data, scope)
-        if not any(p.startswith("$") for p in parts):
+        parts = [p for p in _JSONPATH_PARTS.split(text) if p.strip()]
+        if len(parts) <= 1 or not any(p.startswith("$") for p in parts):
+            if text.startswith(("$", "@")):
+                return _jsonpath_value(expression, text, data, scope)
             raise ExpressionError("is not a JSONPath expression", expression=expression)
         return "".join(
             _jsonpath_text(expression, p.strip(), data, scope)
@@ -282,13 +297,6 @@ def _compile_jq(program: str) -> Any:
 def _wrap(program: str, names: tuple[str, ...]) -> str:
     bound = ", ".join(f"${name}" for name in (_DATA_NAME, *names))
     return f"{_SANDBOX}. as [{bound}] | {{}} as $ENV | ${_DATA_NAME} |\n{program}"
-
-
-def _bound_names(program: str, scope: Scope) -> tuple[str, ...]:
-    referenced = set(_referenced(program))
-    return tuple(
-        sorted(n for n in referenced if n in _SCOPE_NAMES or n in scope.variables)
-    )
 
 
 def _referenced(program: str) -> list[str]:
@@ -383,11 +391,18 @@ def _parse_jsonpath(expression: str, text: str) -> JSONPath:
 
 
 def _jsonpath_compiles(text: str) -> bool:
+    """Tell whether `text` is one path, or SonataFlow's `$.a $.b` template of paths."""
+    if _is_single_jsonpath(text):
+        return True
     parts = [p.strip() for p in _JSONPATH_PARTS.split(text) if p.strip()]
-    return all(
-        not isinstance(_cached_jsonpath(_normalize_jsonpath(_magic_free(p))), str)
-        for p in parts
-    )
+    return len(parts) > 1 and all(_is_single_jsonpath(p) for p in parts)
+
+
+def _is_single_jsonpath(text: str) -> bool:
+    if not text.startswith(("$", "@")):
+        return False
+    parsed = _cached_jsonpath(_normalize_jsonpath(_magic_free(text)))
+    return not isinstance(parsed, str)
 
 
 def _magic_free(text: str) -> str:
