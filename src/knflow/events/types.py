@@ -16,6 +16,11 @@ JOB_EVENT: Final = "JobEvent"
 JOB_CREATE: Final = "job.create"
 JOB_DELETE: Final = "job.delete"
 PING: Final = "dev.knative.sources.ping"
+# ApiServerSource in Resource mode (eventing/apiserversource-workflow-definitions.yaml):
+# a workflow definition ConfigMap was added, changed or deleted.
+APISERVER_RESOURCE_ADD: Final = "dev.knative.apiserver.resource.add"
+APISERVER_RESOURCE_UPDATE: Final = "dev.knative.apiserver.resource.update"
+APISERVER_RESOURCE_DELETE: Final = "dev.knative.apiserver.resource.delete"
 
 DATA_INDEX_TYPES: Final = frozenset(
     {
