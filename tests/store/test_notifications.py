@@ -8,6 +8,7 @@ import pytest
 
 from knflow.store import db, notifications
 from knflow.store.notifications import Channel, DeliveryStatus
+from tests.runtime.test_notify_lifecycle import store_run
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=40)
@@ -214,3 +215,32 @@ def test_list_deliveries_returns_every_channel_of_one_event(conn) -> None:
 
 def test_get_delivery_of_an_unknown_event_is_none(conn) -> None:
     assert notifications.get_delivery(conn, "nope", Channel.BACKSTAGE) is None
+
+
+def test_find_ended_instance_reads_initiator_error_and_definition_settings(
+    conn,
+) -> None:
+    store_run(
+        conn,
+        variables={"initiatorEntity": "user:default/ana"},
+        status="ERROR",
+        error_message="boom",
+        metadata={"k": "v"},
+        annotations=["a"],
+    )
+
+    found = notifications.find_ended_instance(conn, "inst-1")
+
+    assert found == notifications.EndedInstance(
+        instance_id="inst-1",
+        workflow_id="greet",
+        workflow_name="Greeting",
+        initiator="user:default/ana",
+        error_message="boom",
+        metadata={"k": "v"},
+        annotations=["a"],
+    )
+
+
+def test_find_ended_instance_of_an_unknown_instance_is_none(conn) -> None:
+    assert notifications.find_ended_instance(conn, "nope") is None
