@@ -128,7 +128,9 @@ class Evaluator:
         """Evaluate every expression string inside `template` (objects, lists, strings).
 
         Strings that are not expressions stay literal; a whole string that is an
-        expression (SonataFlow `arguments: "{a: .b}"`) becomes its value.
+        expression (SonataFlow `arguments: "{a: .b}"`) becomes its value; `${ }` inside
+        a longer string (spec example 24: `"Book ${ .book.title } is on loan"`) is
+        replaced by the text of its value.
 
         Raises:
             ExpressionError: an expression inside the template fails.
@@ -141,9 +143,30 @@ class Evaluator:
             return template
         if self.is_expression(template):
             return self.evaluate(template, data, scope)
+        if "${" in template:
+            return self._interpolate(template, data, scope)
         if self.language == JSONPATH and self.lenient:
             return _jsonpath_bare_name(template, data)
         return template
+
+    def check(self, expression: str) -> None:
+        """Compile `expression` without data, for validating a definition up front.
+
+        Variables the scope may supply at run time (`$item`, `$WORKFLOW`) are bound.
+
+        Raises:
+            ExpressionError: the expression does not compile.
+        """
+        if self.language == JSONPATH:
+            text = _unwrap(expression, legacy=True)
+            if not _jsonpath_compiles(text) and not text.startswith("fn:"):
+                raise ExpressionError("is not a valid JSONPath", expression=expression)
+            return
+        program = self._program(expression)
+        names = tuple(sorted(set(_referenced(program))))
+        compiled = _compile_jq(_wrap(program, names))
+        if isinstance(compiled, str):
+            raise ExpressionError(compiled, expression=expression)
 
     def is_expression(self, text: str) -> bool:
         """Tell whether `text` is an expression rather than a literal string.
@@ -156,7 +179,7 @@ class Evaluator:
             return False
         stripped = text.strip()
         if stripped.startswith("${") and stripped.endswith("}"):
-            return True
+            return _embedded_expressions(stripped)[:1] == [(0, len(stripped))]
         if not self.lenient:
             return False
         if stripped.startswith("{{") and stripped.endswith("}}"):
@@ -192,6 +215,16 @@ class Evaluator:
                     expression=expression,
                 )
         return path
+
+    def _interpolate(self, template: str, data: Json, scope: Scope) -> str:
+        pieces: list[str] = []
+        position = 0
+        for start, end in _embedded_expressions(template):
+            value = self.evaluate(template[start:end], data, scope)
+            text = value if isinstance(value, str) else _to_json_text(value)
+            pieces += [template[position:start], text]
+            position = end
+        return "".join([*pieces, template[position:]])
 
     def _program(self, expression: str) -> str:
         program = self._programs.get(expression)
@@ -323,6 +356,41 @@ def _jq_message(error: Exception) -> str:
     return _JQ_LOCATION.sub("", first)
 
 
+def _embedded_expressions(template: str) -> list[tuple[int, int]]:
+    """Find each balanced `${ ... }` in `template`, skipping braces in jq strings."""
+    found: list[tuple[int, int]] = []
+    start = template.find("${")
+    while start >= 0:
+        end = _closing_brace(template, start + 2)
+        if end < 0:
+            break
+        found.append((start, end + 1))
+        start = template.find("${", end + 1)
+    return found
+
+
+def _closing_brace(text: str, position: int) -> int:
+    depth, quoted, escaped = 1, False, False
+    for index in range(position, len(text)):
+        char = text[index]
+        if escaped:
+            escaped = False
+        elif quoted:
+            escaped = char == "\\"
+            quoted = char != '"'
+        elif char == '"':
+            quoted = True
+        elif char in "{}":
+            depth += 1 if char == "{" else -1
+            if depth == 0:
+                return index
+    return -1
+
+
+def _to_json_text(value: Json) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
 def _unwrap(expression: str, *, legacy: bool) -> str:
     text = expression.strip()
     if text.startswith("${") and text.endswith("}"):
@@ -349,7 +417,7 @@ def _jsonpath_value(expression: str, text: str, data: Json, scope: Scope) -> Jso
 
 def _jsonpath_text(expression: str, text: str, data: Json, scope: Scope) -> str:
     value = _jsonpath_value(expression, text, data, scope)
-    return value if isinstance(value, str) else json.dumps(value)
+    return value if isinstance(value, str) else _to_json_text(value)
 
 
 def _jsonpath_root(text: str, data: Json, scope: Scope) -> tuple[Json, str]:
