@@ -1,0 +1,323 @@
+"""Running a list of actions on a thread: pure ones inline, side-effecting ones as commands.
+
+An action that calls a service, starts a subflow or sleeps blocks the thread; its wait record is
+the checkpoint. When the result arrives (`complete_wait`), the result is merged and the list goes
+on from the next action.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any, Final
+
+from knflow.engine import dataflow
+from knflow.engine.context import Run
+from knflow.engine.execution import Thread, ThreadStatus, WaitKind
+from knflow.engine.outcome import (
+    CallFunction,
+    EmitEvent,
+    Failure,
+    ScheduleTimer,
+    StartSubflow,
+)
+from knflow.errors import ExpressionError
+from knflow.events import types
+from knflow.workflow.model import Action, Json, State
+
+NOTIFY_OPERATION: Final = "notify"
+ACTION_NODE_TYPE: Final = "ActionNode"
+SUBFLOW_NODE_TYPE: Final = "SubProcessNode"
+
+
+class Blocked:
+    """The thread waits for a call, subflow, timer or event."""
+
+
+BLOCKED: Final = Blocked()
+ActionsResult = Blocked | Failure | None
+"""`None`: every action ran; `BLOCKED`; or the failure that stopped the list."""
+
+
+def run_actions(
+    run: Run, thread: Thread, actions: Sequence[Action], state: State
+) -> ActionsResult:
+    """Run `actions[thread.pc:]` until one blocks or fails, or all are done."""
+    while thread.pc < len(actions):
+        action = actions[thread.pc]
+        try:
+            result = _run_action(run, thread, action, state)
+        except ExpressionError as error:
+            return Failure(message=str(error), kind="ExpressionError")
+        if result is not None:
+            return result
+    return None
+
+
+def thread_actions(state: State, thread: Thread) -> tuple[Action, ...]:
+    """Return the action list a thread works through in `state`."""
+    if thread.role == "branch":
+        return state.branches[thread.index].actions
+    if thread.role == "action":
+        return (state.actions[thread.index],)
+    if state.action is not None:
+        return (state.action,)
+    if state.on_events:
+        refs = {received["ref"] for received in thread.scratch.get("matched", ())}
+        return tuple(
+            a
+            for on_events in state.on_events
+            if refs & set(on_events.event_refs)
+            for a in on_events.actions
+        )
+    return state.actions
+
+
+def complete_wait(
+    run: Run, thread: Thread, actions: Sequence[Action], state: State, result: Json
+) -> Failure | None:
+    """Merge the result of the call the thread waited for, and move past that action."""
+    wait = thread.wait or {}
+    thread.wait = None
+    thread.status = ThreadStatus.RUNNABLE
+    if wait.get("kind") == WaitKind.TIMER:
+        thread.scratch["slept"] = wait.get("phase")
+        if wait.get("phase", "").startswith("after:"):
+            thread.scratch.pop("slept", None)
+            thread.pc += 1
+        return None
+    action = actions[thread.pc]
+    try:
+        _apply_result(run, thread, action, state, result)
+    except ExpressionError as error:
+        return Failure(message=str(error), kind="ExpressionError")
+    run.trace(
+        "exit",
+        node=wait.get("node", ""),
+        node_id=_node_id(state, thread),
+        name=_action_name(action, thread),
+        node_type=SUBFLOW_NODE_TYPE if action.sub_flow_ref else ACTION_NODE_TYPE,
+    )
+    return _finish_action(run, thread, action)
+
+
+def _run_action(
+    run: Run, thread: Thread, action: Action, state: State
+) -> Blocked | Failure | None:
+    scope = run.scope(thread)
+    if action.condition and not run.evaluator.is_true(
+        action.condition, thread.data, scope
+    ):
+        thread.pc += 1
+        return None
+    if action.sleep_before and thread.scratch.get("slept") != f"before:{thread.pc}":
+        return _sleep(run, thread, action.sleep_before, f"before:{thread.pc}")
+    node = run.new_node()
+    name = _action_name(action, thread)
+    node_type = SUBFLOW_NODE_TYPE if action.sub_flow_ref else ACTION_NODE_TYPE
+    run.trace(
+        "enter",
+        node=node,
+        node_id=_node_id(state, thread),
+        name=name,
+        node_type=node_type,
+    )
+    action_input = dataflow.action_input(
+        run.evaluator, action.action_data_filter, thread.data, scope
+    )
+    if action.function_ref is not None:
+        outcome = _call_function(run, thread, action, action_input, node)
+    elif action.sub_flow_ref is not None:
+        outcome = _start_subflow(run, thread, action, action_input, node)
+    else:
+        outcome = _produce_event(run, thread, action, action_input)
+    if outcome is BLOCKED:
+        return BLOCKED
+    run.trace(
+        "exit",
+        node=node,
+        node_id=_node_id(state, thread),
+        name=name,
+        node_type=node_type,
+    )
+    return _finish_action(run, thread, action)
+
+
+def _finish_action(run: Run, thread: Thread, action: Action) -> Blocked | None:
+    """After an action: sleep `after` if asked, else move to the next action."""
+    thread.scratch.pop("slept", None)
+    if action.sleep_after:
+        return _sleep(run, thread, action.sleep_after, f"after:{thread.pc}")
+    thread.pc += 1
+    return None
+
+
+def _call_function(
+    run: Run, thread: Thread, action: Action, action_input: Json, node: str
+) -> Blocked | None:
+    ref = action.function_ref
+    assert ref is not None  # checked by the caller
+    function_def = run.definition.functions[ref.ref_name]
+    scope = run.scope(thread)
+    if function_def.type == "expression":
+        result = run.evaluator.evaluate(function_def.operation, action_input, scope)
+        _apply_result(run, thread, action, None, result)
+        return None
+    arguments = _arguments(run, ref.arguments, action_input, thread)
+    if function_def.type == "custom" and function_def.operation == NOTIFY_OPERATION:
+        run.command(
+            EmitEvent(
+                key=run.new_key(thread),
+                type=types.NOTIFICATION_REQUESTED,
+                source=None,
+                data=arguments,
+            )
+        )
+        return None
+    key = run.new_key(thread)
+    if ref.invoke == "async":
+        run.command(
+            CallFunction(
+                thread_id=thread.id,
+                key=key,
+                function_name=ref.ref_name,
+                arguments=arguments,
+                asynchronous=True,
+            )
+        )
+        return None
+    _block(
+        thread,
+        {
+            "kind": WaitKind.CALL,
+            "key": key,
+            "function": ref.ref_name,
+            "arguments": arguments,
+            "node": node,
+        },
+    )
+    run.command(
+        CallFunction(
+            thread_id=thread.id,
+            key=key,
+            function_name=ref.ref_name,
+            arguments=arguments,
+        )
+    )
+    return BLOCKED
+
+
+def _start_subflow(
+    run: Run, thread: Thread, action: Action, action_input: Json, node: str
+) -> Blocked | None:
+    ref = action.sub_flow_ref
+    assert ref is not None  # checked by the caller
+    key = run.new_key(thread)
+    wait = ref.invoke != "async"
+    run.command(
+        StartSubflow(
+            thread_id=thread.id,
+            key=key,
+            workflow_id=ref.workflow_id,
+            version=ref.version,
+            data=action_input,
+            wait=wait,
+            terminate_with_parent=ref.on_parent_complete == "terminate",
+        )
+    )
+    if not wait:
+        return None
+    _block(
+        thread,
+        {
+            "kind": WaitKind.SUBFLOW,
+            "key": key,
+            "workflow": ref.workflow_id,
+            "node": node,
+        },
+    )
+    return BLOCKED
+
+
+def _produce_event(
+    run: Run, thread: Thread, action: Action, action_input: Json
+) -> Blocked | None:
+    """`eventRef`: emit the trigger event; awaiting `resultEventRef` comes with event waits."""
+    ref: dict[str, Any] = dict(action.event_ref or {})
+    event_def = run.definition.events[ref["triggerEventRef"]]
+    scope = run.scope(thread)
+    data = (
+        action_input
+        if ref.get("data") is None
+        else _evaluate_data(run, ref["data"], action_input, thread)
+    )
+    attributes = run.evaluator.resolve(
+        ref.get("contextAttributes") or {}, action_input, scope
+    )
+    run.command(
+        EmitEvent(
+            key=run.new_key(thread),
+            type=event_def.type,
+            source=event_def.source,
+            data=data,
+            extensions={str(k): str(v) for k, v in (attributes or {}).items()},
+        )
+    )
+    return None
+
+
+def _apply_result(
+    run: Run, thread: Thread, action: Action, state: State | None, result: Json
+) -> None:
+    scope = run.scope(thread)
+    thread.contributions.append([thread.pc, result])
+    thread.last_result = dataflow.filter_action_result(
+        run.evaluator, action.action_data_filter, result, scope
+    )
+    thread.data = dataflow.merge_action_result(
+        run.evaluator, action.action_data_filter, thread.data, result, scope
+    )
+
+
+def _arguments(run: Run, arguments: Json, action_input: Json, thread: Thread) -> Json:
+    if arguments is None:
+        return action_input
+    return run.evaluator.resolve(arguments, action_input, run.scope(thread))
+
+
+def _evaluate_data(run: Run, data: Json, action_input: Json, thread: Thread) -> Json:
+    scope = run.scope(thread)
+    if isinstance(data, str):
+        return run.evaluator.evaluate(data, action_input, scope)
+    return run.evaluator.resolve(data, action_input, scope)
+
+
+def _sleep(run: Run, thread: Thread, duration: timedelta, phase: str) -> Blocked:
+    key = run.new_key(thread)
+    due = run.now + duration
+    _block(
+        thread,
+        {"kind": WaitKind.TIMER, "key": key, "due": due.isoformat(), "phase": phase},
+    )
+    run.command(ScheduleTimer(thread_id=thread.id, key=key, due=due))
+    return BLOCKED
+
+
+def _block(thread: Thread, wait: dict[str, Any]) -> None:
+    thread.wait = wait
+    thread.status = ThreadStatus.BLOCKED
+
+
+def _action_name(action: Action, thread: Thread) -> str:
+    if action.name:
+        return action.name
+    if action.function_ref:
+        return action.function_ref.ref_name
+    if action.sub_flow_ref:
+        return action.sub_flow_ref.workflow_id
+    return f"action{thread.pc}"
+
+
+def _node_id(state: State | None, thread: Thread) -> str:
+    base = str(state.index) if state is not None else "?"
+    return f"{base}:{thread.role}{thread.index}:{thread.pc}"

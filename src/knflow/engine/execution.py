@@ -1,0 +1,211 @@
+"""Where an instance is: its threads of execution, persisted as one JSON document.
+
+The main thread walks the state machine. A parallel state, a foreach state or an operation with
+`actionMode: parallel` starts child threads, one per branch, iteration or action; the parent
+blocks until enough children are done. A thread blocked on a side-effecting call records the call
+in `wait`, which is the checkpoint: after a crash, only that call is repeated.
+
+`Execution` is a mutable working copy owned by one `advance` call; it is serialised to and from
+JSON at the storage boundary, so nothing outside the engine sees it change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Final
+
+from knflow.workflow.model import Json
+
+MAIN: Final = "main"
+
+
+class ThreadStatus(StrEnum):
+    """Lifecycle of one thread."""
+
+    RUNNABLE = "RUNNABLE"
+    BLOCKED = "BLOCKED"
+    DONE = "DONE"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+
+class WaitKind(StrEnum):
+    """What a blocked thread waits for."""
+
+    CALL = "call"
+    SUBFLOW = "subflow"
+    CHILDREN = "children"
+    TIMER = "timer"
+    EVENT = "event"
+
+
+class Stage(StrEnum):
+    """Where the main thread is inside its current state."""
+
+    ENTER = "enter"
+    RUN = "run"
+    COLLECT = "collect"
+    COMPENSATE = "compensate"
+
+
+@dataclass(slots=True, kw_only=True)
+class Thread:
+    """One path of execution."""
+
+    id: str
+    """`main`, or `<parent>/<state>#<visit>/<kind><index>` for children."""
+    parent: str | None = None
+    """The thread waiting for this one."""
+    state: str = ""
+    """Main: the current state. Child: the state that started it."""
+    stage: Stage = Stage.ENTER
+    """Main: progress inside the current state."""
+    role: str = MAIN
+    """`main`, `branch`, `iteration` or `action`."""
+    index: int = 0
+    """Child: branch, iteration or action index."""
+    pc: int = 0
+    """Index of the next action to run in the thread's action list."""
+    data: Json = None
+    """The thread's working data."""
+    status: ThreadStatus = ThreadStatus.RUNNABLE
+    """Lifecycle."""
+    seq: int = 0
+    """Bumped on every change; a step event for an older value is stale."""
+    wait: dict[str, Any] | None = None
+    """What it is blocked on; for calls, the call itself (the checkpoint)."""
+    last_result: Json = None
+    """Result of the previous action (`$WORKFLOW.prevActionResult`)."""
+    contributions: list[list[Any]] = field(default_factory=list)
+    """Child: `[action index, raw result]` pairs the parent replays onto its data."""
+    error: dict[str, Any] | None = None
+    """A failure that ends the thread: `{kind, status, message, state}`."""
+    node: str | None = None
+    """Node instance id of the state (main) or action (child) in progress."""
+    scratch: dict[str, Any] = field(default_factory=dict)
+    """State-type specific working values (foreach items, pending children, visits)."""
+
+    def to_json(self) -> dict[str, Any]:
+        """Render for storage."""
+        return {
+            "id": self.id,
+            "parent": self.parent,
+            "state": self.state,
+            "stage": str(self.stage),
+            "role": self.role,
+            "index": self.index,
+            "pc": self.pc,
+            "data": self.data,
+            "status": str(self.status),
+            "seq": self.seq,
+            "wait": self.wait,
+            "last_result": self.last_result,
+            "contributions": self.contributions,
+            "error": self.error,
+            "node": self.node,
+            "scratch": self.scratch,
+        }
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> Thread:
+        """Rebuild from storage."""
+        return cls(
+            id=raw["id"],
+            parent=raw.get("parent"),
+            state=raw.get("state", ""),
+            stage=Stage(raw.get("stage", Stage.ENTER)),
+            role=raw.get("role", MAIN),
+            index=raw.get("index", 0),
+            pc=raw.get("pc", 0),
+            data=raw.get("data"),
+            status=ThreadStatus(raw.get("status", ThreadStatus.RUNNABLE)),
+            seq=raw.get("seq", 0),
+            wait=raw.get("wait"),
+            last_result=raw.get("last_result"),
+            contributions=raw.get("contributions") or [],
+            error=raw.get("error"),
+            node=raw.get("node"),
+            scratch=raw.get("scratch") or {},
+        )
+
+    @property
+    def is_open(self) -> bool:
+        """Still running or waiting."""
+        return self.status in (ThreadStatus.RUNNABLE, ThreadStatus.BLOCKED)
+
+
+@dataclass(slots=True, kw_only=True)
+class Execution:
+    """All threads of an instance plus instance-wide counters."""
+
+    threads: dict[str, Thread] = field(default_factory=dict)
+    """Threads by id; finished children are removed once their parent collected them."""
+    counter: int = 0
+    """Source of node instance numbers and visit numbers (deterministic ids)."""
+    completed: list[str] = field(default_factory=list)
+    """Completed states that name a compensating state, oldest first."""
+    compensating: dict[str, Any] | None = None
+    """While compensating: the states still to run and where to go afterwards."""
+
+    def to_json(self) -> dict[str, Any]:
+        """Render for storage."""
+        return {
+            "threads": {tid: t.to_json() for tid, t in self.threads.items()},
+            "counter": self.counter,
+            "completed": self.completed,
+            "compensating": self.compensating,
+        }
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any] | None) -> Execution:
+        """Rebuild from storage."""
+        raw = raw or {}
+        return cls(
+            threads={
+                tid: Thread.from_json(t)
+                for tid, t in (raw.get("threads") or {}).items()
+            },
+            counter=raw.get("counter", 0),
+            completed=list(raw.get("completed") or ()),
+            compensating=raw.get("compensating"),
+        )
+
+    @property
+    def main(self) -> Thread:
+        """The state-machine thread."""
+        return self.threads[MAIN]
+
+    def next_number(self) -> int:
+        """Return a fresh number for ids, unique within the instance."""
+        self.counter += 1
+        return self.counter
+
+    def children_of(self, parent_id: str) -> list[Thread]:
+        """Return the children of a thread, ordered by index."""
+        return sorted(
+            (t for t in self.threads.values() if t.parent == parent_id),
+            key=lambda t: t.index,
+        )
+
+    def runnable(self) -> list[Thread]:
+        """Return the threads ready to run, main first."""
+        return [t for t in self.threads.values() if t.status is ThreadStatus.RUNNABLE]
+
+    def is_waiting_externally(self) -> bool:
+        """Tell whether every open thread waits for an event or a timer (nothing to run now)."""
+        open_threads = [t for t in self.threads.values() if t.is_open]
+        external = (WaitKind.EVENT, WaitKind.TIMER, WaitKind.SUBFLOW, WaitKind.CHILDREN)
+        return (
+            bool(open_threads)
+            and all(
+                t.status is ThreadStatus.BLOCKED
+                and t.wait is not None
+                and t.wait.get("kind") in external
+                for t in open_threads
+            )
+            and any(
+                t.wait and t.wait.get("kind") in (WaitKind.EVENT, WaitKind.TIMER)
+                for t in open_threads
+            )
+        )

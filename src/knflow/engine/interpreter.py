@@ -1,0 +1,490 @@
+"""The interpreter: start an instance or advance it by one activation, with no I/O.
+
+`start` and `advance` run every runnable thread as far as it goes (pure states and expression
+functions inline), and return an `Outcome`: the new execution plus the commands for the runtime.
+Transitions, ends, compensation and error handling (`onErrors`) live here; each state type's own
+behaviour lives in `engine/states/`.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any, Final
+
+from knflow.engine import actions, dataflow, failures
+from knflow.engine.children import cancel_children, child_finished
+from knflow.engine.context import InstanceContext, Run
+from knflow.engine.execution import MAIN, Execution, Stage, Thread, ThreadStatus
+from knflow.engine.expressions import Evaluator
+from knflow.engine.outcome import (
+    Activation,
+    CallCompleted,
+    ContinueAs,
+    EmitEvent,
+    Failure,
+    InstanceStatus,
+    Outcome,
+    RunThread,
+    ScheduleThread,
+)
+from knflow.engine.results import BLOCKED, Failed, Finished, StateResult
+from knflow.engine.states import foreach, inject, operation, parallel, switch, waits
+from knflow.errors import ExpressionError
+from knflow.workflow.model import Definition, End, Json, State, StateType, Transition
+
+StateRunner = Callable[[Run, Thread, State], StateResult]
+
+STATE_RUNNERS: Final[dict[StateType, StateRunner]] = {
+    StateType.OPERATION: operation.run_state,
+    StateType.INJECT: inject.run_state,
+    StateType.SWITCH: switch.run_state,
+    StateType.FOREACH: foreach.run_state,
+    StateType.PARALLEL: parallel.run_state,
+    StateType.SLEEP: waits.run_sleep,
+    StateType.EVENT: waits.run_event,
+    StateType.CALLBACK: waits.run_callback,
+}
+STATE_NODE_TYPE: Final = "CompositeContextNode"
+
+
+def start(
+    definition: Definition,
+    evaluator: Evaluator,
+    instance: InstanceContext,
+    *,
+    data: Json,
+    now: Any,
+    state: str | None = None,
+) -> Outcome:
+    """Create the execution of a new instance and run it to its first wait."""
+    execution = Execution()
+    execution.threads[MAIN] = Thread(
+        id=MAIN, state=state or definition.start, data=data
+    )
+    run = _new_run(definition, evaluator, instance, execution, now)
+    _drain(run)
+    return _finish(run, initial=None)
+
+
+def advance(
+    definition: Definition,
+    evaluator: Evaluator,
+    instance: InstanceContext,
+    execution: Execution,
+    activation: Activation,
+    *,
+    now: Any,
+) -> Outcome:
+    """Apply `activation` to `execution` and run on; stale or duplicate activations are ignored."""
+    initial = copy.deepcopy(execution.main.data) if MAIN in execution.threads else None
+    run = _new_run(definition, evaluator, instance, execution, now)
+    thread = execution.threads.get(activation.thread_id)
+    if not _accepts(thread, activation):
+        run.outcome.ignored = True
+        return _finish(run, initial=initial)
+    assert thread is not None  # _accepts checked it
+    if isinstance(activation, CallCompleted):
+        _resume(run, thread, activation)
+    _drain(run)
+    return _finish(run, initial=initial)
+
+
+def retrigger(
+    definition: Definition,
+    evaluator: Evaluator,
+    instance: InstanceContext,
+    execution: Execution,
+    *,
+    now: Any,
+) -> Outcome:
+    """Re-run the failed state of an instance in ERROR from its input."""
+    main = execution.main
+    main.status = ThreadStatus.RUNNABLE
+    main.stage = Stage.ENTER
+    main.data = main.scratch.get("input", main.data)
+    main.wait = None
+    main.seq += 1
+    for thread in list(execution.threads.values()):
+        if thread.id != MAIN:
+            execution.threads.pop(thread.id)
+    run = _new_run(definition, evaluator, instance, execution, now)
+    _drain(run)
+    return _finish(run, initial=None)
+
+
+def skip(
+    definition: Definition,
+    evaluator: Evaluator,
+    instance: InstanceContext,
+    execution: Execution,
+    *,
+    now: Any,
+) -> Outcome:
+    """Leave the current (failed or waiting) state through its own exit, without running it."""
+    main = execution.main
+    for thread in list(execution.threads.values()):
+        if thread.id != MAIN:
+            execution.threads.pop(thread.id)
+    main.status = ThreadStatus.RUNNABLE
+    main.wait = None
+    main.seq += 1
+    run = _new_run(definition, evaluator, instance, execution, now)
+    state = definition.state(main.state)
+    _follow(run, main, state, state.transition, state.end)
+    _drain(run)
+    return _finish(run, initial=None)
+
+
+def _new_run(
+    definition: Definition,
+    evaluator: Evaluator,
+    instance: InstanceContext,
+    execution: Execution,
+    now: Any,
+) -> Run:
+    return Run(
+        definition=definition,
+        evaluator=evaluator,
+        instance=instance,
+        execution=execution,
+        now=now,
+        outcome=Outcome(execution=execution),
+    )
+
+
+def _accepts(thread: Thread | None, activation: Activation) -> bool:
+    if thread is None:
+        return False
+    if isinstance(activation, RunThread):
+        return thread.status is ThreadStatus.RUNNABLE
+    return (
+        thread.status is ThreadStatus.BLOCKED
+        and thread.wait is not None
+        and thread.wait.get("key") == activation.key
+    )
+
+
+def _resume(run: Run, thread: Thread, activation: CallCompleted) -> None:
+    """Hand a finished call, timer or event to the blocked thread and make it runnable."""
+    wait = thread.wait or {}
+    thread.seq += 1
+    if activation.failure is not None:
+        thread.wait = None
+        thread.status = ThreadStatus.RUNNABLE
+        thread.scratch["failure"] = activation.failure.to_json()
+        return
+    if wait.get("level") == "state":
+        thread.wait = None
+        thread.status = ThreadStatus.RUNNABLE
+        thread.scratch["arrived"] = (
+            activation.result
+            if isinstance(activation.result, dict)
+            else {"kind": "timer"}
+        )
+        return
+    state = run.definition.state(thread.state)
+    failure = actions.complete_wait(
+        run, thread, actions.thread_actions(state, thread), state, activation.result
+    )
+    if failure is not None:
+        thread.scratch["failure"] = failure.to_json()
+
+
+def _drain(run: Run) -> None:
+    """Run runnable threads until none is left, the instance ended, or the step budget is spent."""
+    while run.outcome.status is InstanceStatus.ACTIVE:
+        runnable = run.execution.runnable()
+        if not runnable:
+            return
+        if run.steps_left <= 0:
+            for thread in runnable:
+                run.command(ScheduleThread(thread_id=thread.id, seq=thread.seq))
+            return
+        thread = runnable[0]
+        if thread.role == MAIN:
+            _run_main(run, thread)
+        else:
+            _run_child(run, thread)
+
+
+def _run_child(run: Run, thread: Thread) -> None:
+    run.steps_left -= 1
+    state = run.definition.state(thread.state)
+    failure = thread.scratch.pop("failure", None)
+    if failure is None:
+        outcome = actions.run_actions(
+            run, thread, actions.thread_actions(state, thread), state
+        )
+        if outcome is BLOCKED:
+            return
+        failure = outcome.to_json() if isinstance(outcome, Failure) else None
+    thread.status = ThreadStatus.DONE if failure is None else ThreadStatus.FAILED
+    thread.error = failure
+    thread.seq += 1
+    child_finished(run, thread)
+
+
+def _run_main(run: Run, thread: Thread) -> None:
+    while (
+        thread.status is ThreadStatus.RUNNABLE
+        and run.outcome.status is InstanceStatus.ACTIVE
+    ):
+        run.steps_left -= 1
+        if run.steps_left <= 0:
+            run.command(ScheduleThread(thread_id=thread.id, seq=thread.seq))
+            return
+        state = run.definition.state(thread.state)
+        result = _step_state(run, thread, state)
+        if result is BLOCKED:
+            return
+        if isinstance(result, Failed):
+            _handle_failure(run, thread, state, result.failure)
+        elif isinstance(result, Finished):
+            _exit(run, thread, state, result)
+
+
+def _step_state(run: Run, thread: Thread, state: State) -> StateResult:
+    failure = thread.scratch.pop("failure", None)
+    if failure is not None:
+        return Failed(failure=Failure.from_json(failure))
+    try:
+        if thread.stage is Stage.ENTER:
+            _enter(run, thread, state)
+        return STATE_RUNNERS[state.type](run, thread, state)
+    except ExpressionError as error:
+        return Failed(failure=Failure(message=str(error), kind="ExpressionError"))
+
+
+def _enter(run: Run, thread: Thread, state: State) -> None:
+    thread.node = run.new_node()
+    thread.pc = 0
+    thread.last_result = None
+    thread.scratch = {"input": thread.data}
+    run.trace(
+        "enter",
+        node=thread.node,
+        node_id=str(state.index),
+        name=state.name,
+        node_type=STATE_NODE_TYPE,
+    )
+    thread.data = dataflow.filter_state_input(
+        run.evaluator, state.state_data_filter, thread.data, run.scope(thread)
+    )
+    thread.stage = Stage.RUN
+
+
+def _exit(run: Run, thread: Thread, state: State, finished: Finished) -> None:
+    try:
+        data = dataflow.filter_state_output(
+            run.evaluator, state.state_data_filter, finished.data, run.scope(thread)
+        )
+        message = _error_message(run, thread, state, data)
+    except ExpressionError as error:
+        _handle_failure(
+            run, thread, state, Failure(message=str(error), kind="ExpressionError")
+        )
+        return
+    if message is not None:
+        thread.data = data
+        _fail_instance(
+            run, thread, state, Failure(message=message, kind="ErrorMessage")
+        )
+        return
+    run.trace(
+        "exit",
+        node=thread.node or "",
+        node_id=str(state.index),
+        name=state.name,
+        node_type=STATE_NODE_TYPE,
+    )
+    if state.compensated_by and run.execution.compensating is None:
+        run.execution.completed.append(state.name)
+    thread.data = data
+    if finished.transition is not None or finished.end is not None:
+        _follow(run, thread, state, finished.transition, finished.end)
+    else:
+        _follow(run, thread, state, state.transition, state.end)
+
+
+def _error_message(run: Run, thread: Thread, state: State, data: Json) -> str | None:
+    """SonataFlow's `metadata.errorMessage`: a non-empty value puts the instance in ERROR."""
+    expression = state.metadata.get("errorMessage")
+    if not expression:
+        return None
+    value = run.evaluator.evaluate(str(expression), data, run.scope(thread))
+    return None if value in (None, "", False) else str(value)
+
+
+def _follow(
+    run: Run,
+    thread: Thread,
+    state: State,
+    transition: Transition | None,
+    end: End | None,
+) -> None:
+    if run.execution.compensating is not None:
+        _continue_compensation(run, thread, transition)
+        return
+    if transition is not None:
+        after = {
+            "next_state": transition.next_state,
+            "produce_events": list(transition.produce_events),
+        }
+        if transition.compensate:
+            _start_compensation(run, thread, after)
+            return
+        _produce_events(run, thread, transition.produce_events)
+        _goto(thread, transition.next_state)
+        return
+    end = end or End()
+    after = {
+        "end": True,
+        "terminate": end.terminate,
+        "produce_events": list(end.produce_events),
+        "continue_as": end.continue_as,
+    }
+    if end.compensate:
+        _start_compensation(run, thread, after)
+        return
+    _end(run, thread, after)
+
+
+def _goto(thread: Thread, state_name: str) -> None:
+    thread.state = state_name
+    thread.stage = Stage.ENTER
+    thread.seq += 1
+
+
+def _start_compensation(run: Run, thread: Thread, after: dict[str, Any]) -> None:
+    """SW 0.8 compensation: compensate completed states in reverse order, then go on."""
+    queue = [
+        run.definition.state(name).compensated_by
+        for name in reversed(run.execution.completed)
+    ]
+    run.execution.completed = []
+    run.execution.compensating = {"queue": [q for q in queue if q], "after": after}
+    _continue_compensation(run, thread, None)
+
+
+def _continue_compensation(
+    run: Run, thread: Thread, transition: Transition | None
+) -> None:
+    compensating = run.execution.compensating or {"queue": [], "after": {"end": True}}
+    if transition is not None:
+        _goto(thread, transition.next_state)
+        return
+    if compensating["queue"]:
+        _goto(thread, compensating["queue"].pop(0))
+        return
+    run.execution.compensating = None
+    after = compensating["after"]
+    if after.get("end"):
+        _end(run, thread, after)
+        return
+    _produce_events(run, thread, after.get("produce_events") or ())
+    _goto(thread, after["next_state"])
+
+
+def _end(run: Run, thread: Thread, after: dict[str, Any]) -> None:
+    _produce_events(run, thread, after.get("produce_events") or ())
+    thread.status = ThreadStatus.DONE
+    thread.wait = None
+    thread.seq += 1
+    cancel_children(run, thread)
+    for other in run.execution.threads.values():
+        if other.is_open:
+            other.status = ThreadStatus.CANCELLED
+    run.outcome.status = InstanceStatus.COMPLETED
+    continue_as = after.get("continue_as")
+    if continue_as:
+        run.command(_continue_as(run, thread, continue_as))
+
+
+def _continue_as(run: Run, thread: Thread, raw: Json) -> ContinueAs:
+    if isinstance(raw, str):
+        return ContinueAs(workflow_id=raw, version=None, data=thread.data)
+    data = raw.get("data")
+    if isinstance(data, str):
+        data = run.evaluator.evaluate(data, thread.data, run.scope(thread))
+    elif data is not None:
+        data = run.evaluator.resolve(data, thread.data, run.scope(thread))
+    return ContinueAs(
+        workflow_id=raw["workflowId"],
+        version=raw.get("version"),
+        data=thread.data if data is None else data,
+    )
+
+
+def _produce_events(run: Run, thread: Thread, produce_events: Any) -> None:
+    scope = run.scope(thread)
+    for produced in produce_events:
+        event_def = run.definition.events[produced["eventRef"]]
+        data = produced.get("data")
+        if isinstance(data, str):
+            data = run.evaluator.evaluate(data, thread.data, scope)
+        elif data is not None:
+            data = run.evaluator.resolve(data, thread.data, scope)
+        else:
+            data = thread.data
+        attributes = run.evaluator.resolve(
+            produced.get("contextAttributes") or {}, thread.data, scope
+        )
+        if isinstance(
+            attributes, list
+        ):  # the spec's own example writes an array of objects
+            attributes = {k: v for item in attributes for k, v in item.items()}
+        run.command(
+            EmitEvent(
+                key=run.new_key(thread),
+                type=event_def.type,
+                source=event_def.source,
+                data=data,
+                extensions={str(k): str(v) for k, v in attributes.items()},
+            )
+        )
+
+
+def _handle_failure(run: Run, thread: Thread, state: State, failure: Failure) -> None:
+    handler = failures.find_handler(run.definition, state, failure)
+    if handler is None:
+        _fail_instance(run, thread, state, failure)
+        return
+    run.trace(
+        "exit",
+        node=thread.node or "",
+        node_id=str(state.index),
+        name=state.name,
+        node_type=STATE_NODE_TYPE,
+    )
+    thread.status = ThreadStatus.RUNNABLE
+    thread.wait = None
+    _follow(run, thread, state, handler.transition, handler.end)
+
+
+def _fail_instance(run: Run, thread: Thread, state: State, failure: Failure) -> None:
+    run.trace(
+        "error",
+        node=thread.node or "",
+        node_id=str(state.index),
+        name=state.name,
+        node_type=STATE_NODE_TYPE,
+        message=failure.message,
+    )
+    cancel_children(run, thread)
+    thread.status = ThreadStatus.FAILED
+    thread.error = failure.to_json()
+    thread.seq += 1
+    run.outcome.status = InstanceStatus.ERROR
+    run.outcome.failure = failure
+    run.outcome.failed_state = state.name
+    run.outcome.failed_node = thread.node
+
+
+def _finish(run: Run, *, initial: Json) -> Outcome:
+    outcome = run.outcome
+    main = run.execution.threads.get(MAIN)
+    if main is not None:
+        outcome.data = main.data
+        outcome.data_changed = main.data != initial
+    return outcome

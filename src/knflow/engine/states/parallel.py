@@ -1,0 +1,41 @@
+"""Parallel state: one child thread per branch, each on its own copy of the state data.
+
+With `completionType: atLeast`, the state completes when `numCompleted` branches are done and
+the others are cancelled. Branch results are merged into the state data in branch order.
+"""
+
+from __future__ import annotations
+
+import copy
+
+from knflow.engine import dataflow
+from knflow.engine.children import collect_children, start_children
+from knflow.engine.context import Run
+from knflow.engine.execution import Stage, Thread
+from knflow.engine.outcome import Failure
+from knflow.engine.results import BLOCKED, Failed, Finished, StateResult
+from knflow.workflow.model import State
+
+
+def run_state(run: Run, thread: Thread, state: State) -> StateResult:
+    """Start the branches, then merge the results of those that completed."""
+    if thread.stage is Stage.RUN:
+        need = None
+        if state.completion_type == "atLeast" and state.num_completed not in (None, ""):
+            need = min(int(state.num_completed), len(state.branches))
+        inputs = [copy.deepcopy(thread.data) for _ in state.branches]
+        start_children(run, thread, role="branch", inputs=inputs, need=need)
+        return BLOCKED
+    failure = thread.scratch.pop("child_failure", None)
+    children = collect_children(run, thread)
+    if failure is not None:
+        return Failed(failure=Failure.from_json(failure))
+    data = thread.data
+    scope = run.scope(thread)
+    for child in children:
+        actions = state.branches[child.index].actions
+        for pc, result in child.contributions:
+            data = dataflow.merge_action_result(
+                run.evaluator, actions[pc].action_data_filter, data, result, scope
+            )
+    return Finished(data=data)
