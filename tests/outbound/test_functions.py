@@ -249,3 +249,17 @@ def test_kind_names_list_the_java_superclasses_a_kind_matches() -> None:
         "java.lang.Throwable",
     )
     assert "java.lang.RuntimeException" in function_errors.kind_names("HTTP:404")
+
+
+def test_error_messages_leave_out_user_information_of_the_url(
+    client: HttpClient, http_peer: HttpPeer, make_call: MakeCall
+) -> None:
+    http_peer.route("POST", "/greet", Reply(500, b""))
+    secret_url = http_peer.url.replace("http://", "http://user:s3cret@")
+    settings = Settings(function_urls={"greet": secret_url})
+
+    with pytest.raises(ActionError) as raised:
+        invoke(client, settings, make_call(operation="rest:post:/greet"))
+
+    assert "s3cret" not in str(raised.value)
+    assert str(raised.value).endswith(f"POST {http_peer.url}/greet answered 500")

@@ -94,16 +94,65 @@ def test_arguments_fill_path_query_header_and_cookie_and_the_rest_is_the_body(
     assert request.json() == {"name": "Rex", "age": 3}
 
 
-def test_an_argument_named_body_is_the_body(
+def test_an_argument_named_body_left_alone_is_the_body(
     client: HttpClient, http_peer: HttpPeer, make_call: MakeCall
 ) -> None:
     http_peer.route("POST", "/v1/stores/1/pets", Reply(200, {}))
-    arguments = {"storeId": 1, "body": [{"name": "Rex"}], "ignored": True}
+    arguments = {"storeId": 1, "body": [{"name": "Rex"}]}
     call = _call(make_call, _petstore(http_peer.url), "addPet", arguments=arguments)
 
     invoke(client, Settings(), call)
 
     assert http_peer.received("POST")[0].json() == [{"name": "Rex"}]
+
+
+def test_a_body_argument_stays_a_field_when_the_schema_has_a_body_property(
+    client: HttpClient, http_peer: HttpPeer, make_call: MakeCall
+) -> None:
+    document = {
+        "openapi": "3.0.0",
+        "servers": [{"url": http_peer.url}],
+        "paths": {
+            "/comments": {
+                "post": {
+                    "operationId": "comment",
+                    "requestBody": {
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/Comment"}
+                            }
+                        }
+                    },
+                }
+            }
+        },
+        "components": {
+            "schemas": {"Comment": {"properties": {"body": {"type": "string"}}}}
+        },
+    }
+    http_peer.route("POST", "/comments", Reply(201, {}))
+    call = _call(make_call, document, "comment", arguments={"body": "LGTM"})
+
+    invoke(client, Settings(), call)
+
+    assert http_peer.received("POST")[0].json() == {"body": "LGTM"}
+
+
+def test_relative_server_is_resolved_against_a_document_fetched_over_http(
+    client: HttpClient, http_peer: HttpPeer, make_call: MakeCall
+) -> None:
+    file = f"{http_peer.url}/docs/openapi.json"
+    http_peer.route("GET", "/api/v1/stores/1/pets", Reply(200, []))
+    call = make_call(
+        function_type="rest",
+        operation=f"{file}#listPets",
+        resources={file: _petstore("/api")},
+        arguments={"storeId": 1},
+    )
+
+    invoke(client, Settings(), call)
+
+    assert http_peer.received("GET")[0].path == "/api/v1/stores/1/pets"
 
 
 def test_required_body_with_no_arguments_left_is_an_empty_object(

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Final
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -119,7 +120,8 @@ def send(
         ActionError: the service answered 3xx or worse, or could not be reached in time;
             `kind` and `retryable` follow the module docstring of `outbound.functions`.
     """
-    headers = {**forward_headers, **request.headers}
+    headers = httpx.Headers(forward_headers)
+    headers.update(request.headers)
     if request.content_type:
         headers["content-type"] = request.content_type
     started = time.monotonic()
@@ -133,7 +135,9 @@ def send(
             timeout=_timeout(timeout),
         )
     except (httpx.HTTPError, httpx.InvalidURL) as error:
-        raise _transport_error(error, request, function_name, timeout) from error
+        raise _transport_error(
+            error, request, function_name=function_name, timeout=timeout
+        ) from error
     logger.debug(
         "function answered",
         extra={
@@ -171,10 +175,14 @@ def _timeout(timeout: timedelta) -> httpx.Timeout:
 
 
 def _transport_error(
-    error: Exception, request: FunctionRequest, function_name: str, timeout: timedelta
+    error: Exception,
+    request: FunctionRequest,
+    *,
+    function_name: str,
+    timeout: timedelta,
 ) -> ActionError:
     """Map an httpx failure to an `ActionError` named like SonataFlow's exception."""
-    where = f"function '{function_name}': {request.method} {request.url}"
+    where = f"function '{function_name}': {request.method} {_shown(request.url)}"
     if isinstance(error, httpx.TimeoutException):
         seconds = f"{timeout.total_seconds():g}"
         return ActionError(
@@ -219,12 +227,22 @@ def _status_error(
     if 300 <= status < 400:
         detail = " (redirects are not followed)"
     return ActionError(
-        f"function '{function_name}': {request.method} {request.url} "
+        f"function '{function_name}': {request.method} {_shown(request.url)} "
         f"answered {status}{detail}",
         status=status,
         kind=f"{function_errors.HTTP_KIND_PREFIX}{status}",
         retryable=status in (408, 429) or status >= 500,
     )
+
+
+def _shown(url: str) -> str:
+    """Return the URL without user information, for messages that get stored."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _charset(content_type: str) -> str:

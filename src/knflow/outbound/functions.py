@@ -97,7 +97,8 @@ def invoke(client: HttpClient, settings: Settings, call: FunctionCall) -> Json:
     """
     function_type = (call.function_type or "rest").strip().lower()
     if function_type == "rest":
-        return _exchange(client, settings, call, openapi.build_request(settings, call))
+        request = openapi.build_request(settings, call)
+        return function_http.decode(_send(client, call, request, settings=settings))
     if function_type == "custom":
         return _invoke_custom(client, settings, call)
     raise function_errors.unsupported_call(
@@ -118,11 +119,10 @@ def _invoke_custom(client: HttpClient, settings: Settings, call: FunctionCall) -
         return sysout.log_message(call)
     if prefix == "rest":
         request = rest_custom.build_request(settings, call)
-        return _exchange(client, settings, call, request)
+        return function_http.decode(_send(client, call, request, settings=settings))
     if prefix == "knative":
         request = knative.build_request(settings, call)
-        answer = _send(client, settings, call, request)
-        return knative.read_result(answer)
+        return knative.read_result(_send(client, call, request, settings=settings))
     raise function_errors.unsupported_call(
         call.function_name,
         f"custom operation '{call.operation}' is not supported by knflow "
@@ -130,20 +130,12 @@ def _invoke_custom(client: HttpClient, settings: Settings, call: FunctionCall) -
     )
 
 
-def _exchange(
-    client: HttpClient,
-    settings: Settings,
-    call: FunctionCall,
-    request: function_http.FunctionRequest,
-) -> Json:
-    return function_http.decode(_send(client, settings, call, request))
-
-
 def _send(
     client: HttpClient,
-    settings: Settings,
     call: FunctionCall,
     request: function_http.FunctionRequest,
+    *,
+    settings: Settings,
 ) -> function_http.Answer:
     return function_http.send(
         client,

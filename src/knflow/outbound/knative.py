@@ -55,7 +55,10 @@ def build_request(settings: Settings, call: FunctionCall) -> FunctionRequest:
             (permanent).
     """
     operation = parse_operation(call.function_name, call.operation)
-    url = service_url(settings, operation, call.function_name) + operation.path
+    url = (
+        service_url(settings, operation, function_name=call.function_name)
+        + operation.path
+    )
     if operation.as_cloud_event:
         event = cloud_event(call)
         return FunctionRequest(
@@ -104,7 +107,7 @@ def parse_operation(function_name: str, operation: str) -> KnativeOperation:
 
 
 def service_url(
-    settings: Settings, operation: KnativeOperation, function_name: str
+    settings: Settings, operation: KnativeOperation, *, function_name: str
 ) -> str:
     """Return the service's base URL: configured, else from the URL pattern."""
     configured = function_http.configured_url(

@@ -1,13 +1,14 @@
-"""OpenAPI (`rest`) functions: find `<file>#<operationId>` and build its HTTP request.
+"""OpenAPI (`rest`) functions: build the HTTP request of `<file>#<operationId>`.
 
-OpenAPI 3 and Swagger 2 documents are read with their local `$ref`s (`#/...`).
 Arguments are placed by parameter name: path, query, header and cookie parameters (and
-Swagger `formData`) take the argument of their name, serialized per `style`/`explode`
-(Swagger: `collectionFormat`). The body is the argument named like the Swagger body
-parameter, else an argument named `body`, else the remaining arguments (all of them when
-no parameter matched; a non-object `arguments` is the body as is). A body is sent when
-the operation declares one, or for POST, PUT and PATCH when arguments are left over.
-The server URL resolution is described in `knflow.outbound.functions`.
+Swagger `formData`) take the argument of their name; `{name}` placeholders without a
+declared parameter take the same-named argument too. The body is then, in order: the
+argument named like the Swagger body parameter; an argument named `body` when it is the
+only one left and the body schema has no `body` property; the remaining arguments (all
+of them when no parameter matched); a non-object `arguments` as is. A body is sent when
+the operation declares one (`{}` when it is required and nothing is left), or for POST,
+PUT and PATCH when arguments are left over. Server URL resolution is described in
+`knflow.outbound.functions`.
 """
 
 from __future__ import annotations
@@ -16,43 +17,26 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Final
-from urllib.parse import quote, unquote, urlencode, urljoin, urlsplit
+from urllib.parse import quote, urlencode, urljoin, urlsplit
 
 from knflow.config import Settings
-from knflow.outbound import function_errors, function_http, openapi_values
+from knflow.outbound import (
+    function_errors,
+    function_http,
+    openapi_documents,
+    openapi_values,
+)
 from knflow.outbound.function_http import FunctionRequest
+from knflow.outbound.openapi_documents import Operation
 from knflow.workflow.model import Json
 
 if TYPE_CHECKING:
     from knflow.outbound.functions import FunctionCall
 
-HTTP_METHODS: Final = ("get", "put", "post", "delete", "options", "head", "patch")
-FORM_CONTENT_TYPE: Final = "application/x-www-form-urlencoded"
 DOCUMENT_SUFFIXES: Final = (".json", ".yaml", ".yml")
 BODY_ARGUMENT: Final = "body"
 BODYLESS_METHODS: Final = frozenset({"GET", "HEAD", "DELETE", "OPTIONS"})
 """Methods that get no body unless the operation declares one."""
-MAX_REF_DEPTH: Final = 32
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Operation:
-    """An operation found in an OpenAPI document, its `$ref`s resolved."""
-
-    method: str
-    """Upper-case HTTP method."""
-    path: str
-    """Path template (`/pets/{petId}`)."""
-    spec: Mapping[str, Json]
-    """The operation object."""
-    parameters: tuple[Mapping[str, Json], ...]
-    """Path-level and operation-level parameters, the latter winning."""
-    servers: tuple[Mapping[str, Json], ...]
-    """Servers of the operation, else of its path, else of the document."""
-    request_body: Mapping[str, Json] | None
-    """The OpenAPI 3 request body, when the operation declares one."""
-    consumes: tuple[str, ...]
-    """Swagger 2 media types the operation accepts."""
 
 
 @dataclass(slots=True, kw_only=True)
@@ -75,15 +59,17 @@ def build_request(settings: Settings, call: FunctionCall) -> FunctionRequest:
     """
     file, operation_id = split_operation(call.function_name, call.operation)
     document = _document(call, file)
-    operation = find_operation(document, operation_id, function_name=call.function_name)
+    operation = openapi_documents.find_operation(
+        document, operation_id, function_name=call.function_name
+    )
     if operation is None:
         raise function_errors.invalid_call(
             call.function_name,
             f"operation '{operation_id}' is not in openapi document '{file}'",
         )
-    placed = _place(call, document, operation)
-    body, content_type = _body(document, operation, call.arguments, placed)
-    base = _base_url(settings, call.function_name, file, document, operation)
+    placed = _place(call, operation)
+    body, content_type = _body(document, operation, placed, call=call)
+    base = _base_url(settings, call, file, document=document, operation=operation)
     return FunctionRequest(
         method=operation.method,
         url=base.rstrip("/") + placed.path,
@@ -118,62 +104,6 @@ def file_stem(file: str) -> str:
     return name
 
 
-def find_operation(
-    document: Mapping[str, Json], operation_id: str, *, function_name: str
-) -> Operation | None:
-    """Find the operation with `operation_id`; None when there is none."""
-    for path, raw_item in (document.get("paths") or {}).items():
-        item = resolve(document, raw_item, function_name=function_name)
-        for method in HTTP_METHODS:
-            spec = resolve(document, item.get(method), function_name=function_name)
-            if isinstance(spec, dict) and spec.get("operationId") == operation_id:
-                return _operation(
-                    document, method, str(path), item, spec, function_name
-                )
-    return None
-
-
-def resolve(document: Mapping[str, Json], node: Json, *, function_name: str) -> Json:
-    """Follow local `$ref`s (`#/components/...`) until a plain node is reached.
-
-    Raises:
-        ActionError: the reference is external, dangling or circular (permanent).
-    """
-    for _ in range(MAX_REF_DEPTH):
-        if not isinstance(node, dict) or "$ref" not in node:
-            return node
-        ref = node["$ref"]
-        if not isinstance(ref, str) or not ref.startswith("#"):
-            raise function_errors.invalid_call(
-                function_name, f"reference '{ref}' is not local to the document"
-            )
-        node = _pointer(document, ref[1:], function_name)
-    raise function_errors.invalid_call(function_name, "openapi references loop")
-
-
-def _operation(
-    document: Mapping[str, Json],
-    method: str,
-    path: str,
-    item: Mapping[str, Json],
-    spec: Mapping[str, Json],
-    function_name: str,
-) -> Operation:
-    request_body = resolve(
-        document, spec.get("requestBody"), function_name=function_name
-    )
-    servers = spec.get("servers") or item.get("servers") or document.get("servers")
-    return Operation(
-        method=method.upper(),
-        path=path,
-        spec=spec,
-        parameters=_parameters(document, item, spec, function_name),
-        servers=tuple(servers or ()),
-        request_body=request_body if isinstance(request_body, dict) else None,
-        consumes=tuple(spec.get("consumes") or document.get("consumes") or ()),
-    )
-
-
 def _document(call: FunctionCall, file: str) -> Mapping[str, Json]:
     document = call.resources.get(file)
     if not isinstance(document, dict):
@@ -183,67 +113,36 @@ def _document(call: FunctionCall, file: str) -> Mapping[str, Json]:
     return document
 
 
-def _pointer(document: Mapping[str, Json], pointer: str, function_name: str) -> Json:
-    node: Json = document
-    for token in pointer.split("/")[1:] if pointer else ():
-        key = unquote(token).replace("~1", "/").replace("~0", "~")
-        if isinstance(node, dict) and key in node:
-            node = node[key]
-        elif isinstance(node, list) and key.isdigit() and int(key) < len(node):
-            node = node[int(key)]
-        else:
-            raise function_errors.invalid_call(
-                function_name, f"reference '#{pointer}' does not resolve"
-            )
-    return node
-
-
-def _parameters(
-    document: Mapping[str, Json],
-    item: Mapping[str, Json],
-    spec: Mapping[str, Json],
-    function_name: str,
-) -> tuple[Mapping[str, Json], ...]:
-    merged: dict[tuple[str, str], Mapping[str, Json]] = {}
-    for raw in (*(item.get("parameters") or ()), *(spec.get("parameters") or ())):
-        parameter = resolve(document, raw, function_name=function_name)
-        if isinstance(parameter, dict) and parameter.get("name"):
-            merged[(str(parameter["name"]), str(parameter.get("in")))] = parameter
-    return tuple(merged.values())
-
-
-def _place(
-    call: FunctionCall, document: Mapping[str, Json], operation: Operation
-) -> _Placed:
+def _place(call: FunctionCall, operation: Operation) -> _Placed:
     """Move arguments into path, query, headers and form, by parameter name."""
-    swagger = openapi_values.is_swagger(document)
+    serialize = (
+        openapi_values.swagger_query if operation.swagger else openapi_values.query
+    )
     arguments = dict(call.arguments) if isinstance(call.arguments, dict) else {}
     placed = _Placed(path=operation.path)
     path_values: dict[str, str] = {}
     cookies: list[str] = []
     for parameter in operation.parameters:
         name, location = str(parameter["name"]), parameter.get("in")
-        if location == "body" or name not in arguments:
+        if location not in ("path", "query", "header", "cookie", "formData"):
             continue
-        value = arguments.pop(name)
+        value = arguments.pop(name, None)
         if value is None:
             continue
         if location == "path":
             path_values[name] = openapi_values.simple(value, parameter)
         elif location == "query":
-            placed.query.extend(openapi_values.query(name, value, parameter, swagger))
+            placed.query.extend(serialize(name, value, parameter))
         elif location == "header":
             placed.headers[name] = openapi_values.simple(value, parameter)
         elif location == "cookie":
             cookies.append(f"{name}={quote(openapi_values.simple(value, parameter))}")
-        elif location == "formData":
-            placed.form.extend(openapi_values.query(name, value, parameter, swagger))
         else:
-            arguments[name] = value
+            placed.form.extend(serialize(name, value, parameter))
     if cookies:
         placed.headers["cookie"] = "; ".join(cookies)
     placed.path = openapi_values.fill_path(
-        call.function_name, operation.path, path_values, arguments
+        operation.path, path_values, arguments, function_name=call.function_name
     )
     placed.rest = arguments
     return placed
@@ -252,20 +151,16 @@ def _place(
 def _body(
     document: Mapping[str, Json],
     operation: Operation,
-    arguments: Json,
     placed: _Placed,
+    *,
+    call: FunctionCall,
 ) -> tuple[bytes | None, str | None]:
     """Encode the body and return it with its content type, or `(None, None)`."""
-    declared = openapi_values.body_media_type(
-        document,
-        operation.parameters,
-        consumes=list(operation.consumes),
-        request_body=operation.request_body,
-    )
-    if placed.form or declared == FORM_CONTENT_TYPE:
+    declared = openapi_values.body_media_type(operation)
+    if placed.form or declared == openapi_values.FORM_CONTENT_TYPE:
         pairs = placed.form or openapi_values.form_pairs(placed.rest)
-        return urlencode(pairs).encode(), FORM_CONTENT_TYPE
-    value = _body_value(operation, arguments, placed.rest, declared is not None)
+        return urlencode(pairs).encode(), openapi_values.FORM_CONTENT_TYPE
+    value = _body_value(document, operation, placed.rest, call=call)
     if declared is None and (value is None or operation.method in BODYLESS_METHODS):
         return None, None
     if value is None:
@@ -279,37 +174,48 @@ def _body(
 
 
 def _body_value(
-    operation: Operation, arguments: Json, rest: dict[str, Json], declared: bool
+    document: Mapping[str, Json],
+    operation: Operation,
+    rest: dict[str, Json],
+    *,
+    call: FunctionCall,
 ) -> Json:
-    if not isinstance(arguments, dict):
-        return arguments
+    if not isinstance(call.arguments, dict):
+        return call.arguments
     body_parameter = next(
         (str(p["name"]) for p in operation.parameters if p.get("in") == "body"), None
     )
     if body_parameter is not None and body_parameter in rest:
         return rest[body_parameter]
-    if declared and BODY_ARGUMENT in rest:
+    if set(rest) == {BODY_ARGUMENT} and BODY_ARGUMENT not in (
+        openapi_documents.body_properties(
+            document, operation, function_name=call.function_name
+        )
+    ):
         return rest[BODY_ARGUMENT]
     return rest or None
 
 
 def _base_url(
     settings: Settings,
-    function_name: str,
+    call: FunctionCall,
     file: str,
+    *,
     document: Mapping[str, Json],
     operation: Operation,
 ) -> str:
-    configured = function_http.configured_url(settings, function_name, file_stem(file))
+    configured = function_http.configured_url(
+        settings, call.function_name, file_stem(file)
+    )
     if configured:
         return configured
-    url = openapi_values.server_url(document, operation.servers)
+    url = openapi_documents.server_url(document, operation)
     if url is not None and not urlsplit(url).scheme and urlsplit(file).scheme:
         url = urljoin(file, url)
     if url is None or not urlsplit(url).scheme:
         raise function_errors.invalid_call(
-            function_name,
+            call.function_name,
             f"openapi document '{file}' has no absolute server URL and "
-            + function_http.missing_url_reason(function_name),
+            + function_http.missing_url_reason(call.function_name),
         )
     return url

@@ -1,8 +1,8 @@
-"""How OpenAPI parameters, bodies and servers turn argument values into HTTP text.
+"""How OpenAPI parameters and bodies turn argument values into HTTP text.
 
 Serialization follows OpenAPI 3 `style`/`explode` (defaults: `form` exploded for query
 and cookie, `simple` for path and header) and Swagger 2 `collectionFormat` (default
-`csv`). Pure functions over the document; `openapi` decides what goes where.
+`csv`). Pure functions; `openapi` decides what goes where.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from typing import Final
 from urllib.parse import quote
 
 from knflow.outbound import function_errors, function_http
+from knflow.outbound.openapi_documents import JSON_MARK, Operation
 from knflow.workflow.model import Json
 
-JSON_MARK: Final = "json"
 FORM_CONTENT_TYPE: Final = "application/x-www-form-urlencoded"
 SWAGGER_SEPARATORS: Final = {"csv": ",", "ssv": " ", "tsv": "\t", "pipes": "|"}
 STYLE_SEPARATORS: Final = {"spaceDelimited": " ", "pipeDelimited": "|"}
@@ -23,13 +23,8 @@ STYLE_SEPARATORS: Final = {"spaceDelimited": " ", "pipeDelimited": "|"}
 _PLACEHOLDER: Final = re.compile(r"\{([^{}]+)\}")
 
 
-def is_swagger(document: Mapping[str, Json]) -> bool:
-    """Tell a Swagger 2 document from an OpenAPI 3 one."""
-    return str(document.get("swagger", "")).startswith("2")
-
-
 def simple(value: Json, parameter: Mapping[str, Json]) -> str:
-    """Serialize a path or header value (`simple` style; Swagger `csv`)."""
+    """Serialize a path or header value (`simple` style; Swagger `collectionFormat`)."""
     separator = SWAGGER_SEPARATORS.get(str(parameter.get("collectionFormat")), ",")
     if isinstance(value, list):
         return separator.join(function_http.to_text(v) for v in value)
@@ -42,11 +37,9 @@ def simple(value: Json, parameter: Mapping[str, Json]) -> str:
 
 
 def query(
-    name: str, value: Json, parameter: Mapping[str, Json], swagger: bool
+    name: str, value: Json, parameter: Mapping[str, Json]
 ) -> list[tuple[str, str]]:
-    """Serialize a query (or Swagger form) parameter into name/value pairs."""
-    if swagger:
-        return _swagger_query(name, value, parameter)
+    """Serialize an OpenAPI 3 query parameter into name/value pairs."""
     style = str(parameter.get("style", "form"))
     explode = bool(parameter.get("explode", style == "form"))
     if isinstance(value, dict):
@@ -65,6 +58,16 @@ def query(
     return [(name, function_http.to_text(value))]
 
 
+def swagger_query(
+    name: str, value: Json, parameter: Mapping[str, Json]
+) -> list[tuple[str, str]]:
+    """Serialize a Swagger 2 query or form parameter into name/value pairs."""
+    collection_format = str(parameter.get("collectionFormat", "csv"))
+    if isinstance(value, list) and collection_format == "multi":
+        return [(name, function_http.to_text(v)) for v in value]
+    return [(name, simple(value, parameter))]
+
+
 def form_pairs(arguments: Mapping[str, Json]) -> list[tuple[str, str]]:
     """Serialize leftover arguments as an urlencoded form (lists repeat the name)."""
     pairs: list[tuple[str, str]] = []
@@ -75,10 +78,11 @@ def form_pairs(arguments: Mapping[str, Json]) -> list[tuple[str, str]]:
 
 
 def fill_path(
-    function_name: str,
     template: str,
     values: Mapping[str, str],
     arguments: dict[str, Json],
+    *,
+    function_name: str,
 ) -> str:
     """Fill `{name}` placeholders from path parameters, else from same-named arguments.
 
@@ -104,62 +108,17 @@ def fill_path(
     return _PLACEHOLDER.sub(lambda m: quote(filled[m.group(1)], safe=""), template)
 
 
-def body_media_type(
-    document: Mapping[str, Json],
-    parameters: tuple[Mapping[str, Json], ...],
-    *,
-    consumes: list[str],
-    request_body: Mapping[str, Json] | None,
-) -> str | None:
-    """Return the media type to send the body as; None when no body is declared.
-
-    `consumes` is the Swagger list (operation, else document); `request_body` the
-    resolved OpenAPI 3 request body.
-    """
-    if is_swagger(document):
-        if any(p.get("in") == "formData" for p in parameters):
+def body_media_type(operation: Operation) -> str | None:
+    """Return the media type to send the body as; None when no body is declared."""
+    if operation.swagger:
+        if any(p.get("in") == "formData" for p in operation.parameters):
             return FORM_CONTENT_TYPE
-        if not any(p.get("in") == "body" for p in parameters):
+        if not any(p.get("in") == "body" for p in operation.parameters):
             return None
-        return _preferred(consumes)
-    if request_body is None:
+        return _preferred(list(operation.consumes))
+    if operation.request_body is None:
         return None
-    return _preferred(list(request_body.get("content") or {}))
-
-
-def server_url(
-    document: Mapping[str, Json], servers: tuple[Mapping[str, Json], ...]
-) -> str | None:
-    """Return the server URL with variables at their defaults; it may be relative."""
-    if is_swagger(document):
-        return _swagger_url(document)
-    if not servers or not isinstance(servers[0], dict) or not servers[0].get("url"):
-        return None
-    server = servers[0]
-    variables = server.get("variables") or {}
-    return _PLACEHOLDER.sub(
-        lambda m: str((variables.get(m.group(1)) or {}).get("default", m.group(0))),
-        str(server["url"]),
-    )
-
-
-def _swagger_query(
-    name: str, value: Json, parameter: Mapping[str, Json]
-) -> list[tuple[str, str]]:
-    collection_format = str(parameter.get("collectionFormat", "csv"))
-    if isinstance(value, list) and collection_format == "multi":
-        return [(name, function_http.to_text(v)) for v in value]
-    return [(name, simple(value, parameter))]
-
-
-def _swagger_url(document: Mapping[str, Json]) -> str | None:
-    host = document.get("host")
-    base_path = str(document.get("basePath") or "")
-    if not host:
-        return base_path or None
-    schemes = [str(s) for s in document.get("schemes") or ()]
-    scheme = "https" if "https" in schemes else (schemes[0] if schemes else "http")
-    return f"{scheme}://{host}{base_path}"
+    return _preferred(list(operation.request_body.get("content") or {}))
 
 
 def _preferred(media_types: list[str]) -> str:
