@@ -32,8 +32,8 @@ _NO_FUNCTIONS: Final[Mapping[str, str]] = MappingProxyType({})
 # Scope names; `$SECRETS` is the 0.8 spec's spelling, `$SECRET` SonataFlow's.
 _SCOPE_NAMES: Final = ("WORKFLOW", "CONST", "SECRET", "SECRETS")
 # jq's own variables, never bound by us.
-_JQ_NAMES: Final = frozenset({"ENV", "__loc__", "__prog_args"})
 _DATA_NAME: Final = "__knflow_data"
+_JQ_NAMES: Final = frozenset({"ENV", "__loc__", "__prog_args", _DATA_NAME})
 # `env` and `$ENV` would hand the process environment (database password included) to
 # any workflow author; secrets are reachable only through $SECRET.
 _SANDBOX: Final = "def env: {};\n"
@@ -41,7 +41,7 @@ _VARIABLE: Final = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 _IDENTIFIER: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _DOTTED_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 _NUMBER_LIKE: Final = re.compile(r"-?[0-9]")
-_FUNCTION_REF: Final = re.compile(r"fn:\s*([A-Za-z_][A-Za-z0-9_\-]*)")
+_FUNCTION_REF: Final = re.compile(r"fn:\s*([A-Za-z_][A-Za-z0-9_]*)")
 _JQ_LOCATION: Final = re.compile(r" at <top-level>, line \d+(, column \d+)?:?$")
 _JSONPATH_MAGIC: Final = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)(.*)$", re.DOTALL)
 _JSONPATH_PARTS: Final = re.compile(r"(?=\$)")
@@ -79,10 +79,8 @@ class Evaluator:
     ) -> None:
         language = (language or JQ).strip().lower()
         if language not in LANGUAGES:
-            raise ExpressionError(
-                "expression language is not supported (use jq or jsonpath)",
-                expression=language,
-            )
+            problem = "expression language is not supported (use jq or jsonpath)"
+            raise ExpressionError(problem, expression=language)
         self.language = language
         self.functions = dict(functions)
         self.lenient = lenient
@@ -90,14 +88,9 @@ class Evaluator:
         self._detected: dict[str, bool] = {}
         self._references: dict[str, tuple[str, ...]] = {}
         self._compiled: dict[tuple[str, tuple[str, ...]], Any] = {}
-        names = sorted(self.functions, key=len, reverse=True)
-        self._function_ref = (
-            re.compile(
-                r"fn:\s*(" + "|".join(re.escape(n) for n in names) + r")(?![\w-])"
-            )
-            if names
-            else None
-        )
+        # Longest first, so that `fn:a-b` finds `a-b` before `a`.
+        names = "|".join(map(re.escape, sorted(self.functions, key=len, reverse=True)))
+        self._function_ref = re.compile(rf"fn:\s*({names})(?!\w)") if names else None
 
     def evaluate(self, expression: str, data: Json, scope: Scope) -> Json:
         """Return the first output of `expression` on `data` (null when there is none).
@@ -145,9 +138,8 @@ class Evaluator:
             return self.evaluate(template, data, scope)
         if "${" in template:
             return self._interpolate(template, data, scope)
-        if self.language == JSONPATH and self.lenient:
-            return _jsonpath_bare_name(template, data)
-        return template
+        lenient_jsonpath = self.language == JSONPATH and self.lenient
+        return _jsonpath_bare_name(template, data) if lenient_jsonpath else template
 
     def check(self, expression: str) -> None:
         """Compile `expression` without data, for validating a definition up front.
@@ -159,7 +151,7 @@ class Evaluator:
         """
         if self.language == JSONPATH:
             text = _unwrap(expression, legacy=True)
-            if not _jsonpath_compiles(text) and not text.startswith("fn:"):
+            if _jsonpath_parts(text) is None and not text.startswith("fn:"):
                 raise ExpressionError("is not a valid JSONPath", expression=expression)
             return
         program = self._program(expression)
@@ -206,14 +198,8 @@ class Evaluator:
             return _jsonpath_keys(expression, text)
         program = self._program(expression)
         path = self._run_jq(expression, f"path(\n{program}\n)", data, scope)
-        if not isinstance(path, list):
-            raise ExpressionError("selects no path", expression=expression)
-        for key in path:
-            if isinstance(key, bool) or not isinstance(key, str | int):
-                raise ExpressionError(
-                    "is not a plain path (slices are not supported)",
-                    expression=expression,
-                )
+        if not isinstance(path, list) or not all(map(_is_path_key, path)):
+            raise ExpressionError("selects no plain path", expression=expression)
         return path
 
     def _interpolate(self, template: str, data: Json, scope: Scope) -> str:
@@ -239,15 +225,12 @@ class Evaluator:
     ) -> str:
         def replace(match: re.Match[str]) -> str:
             name = match.group(1)
-            if name not in self.functions:
+            problem = (
+                "is not defined" if name not in self.functions else "refers to itself"
+            )
+            if name not in self.functions or name in seen:
                 raise ExpressionError(
-                    f"expression function '{name}' is not defined",
-                    expression=expression,
-                )
-            if name in seen:
-                raise ExpressionError(
-                    f"expression function '{name}' refers to itself",
-                    expression=expression,
+                    f"expression function '{name}' {problem}", expression=expression
                 )
             inner = _unwrap(self.functions[name], legacy=self.lenient)
             inner = self._substitute_functions(inner, expression, seen | {name})
@@ -273,7 +256,7 @@ class Evaluator:
             raise ExpressionError(_jq_message(error), expression=expression) from error
 
     def _bound_names(self, program: str, scope: Scope) -> tuple[str, ...]:
-        """Bind only the scope names the program refers to (less to serialize)."""
+        # Bind only the names the program refers to: less JSON to serialize per call.
         referenced = self._references.get(program)
         if referenced is None:
             referenced = tuple(sorted(set(_referenced(program))))
@@ -284,7 +267,7 @@ class Evaluator:
         if not text or _IDENTIFIER.fullmatch(text) or _NUMBER_LIKE.match(text):
             return False
         if self.language == JSONPATH:
-            return text.startswith(("$", "@")) and _jsonpath_compiles(text)
+            return _jsonpath_parts(text) is not None
         try:
             program = self._substitute_functions(text, text, frozenset())
         except ExpressionError:
@@ -294,23 +277,14 @@ class Evaluator:
 
     def _evaluate_jsonpath(self, expression: str, data: Json, scope: Scope) -> Json:
         text = _unwrap(expression, legacy=True)
-        if text.startswith("fn:") and text[3:].strip() in self.functions:
-            return self._evaluate_jsonpath(
-                self.functions[text[3:].strip()], data, scope
-            )
-        if _is_single_jsonpath(text):
-            return _jsonpath_value(expression, text, data, scope)
-        parts = [p for p in _JSONPATH_PARTS.split(text) if p.strip()]
-        if len(parts) <= 1 or not any(p.startswith("$") for p in parts):
-            if text.startswith(("$", "@")):
-                return _jsonpath_value(expression, text, data, scope)
-            raise ExpressionError("is not a JSONPath expression", expression=expression)
-        return "".join(
-            _jsonpath_text(expression, p.strip(), data, scope)
-            if p.startswith("$")
-            else p
-            for p in parts
-        )
+        name = text.removeprefix("fn:").strip()
+        if text.startswith("fn:") and name in self.functions:
+            return self._evaluate_jsonpath(self.functions[name], data, scope)
+        parts = _jsonpath_parts(text) or [text]
+        if len(parts) == 1:
+            return _jsonpath_value(expression, parts[0], data, scope)
+        values = (_jsonpath_value(expression, p, data, scope) for p in parts)
+        return "".join(v if isinstance(v, str) else _to_json_text(v) for v in values)
 
 
 def compile_cache_info() -> functools._CacheInfo:
@@ -333,11 +307,11 @@ def _wrap(program: str, names: tuple[str, ...]) -> str:
 
 
 def _referenced(program: str) -> list[str]:
-    return [
-        name
-        for name in _VARIABLE.findall(program)
-        if name not in _JQ_NAMES and name != _DATA_NAME
-    ]
+    return [name for name in _VARIABLE.findall(program) if name not in _JQ_NAMES]
+
+
+def _is_path_key(key: Json) -> bool:
+    return isinstance(key, str) or (isinstance(key, int) and not isinstance(key, bool))
 
 
 def _scope_value(name: str, scope: Scope) -> Json:
@@ -351,9 +325,8 @@ def _scope_value(name: str, scope: Scope) -> Json:
 
 
 def _jq_message(error: Exception) -> str:
-    first = str(error).strip().splitlines()[0] if str(error).strip() else "failed"
-    first = first.removeprefix("jq: error: ")
-    return _JQ_LOCATION.sub("", first)
+    first = (str(error).strip() or "failed").splitlines()[0]
+    return _JQ_LOCATION.sub("", first.removeprefix("jq: error: "))
 
 
 def _embedded_expressions(template: str) -> list[tuple[int, int]]:
@@ -404,35 +377,27 @@ def _unwrap(expression: str, *, legacy: bool) -> str:
 
 
 def _jsonpath_value(expression: str, text: str, data: Json, scope: Scope) -> Json:
+    """Return a definite path's value (null if absent), else the list of matches."""
+    if not text.startswith(("$", "@")):
+        raise ExpressionError("is not a JSONPath expression", expression=expression)
     root, path_text = _jsonpath_root(text, data, scope)
     path = _parse_jsonpath(expression, path_text)
     try:
         matches = [m.value for m in path.find(root)]
     except (TypeError, ValueError, KeyError, AttributeError) as error:
         raise ExpressionError(str(error), expression=expression) from error
-    if _is_definite(path):
+    if _collect_keys(path, []):
         return matches[0] if matches else None
     return matches
-
-
-def _jsonpath_text(expression: str, text: str, data: Json, scope: Scope) -> str:
-    value = _jsonpath_value(expression, text, data, scope)
-    return value if isinstance(value, str) else _to_json_text(value)
 
 
 def _jsonpath_root(text: str, data: Json, scope: Scope) -> tuple[Json, str]:
     """Resolve SonataFlow's roots `$WORKFLOW.x`, `$CONST.x`, `$SECRET.x` and `$item`."""
     match = _JSONPATH_MAGIC.match(text)
-    if match is None:
+    name = match.group(1) if match else ""
+    if match is None or not (name in _SCOPE_NAMES or name in scope.variables):
         return data, _normalize_jsonpath(text)
-    name, rest = match.group(1), match.group(2)
-    if name in _SCOPE_NAMES:
-        root = _scope_value(name, scope)
-    elif name in scope.variables:
-        root = scope.variables[name]
-    else:
-        return data, _normalize_jsonpath(text)
-    return root, _normalize_jsonpath("$" + rest)
+    return _scope_value(name, scope), _normalize_jsonpath("$" + match.group(2))
 
 
 def _normalize_jsonpath(text: str) -> str:
@@ -458,24 +423,19 @@ def _parse_jsonpath(expression: str, text: str) -> JSONPath:
     return parsed
 
 
-def _jsonpath_compiles(text: str) -> bool:
-    """Tell whether `text` is one path, or SonataFlow's `$.a $.b` template of paths."""
-    if _is_single_jsonpath(text):
-        return True
+def _jsonpath_parts(text: str) -> list[str] | None:
+    """Split one path, or SonataFlow's `$.a $.b` (values joined as text); else None."""
+    if _is_jsonpath(text):
+        return [text]
     parts = [p.strip() for p in _JSONPATH_PARTS.split(text) if p.strip()]
-    return len(parts) > 1 and all(_is_single_jsonpath(p) for p in parts)
+    return parts if len(parts) > 1 and all(map(_is_jsonpath, parts)) else None
 
 
-def _is_single_jsonpath(text: str) -> bool:
-    if not text.startswith(("$", "@")):
-        return False
-    parsed = _cached_jsonpath(_normalize_jsonpath(_magic_free(text)))
-    return not isinstance(parsed, str)
-
-
-def _magic_free(text: str) -> str:
+def _is_jsonpath(text: str) -> bool:
     match = _JSONPATH_MAGIC.match(text)
-    return "$" + match.group(2) if match else text
+    path = "$" + match.group(2) if match else text
+    parsed = _cached_jsonpath(_normalize_jsonpath(path))
+    return text.startswith(("$", "@")) and not isinstance(parsed, str)
 
 
 def _jsonpath_keys(expression: str, text: str) -> list[str | int]:
@@ -499,10 +459,6 @@ def _collect_keys(node: Any, keys: list[str | int]) -> bool:
         keys.append(node.indices[0])
         return True
     return False
-
-
-def _is_definite(node: JSONPath) -> bool:
-    return _collect_keys(node, [])
 
 
 def _jsonpath_bare_name(text: str, data: Json) -> Json:
@@ -541,6 +497,3 @@ class _ObjectFilter(JSONPath):
             [value] if isinstance(value, dict) else datum
         )
         return result
-
-    def __str__(self) -> str:
-        return str(self.inner)
