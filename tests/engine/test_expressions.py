@@ -135,6 +135,7 @@ FN_CALLS = {
     "fn-inside-larger-expression": ("${ fn:wrapped + 1 }", {"count": 1}, 2),
     "fn-calling-fn": ("${ fn:viaOther }", {"count": 1}, 20),
     "fn-using-workflow-scope": ("${ fn:double }", {}, 6),
+    "fn-followed-by-minus": ("${ fn:increment-1 }", {"count": 1}, 1),
     "fn-name-with-spaces": ("${ fn:Increment Count Function }", {"count": 1}, 101),
 }
 
