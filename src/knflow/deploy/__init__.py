@@ -1,0 +1,1 @@
+"""Putting knflow on a cluster: generated objects, offline checks, applying."""
