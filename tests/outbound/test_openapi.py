@@ -372,3 +372,32 @@ def test_non_object_arguments_are_the_body(
 
     assert invoke(client, Settings(), call) == 6
     assert http_peer.received("POST")[0].json() == [1, 2, 3]
+
+
+def test_swagger_form_data_parameters_are_sent_urlencoded(
+    client: HttpClient, http_peer: HttpPeer, make_call: MakeCall
+) -> None:
+    document = {
+        "swagger": "2.0",
+        "host": http_peer.url.removeprefix("http://"),
+        "paths": {
+            "/login": {
+                "post": {
+                    "operationId": "login",
+                    "parameters": [
+                        {"name": "user", "in": "formData"},
+                        {"name": "password", "in": "formData"},
+                    ],
+                }
+            }
+        },
+    }
+    http_peer.route("POST", "/login", Reply(200, {"ok": True}))
+    arguments = {"user": "ana", "password": "p&w"}
+    call = _call(make_call, document, "login", arguments=arguments)
+
+    invoke(client, Settings(), call)
+
+    [request] = http_peer.received("POST")
+    assert request.headers["content-type"] == "application/x-www-form-urlencoded"
+    assert request.body == b"user=ana&password=p%26w"
