@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -233,3 +234,65 @@ def test_without_any_channel_the_notification_is_dropped(
 def test_unknown_event_type_is_refused(services: Services) -> None:
     with pytest.raises(InputError, match="does not handle events of type 'other'"):
         notify.handle_event(services, _event(type_="other"))
+
+
+def _ping() -> Event:
+    return Event(id="ping-1", source="/ping", type=types.PING, data={"reason": "tick"})
+
+
+def _at(services: Services, moment: datetime) -> Services:
+    return dataclasses.replace(services, clock=lambda: moment)
+
+
+def test_ping_resends_a_failed_delivery_whose_back_off_passed(
+    services: Services, http_peer: HttpPeer
+) -> None:
+    http_peer.queue("POST", PATH, Reply(503))
+    with pytest.raises(UnavailableError):
+        notify.handle_event(services, _event())
+
+    notify.handle_event(_at(services, NOW + timedelta(seconds=30)), _ping())
+
+    [_, resent] = http_peer.received("POST", PATH)
+    assert resent.json() == BODY
+    delivery = _delivery(services)
+    assert delivery is not None
+    assert (delivery.status, delivery.attempts) == (DeliveryStatus.SENT, 2)
+
+
+def test_ping_leaves_a_failed_delivery_inside_its_back_off(
+    services: Services, http_peer: HttpPeer
+) -> None:
+    http_peer.queue("POST", PATH, Reply(503))
+    with pytest.raises(UnavailableError):
+        notify.handle_event(services, _event())
+
+    notify.handle_event(_at(services, NOW + timedelta(seconds=29)), _ping())
+
+    assert len(http_peer.received("POST", PATH)) == 1
+
+
+def test_ping_resends_a_delivery_whose_sender_died_mid_send(
+    services: Services, http_peer: HttpPeer
+) -> None:
+    with db.transaction(services.pool) as conn:
+        notifications.insert_delivery(
+            conn,
+            event_id="ev-1",
+            channel=Channel.BACKSTAGE,
+            event_type="x",
+            instance_id=None,
+            workflow_id=None,
+            body=BODY,
+            now=NOW,
+        )
+        notifications.start_attempt(
+            conn, "ev-1", Channel.BACKSTAGE, now=NOW, lease_until=NOW
+        )
+
+    notify.handle_event(services, _ping())
+
+    assert len(http_peer.received("POST", PATH)) == 1
+    delivery = _delivery(services)
+    assert delivery is not None
+    assert (delivery.status, delivery.attempts) == (DeliveryStatus.SENT, 2)

@@ -244,3 +244,32 @@ def test_find_ended_instance_reads_initiator_error_and_definition_settings(
 
 def test_find_ended_instance_of_an_unknown_instance_is_none(conn) -> None:
     assert notifications.find_ended_instance(conn, "nope") is None
+
+
+def test_list_stalled_returns_failed_rows_past_back_off_and_dead_claims(conn) -> None:
+    for event_id, status in [("ev-a", "FAILED"), ("ev-b", "FAILED"), ("ev-c", None)]:
+        _insert(conn, event_id=event_id)
+        notifications.start_attempt(
+            conn, event_id, Channel.BACKSTAGE, now=NOW, lease_until=NOW + LEASE
+        )
+        if status:
+            notifications.finish_attempt(
+                conn,
+                event_id,
+                Channel.BACKSTAGE,
+                attempt=1,
+                status=DeliveryStatus.FAILED,
+                last_error="503",
+                now=NOW if event_id == "ev-a" else NOW + LEASE,
+            )
+
+    stalled = notifications.list_stalled(conn, now=NOW + LEASE, limit=10)
+
+    assert sorted(delivery.event_id for delivery in stalled) == ["ev-a", "ev-c"]
+
+
+def test_list_stalled_ignores_finished_and_live_rows(conn) -> None:
+    _insert(conn)
+    _claim(conn)
+
+    assert notifications.list_stalled(conn, now=NOW, limit=10) == []

@@ -32,6 +32,8 @@ MAX_ATTEMPTS: Final = 5
 """Sends per channel before a notification is dead-lettered (answered 422)."""
 LEASE_MARGIN: Final = timedelta(seconds=10)
 """Added to the HTTP timeout: how long a claim outlives the send it covers."""
+STALLED_BATCH: Final = 50
+"""Stalled deliveries retried per ping; the rest wait for the next one."""
 RECIPIENTS_KEY: Final = "knflow.dev/notify-recipients"
 """Definition metadata (or annotation) naming extra recipients of lifecycle notices."""
 OUTCOMES_KEY: Final = "knflow.dev/notify-outcomes"
@@ -74,6 +76,9 @@ def handle_event(services: Services, event: Event) -> None:
         notification = _requested_notification(services, event)
     elif event.type == types.PROCESS_INSTANCE_STATE:
         notification = _lifecycle_notification(services, event)
+    elif event.type == types.PING:
+        redeliver_stalled(services)
+        return
     else:
         raise InputError(f"notify does not handle events of type '{event.type}'")
     if notification is not None:
@@ -124,6 +129,28 @@ def _refuse(services: Services, event: Event, error: InputError) -> InputError:
             now=services.clock(),
         )
     return InputError(f"notification event '{event.id}' is refused: {error}")
+
+
+def redeliver_stalled(services: Services) -> None:
+    """Retry deliveries no event will finish: failed ones past their back-off, dead claims.
+
+    The periodic ping calls this, so that a notification whose retries the broker lost,
+    or whose sender crashed, still goes out (or is marked dead after `MAX_ATTEMPTS`).
+    """
+    channels = _configured_channels(services)
+    with db.transaction(services.pool) as conn:
+        stalled = notifications.list_stalled(
+            conn, now=services.clock(), limit=STALLED_BATCH
+        )
+    for delivery in stalled:
+        if delivery.channel not in channels:
+            continue
+        context = {
+            "instance_id": delivery.instance_id or "",
+            "workflow_id": delivery.workflow_id or "",
+        }
+        with logs.context(**context):
+            _attempt(services, delivery.event_id, delivery.channel, delivery.body)
 
 
 def _requested_notification(services: Services, event: Event) -> Notification:
@@ -284,9 +311,8 @@ def _configured_channels(services: Services) -> list[Channel]:
 def _deliver_on(
     services: Services, notification: Notification, channel: Channel
 ) -> KnflowError | None:
-    """Claim, send and record one channel; return the failure, if any."""
+    """Log, claim, send and record one channel; return the failure, if any."""
     body = _channel_body(notification, channel)
-    now = services.clock()
     with db.transaction(services.pool) as conn:
         notifications.insert_delivery(
             conn,
@@ -296,30 +322,32 @@ def _deliver_on(
             instance_id=notification.instance_id,
             workflow_id=notification.workflow_id,
             body=body,
-            now=now,
+            now=services.clock(),
         )
+    return _attempt(services, notification.event_id, channel, body)
+
+
+def _attempt(
+    services: Services, event_id: str, channel: Channel, body: Mapping[str, Json]
+) -> KnflowError | None:
+    """Claim a logged delivery, send `body` after commit and record the outcome."""
+    now = services.clock()
+    lease_until = now + services.settings.action_timeout + LEASE_MARGIN
+    with db.transaction(services.pool) as conn:
         claimed = notifications.start_attempt(
-            conn,
-            notification.event_id,
-            channel,
-            now=now,
-            lease_until=now + services.settings.action_timeout + LEASE_MARGIN,
+            conn, event_id, channel, now=now, lease_until=lease_until
         )
-        current = claimed or notifications.get_delivery(
-            conn, notification.event_id, channel
-        )
+        current = claimed or notifications.get_delivery(conn, event_id, channel)
     if claimed is None:
-        return _unclaimed(notification, channel, current)
+        return _unclaimed(event_id, channel, current)
     failure = _send(services, channel, body)
     return _record(
-        services, notification, channel, attempt=claimed.attempts, failure=failure
+        services, event_id, channel, attempt=claimed.attempts, failure=failure
     )
 
 
 def _unclaimed(
-    notification: Notification,
-    channel: Channel,
-    current: notifications.Delivery | None,
+    event_id: str, channel: Channel, current: notifications.Delivery | None
 ) -> KnflowError | None:
     """A duplicate delivery: acknowledged when finished, retried while another sends."""
     if current is not None and current.status in FINAL_STATUSES:
@@ -329,7 +357,7 @@ def _unclaimed(
         )
         return None
     return UnavailableError(
-        f"notification '{notification.event_id}' is being sent to {channel.value}"
+        f"notification '{event_id}' is being sent to {channel.value}"
         " by another delivery"
     )
 
@@ -355,7 +383,7 @@ def _send(
 
 def _record(
     services: Services,
-    notification: Notification,
+    event_id: str,
     channel: Channel,
     *,
     attempt: int,
@@ -366,7 +394,7 @@ def _record(
     with db.transaction(services.pool) as conn:
         notifications.finish_attempt(
             conn,
-            notification.event_id,
+            event_id,
             channel,
             attempt=attempt,
             status=status,

@@ -221,6 +221,17 @@ def list_deliveries(conn: Connection, event_id: str) -> list[Delivery]:
     return [_from_row(row) for row in rows]
 
 
+def list_stalled(conn: Connection, *, now: datetime, limit: int) -> list[Delivery]:
+    """Return up to `limit` failed rows past their back-off and rows with dead claims.
+
+    The back-off after attempt n is 30 s x 2^(n-1), at most an hour.
+    """
+    rows = conn.execute(
+        queries("notifications")["list_stalled"], {"now": now, "limit": limit}
+    ).fetchall()
+    return [_from_row(row) for row in rows]
+
+
 def find_ended_instance(conn: Connection, instance_id: str) -> EndedInstance | None:
     """Return the initiator, error and definition settings of an existing instance."""
     row = conn.execute(

@@ -70,3 +70,16 @@ SELECT i.id, i.workflow_id, d.name, i.variables->'initiatorEntity', i.error_mess
     ON d.workflow_id = i.workflow_id
    AND d.version = i.workflow_version
  WHERE i.id = %(instance_id)s
+
+-- name: list_stalled
+-- Deliveries no event will finish: failed ones whose back-off has passed (30 s, doubling
+-- per attempt, at most an hour) and claims whose holder died. Oldest first.
+SELECT event_id, channel, event_type, instance_id, workflow_id, body, status,
+       attempts, last_error, lease_until, created_at, updated_at, sent_at
+  FROM notification_deliveries
+ WHERE (status = 'FAILED'
+        AND updated_at + least(interval '30 seconds' * power(2, attempts - 1),
+                               interval '1 hour') <= %(now)s)
+    OR (status = 'SENDING' AND lease_until <= %(now)s)
+ ORDER BY updated_at
+ LIMIT %(limit)s
