@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -129,7 +129,7 @@ def state_event(
     from `facts.status`, except that STARTED always says ACTIVE (as the runtime does).
     """
     state = STATE_STARTED if event_type == STATE_STARTED else state_number(facts.status)
-    data = {
+    data: dict[str, Any] = {
         "eventDate": render_date(at),
         "eventUser": facts.identity,
         "eventType": event_type,
@@ -167,7 +167,7 @@ def node_event(
     seq: str,
 ) -> Event:
     """Build a ProcessInstanceNodeDataEvent (1 ENTER, 2 EXIT, 3 ABORTED, 6 ERROR)."""
-    data = {
+    data: dict[str, Any] = {
         "eventDate": render_date(at),
         "eventUser": facts.identity,
         "eventType": event_type,
@@ -195,7 +195,7 @@ def variable_event(
     facts: InstanceFacts, name: str, value: Json, *, at: datetime, seq: str
 ) -> Event:
     """Build a ProcessInstanceVariableDataEvent setting variable `name` to `value`."""
-    data = {
+    data: dict[str, Any] = {
         "eventDate": render_date(at),
         "eventUser": facts.identity,
         "processId": facts.workflow_id,
@@ -228,7 +228,7 @@ def error_event(
     seq: str,
 ) -> Event:
     """Build a ProcessInstanceErrorDataEvent; the Data Index then shows ERROR."""
-    data = {
+    data: dict[str, Any] = {
         "eventDate": render_date(at),
         "eventUser": facts.identity,
         "processId": facts.workflow_id,
@@ -249,11 +249,11 @@ def definition_event(
     version: str,
     name: str,
     description: str | None,
-    annotations: list[str],
+    annotations: Sequence[str],
     endpoint: str,
     source_text: str,
     metadata: Mapping[str, Json],
-    nodes: list[Mapping[str, Json]],
+    nodes: Sequence[Mapping[str, Json]],
     at: datetime,
 ) -> Event:
     """Build a ProcessDefinitionEvent announcing a registered definition.
@@ -290,6 +290,29 @@ def definition_event(
             "kogitoproctype": PROCESS_TYPE,
         },
     )
+
+
+def definition_nodes(document: Mapping[str, Json]) -> list[dict[str, Json]]:
+    """Return the `nodes` of a ProcessDefinitionEvent: one per state of the document.
+
+    A node's `id` and `uniqueId` are the state name, which is also the
+    `node_definition_id` of the node events about that state.
+    """
+    nodes: list[dict[str, Json]] = []
+    for state in document.get("states") or []:
+        if not isinstance(state, Mapping) or not state.get("name"):
+            continue
+        name = str(state["name"])
+        nodes.append(
+            {
+                "id": name,
+                "name": name,
+                "type": str(state.get("type") or ""),
+                "uniqueId": name,
+                "metadata": {"UniqueId": name, "state": name},
+            }
+        )
+    return nodes
 
 
 def _instance_event(
