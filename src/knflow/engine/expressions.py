@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -113,9 +114,9 @@ class Evaluator:
         if isinstance(expression, bool):
             return expression
         value = self.evaluate(expression, data, scope)
-        if isinstance(value, list) and self.language == JSONPATH:
-            return bool(value)
-        return value is not None and value is not False
+        is_match_list = isinstance(value, list) and self.language == JSONPATH
+        # `is`, not `in`: 0 == False in Python, but 0 is true in jq.
+        return bool(value) if is_match_list else not (value is None or value is False)
 
     def resolve(self, template: Json, data: Json, scope: Scope) -> Json:
         """Evaluate every expression string inside `template` (objects, lists, strings).
@@ -373,11 +374,8 @@ def _unwrap(expression: str, *, legacy: bool) -> str:
     return text
 
 
-# JSONPath (expressionLang: jsonpath), with SonataFlow's (Jayway's) reading of it.
-
-
 def _jsonpath_value(expression: str, text: str, data: Json, scope: Scope) -> Json:
-    """Return a definite path's value (null if absent), else the list of matches."""
+    """Read a JSONPath as Jayway: a definite path's value (or null), else all matches."""
     if not text.startswith(("$", "@")):
         raise ExpressionError("is not a JSONPath expression", expression=expression)
     root, path_text = _jsonpath_root(text, data, scope)
@@ -409,10 +407,13 @@ def _normalize_jsonpath(text: str) -> str:
 
 @functools.lru_cache(maxsize=1024)
 def _cached_jsonpath(text: str) -> JSONPath | str:
-    try:
-        parsed: JSONPath = _object_filters(parse_jsonpath(text))
-    except (JsonPathParserError, JsonPathLexerError, ValueError) as error:
-        return str(error) or "invalid JSONPath"
+    # jsonpath-ng's own deprecated operators (`|`, `&`) are not Jayway syntax: refused.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        try:
+            parsed: JSONPath = _object_filters(parse_jsonpath(text))
+        except (JsonPathParserError, JsonPathLexerError, ValueError, Warning) as error:
+            return str(error) or "invalid JSONPath"
     return parsed
 
 
@@ -493,7 +494,4 @@ class _ObjectFilter(JSONPath):
 
     def find(self, datum: Any) -> list[Any]:
         value = getattr(datum, "value", datum)
-        result: list[Any] = self.inner.find(
-            [value] if isinstance(value, dict) else datum
-        )
-        return result
+        return list(self.inner.find([value] if isinstance(value, dict) else datum))
