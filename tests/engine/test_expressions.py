@@ -437,11 +437,12 @@ def test_jsonpath_assign_path_gives_the_keys():
     assert evaluator.assign_path("${ $.a.b[0] }", {}, NO_SCOPE) == ["a", "b", 0]
 
 
-def test_invalid_jsonpath_is_an_expression_error():
+@pytest.mark.parametrize("expression", ["$-", "$.a | $.b", "$.a & $.b", "English"])
+def test_invalid_jsonpath_is_an_expression_error(expression):
     evaluator = Evaluator(language="jsonpath")
 
     with pytest.raises(ExpressionError):
-        evaluator.evaluate("$-", {}, NO_SCOPE)
+        evaluator.evaluate(expression, {}, NO_SCOPE)
 
 
 @pytest.mark.parametrize(
