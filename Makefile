@@ -39,6 +39,14 @@ migrate: install
 schema: install
 	$(BIN)/knflow schema
 
+# Build and tag each function image with docker, podman or buildah (REGISTRY, TAG optional).
+images: install
+	$(BIN)/python -m knflow.deploy.images build --registry "$(REGISTRY)" --tag "$(or $(TAG),latest)"
+
+# Push the images, pin their digests in functions/*/func.yaml and run `kn func deploy`.
+deploy: install
+	$(BIN)/python -m knflow.deploy.images deploy --registry "$(REGISTRY)" --tag "$(or $(TAG),latest)"
+
 bench: install
 	$(BIN)/python bench/timer_lateness.py
 

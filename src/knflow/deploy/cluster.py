@@ -1,0 +1,200 @@
+"""Apply a plan to a Kubernetes cluster through the `kubernetes` client.
+
+Knows the two kinds `knflow deploy` manages: ConfigMaps (core API) and Knative Triggers
+(custom objects). Lists what knflow generated before (label `knflow.dev/generated:
+"true"`), creates, replaces (carrying the server's resourceVersion) and deletes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, Final
+
+import kubernetes.client
+import kubernetes.config
+import urllib3
+from kubernetes.client.exceptions import ApiException
+from kubernetes.config.config_exception import ConfigException
+
+from knflow.deploy.objects import GENERATED_LABEL
+from knflow.deploy.plan import Plan, describe
+from knflow.errors import ConflictError, InputError, KnflowError, UnavailableError
+
+logger = logging.getLogger(__name__)
+
+GENERATED_SELECTOR: Final = f"{GENERATED_LABEL}=true"
+TRIGGERS: Final = ("eventing.knative.dev", "v1", "triggers")
+_REQUEST_TIMEOUT: Final = 30
+
+
+def connect(*, context: str | None = None) -> kubernetes.client.ApiClient:
+    """Return an API client from the in-cluster service account or the kubeconfig.
+
+    Raises:
+        UnavailableError: neither is configured.
+    """
+    try:
+        kubernetes.config.load_incluster_config()
+        return kubernetes.client.ApiClient()
+    except ConfigException:
+        pass
+    try:
+        return kubernetes.config.new_client_from_config(context=context)
+    except (ConfigException, OSError) as error:
+        raise UnavailableError(f"no Kubernetes configuration found: {error}") from error
+
+
+class Cluster:
+    """The objects of one namespace that knflow deploys."""
+
+    def __init__(self, api_client: kubernetes.client.ApiClient, namespace: str) -> None:
+        self._core = kubernetes.client.CoreV1Api(api_client)
+        self._custom = kubernetes.client.CustomObjectsApi(api_client)
+        self._namespace = namespace
+
+    def list_generated(self) -> list[dict[str, Any]]:
+        """Return the ConfigMaps and Triggers knflow generated in the namespace.
+
+        Raises:
+            KnflowError: the API refused or could not be reached.
+        """
+        with _translated("list generated objects"):
+            answer = self._core.list_namespaced_config_map(
+                self._namespace,
+                label_selector=GENERATED_SELECTOR,
+                _preload_content=False,
+                _request_timeout=_REQUEST_TIMEOUT,
+            )
+            maps = json.loads(answer.data).get("items") or []
+            triggers = (
+                self._custom.list_namespaced_custom_object(
+                    *TRIGGERS[:2],
+                    self._namespace,
+                    TRIGGERS[2],
+                    label_selector=GENERATED_SELECTOR,
+                    _request_timeout=_REQUEST_TIMEOUT,
+                ).get("items")
+                or []
+            )
+        return [
+            *({"apiVersion": "v1", "kind": "ConfigMap", **item} for item in maps),
+            *(
+                {"apiVersion": "eventing.knative.dev/v1", "kind": "Trigger", **item}
+                for item in triggers
+            ),
+        ]
+
+    def apply(self, plan: Plan, existing: list[dict[str, Any]]) -> None:
+        """Create, replace and delete as the plan says; stops at the first refusal.
+
+        Raises:
+            KnflowError: the API refused a change or could not be reached.
+        """
+        versions = {describe(obj): _resource_version(obj) for obj in existing}
+        for obj in plan.create:
+            with _translated(f"create {describe(obj)}"):
+                self._create(obj)
+            logger.info("object created", extra={"object": describe(obj)})
+        for obj in plan.update:
+            body = _with_version(obj, versions.get(describe(obj), ""))
+            with _translated(f"replace {describe(obj)}"):
+                self._replace(body)
+            logger.info("object replaced", extra={"object": describe(obj)})
+        for obj in plan.delete:
+            with _translated(f"delete {describe(obj)}"):
+                self._delete(obj)
+            logger.info("object deleted", extra={"object": describe(obj)})
+
+    def _create(self, obj: dict[str, Any]) -> None:
+        if obj["kind"] == "ConfigMap":
+            self._core.create_namespaced_config_map(
+                self._namespace, _config_map(obj), _request_timeout=_REQUEST_TIMEOUT
+            )
+            return
+        self._custom.create_namespaced_custom_object(
+            *TRIGGERS[:2],
+            self._namespace,
+            TRIGGERS[2],
+            obj,
+            _request_timeout=_REQUEST_TIMEOUT,
+        )
+
+    def _replace(self, obj: dict[str, Any]) -> None:
+        name = obj["metadata"]["name"]
+        if obj["kind"] == "ConfigMap":
+            self._core.replace_namespaced_config_map(
+                name,
+                self._namespace,
+                _config_map(obj),
+                _request_timeout=_REQUEST_TIMEOUT,
+            )
+            return
+        self._custom.replace_namespaced_custom_object(
+            *TRIGGERS[:2],
+            self._namespace,
+            TRIGGERS[2],
+            name,
+            obj,
+            _request_timeout=_REQUEST_TIMEOUT,
+        )
+
+    def _delete(self, obj: Mapping[str, Any]) -> None:
+        name = obj["metadata"]["name"]
+        if obj["kind"] == "ConfigMap":
+            self._core.delete_namespaced_config_map(
+                name, self._namespace, _request_timeout=_REQUEST_TIMEOUT
+            )
+            return
+        self._custom.delete_namespaced_custom_object(
+            *TRIGGERS[:2],
+            self._namespace,
+            TRIGGERS[2],
+            name,
+            _request_timeout=_REQUEST_TIMEOUT,
+        )
+
+
+@contextmanager
+def _translated(operation: str) -> Iterator[None]:
+    """Turn the client's exceptions into knflow errors naming the operation."""
+    try:
+        yield
+    except ApiException as error:
+        raise _api_error(operation, error) from error
+    except (OSError, urllib3.exceptions.HTTPError) as error:
+        raise UnavailableError(f"cannot {operation}: {error}") from error
+
+
+def _api_error(operation: str, error: ApiException) -> KnflowError:
+    reason = _reason(error)
+    message = f"kubernetes refused to {operation}: {error.status} {reason}"
+    if error.status == 409:
+        return ConflictError(message)
+    if error.status is not None and 400 <= error.status < 500:
+        return InputError(message)
+    return UnavailableError(message)
+
+
+def _reason(error: ApiException) -> str:
+    try:
+        return str(json.loads(error.body or "{}").get("message") or error.reason)
+    except ValueError:
+        return str(error.reason)
+
+
+def _config_map(obj: Mapping[str, Any]) -> kubernetes.client.V1ConfigMap:
+    return kubernetes.client.V1ConfigMap.model_validate(dict(obj))
+
+
+def _resource_version(obj: Mapping[str, Any]) -> str:
+    return str((obj.get("metadata") or {}).get("resourceVersion") or "")
+
+
+def _with_version(obj: Mapping[str, Any], version: str) -> dict[str, Any]:
+    metadata = dict(obj["metadata"])
+    if version:
+        metadata["resourceVersion"] = version
+    return {**obj, "metadata": metadata}
