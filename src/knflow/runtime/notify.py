@@ -115,22 +115,6 @@ def deliver(services: Services, notification: Notification) -> None:
         raise ActionError(_summary(notification, failures), kind="NotificationError")
 
 
-def _refuse(services: Services, event: Event, error: InputError) -> InputError:
-    """Record that `event` was refused for bad data; return the error to raise."""
-    with db.transaction(services.pool) as conn:
-        notifications.record_refusal(
-            conn,
-            event_id=event.id,
-            event_type=event.type,
-            instance_id=event.extensions.get("kogitoprocinstanceid"),
-            workflow_id=event.extensions.get("kogitoprocid"),
-            data=_storable(event.data),
-            reason=str(error),
-            now=services.clock(),
-        )
-    return InputError(f"notification event '{event.id}' is refused: {error}")
-
-
 def redeliver_stalled(services: Services) -> None:
     """Retry deliveries no event will finish: failed ones past their back-off, dead claims.
 
@@ -151,6 +135,20 @@ def redeliver_stalled(services: Services) -> None:
         }
         with logs.context(**context):
             _attempt(services, delivery.event_id, delivery.channel, delivery.body)
+
+
+def lifecycle_outcome(data: Mapping[str, Json]) -> str | None:
+    """Return COMPLETED, ABORTED or ERROR when a process state event ends a run.
+
+    An ENDED event (eventType 2) ends a run with state 2 COMPLETED or 3 ABORTED; ERROR
+    (state 5) may come with any event type. Anything else is None.
+    """
+    state = _as_int(data.get("state"))
+    if state == ERROR_STATE:
+        return kogito.INSTANCE_STATES[ERROR_STATE]
+    if _as_int(data.get("eventType")) == kogito.STATE_ENDED and state in ENDED_STATES:
+        return kogito.INSTANCE_STATES[state]
+    return None
 
 
 def _requested_notification(services: Services, event: Event) -> Notification:
@@ -188,7 +186,8 @@ def _lifecycle_notification(services: Services, event: Event) -> Notification | 
         ended = notifications.find_ended_instance(conn, instance_id)
     if ended is None:
         logger.info(
-            "lifecycle notice skipped: unknown instance", extra={"id": instance_id}
+            "lifecycle notice skipped: unknown instance",
+            extra={"instance_id": instance_id},
         )
         return None
     if outcome not in _notified_outcomes(services, ended):
@@ -196,7 +195,8 @@ def _lifecycle_notification(services: Services, event: Event) -> Notification | 
     recipients = _lifecycle_recipients(ended)
     if not recipients:
         logger.info(
-            "lifecycle notice skipped: no recipients", extra={"id": instance_id}
+            "lifecycle notice skipped: no recipients",
+            extra={"instance_id": instance_id},
         )
         return None
     return Notification(
@@ -208,18 +208,20 @@ def _lifecycle_notification(services: Services, event: Event) -> Notification | 
     )
 
 
-def lifecycle_outcome(data: Mapping[str, Json]) -> str | None:
-    """Return COMPLETED, ABORTED or ERROR when a process state event ends a run.
-
-    An ENDED event (eventType 2) ends a run with state 2 COMPLETED or 3 ABORTED; ERROR
-    (state 5) may come with any event type. Anything else is None.
-    """
-    state = _as_int(data.get("state"))
-    if state == ERROR_STATE:
-        return kogito.INSTANCE_STATES[ERROR_STATE]
-    if _as_int(data.get("eventType")) == kogito.STATE_ENDED and state in ENDED_STATES:
-        return kogito.INSTANCE_STATES[state]
-    return None
+def _refuse(services: Services, event: Event, error: InputError) -> InputError:
+    """Record that `event` was refused for bad data; return the error to raise."""
+    with db.transaction(services.pool) as conn:
+        notifications.record_refusal(
+            conn,
+            event_id=event.id,
+            event_type=event.type,
+            instance_id=event.extensions.get("kogitoprocinstanceid"),
+            workflow_id=event.extensions.get("kogitoprocid"),
+            data=_storable(event.data),
+            reason=str(error),
+            now=services.clock(),
+        )
+    return InputError(f"notification event '{event.id}' is refused: {error}")
 
 
 def _notified_outcomes(
@@ -243,14 +245,18 @@ def _lifecycle_recipients(ended: notifications.EndedInstance) -> list[str]:
 
 
 def _workflow_setting(ended: notifications.EndedInstance, key: str) -> list[str]:
-    """A comma-separated list from definition metadata or annotations (`key=a,b`)."""
+    """A list, or comma-separated text, from definition metadata or annotations.
+
+    SW 0.8 annotations are plain strings, so there the setting is written `key=a,b`.
+    """
     value: Json = None
     if isinstance(ended.metadata, Mapping):
         value = ended.metadata.get(key)
     if value is None and isinstance(ended.annotations, list):
         for annotation in ended.annotations:
-            if isinstance(annotation, str) and annotation.startswith(key):
-                value = annotation[len(key) :].lstrip(" =:")
+            name, _, rest = str(annotation).partition("=")
+            if name.strip() == key:
+                value = rest
     if isinstance(value, list):
         return [str(item).strip() for item in value if str(item).strip()]
     if isinstance(value, str):
