@@ -103,6 +103,7 @@ def test_deploy_pins_pushed_digests_and_runs_kn_func_deploy(
     log = tmp_path / "tools.log"
     _tool(bin_dir, "podman", FAKE_PODMAN.format(log=log, digest=DIGEST_VALUE))
     _tool(bin_dir, "kn", FAKE_LOGGER.format(name="kn", log=log))
+    _tool(bin_dir, "kubectl", FAKE_LOGGER.format(name="kubectl", log=log))
 
     code = images.main(
         ["deploy", "--registry", "reg.example/me", "--root", str(repo)],
@@ -142,3 +143,47 @@ def test_deploy_lists_everything_missing_at_once(
     assert "no registry: set REGISTRY" in error
     assert "no working OCI image builder" in error
     assert "neither kn (with the func plugin) nor func is installed" in error
+
+
+def test_deploy_migrates_the_database_before_deploying_functions(
+    bin_dir: Path, tmp_path: Path, repo: Path
+) -> None:
+    log = tmp_path / "tools.log"
+    _tool(bin_dir, "podman", FAKE_PODMAN.format(log=log, digest=DIGEST_VALUE))
+    _tool(bin_dir, "kn", FAKE_LOGGER.format(name="kn", log=log))
+    _tool(bin_dir, "kubectl", FAKE_LOGGER.format(name="kubectl", log=log))
+
+    images.main(
+        ["deploy", "--registry", "r", "--root", str(repo), "--functions", "notify"],
+        search_path=str(bin_dir),
+    )
+
+    calls = [
+        line for line in log.read_text().splitlines() if not line.startswith("podman")
+    ]
+    assert calls == [
+        "kubectl --namespace knflow delete job knflow-migrate --ignore-not-found",
+        f"kubectl apply --kustomize {repo}/knative",
+        "kubectl --namespace knflow wait --for=condition=complete --timeout=300s"
+        " job/knflow-migrate",
+        f"kn func deploy --path {repo}/functions/notify",
+    ]
+
+
+def test_deploy_without_kubectl_says_how_to_migrate(
+    bin_dir: Path, tmp_path: Path, repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = tmp_path / "tools.log"
+    _tool(bin_dir, "podman", FAKE_PODMAN.format(log=log, digest=DIGEST_VALUE))
+    _tool(bin_dir, "func", FAKE_LOGGER.format(name="func", log=log))
+
+    code = images.main(
+        ["deploy", "--registry", "r", "--root", str(repo), "--functions", "notify"],
+        search_path=str(bin_dir),
+    )
+
+    assert code == 0
+    assert "run `kubectl apply -k knative/` and wait for job/knflow-migrate" in (
+        capsys.readouterr().err
+    )
+    assert f"func deploy --path {repo}/functions/notify" in log.read_text()

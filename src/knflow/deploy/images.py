@@ -35,6 +35,12 @@ BUILDERS: Final = ("docker", "podman", "buildah")
 LOCAL_REGISTRY: Final = "localhost/knflow"
 MIGRATION_JOB: Final = Path("knative/job-knflow-migrate.yaml")
 MIGRATION_IMAGE_OF: Final = "start-workflow"
+NAMESPACE: Final = "knflow"
+MIGRATE_BY_HAND: Final = (
+    "kubectl is not installed, so the database was not migrated: run"
+    " `kubectl apply -k knative/` and wait for job/knflow-migrate in namespace knflow;"
+    " the functions become ready once it completed"
+)
 _IMAGE_LINE: Final = re.compile(r"^(?P<indent>\s*)image: .*$", re.MULTILINE)
 _DIGEST: Final = re.compile(r"sha256:[0-9a-f]{64}")
 _TOOL_TIMEOUT: Final = 3600
@@ -60,7 +66,8 @@ def main(argv: Sequence[str] | None = None, *, search_path: str | None = None) -
         if args.command == "build":
             build_all(args, find_builder(search_path))
         else:
-            deploy_all(args, *_deploy_tools(args.registry, search_path))
+            builder, deployer = _deploy_tools(args.registry, search_path)
+            deploy_all(args, builder, deployer, search_path=search_path)
     except UnavailableError as error:
         target = "images" if args.command == "build" else "deploy"
         print(f"make {target}: {error}", file=sys.stderr)  # noqa: T201
@@ -80,20 +87,56 @@ def build_all(args: argparse.Namespace, builder: Builder) -> None:
         print(f"built {ref}")  # noqa: T201
 
 
-def deploy_all(args: argparse.Namespace, builder: Builder, deployer: list[str]) -> None:
-    """Push each image, pin its digest and run `func deploy` for it.
+def deploy_all(
+    args: argparse.Namespace,
+    builder: Builder,
+    deployer: list[str],
+    *,
+    search_path: str | None = None,
+) -> None:
+    """Push and pin every image, migrate the database, then `func deploy` each function.
+
+    Functions report not-ready while the schema is behind (STYLE.md §8), so the migration
+    Job runs first when `kubectl` is at hand; otherwise the way to run it is printed.
 
     Raises:
-        UnavailableError: a push, a pin or a deployment failed.
+        UnavailableError: a push, a pin, the migration or a deployment failed.
     """
     root = Path(args.root)
+    pinned = {}
     for name in args.functions:
-        pinned = push_image(builder, image_ref(args.registry, name, args.tag))
-        pin_image(root / "functions" / name / "func.yaml", pinned)
+        pinned[name] = push_image(builder, image_ref(args.registry, name, args.tag))
+        pin_image(root / "functions" / name / "func.yaml", pinned[name])
         if name == MIGRATION_IMAGE_OF:
-            pin_image(root / MIGRATION_JOB, pinned)
+            pin_image(root / MIGRATION_JOB, pinned[name])
+    run_migration(root, search_path)
+    for name in args.functions:
         deploy_function(deployer, root / "functions" / name)
-        print(f"deployed {name} from {pinned}")  # noqa: T201
+        print(f"deployed {name} from {pinned[name]}")  # noqa: T201
+
+
+def run_migration(root: Path, search_path: str | None = None) -> None:
+    """Apply knative/ (namespace, settings, the migration Job) and wait for the Job.
+
+    Raises:
+        UnavailableError: the Job failed or did not finish in time.
+    """
+    kubectl = shutil.which("kubectl", path=search_path)
+    if kubectl is None:
+        print(MIGRATE_BY_HAND, file=sys.stderr)  # noqa: T201
+        return
+    namespaced = [kubectl, "--namespace", NAMESPACE]
+    _run([*namespaced, "delete", "job", "knflow-migrate", "--ignore-not-found"])
+    _run([kubectl, "apply", "--kustomize", str(root / "knative")])
+    _run(
+        [
+            *namespaced,
+            "wait",
+            "--for=condition=complete",
+            "--timeout=300s",
+            "job/knflow-migrate",
+        ]
+    )
 
 
 def find_builder(search_path: str | None = None) -> Builder:
