@@ -1,0 +1,122 @@
+"""`knflow deploy`: register workflow definitions on a cluster, or in the database.
+
+On a cluster (`--namespace NS`): each definition is applied as a ConfigMap labelled
+`knflow.dev/workflow` (the ApiServerSource in `eventing/` hands it to start-workflow),
+and each consumed event type gets a Trigger to step-executor; generated objects no
+longer wanted are deleted. `--dry-run` prints the objects as YAML instead. With
+`--database`, no cluster is involved: the definitions are registered in PostgreSQL and
+those removed from the folder are marked unavailable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from knflow.config import Settings
+from knflow.deploy import documents, objects
+from knflow.deploy.folder import load_definitions
+from knflow.deploy.plan import Plan, describe, plan_changes
+from knflow.errors import InputError, KnflowError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare the options."""
+    parser.add_argument(
+        "workflow_dir",
+        type=Path,
+        nargs="?",
+        default=Path("workflows"),
+        help="folder of workflow definitions (default: ./workflows)",
+    )
+    parser.add_argument("--namespace", help="the cluster namespace to deploy to")
+    parser.add_argument("--broker", default="default", help="default: default")
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the objects as YAML, change nothing",
+    )
+    parser.add_argument(
+        "--context", help="kubeconfig context (default: the current one)"
+    )
+    parser.add_argument(
+        "--database",
+        action="store_true",
+        help="register in the database (DATABASE_URL) instead of a cluster",
+    )
+    parser.add_argument("--database-url", help="libpq URL (default: DATABASE_URL)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Deploy; print what changed."""
+    try:
+        if args.database:
+            lines = deploy_to_database(args.workflow_dir, args.database_url)
+        else:
+            lines = deploy_to_cluster(args)
+    except KnflowError as error:
+        sys.stderr.write(f"knflow deploy: {error}\n")
+        return 1
+    for line in lines:
+        sys.stdout.write(f"{line}\n")
+    return 0
+
+
+def deploy_to_cluster(args: argparse.Namespace) -> list[str]:
+    """Apply (or print) the objects of the folder; return what was done, one line each.
+
+    Raises:
+        KnflowError: the folder, a definition or the cluster failed.
+    """
+    if not args.namespace:
+        raise InputError("name the namespace to deploy to with --namespace")
+    sources = load_definitions(args.workflow_dir)
+    wanted = objects.cluster_objects(
+        sources, namespace=args.namespace, broker=args.broker
+    )
+    if args.dry_run:
+        return [documents.render(wanted).rstrip("\n")]
+    from knflow.deploy import cluster  # the kubernetes client costs a second to import
+
+    target = cluster.Cluster(cluster.connect(context=args.context), args.namespace)
+    existing = target.list_generated()
+    plan = plan_changes(wanted, existing)
+    target.apply(plan, existing)
+    return summarize(plan)
+
+
+def deploy_to_database(folder: Path, database_url: str | None) -> list[str]:
+    """Register the folder's definitions; mark the others unavailable.
+
+    Raises:
+        KnflowError: a definition is invalid or the database is unreachable.
+    """
+    from knflow.outbound.http import new_client
+    from knflow.runtime import definitions
+    from knflow.runtime.services import Services
+    from knflow.store import db
+
+    settings = Settings.from_environment()
+    sources = load_definitions(folder)
+    workflow_ids = sorted(objects.workflow_id_of(source) for source in sources)
+    pool = db.open_pool(database_url or settings.database_url, max_size=2)
+    http = new_client(settings.action_timeout)
+    try:
+        services = Services(settings=settings, pool=pool, http=http)
+        definitions.register_folder(services, folder)
+        definitions.mark_unavailable_except(services, workflow_ids)
+    finally:
+        http.close()
+        pool.close()
+    return [f"registered {workflow_id}" for workflow_id in workflow_ids]
+
+
+def summarize(plan: Plan) -> list[str]:
+    """Return one line per object: created, updated, deleted or unchanged."""
+    return [
+        *(f"created {describe(obj)}" for obj in plan.create),
+        *(f"updated {describe(obj)}" for obj in plan.update),
+        *(f"deleted {describe(obj)}" for obj in plan.delete),
+        *(f"unchanged {describe(obj)}" for obj in plan.unchanged),
+    ]
