@@ -1,1 +1,1 @@
-"""The Kogito Data Index GraphQL API: strawberry types and resolvers over the projection."""
+"""The Kogito Data Index GraphQL API: strawberry types and resolvers."""

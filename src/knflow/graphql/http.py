@@ -1,0 +1,145 @@
+"""GraphQL over HTTP: `/graphql` (GET and POST) and the GraphiQL page at `/graphiql`.
+
+Answers as the Data Index (graphql-java on Vert.x) does: 200 with `data` and
+`errors`, each error carrying `extensions.classification` (`InvalidSyntax`,
+`ValidationError`, `DataFetchingException`); the plugin keeps partial data only for
+`DataFetchingException`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Final
+
+from strawberry.http.ides import get_graphql_ide_html
+
+from graphql import GraphQLError, GraphQLSyntaxError, OperationType, parse
+from knflow.errors import InputError, KnflowError
+from knflow.graphql.context import RequestContext
+from knflow.graphql.schema import schema
+from knflow.runtime.services import Services
+from knflow.runtime.web import Request, Response, Route
+from knflow.store import db
+
+GRAPHQL_PATH: Final = "/graphql"
+GRAPHIQL_PATH: Final = "/graphiql"
+_HIDDEN_MESSAGE: Final = "internal error while fetching data; see the function's log"
+
+
+def routes() -> list[Route]:
+    """Return the GraphQL routes for `serving`."""
+    return [
+        Route("POST", GRAPHQL_PATH, handle_post),
+        Route("GET", GRAPHQL_PATH, handle_get),
+        Route("GET", GRAPHIQL_PATH, handle_graphiql),
+    ]
+
+
+def handle_post(services: Services, request: Request) -> Response:
+    """Execute a POSTed operation (JSON body, or an `application/graphql` body)."""
+    if request.headers.get("content-type", "").startswith("application/graphql"):
+        return execute(services, request.body.decode("utf-8"), None, None)
+    body = request.json(empty={})
+    if not isinstance(body, dict):
+        raise InputError("the GraphQL request body must be a JSON object")
+    variables = body.get("variables")
+    return execute(
+        services, body.get("query"), _variables(variables), body.get("operationName")
+    )
+
+
+def handle_get(services: Services, request: Request) -> Response:
+    """Execute a query sent as `?query=...&variables=...&operationName=...`."""
+    raw = request.query.get("variables")
+    try:
+        variables = json.loads(raw) if raw else None
+    except ValueError as error:
+        raise InputError(f"the 'variables' parameter is not JSON: {error}") from error
+    return execute(
+        services,
+        request.query.get("query"),
+        _variables(variables),
+        request.query.get("operationName"),
+        allow_mutation=False,
+    )
+
+
+def handle_graphiql(services: Services, request: Request) -> Response:
+    """Serve the GraphiQL page, pointed at `/graphql`."""
+    page = get_graphql_ide_html().replace(
+        'window.location.href.split("?")[0]',
+        f'new URL("{GRAPHQL_PATH}", window.location.href).toString()',
+    )
+    return Response(body=page.encode("utf-8"), headers={"content-type": "text/html"})
+
+
+def execute(
+    services: Services,
+    query: Any,
+    variables: dict[str, Any] | None,
+    operation_name: Any,
+    *,
+    allow_mutation: bool = True,
+) -> Response:
+    """Run one GraphQL operation inside one database transaction.
+
+    Raises:
+        InputError: no query text.
+    """
+    if not isinstance(query, str) or not query.strip():
+        raise InputError("a GraphQL request needs a 'query'")
+    if not allow_mutation and _is_mutation(query, operation_name):
+        return Response(status=405, body={"message": "send mutations with POST"})
+    with db.transaction(services.pool) as conn:
+        result = schema().execute_sync(
+            query,
+            variable_values=variables,
+            context_value=RequestContext(services=services, conn=conn),
+            operation_name=operation_name if isinstance(operation_name, str) else None,
+        )
+    body: dict[str, Any] = {}
+    if result.errors:
+        body["errors"] = [format_error(error) for error in result.errors]
+    if result.data is not None or not result.errors:
+        body["data"] = result.data
+    return Response(body=body)
+
+
+def format_error(error: GraphQLError) -> dict[str, Any]:
+    """Render an error with the graphql-java `classification` the plugin reads."""
+    formatted: dict[str, Any] = dict(error.formatted)
+    original = error.original_error
+    if isinstance(error, GraphQLSyntaxError):
+        classification = "InvalidSyntax"
+    elif original is None:
+        classification = "ValidationError"
+    else:
+        classification = "DataFetchingException"
+        if not isinstance(original, KnflowError):
+            formatted["message"] = _HIDDEN_MESSAGE
+    formatted["extensions"] = {
+        **(formatted.get("extensions") or {}),
+        "classification": classification,
+    }
+    return formatted
+
+
+def _variables(value: Any) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise InputError("GraphQL 'variables' must be a JSON object")
+    return value
+
+
+def _is_mutation(query: str, operation_name: Any) -> bool:
+    try:
+        document = parse(query)
+    except GraphQLError:
+        return False
+    for definition in document.definitions:
+        operation = getattr(definition, "operation", None)
+        name = getattr(getattr(definition, "name", None), "value", None)
+        if operation is OperationType.MUTATION and operation_name in (None, name):
+            return True
+    return False

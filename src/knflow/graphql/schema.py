@@ -1,0 +1,249 @@
+"""The Data Index GraphQL schema: queries, counts and mutations, built once per process.
+
+Type, field and argument names are the Kogito Data Index's (basic, count and json
+schemas plus the mutations); the Backstage Orchestrator plugin depends on them.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from functools import cache
+from typing import Any, Final
+
+import strawberry
+from strawberry.extensions import QueryDepthLimiter
+from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext, Info
+
+from graphql import GraphQLError
+from knflow.errors import KnflowError, NotFoundError
+from knflow.graphql import filters, scalars
+from knflow.graphql.context import RequestContext
+from knflow.graphql.inputs import (
+    JobArgument,
+    JobOrderBy,
+    Pagination,
+    ProcessDefinitionArgument,
+    ProcessDefinitionOrderBy,
+    ProcessInstanceArgument,
+    ProcessInstanceOrderBy,
+)
+from knflow.graphql.types import Job, ProcessDefinition, ProcessInstance
+from knflow.outbound import management
+from knflow.store import index, index_query
+from knflow.store.index import InstanceRow
+
+logger = logging.getLogger(__name__)
+
+MAX_DEPTH: Final = 15
+"""Deepest selection accepted (introspection of nested argument types needs ~10)."""
+
+Ctx = Info[RequestContext, None]
+
+
+@strawberry.type
+class Query:
+    """The read side of the Data Index."""
+
+    @strawberry.field
+    def ProcessDefinitions(
+        self,
+        info: Ctx,
+        where: ProcessDefinitionArgument | None = None,
+        orderBy: ProcessDefinitionOrderBy | None = None,
+        pagination: Pagination | None = None,
+    ) -> list[ProcessDefinition | None] | None:
+        limit, offset = filters.to_page(pagination)
+        rows = index_query.select_definitions(
+            info.context.conn,
+            filters.to_condition(where),
+            filters.to_order(orderBy),
+            limit=limit,
+            offset=offset,
+        )
+        return [ProcessDefinition(row=row) for row in rows]
+
+    @strawberry.field
+    def ProcessInstances(
+        self,
+        info: Ctx,
+        where: ProcessInstanceArgument | None = None,
+        orderBy: ProcessInstanceOrderBy | None = None,
+        pagination: Pagination | None = None,
+    ) -> list[ProcessInstance | None] | None:
+        limit, offset = filters.to_page(pagination)
+        rows = index_query.select_instances(
+            info.context.conn,
+            filters.to_condition(where),
+            filters.to_order(orderBy),
+            limit=limit,
+            offset=offset,
+        )
+        return [ProcessInstance(row=row) for row in info.context.register(rows)]
+
+    @strawberry.field
+    def Jobs(
+        self,
+        info: Ctx,
+        where: JobArgument | None = None,
+        orderBy: JobOrderBy | None = None,
+        pagination: Pagination | None = None,
+    ) -> list[Job | None] | None:
+        limit, offset = filters.to_page(pagination)
+        rows = index_query.select_jobs(
+            info.context.conn,
+            filters.to_condition(where),
+            filters.to_order(orderBy),
+            limit=limit,
+            offset=offset,
+        )
+        return [Job(row=row) for row in rows]
+
+    @strawberry.field
+    def CountProcessInstances(
+        self, info: Ctx, where: ProcessInstanceArgument | None = None
+    ) -> int | None:
+        condition = filters.to_condition(where)
+        return index_query.count(info.context.conn, "instances", condition)
+
+    @strawberry.field
+    def CountProcessDefinitions(
+        self, info: Ctx, where: ProcessDefinitionArgument | None = None
+    ) -> int | None:
+        condition = filters.to_condition(where)
+        return index_query.count(info.context.conn, "definitions", condition)
+
+    @strawberry.field
+    def CountJobs(self, info: Ctx, where: JobArgument | None = None) -> int | None:
+        return index_query.count(info.context.conn, "jobs", filters.to_condition(where))
+
+
+@strawberry.type
+class Mutation:
+    """Management actions, forwarded to the runtime and the jobs API."""
+
+    @strawberry.mutation
+    def ProcessInstanceAbort(self, info: Ctx, id: str | None = None) -> str | None:
+        row = _instance(info, id)
+        return management.abort_instance(*_runtime(info), row.process_id, row.id)
+
+    @strawberry.mutation
+    def ProcessInstanceRetry(self, info: Ctx, id: str | None = None) -> str | None:
+        row = _instance(info, id)
+        return management.retrigger_instance(*_runtime(info), row.process_id, row.id)
+
+    @strawberry.mutation
+    def ProcessInstanceSkip(self, info: Ctx, id: str | None = None) -> str | None:
+        row = _instance(info, id)
+        return management.skip_instance(*_runtime(info), row.process_id, row.id)
+
+    @strawberry.mutation
+    def ProcessInstanceUpdateVariables(
+        self, info: Ctx, id: str | None = None, variables: str | None = None
+    ) -> str | None:
+        row = _instance(info, id)
+        return management.update_variables(
+            *_runtime(info), row.process_id, row.id, variables=variables or "{}"
+        )
+
+    @strawberry.mutation
+    def NodeInstanceTrigger(
+        self, info: Ctx, id: str | None = None, nodeId: str | None = None
+    ) -> str | None:
+        row = _instance(info, id)
+        return management.trigger_node(
+            *_runtime(info), row.process_id, row.id, node_id=nodeId or ""
+        )
+
+    @strawberry.mutation
+    def NodeInstanceRetrigger(
+        self, info: Ctx, id: str | None = None, nodeInstanceId: str | None = None
+    ) -> str | None:
+        row = _instance(info, id)
+        return management.retrigger_node(
+            *_runtime(info),
+            row.process_id,
+            row.id,
+            node_instance_id=nodeInstanceId or "",
+        )
+
+    @strawberry.mutation
+    def NodeInstanceCancel(
+        self, info: Ctx, id: str | None = None, nodeInstanceId: str | None = None
+    ) -> str | None:
+        row = _instance(info, id)
+        return management.cancel_node(
+            *_runtime(info),
+            row.process_id,
+            row.id,
+            node_instance_id=nodeInstanceId or "",
+        )
+
+    @strawberry.mutation
+    def JobCancel(self, info: Ctx, id: str | None = None) -> str | None:
+        services = info.context.services
+        job_id = _job_id(info, id)
+        return management.cancel_job(services.http, services.settings.jobs_url, job_id)
+
+    @strawberry.mutation
+    def JobReschedule(
+        self, info: Ctx, id: str | None = None, data: str | None = None
+    ) -> str | None:
+        services = info.context.services
+        job_id = _job_id(info, id)
+        return management.reschedule_job(
+            services.http, services.settings.jobs_url, job_id, data=data or "{}"
+        )
+
+
+class DataIndexSchema(strawberry.Schema):
+    """The schema, logging resolver failures once and without foreign text."""
+
+    def process_errors(
+        self,
+        errors: list[GraphQLError],
+        execution_context: ExecutionContext | None = None,
+    ) -> None:
+        """Log each error: ours as warnings, anything else with its traceback."""
+        for error in errors:
+            original = error.original_error
+            if original is None or isinstance(original, KnflowError):
+                logger.warning("graphql request refused", extra={"reason": str(error)})
+            else:
+                logger.error("graphql resolver failed", exc_info=original)
+
+
+@cache
+def schema() -> DataIndexSchema:
+    """Return the schema, built on first use (never at import: scale-to-zero)."""
+    return DataIndexSchema(
+        query=Query,
+        mutation=Mutation,
+        config=StrawberryConfig(
+            auto_camel_case=False, scalar_map={datetime: scalars.definition()}
+        ),
+        extensions=[_depth_limiter],
+    )
+
+
+def _depth_limiter() -> QueryDepthLimiter:
+    return QueryDepthLimiter(max_depth=MAX_DEPTH)
+
+
+def _instance(info: Ctx, instance_id: str | None) -> InstanceRow:
+    rows = index.instances_by_ids(info.context.conn, [instance_id or ""])
+    if not rows:
+        raise NotFoundError(f"process instance '{instance_id}' is not indexed")
+    return rows[0]
+
+
+def _job_id(info: Ctx, job_id: str | None) -> str:
+    if not job_id:
+        raise NotFoundError("job id is missing")
+    return job_id
+
+
+def _runtime(info: Ctx) -> tuple[Any, str]:
+    services = info.context.services
+    return services.http, services.settings.runtime_url

@@ -1,0 +1,443 @@
+"""GraphQL output types of the Kogito Data Index schema, over the projection's rows.
+
+Computed fields follow the Data Index: `serviceUrl` (the endpoint without
+`/<processId>`), `executionSummary` (its exact lines), `parentProcessInstance`,
+`childProcessInstances`, `definition`, `source`, `nodeDefinitions`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import strawberry
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from knflow.graphql.context import RequestContext
+from knflow.graphql.inputs import (
+    CancelType,
+    JobStatus,
+    MilestoneStatus,
+    ProcessInstanceState,
+)
+from knflow.graphql.summary import execution_summary
+from knflow.store.index import DefinitionRow, InstanceRow, JobRow, NodeRow
+
+Ctx = Info[RequestContext, None]
+
+
+@strawberry.type
+class NodeMetadata:
+    UniqueId: str
+    state: str | None = None
+    branch: str | None = None
+    action: str | None = None
+
+
+@strawberry.type
+class Node:
+    id: str
+    metadata: NodeMetadata
+    name: str
+    type: str
+    uniqueId: str
+
+
+@strawberry.type
+class Milestone:
+    id: str
+    name: str
+    status: MilestoneStatus
+
+
+@strawberry.type
+class TimerInstance:
+    timerId: str
+    processId: str
+    processInstanceId: str
+    nodeInstanceId: str | None = None
+    description: str | None = None
+
+
+@strawberry.type
+class ProcessInstanceError:
+    nodeDefinitionId: str
+    nodeInstanceId: str | None = None
+    message: str | None = None
+
+
+@strawberry.type
+class NodeInstance:
+    row: strawberry.Private[NodeRow]
+
+    @strawberry.field
+    def id(self) -> str:
+        return self.row.id
+
+    @strawberry.field
+    def name(self) -> str:
+        return self.row.name or ""
+
+    @strawberry.field
+    def type(self) -> str:
+        return self.row.type or ""
+
+    @strawberry.field
+    def enter(self) -> datetime:
+        return self.row.enter  # type: ignore[return-value]
+
+    @strawberry.field
+    def exit(self) -> datetime | None:
+        return self.row.exit
+
+    @strawberry.field
+    def definitionId(self) -> str:
+        return self.row.definition_id or ""
+
+    @strawberry.field
+    def nodeId(self) -> str:
+        return self.row.node_id or ""
+
+    @strawberry.field
+    def slaDueDate(self) -> datetime | None:
+        return self.row.sla_due_date
+
+    @strawberry.field
+    def retrigger(self) -> bool | None:
+        return self.row.retrigger
+
+    @strawberry.field
+    def errorMessage(self) -> str | None:
+        return self.row.error_message
+
+    @strawberry.field
+    def cancelType(self) -> CancelType | None:
+        return CancelType(self.row.cancel_type) if self.row.cancel_type else None
+
+    @strawberry.field
+    def inputArgs(self) -> JSON | None:
+        return self.row.input_args  # type: ignore[no-any-return]
+
+    @strawberry.field
+    def outputArgs(self) -> JSON | None:
+        return self.row.output_args  # type: ignore[no-any-return]
+
+
+@strawberry.type
+class ProcessDefinition:
+    row: strawberry.Private[DefinitionRow]
+
+    @strawberry.field
+    def id(self) -> str:
+        return self.row.id
+
+    @strawberry.field
+    def name(self) -> str | None:
+        return self.row.name
+
+    @strawberry.field
+    def version(self) -> str | None:
+        return self.row.version
+
+    @strawberry.field
+    def nodes(self) -> list[Node] | None:
+        return to_nodes(self.row.nodes)
+
+    @strawberry.field
+    def source(self) -> str | None:
+        return self.row.source
+
+    @strawberry.field
+    def addons(self) -> list[str] | None:
+        return list(self.row.addons or [])
+
+    @strawberry.field
+    def roles(self) -> list[str] | None:
+        return list(self.row.roles or [])
+
+    @strawberry.field
+    def type(self) -> str | None:
+        return self.row.type
+
+    @strawberry.field
+    def endpoint(self) -> str | None:
+        return self.row.endpoint
+
+    @strawberry.field
+    def serviceUrl(self) -> str | None:
+        return self.row.service_url
+
+    @strawberry.field
+    def description(self) -> str | None:
+        return self.row.description
+
+    @strawberry.field
+    def annotations(self) -> list[str | None] | None:
+        return list(self.row.annotations or [])
+
+    @strawberry.field
+    def metadata(self) -> JSON | None:
+        return self.row.metadata  # type: ignore[no-any-return]
+
+
+@strawberry.type
+class ProcessInstance:
+    row: strawberry.Private[InstanceRow]
+
+    @strawberry.field
+    def id(self) -> str:
+        return self.row.id
+
+    @strawberry.field
+    def processId(self) -> str:
+        return self.row.process_id
+
+    @strawberry.field
+    def version(self) -> str | None:
+        return self.row.version
+
+    @strawberry.field
+    def processName(self) -> str | None:
+        return self.row.process_name
+
+    @strawberry.field
+    def parentProcessInstanceId(self) -> str | None:
+        return self.row.parent_process_instance_id
+
+    @strawberry.field
+    def rootProcessInstanceId(self) -> str | None:
+        return self.row.root_process_instance_id
+
+    @strawberry.field
+    def rootProcessId(self) -> str | None:
+        return self.row.root_process_id
+
+    @strawberry.field
+    def roles(self) -> list[str] | None:
+        return list(self.row.roles or [])
+
+    @strawberry.field
+    def state(self) -> ProcessInstanceState | None:
+        return None if self.row.state is None else ProcessInstanceState(self.row.state)
+
+    @strawberry.field
+    def endpoint(self) -> str:
+        return self.row.endpoint
+
+    @strawberry.field
+    def serviceUrl(self) -> str | None:
+        return self.row.service_url
+
+    @strawberry.field
+    def nodes(self, info: Ctx) -> list[NodeInstance] | None:
+        return [NodeInstance(row=n) for n in info.context.nodes(self.row.id)]
+
+    @strawberry.field
+    def milestones(self) -> list[Milestone] | None:
+        return []
+
+    @strawberry.field
+    def variables(self) -> JSON | None:
+        return self.row.variables  # type: ignore[no-any-return]
+
+    @strawberry.field
+    def start(self) -> datetime | None:
+        return self.row.start
+
+    @strawberry.field
+    def end(self) -> datetime | None:
+        return self.row.end
+
+    @strawberry.field
+    def parentProcessInstance(self, info: Ctx) -> ProcessInstance | None:
+        parent = info.context.parent(self.row)
+        return None if parent is None else ProcessInstance(row=parent)
+
+    @strawberry.field
+    def childProcessInstances(self, info: Ctx) -> list[ProcessInstance] | None:
+        return [ProcessInstance(row=c) for c in info.context.children(self.row.id)]
+
+    @strawberry.field
+    def error(self) -> ProcessInstanceError | None:
+        if not self.row.has_error:
+            return None
+        return ProcessInstanceError(
+            nodeDefinitionId=self.row.error_node_definition_id or "",
+            nodeInstanceId=self.row.error_node_instance_id,
+            message=self.row.error_message,
+        )
+
+    @strawberry.field
+    def addons(self) -> list[str] | None:
+        return list(self.row.addons or [])
+
+    @strawberry.field
+    def lastUpdate(self) -> datetime:
+        return self.row.last_update
+
+    @strawberry.field
+    def businessKey(self) -> str | None:
+        return self.row.business_key
+
+    @strawberry.field
+    def nodeDefinitions(self, info: Ctx) -> list[Node] | None:
+        found = info.context.definition(self.row.process_id, self.row.version)
+        return None if found is None else to_nodes(found.nodes)
+
+    @strawberry.field
+    def diagram(self) -> str | None:
+        return None
+
+    @strawberry.field
+    def source(self, info: Ctx) -> str | None:
+        found = info.context.definition(self.row.process_id, self.row.version)
+        return None if found is None else found.source
+
+    @strawberry.field
+    def definition(self, info: Ctx) -> ProcessDefinition | None:
+        found = info.context.definition(self.row.process_id, self.row.version)
+        return None if found is None else ProcessDefinition(row=found)
+
+    @strawberry.field
+    def identity(self) -> str | None:
+        return self.row.identity
+
+    @strawberry.field
+    def createdBy(self) -> str | None:
+        return self.row.created_by
+
+    @strawberry.field
+    def updatedBy(self) -> str | None:
+        return self.row.updated_by
+
+    @strawberry.field
+    def executionSummary(self, info: Ctx) -> list[str | None] | None:
+        return list(execution_summary(self.row, info.context.nodes(self.row.id)))
+
+    @strawberry.field
+    def slaDueDate(self) -> datetime | None:
+        return self.row.sla_due_date
+
+    @strawberry.field
+    def timers(self) -> list[TimerInstance | None] | None:
+        return None
+
+    @strawberry.field
+    def cloudEventId(self) -> str | None:
+        return self.row.cloud_event_id
+
+    @strawberry.field
+    def cloudEventSource(self) -> str | None:
+        return self.row.cloud_event_source
+
+
+@strawberry.type
+class Job:
+    row: strawberry.Private[JobRow]
+
+    @strawberry.field
+    def id(self) -> str:
+        return self.row.id
+
+    @strawberry.field
+    def processId(self) -> str | None:
+        return self.row.process_id
+
+    @strawberry.field
+    def processInstanceId(self) -> str | None:
+        return self.row.process_instance_id
+
+    @strawberry.field
+    def nodeInstanceId(self) -> str | None:
+        return self.row.node_instance_id
+
+    @strawberry.field
+    def rootProcessInstanceId(self) -> str | None:
+        return self.row.root_process_instance_id
+
+    @strawberry.field
+    def rootProcessId(self) -> str | None:
+        return self.row.root_process_id
+
+    @strawberry.field
+    def status(self) -> JobStatus:
+        return JobStatus(self.row.status)
+
+    @strawberry.field
+    def expirationTime(self) -> datetime | None:
+        return self.row.expiration_time
+
+    @strawberry.field
+    def priority(self) -> int | None:
+        return self.row.priority
+
+    @strawberry.field
+    def callbackEndpoint(self) -> str | None:
+        return self.row.callback_endpoint
+
+    @strawberry.field
+    def repeatInterval(self) -> int | None:
+        return self.row.repeat_interval
+
+    @strawberry.field
+    def repeatLimit(self) -> int | None:
+        return self.row.repeat_limit
+
+    @strawberry.field
+    def scheduledId(self) -> str | None:
+        return self.row.scheduled_id
+
+    @strawberry.field
+    def retries(self) -> int | None:
+        return self.row.retries
+
+    @strawberry.field
+    def lastUpdate(self) -> datetime | None:
+        return self.row.last_update
+
+    @strawberry.field
+    def executionCounter(self) -> int | None:
+        return self.row.execution_counter
+
+    @strawberry.field
+    def endpoint(self) -> str | None:
+        return self.row.endpoint
+
+    @strawberry.field
+    def exceptionMessage(self) -> str | None:
+        return self.row.exception_message
+
+    @strawberry.field
+    def exceptionDetails(self) -> str | None:
+        return self.row.exception_details
+
+
+def to_nodes(raw: Any) -> list[Node]:
+    """Turn stored definition nodes (JSON objects) into `Node` values."""
+    nodes = []
+    for item in raw or []:
+        if not isinstance(item, dict):
+            continue
+        raw_meta = item.get("metadata")
+        meta: dict[str, Any] = raw_meta if isinstance(raw_meta, dict) else {}
+        unique = str(item.get("uniqueId") or meta.get("UniqueId") or item.get("id"))
+        nodes.append(
+            Node(
+                id=str(item.get("id") or unique),
+                name=str(item.get("name") or ""),
+                type=str(item.get("type") or ""),
+                uniqueId=unique,
+                metadata=NodeMetadata(
+                    UniqueId=str(meta.get("UniqueId") or unique),
+                    state=_text(meta.get("state")),
+                    branch=_text(meta.get("branch")),
+                    action=_text(meta.get("action")),
+                ),
+            )
+        )
+    return nodes
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)

@@ -1,0 +1,136 @@
+"""Calls the Data Index mutations make: the runtime's management API and the jobs API.
+
+Paths are those the Kogito Data Index calls (KogitoRuntimeClientImpl). Each call
+returns the answer body as text (the GraphQL mutations return a String); a refusal
+becomes an `ActionError`, an unreachable peer an `UnavailableError`.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+from urllib.parse import quote
+
+import httpx
+
+from knflow.errors import ActionError, UnavailableError
+from knflow.outbound.http import HttpClient
+
+_MAX_REASON_CHARS: Final = 300
+
+
+def abort_instance(
+    http: HttpClient, runtime_url: str, process_id: str, instance_id: str
+) -> str:
+    """Abort an instance: `DELETE /management/processes/{pid}/instances/{iid}`."""
+    return _call(http, "DELETE", runtime_url, _instance(process_id, instance_id))
+
+
+def retrigger_instance(
+    http: HttpClient, runtime_url: str, process_id: str, instance_id: str
+) -> str:
+    """Re-run the failed state of an instance in ERROR (`POST .../retrigger`)."""
+    path = _instance(process_id, instance_id) + "/retrigger"
+    return _call(http, "POST", runtime_url, path)
+
+
+def skip_instance(
+    http: HttpClient, runtime_url: str, process_id: str, instance_id: str
+) -> str:
+    """Skip the failed state of an instance (`POST .../skip`)."""
+    path = _instance(process_id, instance_id) + "/skip"
+    return _call(http, "POST", runtime_url, path)
+
+
+def update_variables(
+    http: HttpClient,
+    runtime_url: str,
+    process_id: str,
+    instance_id: str,
+    *,
+    variables: str,
+) -> str:
+    """Replace an instance's data: `PUT /{pid}/{iid}` with the JSON text `variables`."""
+    path = f"/{_part(process_id)}/{_part(instance_id)}"
+    return _call(http, "PUT", runtime_url, path, body=variables)
+
+
+def trigger_node(
+    http: HttpClient,
+    runtime_url: str,
+    process_id: str,
+    instance_id: str,
+    *,
+    node_id: str,
+) -> str:
+    """Run a node of an instance: `POST .../instances/{iid}/nodes/{nodeId}`."""
+    path = _instance(process_id, instance_id) + f"/nodes/{_part(node_id)}"
+    return _call(http, "POST", runtime_url, path)
+
+
+def retrigger_node(
+    http: HttpClient,
+    runtime_url: str,
+    process_id: str,
+    instance_id: str,
+    *,
+    node_instance_id: str,
+) -> str:
+    """Run a node instance again: `POST .../nodeInstances/{niid}`."""
+    path = (
+        _instance(process_id, instance_id) + f"/nodeInstances/{_part(node_instance_id)}"
+    )
+    return _call(http, "POST", runtime_url, path)
+
+
+def cancel_node(
+    http: HttpClient,
+    runtime_url: str,
+    process_id: str,
+    instance_id: str,
+    *,
+    node_instance_id: str,
+) -> str:
+    """Cancel a node instance: `DELETE .../nodeInstances/{niid}`."""
+    path = (
+        _instance(process_id, instance_id) + f"/nodeInstances/{_part(node_instance_id)}"
+    )
+    return _call(http, "DELETE", runtime_url, path)
+
+
+def cancel_job(http: HttpClient, jobs_url: str, job_id: str) -> str:
+    """Cancel a job: `DELETE /v2/jobs/{id}`."""
+    return _call(http, "DELETE", jobs_url, f"/v2/jobs/{_part(job_id)}")
+
+
+def reschedule_job(http: HttpClient, jobs_url: str, job_id: str, *, data: str) -> str:
+    """Reschedule a job: `PATCH /jobs/{id}` with the JSON text `data` (v2 has no PATCH)."""
+    return _call(http, "PATCH", jobs_url, f"/jobs/{_part(job_id)}", body=data)
+
+
+def _instance(process_id: str, instance_id: str) -> str:
+    return f"/management/processes/{_part(process_id)}/instances/{_part(instance_id)}"
+
+
+def _part(value: str) -> str:
+    return quote(value, safe="")
+
+
+def _call(
+    http: HttpClient, method: str, base_url: str, path: str, *, body: str | None = None
+) -> str:
+    url = base_url.rstrip("/") + path
+    headers = {"content-type": "application/json", "accept": "application/json"}
+    try:
+        answer = http.request(method, url, content=body, headers=headers)
+    except httpx.TimeoutException as error:
+        raise UnavailableError(f"{method} {url} timed out") from error
+    except httpx.HTTPError as error:
+        raise UnavailableError(f"{method} {url} failed: {error}") from error
+    if answer.is_success:
+        return answer.text
+    reason = answer.text[:_MAX_REASON_CHARS]
+    raise ActionError(
+        f"{method} {url} answered {answer.status_code}: {reason}",
+        status=answer.status_code,
+        retryable=answer.status_code >= 500,
+    )
