@@ -37,14 +37,16 @@ def connect(*, context: str | None = None) -> kubernetes.client.ApiClient:
         UnavailableError: neither is configured.
     """
     try:
-        kubernetes.config.load_incluster_config()
+        kubernetes.config.load_incluster_config()  # type: ignore[no-untyped-call]
         return kubernetes.client.ApiClient()
     except ConfigException:
         pass
     try:
-        return kubernetes.config.new_client_from_config(context=context)
+        load = kubernetes.config.new_client_from_config
+        client: kubernetes.client.ApiClient = load(context=context)  # type: ignore[no-untyped-call]
     except (ConfigException, OSError) as error:
         raise UnavailableError(f"no Kubernetes configuration found: {error}") from error
+    return client
 
 
 class Cluster:
@@ -62,23 +64,22 @@ class Cluster:
             KnflowError: the API refused or could not be reached.
         """
         with _translated("list generated objects"):
-            answer = self._core.list_namespaced_config_map(
+            # Raw JSON (not the typed model), so objects compare with generated dicts.
+            answer: Any = self._core.list_namespaced_config_map(
                 self._namespace,
                 label_selector=GENERATED_SELECTOR,
                 _preload_content=False,
                 _request_timeout=_REQUEST_TIMEOUT,
             )
             maps = json.loads(answer.data).get("items") or []
-            triggers = (
-                self._custom.list_namespaced_custom_object(
-                    *TRIGGERS[:2],
-                    self._namespace,
-                    TRIGGERS[2],
-                    label_selector=GENERATED_SELECTOR,
-                    _request_timeout=_REQUEST_TIMEOUT,
-                ).get("items")
-                or []
+            listed: Any = self._custom.list_namespaced_custom_object(
+                *TRIGGERS[:2],
+                self._namespace,
+                TRIGGERS[2],
+                label_selector=GENERATED_SELECTOR,
+                _request_timeout=_REQUEST_TIMEOUT,
             )
+            triggers = listed.get("items") or []
         return [
             *({"apiVersion": "v1", "kind": "ConfigMap", **item} for item in maps),
             *(

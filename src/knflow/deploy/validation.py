@@ -171,7 +171,7 @@ def _strict(schema: Mapping[str, Any], *, name: str) -> dict[str, Any]:
 
 def _json_schema_problems(obj: Any, schema: Mapping[str, Any]) -> list[Problem]:
     validator = jsonschema.Draft7Validator(copy.deepcopy(dict(schema)))
-    problems = []
+    problems: list[Problem] = []
     for error in sorted(
         validator.iter_errors(obj), key=lambda e: list(map(str, e.path))
     ):
