@@ -1,0 +1,420 @@
+"""The development broker: Knative Brokers, Triggers and PingSources on one machine.
+
+It serves ingresses at `/<namespace>/<broker>`, fans accepted events out to matching
+Triggers concurrently (binary mode, retries, back-off, timeout, dead-letter sink), feeds
+CloudEvent replies back in with a hop limit, and emits PingSource ticks. Routing comes
+only from `manifests.Routing` and a table of subscriber URLs.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import logging
+import threading
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Final
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from croniter import croniter
+
+from knflow.devstack.manifests import (
+    PING_TYPE,
+    Broker,
+    Delivery,
+    Destination,
+    PingSource,
+    Routing,
+    Trigger,
+)
+from knflow.errors import InputError
+from knflow.events import codec
+from knflow.events.codec import Event
+
+logger = logging.getLogger(__name__)
+
+TTL_EXTENSION: Final = "knativebrokerttl"
+ARRIVAL_EXTENSION: Final = "knativearrivaltime"
+DEFAULT_TTL: Final = 255
+# knative/eventing pkg/kncloudevents/retries.go: these 4xx answers are retried too.
+RETRIED_STATUSES: Final = frozenset({404, 408, 409, 429})
+ERROR_DATA_LIMIT: Final = 1024
+DEFAULT_ATTEMPT_TIMEOUT: Final = timedelta(seconds=60)
+# The PingSource adapter retries a tick 5 times with exponential back-off from 50 ms.
+PING_DELIVERY: Final = Delivery(
+    retry=5, backoff_policy="exponential", backoff_delay=timedelta(milliseconds=50)
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Attempt:
+    """The result of one delivery attempt."""
+
+    url: str
+    """Where it was sent."""
+    status: int | None
+    """HTTP status; None when there was no answer (connection refused, timeout)."""
+    body: bytes = b""
+    """The answer's body."""
+    reply: Event | None = None
+    """The CloudEvent answered, when there was one."""
+
+    @property
+    def succeeded(self) -> bool:
+        """Tell whether the subscriber took the event (2xx, empty or a CloudEvent)."""
+        return self.status is not None and 200 <= self.status < 300
+
+    @property
+    def retryable(self) -> bool:
+        """Tell whether Knative would try again."""
+        return (
+            self.status is None or self.status >= 500 or self.status in RETRIED_STATUSES
+        )
+
+
+class DevBroker:
+    """Broker ingresses, trigger fan-out and PingSource ticks, served on one port."""
+
+    def __init__(
+        self,
+        routing: Routing,
+        *,
+        subscribers: Mapping[str, str],
+        host: str = "127.0.0.1",
+        port: int = 0,
+        backoff_count_from: int = 0,
+        workers: int = 64,
+    ) -> None:
+        """Bind the port; `subscribers` maps a service or function name to a URL."""
+        self._routing = routing
+        self._subscribers = dict(subscribers)
+        self._count_from = backoff_count_from
+        self._stopping = threading.Event()
+        self._server = ThreadingHTTPServer((host, port), _handler_class(self))
+        self._server.daemon_threads = True
+        self._executor = ThreadPoolExecutor(workers, thread_name_prefix="broker")
+        self._threads = [
+            threading.Thread(target=self._serve, daemon=True),
+            threading.Thread(target=self._tick_ping_sources, daemon=True),
+        ]
+
+    @property
+    def url(self) -> str:
+        """Base URL of the broker's HTTP server."""
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def ingress_url(self, namespace: str = "default", name: str = "default") -> str:
+        """Return the ingress URL of one broker (what `K_SINK` points at)."""
+        return f"{self.url}/{namespace}/{name}"
+
+    def start(self) -> DevBroker:
+        """Serve ingresses and start the PingSource clock."""
+        for thread in self._threads:
+            thread.start()
+        logger.info("broker started", extra={"url": self.url})
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, abandon pending retries and wait for deliveries in flight."""
+        self._stopping.set()
+        self._server.shutdown()
+        self._server.server_close()
+        self._executor.shutdown(wait=True, cancel_futures=True)
+        logger.info("broker stopped")
+
+    def ingest(self, namespace: str, name: str, event: Event) -> int:
+        """Accept an event into a broker and fan it out; return the ingress status.
+
+        404: no such broker; 400: its hop limit (`knativebrokerttl`) is used up or
+        invalid; 202: accepted, deliveries run in the background.
+        """
+        broker = self._broker(namespace, name)
+        if broker is None:
+            return 404
+        ttl = _ttl(event)
+        if ttl is None or ttl <= 0:
+            logger.warning("event refused: ttl exhausted", extra=_ids(event))
+            return 400
+        extensions = {k: v for k, v in event.extensions.items() if k != TTL_EXTENSION}
+        extensions[ARRIVAL_EXTENSION] = codec.render_time(datetime.now(UTC))
+        arrived = replace(event, extensions=extensions)
+        matched = [t for t in self._triggers(broker) if t.filter.matches(arrived)]
+        for trigger in matched:
+            self._submit(self._deliver, broker, trigger, arrived, ttl)
+        logger.info("event accepted", extra={**_ids(event), "triggers": len(matched)})
+        return 202
+
+    def has_broker(self, namespace: str, name: str) -> bool:
+        """Tell whether the manifests declare this broker."""
+        return self._broker(namespace, name) is not None
+
+    def resolve(self, destination: Destination, namespace: str) -> str | None:
+        """Return the URL of a destination; None when its subscriber is not running."""
+        if destination.kind is None:
+            return destination.uri
+        if destination.kind == "Broker":
+            return self.ingress_url(
+                destination.namespace or namespace, str(destination.name)
+            )
+        base = self._subscribers.get(str(destination.name))
+        if base is None or not destination.uri:
+            return base
+        return f"{base.rstrip('/')}/{destination.uri.lstrip('/')}"
+
+    def _serve(self) -> None:
+        # A short poll keeps `stop` quick; the server wakes at most ten times a second.
+        self._server.serve_forever(poll_interval=0.1)
+
+    def _deliver(
+        self, broker: Broker, trigger: Trigger, event: Event, ttl: int
+    ) -> None:
+        delivery = trigger.delivery or broker.delivery or Delivery()
+        url = self.resolve(trigger.subscriber, trigger.namespace)
+        if url is None:
+            logger.warning(
+                "event dropped: subscriber not running",
+                extra={**_ids(event), "trigger": trigger.name},
+            )
+            return
+        attempt = self._send(url, event, delivery, namespace=trigger.namespace)
+        if attempt.succeeded:
+            if attempt.reply is not None:
+                self._reingest(broker, attempt.reply, ttl - 1)
+            return
+        self._dead_letter(trigger, event, delivery, attempt)
+
+    def _send(
+        self, url: str, event: Event, delivery: Delivery, *, namespace: str
+    ) -> Attempt:
+        """Deliver with the retries of `delivery`; return the last attempt."""
+        attempt = _post(url, event, delivery, namespace=namespace)
+        for retry in range(delivery.retry):
+            if attempt.succeeded or not attempt.retryable:
+                return attempt
+            wait = delivery.backoff(retry, count_from=self._count_from)
+            if self._stopping.wait(wait.total_seconds()):
+                return attempt
+            attempt = _post(url, event, delivery, namespace=namespace)
+        return attempt
+
+    def _dead_letter(
+        self, trigger: Trigger, event: Event, delivery: Delivery, failed: Attempt
+    ) -> None:
+        sink = delivery.dead_letter_sink
+        url = None if sink is None else self.resolve(sink, trigger.namespace)
+        extra = {**_ids(event), "trigger": trigger.name, "status": failed.status}
+        if url is None:
+            logger.warning("event dropped after failed delivery", extra=extra)
+            return
+        errors = {"knativeerrordest": failed.url}
+        if failed.status is not None:
+            errors["knativeerrorcode"] = str(failed.status)
+        if failed.body:
+            data = base64.b64encode(failed.body[:ERROR_DATA_LIMIT]).decode("ascii")
+            errors["knativeerrordata"] = data
+        dead = replace(event, extensions={**event.extensions, **errors})
+        final = replace(delivery, dead_letter_sink=None)
+        sent = self._send(url, dead, final, namespace=trigger.namespace)
+        logger.warning(
+            "event dead-lettered", extra={**extra, "delivered": sent.succeeded}
+        )
+
+    def _reingest(self, broker: Broker, reply: Event, ttl: int) -> None:
+        extensions = {**reply.extensions, TTL_EXTENSION: str(ttl)}
+        status = self.ingest(
+            broker.namespace, broker.name, replace(reply, extensions=extensions)
+        )
+        if status != 202:
+            logger.warning("reply dropped", extra={**_ids(reply), "status": status})
+
+    def _tick_ping_sources(self) -> None:
+        schedules = [_Schedule(source) for source in self._routing.ping_sources]
+        while schedules and not self._stopping.is_set():
+            due = min(schedules, key=lambda schedule: schedule.next_at)
+            wait = (due.next_at - datetime.now(UTC)).total_seconds()
+            if wait > 0 and self._stopping.wait(wait):
+                return
+            self._submit(self._emit_ping, due.source)
+            due.advance()
+
+    def _emit_ping(self, source: PingSource) -> None:
+        url = self.resolve(source.sink, source.namespace)
+        if url is None:
+            logger.warning(
+                "ping dropped: sink not running", extra={"source": source.name}
+            )
+            return
+        event = ping_event(source, datetime.now(UTC))
+        attempt = self._send(url, event, PING_DELIVERY, namespace=source.namespace)
+        if not attempt.succeeded:
+            logger.warning(
+                "ping dropped", extra={**_ids(event), "status": attempt.status}
+            )
+
+    def _submit(self, function: Any, *args: Any) -> None:
+        if self._stopping.is_set():
+            return
+        try:
+            self._executor.submit(function, *args)
+        except RuntimeError:
+            logger.debug("delivery skipped: broker stopping")
+
+    def _broker(self, namespace: str, name: str) -> Broker | None:
+        for broker in self._routing.brokers:
+            if broker.namespace == namespace and broker.name == name:
+                return broker
+        return None
+
+    def _triggers(self, broker: Broker) -> list[Trigger]:
+        return [
+            trigger
+            for trigger in self._routing.triggers
+            if trigger.namespace == broker.namespace and trigger.broker == broker.name
+        ]
+
+
+def ping_event(source: PingSource, now: datetime) -> Event:
+    """Build the event a PingSource emits at `now` (a fresh random id per tick)."""
+    data: Any = source.data
+    if isinstance(data, str) and (source.content_type or "").endswith("json"):
+        try:
+            data = json.loads(data)
+        except ValueError:
+            logger.debug(
+                "ping data kept as text: not json", extra={"source": source.name}
+            )
+    return Event(
+        id=codec.new_id(),
+        source=f"/apis/v1/namespaces/{source.namespace}/pingsources/{source.name}",
+        type=PING_TYPE,
+        time=now,
+        data=data,
+        datacontenttype=source.content_type,
+        extensions=dict(source.extensions),
+    )
+
+
+class _Schedule:
+    """The next tick of one PingSource (robfig/cron: optional leading seconds field)."""
+
+    def __init__(self, source: PingSource) -> None:
+        zone = ZoneInfo(source.timezone) if source.timezone else UTC
+        has_seconds = len(source.schedule.split()) == 6
+        self.source = source
+        self._cron = croniter(
+            source.schedule, datetime.now(zone), second_at_beginning=has_seconds
+        )
+        self.next_at: datetime = self._cron.get_next(datetime)
+
+    def advance(self) -> None:
+        self.next_at = self._cron.get_next(datetime)
+
+
+def _post(url: str, event: Event, delivery: Delivery, *, namespace: str) -> Attempt:
+    if delivery.structured:
+        headers, body = codec.to_structured_http(event)
+    else:
+        headers, body = codec.to_binary_http(event)
+    headers = {**headers, "Prefer": "reply", "Kn-Namespace": namespace}
+    timeout = (delivery.timeout or DEFAULT_ATTEMPT_TIMEOUT).total_seconds()
+    parts = urlsplit(url)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    connection = http.client.HTTPConnection(parts.netloc, timeout=timeout)
+    try:
+        connection.request("POST", path, body=body, headers=headers)
+        response = connection.getresponse()
+        answer = response.read()
+        answer_headers = {k.lower(): v for k, v in response.getheaders()}
+    except (OSError, http.client.HTTPException) as error:
+        logger.debug(
+            "delivery attempt failed", extra={"url": url, "reason": str(error)}
+        )
+        return Attempt(url=url, status=None)
+    finally:
+        connection.close()
+    return _read_answer(url, response.status, answer_headers, answer)
+
+
+def _read_answer(
+    url: str, status: int, headers: dict[str, str], body: bytes
+) -> Attempt:
+    """A 2xx must be empty or a CloudEvent; anything else fails like Knative's 502."""
+    if not 200 <= status < 300:
+        return Attempt(url=url, status=status, body=body)
+    content_type = headers.get("content-type", "")
+    if "ce-id" in headers or content_type.startswith(codec.STRUCTURED_CONTENT_TYPE):
+        try:
+            reply = codec.from_http(headers, body)
+        except InputError:
+            return Attempt(url=url, status=502, body=body)
+        return Attempt(url=url, status=status, body=body, reply=reply)
+    if body.strip():
+        return Attempt(url=url, status=502, body=body)
+    return Attempt(url=url, status=status)
+
+
+def _ttl(event: Event) -> int | None:
+    raw = event.extensions.get(TTL_EXTENSION)
+    if raw is None:
+        return DEFAULT_TTL
+    try:
+        return int(raw)
+    except ValueError:
+        return None
+
+
+def _ids(event: Event) -> dict[str, str]:
+    return {"ce_id": event.id, "ce_type": event.type}
+
+
+def _handler_class(broker: DevBroker) -> type[BaseHTTPRequestHandler]:
+    class IngressHandler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            parts = self.path.split("?")[0].strip("/").split("/")
+            length = int(self.headers.get("content-length") or 0)
+            body = self.rfile.read(length) if length else b""
+            if len(parts) != 2 or not broker.has_broker(parts[0], parts[1]):
+                self._answer(404, {"message": f"no broker at {self.path}"})
+                return
+            try:
+                event = codec.from_http(dict(self.headers.items()), body)
+            except InputError as error:
+                self._answer(400, {"message": str(error)})
+                return
+            status = broker.ingest(parts[0], parts[1], event)
+            refused = {"message": f"event {event.id} refused: hop limit (ttl) used up"}
+            self._answer(status, None if status == 202 else refused)
+
+        def do_GET(self) -> None:
+            if self.path.startswith("/health/"):
+                self._answer(200, {"status": "UP"})
+                return
+            self._answer(405, {"message": "send CloudEvents with POST"})
+
+        def do_OPTIONS(self) -> None:
+            # The CloudEvents webhook handshake (abuse protection), as MT ingress does.
+            self.send_response(200)
+            self.send_header("WebHook-Allowed-Origin", "*")
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def _answer(self, status: int, body: dict[str, str] | None) -> None:
+            payload = b"" if body is None else json.dumps(body).encode("utf-8")
+            self.send_response(status)
+            if body is not None:
+                self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            logger.debug("ingress request", extra={"line": format % args})
+
+    return IngressHandler
