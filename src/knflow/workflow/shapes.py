@@ -137,7 +137,7 @@ def number_or_string(
             walk.report(pointer, f"must be at least {minimum:g}")
         if maximum is not None and value > maximum:
             walk.report(pointer, f"must be at most {maximum:g}")
-        if multiple_of is not None and not _is_multiple(value, multiple_of):
+        if multiple_of is not None and not _is_multiple(value, multiple_of, walk):
             walk.report(pointer, f"must be a multiple of {multiple_of:g}")
 
     return check
@@ -257,9 +257,12 @@ def _type_name(value: Json) -> str:
     return _TYPE_NAMES.get(kind, kind)
 
 
-def _is_multiple(value: float, step: float) -> bool:
-    # Mirrors the float arithmetic of the `jsonschema` validator for `multipleOf`, so
-    # that strict mode and the 0.8 schema agree on values such as 1.1 (both refuse it).
+def _is_multiple(value: float, step: float, walk: Walk) -> bool:
+    # Strict mode mirrors the float arithmetic of the `jsonschema` validator for
+    # `multipleOf`, so that it agrees with the 0.8 schema even where floats round
+    # (1.1 is refused); lenient mode also accepts exact decimal multiples.
+    if not walk.strict and (_decimal(value) / _decimal(step)).denominator == 1:
+        return True
     if not isinstance(step, float):
         return value % step == 0
     quotient = value / step
@@ -267,6 +270,11 @@ def _is_multiple(value: float, step: float) -> bool:
         return int(quotient) == quotient
     except OverflowError:
         return (Fraction(value) / Fraction(step)).denominator == 1
+
+
+def _decimal(number: float) -> Fraction:
+    """The number as written in decimal (`1.1` is 11/10, not the nearest float)."""
+    return Fraction(repr(number))
 
 
 def _report_repeats(values: list[Json], pointer: str, walk: Walk) -> None:
