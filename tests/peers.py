@@ -75,15 +75,25 @@ class HttpPeer:
         with self._lock:
             self._queued.setdefault((method.upper(), path), []).extend(replies)
 
-    def received(self, method: str | None = None, path: str | None = None) -> list[Recorded]:
+    def received(
+        self, method: str | None = None, path: str | None = None
+    ) -> list[Recorded]:
         with self._lock:
             return [
-                r for r in self.requests
-                if (method is None or r.method == method.upper()) and (path is None or r.path == path)
+                r
+                for r in self.requests
+                if (method is None or r.method == method.upper())
+                and (path is None or r.path == path)
             ]
 
-    def wait_for(self, count: int, *, method: str | None = None, path: str | None = None,
-                 timeout: float = 10.0) -> list[Recorded]:
+    def wait_for(
+        self,
+        count: int,
+        *,
+        method: str | None = None,
+        path: str | None = None,
+        timeout: float = 10.0,
+    ) -> list[Recorded]:
         """Wait until at least `count` matching requests arrived; fail after `timeout` s."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -91,7 +101,9 @@ class HttpPeer:
             if len(found) >= count:
                 return found
             time.sleep(0.02)
-        raise AssertionError(f"expected {count} request(s) to {method} {path}, got {len(self.received(method, path))}")
+        raise AssertionError(
+            f"expected {count} request(s) to {method} {path}, got {len(self.received(method, path))}"
+        )
 
     def _answer(self, recorded: Recorded) -> Reply:
         with self._lock:
@@ -100,12 +112,26 @@ class HttpPeer:
             queue = self._queued.get((recorded.method, bare_path))
             if queue:
                 return queue.pop(0)
-            for method, path, responder in self._routes:
-                if method != recorded.method:
-                    continue
-                if path == bare_path or (path.endswith("*") and bare_path.startswith(path[:-1])):
-                    return responder(recorded)
-        return Reply(status=404, body={"message": f"no route for {recorded.method} {bare_path}"})
+            responder = next(
+                (
+                    handler
+                    for method, path, handler in self._routes
+                    if method == recorded.method
+                    and (
+                        path == bare_path
+                        or (path.endswith("*") and bare_path.startswith(path[:-1]))
+                    )
+                ),
+                None,
+            )
+        if responder is None:
+            return Reply(
+                status=404,
+                body={"message": f"no route for {recorded.method} {bare_path}"},
+            )
+        return responder(
+            recorded
+        )  # outside the lock: a responder may wait for other requests
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         peer = self
@@ -114,10 +140,21 @@ class HttpPeer:
             def _serve(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(length) if length else b""
-                recorded = Recorded(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+                recorded = Recorded(
+                    self.command,
+                    self.path,
+                    {k.lower(): v for k, v in self.headers.items()},
+                    body,
+                )
                 reply = peer._answer(recorded)
-                payload = b"" if reply.body is None else (
-                    reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
+                payload = (
+                    b""
+                    if reply.body is None
+                    else (
+                        reply.body
+                        if isinstance(reply.body, bytes)
+                        else json.dumps(reply.body).encode()
+                    )
                 )
                 self.send_response(reply.status)
                 headers = {"content-type": "application/json", **reply.headers}
@@ -127,9 +164,9 @@ class HttpPeer:
                 self.end_headers()
                 self.wfile.write(payload)
 
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve  # noqa: N815
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 return
 
         return Handler

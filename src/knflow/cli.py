@@ -20,7 +20,11 @@ COMMANDS: Final = (
     ("schema", "schema", "print the schema the migrations produce"),
     ("dev", "dev", "run every function, the development broker and PostgreSQL locally"),
     ("deploy", "deploy", "register definitions in the database or on a cluster"),
-    ("gen-manifest", "gen_manifest", "write the cluster objects for a folder of workflows"),
+    (
+        "gen-manifest",
+        "gen_manifest",
+        "write the cluster objects for a folder of workflows",
+    ),
     ("index", "index", "maintain the Data Index projection (rebuild)"),
 )
 
@@ -45,7 +49,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     name = argv[0]
     module = _command_module(name)
-    sub = argparse.ArgumentParser(prog=f"knflow {name}", description=dict((n, h) for n, _, h in COMMANDS)[name])
+    sub = argparse.ArgumentParser(
+        prog=f"knflow {name}", description=dict((n, h) for n, _, h in COMMANDS)[name]
+    )
     module.add_arguments(sub)
     return module.run(sub.parse_args(argv[1:]))
 

@@ -53,6 +53,12 @@ class Settings:
     """Optional generic webhook receiving each notification as JSON."""
     notify_outcomes: frozenset[str] = frozenset({"COMPLETED", "ERROR", "ABORTED"})
     """Instance outcomes that produce a lifecycle notification."""
+    job_window: timedelta = timedelta(seconds=45)
+    """How long one job-trigger invocation stays to fire jobs at their exact time; keep it
+    below the ping Trigger's delivery timeout (50 s) and Knative's request timeout."""
+    redrive_after: timedelta = timedelta(seconds=30)
+    """How long a runnable ACTIVE instance may go without progress before the reconcile
+    re-sends its step event."""
 
     @classmethod
     def from_environment(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -62,29 +68,55 @@ class Settings:
             database_url=env.get("DATABASE_URL", ""),
             k_sink=env.get("K_SINK", ""),
             namespace=env.get("KNFLOW_NAMESPACE", env.get("POD_NAMESPACE", "default")),
-            knative_url_pattern=env.get("KNFLOW_KNATIVE_URL_PATTERN", DEFAULT_KNATIVE_URL_PATTERN),
+            knative_url_pattern=env.get(
+                "KNFLOW_KNATIVE_URL_PATTERN", DEFAULT_KNATIVE_URL_PATTERN
+            ),
             function_urls=_prefixed(env, FUNCTION_URL_ENV_PREFIX),
-            secrets={**_secret_files(env.get("KNFLOW_SECRETS_DIR", "")), **_prefixed(env, SECRET_ENV_PREFIX)},
-            sync_budget=timedelta(seconds=float(env.get("KNFLOW_SYNC_BUDGET_SECONDS", "30"))),
-            step_budget=timedelta(seconds=float(env.get("KNFLOW_STEP_BUDGET_SECONDS", "20"))),
-            action_timeout=timedelta(seconds=float(env.get("KNFLOW_ACTION_TIMEOUT_SECONDS", "30"))),
+            secrets={
+                **_secret_files(env.get("KNFLOW_SECRETS_DIR", "")),
+                **_prefixed(env, SECRET_ENV_PREFIX),
+            },
+            sync_budget=timedelta(
+                seconds=float(env.get("KNFLOW_SYNC_BUDGET_SECONDS", "30"))
+            ),
+            step_budget=timedelta(
+                seconds=float(env.get("KNFLOW_STEP_BUDGET_SECONDS", "20"))
+            ),
+            action_timeout=timedelta(
+                seconds=float(env.get("KNFLOW_ACTION_TIMEOUT_SECONDS", "30"))
+            ),
             service_url=env.get("KNFLOW_SERVICE_URL", "http://localhost:8081"),
             jobs_url=env.get("KNFLOW_JOBS_URL", "http://localhost:8084"),
-            runtime_url=env.get("KNFLOW_RUNTIME_URL", env.get("KNFLOW_SERVICE_URL", "http://localhost:8081")),
+            runtime_url=env.get(
+                "KNFLOW_RUNTIME_URL",
+                env.get("KNFLOW_SERVICE_URL", "http://localhost:8081"),
+            ),
             backstage_url=env.get("BACKSTAGE_URL", "").rstrip("/"),
             backstage_token=env.get("BACKSTAGE_NOTIFICATIONS_TOKEN", ""),
             notify_webhook_url=env.get("NOTIFY_WEBHOOK_URL", ""),
             notify_outcomes=frozenset(
                 s.strip().upper()
-                for s in env.get("KNFLOW_NOTIFY_OUTCOMES", "COMPLETED,ERROR,ABORTED").split(",")
+                for s in env.get(
+                    "KNFLOW_NOTIFY_OUTCOMES", "COMPLETED,ERROR,ABORTED"
+                ).split(",")
                 if s.strip()
+            ),
+            job_window=timedelta(
+                seconds=float(env.get("KNFLOW_JOB_WINDOW_SECONDS", "45"))
+            ),
+            redrive_after=timedelta(
+                seconds=float(env.get("KNFLOW_REDRIVE_AFTER_SECONDS", "30"))
             ),
         )
 
 
 def _prefixed(env: Mapping[str, str], prefix: str) -> dict[str, str]:
     """Values of variables starting with `prefix`, keyed by the rest of the name."""
-    return {name[len(prefix) :]: value for name, value in env.items() if name.startswith(prefix)}
+    return {
+        name[len(prefix) :]: value
+        for name, value in env.items()
+        if name.startswith(prefix)
+    }
 
 
 def _secret_files(folder: str) -> dict[str, str]:

@@ -61,7 +61,9 @@ class ProcessServices:
             return self._services
 
 
-def event_function(handler: EventHandler, *, routes: Sequence[Route] = ()) -> FlaskFunction:
+def event_function(
+    handler: EventHandler, *, routes: Sequence[Route] = ()
+) -> FlaskFunction:
     """Serve CloudEvents at `/` with `handler`, plus `routes` and the health endpoints."""
     state = ProcessServices()
 
@@ -74,7 +76,9 @@ def event_function(handler: EventHandler, *, routes: Sequence[Route] = ()) -> Fl
             if params is not None:
                 return _serve_route(state, route, decoded, params)
         if request.method != "POST":
-            return _json_response(Response(status=405, body={"message": "send CloudEvents with POST"}))
+            return _json_response(
+                Response(status=405, body={"message": "send CloudEvents with POST"})
+            )
         return _serve_event(state, handler, request)
 
     return handle
@@ -93,13 +97,18 @@ def http_function(routes: Sequence[Route]) -> FlaskFunction:
             if params is not None:
                 return _serve_route(state, route, decoded, params)
         return _json_response(
-            Response(status=404, body={"message": f"no endpoint {request.method} {request.path}"})
+            Response(
+                status=404,
+                body={"message": f"no endpoint {request.method} {request.path}"},
+            )
         )
 
     return handle
 
 
-def _serve_event(state: ProcessServices, handler: EventHandler, request: flask.Request) -> flask.Response:
+def _serve_event(
+    state: ProcessServices, handler: EventHandler, request: flask.Request
+) -> flask.Response:
     try:
         event = codec.from_http(dict(request.headers), request.get_data())
     except InputError as error:
@@ -111,7 +120,12 @@ def _serve_event(state: ProcessServices, handler: EventHandler, request: flask.R
             return _event_error(error, event)
         except Exception:
             logger.exception("event handler failed")
-            return _json_response(Response(status=500, body={"message": f"internal error handling event {event.id}"}))
+            return _json_response(
+                Response(
+                    status=500,
+                    body={"message": f"internal error handling event {event.id}"},
+                )
+            )
     if reply is None:
         return flask.Response(status=202)
     headers, body = codec.to_binary_http(reply)
@@ -125,15 +139,21 @@ def _event_error(error: KnflowError, event: Event) -> flask.Response:
         return _json_response(Response(status=503, body={"message": str(error)}))
     logger.warning("event refused", extra={"reason": str(error)})
     status = 400 if isinstance(error, InputError) else 422
-    return _json_response(Response(status=status, body={"message": str(error), "id": event.id}))
+    return _json_response(
+        Response(status=status, body={"message": str(error), "id": event.id})
+    )
 
 
 def _serve_route(
     state: ProcessServices, route: Route, request: Request, params: dict[str, str]
 ) -> flask.Response:
     request = Request(
-        method=request.method, path=request.path, headers=request.headers,
-        query=request.query, body=request.body, params=params,
+        method=request.method,
+        path=request.path,
+        headers=request.headers,
+        query=request.query,
+        body=request.body,
+        params=params,
     )
     try:
         return _json_response(route.handler(state.get(), request))
@@ -141,7 +161,11 @@ def _serve_route(
         return _json_response(_error_response(error))
     except Exception:
         logger.exception("request handler failed")
-        return _json_response(Response(status=500, body={"message": "internal error; see the function's log"}))
+        return _json_response(
+            Response(
+                status=500, body={"message": "internal error; see the function's log"}
+            )
+        )
 
 
 def _error_response(error: KnflowError) -> Response:
@@ -180,10 +204,14 @@ def _health(state: ProcessServices, path: str) -> flask.Response:
         with db.transaction(services.pool) as conn:
             pending = migrate.pending_migrations(conn)
     except KnflowError as error:
-        return _json_response(Response(status=503, body={"status": "DOWN", "reason": str(error)}))
+        return _json_response(
+            Response(status=503, body={"status": "DOWN", "reason": str(error)})
+        )
     if pending:
         reason = f"database schema is behind: {len(pending)} migration(s) pending; run 'knflow migrate'"
-        return _json_response(Response(status=503, body={"status": "DOWN", "reason": reason}))
+        return _json_response(
+            Response(status=503, body={"status": "DOWN", "reason": reason})
+        )
     return _json_response(Response(body={"status": "UP"}))
 
 
@@ -194,4 +222,6 @@ def _json_response(response: Response) -> flask.Response:
     if isinstance(response.body, bytes):
         return flask.Response(response.body, status=response.status, headers=headers)
     headers.setdefault("content-type", "application/json")
-    return flask.Response(json.dumps(response.body), status=response.status, headers=headers)
+    return flask.Response(
+        json.dumps(response.body), status=response.status, headers=headers
+    )

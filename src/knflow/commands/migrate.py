@@ -12,12 +12,18 @@ from knflow.store import db, migrate
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the options."""
-    parser.add_argument("--database-url", default=None, help="libpq URL (default: DATABASE_URL)")
+    parser.add_argument(
+        "--database-url", default=None, help="libpq URL (default: DATABASE_URL)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     """Apply migrations; print what was applied."""
-    url = args.database_url if args.database_url is not None else Settings.from_environment().database_url
+    url = (
+        args.database_url
+        if args.database_url is not None
+        else Settings.from_environment().database_url
+    )
     try:
         with db.connect(url) as conn:
             applied = migrate.apply_migrations(conn)

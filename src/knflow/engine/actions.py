@@ -18,11 +18,11 @@ from knflow.engine.outcome import (
     CallFunction,
     EmitEvent,
     Failure,
+    RequestNotification,
     ScheduleTimer,
     StartSubflow,
 )
 from knflow.errors import ExpressionError
-from knflow.events import types
 from knflow.workflow.model import Action, Json, State
 
 NOTIFY_OPERATION: Final = "notify"
@@ -165,14 +165,7 @@ def _call_function(
         return None
     arguments = _arguments(run, ref.arguments, action_input, thread)
     if function_def.type == "custom" and function_def.operation == NOTIFY_OPERATION:
-        run.command(
-            EmitEvent(
-                key=run.new_key(thread),
-                type=types.NOTIFICATION_REQUESTED,
-                source=None,
-                data=arguments,
-            )
-        )
+        run.command(RequestNotification(key=run.new_key(thread), body=arguments))
         return None
     key = run.new_key(thread)
     if ref.invoke == "async":

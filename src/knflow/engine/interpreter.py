@@ -12,10 +12,17 @@ import copy
 from collections.abc import Callable
 from typing import Any, Final
 
-from knflow.engine import actions, dataflow, failures
+from knflow.engine import actions, dataflow, failures, retries
 from knflow.engine.children import cancel_children, child_finished
 from knflow.engine.context import InstanceContext, Run
-from knflow.engine.execution import MAIN, Execution, Stage, Thread, ThreadStatus
+from knflow.engine.execution import (
+    MAIN,
+    Execution,
+    Stage,
+    Thread,
+    ThreadStatus,
+    WaitKind,
+)
 from knflow.engine.expressions import Evaluator
 from knflow.engine.outcome import (
     Activation,
@@ -27,6 +34,7 @@ from knflow.engine.outcome import (
     Outcome,
     RunThread,
     ScheduleThread,
+    ScheduleTimer,
 )
 from knflow.engine.results import BLOCKED, Failed, Finished, StateResult
 from knflow.engine.states import foreach, inject, operation, parallel, switch, waits
@@ -170,18 +178,27 @@ def _resume(run: Run, thread: Thread, activation: CallCompleted) -> None:
     wait = thread.wait or {}
     thread.seq += 1
     if activation.failure is not None:
+        if wait.get("kind") == WaitKind.CALL and _retry(
+            run, thread, activation.failure
+        ):
+            return
         thread.wait = None
         thread.status = ThreadStatus.RUNNABLE
         thread.scratch["failure"] = activation.failure.to_json()
         return
     if wait.get("level") == "state":
-        thread.wait = None
-        thread.status = ThreadStatus.RUNNABLE
-        thread.scratch["arrived"] = (
+        arrived = (
             activation.result
             if isinstance(activation.result, dict)
             else {"kind": "timer"}
         )
+        if wait.get("all") and arrived.get("kind") == "event":
+            arrived = _gather(wait, arrived)
+            if arrived is None:
+                return  # SW 0.8 `exclusive: false`: keep waiting for the other events
+        thread.wait = None
+        thread.status = ThreadStatus.RUNNABLE
+        thread.scratch["arrived"] = arrived
         return
     state = run.definition.state(thread.state)
     failure = actions.complete_wait(
@@ -189,6 +206,44 @@ def _resume(run: Run, thread: Thread, activation: CallCompleted) -> None:
     )
     if failure is not None:
         thread.scratch["failure"] = failure.to_json()
+
+
+def _retry(run: Run, thread: Thread, failure: Failure) -> bool:
+    """Schedule a retry of the failed action when its policy allows one (SW 0.8 retries)."""
+    state = run.definition.state(thread.state)
+    action = actions.thread_actions(state, thread)[thread.pc]
+    attempts = thread.scratch.setdefault("attempts", {})
+    attempt = attempts.get(str(thread.pc), 0) + 1
+    seed = f"{run.instance.instance_id}/{thread.id}/{state.name}/{thread.pc}"
+    delay = retries.retry_delay(
+        run.definition, action, failure, attempt=attempt, seed=seed
+    )
+    if delay is None:
+        return False
+    attempts[str(thread.pc)] = attempt
+    key = run.new_key(thread)
+    due = run.now + delay
+    thread.wait = {
+        "kind": WaitKind.TIMER,
+        "key": key,
+        "due": due.isoformat(),
+        "phase": f"retry:{thread.pc}",
+        "failure": failure.to_json(),
+    }
+    thread.status = ThreadStatus.BLOCKED
+    run.command(ScheduleTimer(thread_id=thread.id, key=key, due=due))
+    return True
+
+
+def _gather(wait: dict[str, Any], arrived: dict[str, Any]) -> dict[str, Any] | None:
+    """Collect events of an all-events wait; return them all once every one arrived."""
+    received = {r["ref"]: r for r in wait.get("received", [])}
+    for event in arrived.get("events", []):
+        received.setdefault(event["ref"], event)
+    wait["received"] = list(received.values())
+    if set(received) < {e["ref"] for e in wait.get("events", [])}:
+        return None
+    return {"kind": "event", "events": list(received.values())}
 
 
 def _drain(run: Run) -> None:

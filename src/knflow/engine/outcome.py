@@ -142,6 +142,16 @@ class EmitEvent:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class RequestNotification:
+    """Send a Backstage notification (the custom function `operation: notify`)."""
+
+    key: str
+    """Deterministic discriminator for the event id."""
+    body: Json
+    """The notification body `{recipients, payload}`."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ScheduleTimer:
     """Wake `thread_id` with `CallCompleted(key)` at `due`."""
 

@@ -23,7 +23,17 @@ JSON_CONTENT_TYPE: Final = "application/json"
 STRUCTURED_CONTENT_TYPE: Final = "application/cloudevents+json"
 BATCH_CONTENT_TYPE: Final = "application/cloudevents-batch+json"
 _CORE_ATTRIBUTES: Final = frozenset(
-    {"id", "source", "type", "specversion", "subject", "time", "datacontenttype", "dataschema", "data"}
+    {
+        "id",
+        "source",
+        "type",
+        "specversion",
+        "subject",
+        "time",
+        "datacontenttype",
+        "dataschema",
+        "data",
+    }
 )
 
 
@@ -57,7 +67,12 @@ class Event:
 
     def to_dict(self) -> dict[str, Any]:
         """Render the structured-mode JSON object."""
-        body: dict[str, Any] = {"specversion": "1.0", "id": self.id, "source": self.source, "type": self.type}
+        body: dict[str, Any] = {
+            "specversion": "1.0",
+            "id": self.id,
+            "source": self.source,
+            "type": self.type,
+        }
         if self.subject is not None:
             body["subject"] = self.subject
         if self.time is not None:
@@ -88,7 +103,9 @@ def from_http(headers: Mapping[str, str], body: bytes) -> Event:
     """
     lowered = {key.lower(): value for key, value in headers.items()}
     if lowered.get("content-type", "").startswith(BATCH_CONTENT_TYPE):
-        raise InputError("batched CloudEvents are not accepted; send one event per request")
+        raise InputError(
+            "batched CloudEvents are not accepted; send one event per request"
+        )
     try:
         decoded = _from_http(lowered, body)
     except (GenericException, ValueError, TypeError, KeyError) as error:
@@ -103,7 +120,8 @@ def from_dict(body: Mapping[str, Any]) -> Event:
         InputError: a required attribute is missing.
     """
     return from_http(
-        {"content-type": STRUCTURED_CONTENT_TYPE}, json.dumps(dict(body)).encode("utf-8")
+        {"content-type": STRUCTURED_CONTENT_TYPE},
+        json.dumps(dict(body)).encode("utf-8"),
     )
 
 
@@ -141,7 +159,9 @@ def _from_http(headers: dict[str, str], body: bytes) -> CloudEvent:
 def _to_event(decoded: CloudEvent) -> Event:
     attributes = decoded.get_attributes()
     extensions = {
-        key: str(value) for key, value in attributes.items() if key not in _CORE_ATTRIBUTES and value is not None
+        key: str(value)
+        for key, value in attributes.items()
+        if key not in _CORE_ATTRIBUTES and value is not None
     }
     data = decoded.get_data()
     if isinstance(data, (bytes, bytearray)):
@@ -159,7 +179,11 @@ def _to_event(decoded: CloudEvent) -> Event:
 
 
 def _to_cloudevent(event: Event) -> CloudEvent:
-    attributes: dict[str, Any] = {"id": event.id, "source": event.source, "type": event.type}
+    attributes: dict[str, Any] = {
+        "id": event.id,
+        "source": event.source,
+        "type": event.type,
+    }
     if event.subject is not None:
         attributes["subject"] = event.subject
     if event.time is not None:

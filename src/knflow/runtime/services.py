@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from knflow.config import Settings
 from knflow.outbound.http import HttpClient
+from knflow.runtime.catalog import DefinitionCache
 from knflow.store.db import Pool
 
 Clock = Callable[[], datetime]
@@ -30,3 +31,5 @@ class Services:
     """The outbound HTTP client."""
     clock: Clock = system_clock
     """The time source; tests pass their own."""
+    definitions: DefinitionCache = field(default_factory=DefinitionCache)
+    """Parsed definitions of this process."""

@@ -59,4 +59,3 @@ def connect(database_url: str) -> Iterator[Connection]:
         raise UnavailableError(f"database is unreachable: {error}") from error
     with conn:
         yield conn
-

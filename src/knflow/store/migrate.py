@@ -47,7 +47,9 @@ def shipped_migrations() -> list[Migration]:
         if not entry.name.endswith(".sql"):
             continue
         number, _, rest = entry.name.removesuffix(".sql").partition("_")
-        found.append(Migration(version=int(number), name=rest, sql=entry.read_text("utf-8")))
+        found.append(
+            Migration(version=int(number), name=rest, sql=entry.read_text("utf-8"))
+        )
     return sorted(found, key=lambda migration: migration.version)
 
 
@@ -73,9 +75,16 @@ def apply_migrations(conn: Connection) -> list[Migration]:
             conn.execute(cast(LiteralString, migration.sql))
             conn.execute(
                 q["record_migration"],
-                {"version": migration.version, "name": migration.name, "checksum": migration.checksum},
+                {
+                    "version": migration.version,
+                    "name": migration.name,
+                    "checksum": migration.checksum,
+                },
             )
-            logger.info("migration applied", extra={"version": migration.version, "migration": migration.name})
+            logger.info(
+                "migration applied",
+                extra={"version": migration.version, "migration": migration.name},
+            )
             applied_now.append(migration)
     return applied_now
 

@@ -18,7 +18,11 @@ _NAME_LINE: Final = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
 @cache
 def queries(module: str) -> Mapping[str, LiteralString]:
     """Return the named statements of `store/sql/<module>.sql`, read once per process."""
-    text = resources.files("knflow.store").joinpath("sql", f"{module}.sql").read_text("utf-8")
+    text = (
+        resources.files("knflow.store")
+        .joinpath("sql", f"{module}.sql")
+        .read_text("utf-8")
+    )
     return MappingProxyType(parse_blocks(text))
 
 

@@ -1,0 +1,6 @@
+"""step-executor: continue workflow instances — step events, and the events workflows consume."""
+
+from knflow import serving
+from knflow.runtime import inbox
+
+handle = serving.event_function(inbox.receive)

@@ -1,0 +1,121 @@
+"""`knflow run FILE`: register a workflow and run one instance to its end in this process."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from knflow.commands import environment
+from knflow.config import Settings
+from knflow.errors import DefinitionError, KnflowError
+from knflow.runtime import definitions, local, starting
+from knflow.runtime.services import Services
+from knflow.store import db
+from knflow.workflow import loading
+
+WORKFLOW_SUFFIXES = (".sw.json", ".sw.yaml", ".sw.yml")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare the options."""
+    parser.add_argument(
+        "file", type=Path, help="the workflow definition (.sw.json, .sw.yaml, .sw.yml)"
+    )
+    parser.add_argument(
+        "--input", default=None, help="input data as JSON, or @file.json"
+    )
+    parser.add_argument(
+        "--workflows",
+        type=Path,
+        default=None,
+        help="folder of other definitions to register, for subflows (default: the file's folder)",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=300.0, help="give up after this many seconds"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the instance; print its output on stdout (exit 0) or its failure on stderr (exit 1)."""
+    settings = Settings.from_environment()
+    try:
+        data = _read_input(args.input)
+        source = loading.load_file(args.file)
+        with (
+            environment.database(
+                settings, data_dir=Path.cwd() / ".pgdata" / "run"
+            ) as url,
+            environment.services(settings, url) as services,
+        ):
+            _register_others(
+                services, args.workflows or args.file.parent, skip=args.file
+            )
+            with db.transaction(services.pool) as conn:
+                definitions.register_source(
+                    conn, source, settings=settings, now=services.clock()
+                )
+            workflow_id = str(source.document.get("id") or source.document.get("key"))
+            row = starting.start_instance(
+                services,
+                starting.StartRequest(
+                    workflow_id=workflow_id, data=data, variables={}, headers={}
+                ),
+            )
+            view = local.run_to_end(
+                services, row.id, timeout=timedelta(seconds=args.timeout)
+            )
+    except KnflowError as error:
+        print(f"knflow run: {error}", file=sys.stderr)
+        return 1
+    if view.status == "COMPLETED":
+        print(json.dumps(view.data, indent=2, ensure_ascii=False))
+        return 0
+    if view.status == "ERROR":
+        print(
+            f"knflow run: instance {row.id} failed in state '{view.error_state}':"
+            f" {view.error_message}",
+            file=sys.stderr,
+        )
+        return 1
+    reason = "waits for an event" if view.waiting else "did not finish in time"
+    print(
+        f"knflow run: instance {row.id} is {view.status} and {reason}", file=sys.stderr
+    )
+    return 1
+
+
+def _register_others(services: Services, folder: Path, *, skip: Path) -> None:
+    """Register the folder's other definitions for subflows; invalid ones are skipped with a warning."""
+    for path in sorted(folder.iterdir()):
+        if path.resolve() == skip.resolve() or not path.name.endswith(
+            WORKFLOW_SUFFIXES
+        ):
+            continue
+        try:
+            with db.transaction(services.pool) as conn:
+                definitions.register_source(
+                    conn,
+                    loading.load_file(path),
+                    settings=services.settings,
+                    now=services.clock(),
+                )
+        except DefinitionError as error:
+            print(f"knflow run: skipping {path.name}: {error}", file=sys.stderr)
+
+
+def _read_input(raw: str | None) -> Any:
+    if raw is None:
+        return {}
+    text = Path(raw[1:]).read_text(encoding="utf-8") if raw.startswith("@") else raw
+    try:
+        return json.loads(text)
+    except ValueError as error:
+        raise KnflowInputError(f"--input is not valid JSON: {error}") from error
+
+
+class KnflowInputError(KnflowError):
+    """The command-line input is not JSON."""

@@ -1,0 +1,532 @@
+"""Writing an engine outcome: the instance row, its events and its follow-up work, in one transaction.
+
+`commit_outcome` is the only place that turns engine commands into rows: outgoing CloudEvents and
+Kogito process events go to the outbox; service calls are either claimed by this process
+(returned as `PendingCall`s to perform after commit) or handed to step-executor with a step
+event; subflows become child instances; a finished child resumes its waiting parent in the same
+transaction. Everything the caller must do after commit is collected in `Aftermath`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+from knflow.engine import interpreter
+from knflow.engine.context import InstanceContext
+from knflow.engine.execution import Execution, ThreadStatus, WaitKind
+from knflow.engine.outcome import (
+    CallCompleted,
+    CallFunction,
+    ContinueAs,
+    EmitEvent,
+    Failure,
+    InstanceStatus,
+    Outcome,
+    RequestNotification,
+    ScheduleThread,
+    ScheduleTimer,
+    StartSubflow,
+)
+from knflow.events import codec, kogito, types
+from knflow.events.codec import Event
+from knflow.runtime import correlation, definitions, publishing, timers
+from knflow.runtime.catalog import LoadedDefinition
+from knflow.runtime.services import Services
+from knflow.store import instances, jobs, subscriptions
+from knflow.store.db import Connection
+from knflow.store.instances import InstanceRow
+from knflow.store.subscriptions import Subscription
+from knflow.workflow.model import Json
+
+EVENT_NAMESPACE: Final = uuid.UUID("3b0f5f0e-9a51-4c57-8d2e-7f1f64a9c2d4")
+CLAIM_MARGIN: Final = timedelta(seconds=30)
+ENDED: Final = frozenset(
+    {InstanceStatus.COMPLETED, InstanceStatus.ERROR, InstanceStatus.ABORTED}
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PendingCall:
+    """A service call claimed by this process, to perform after commit."""
+
+    instance_id: str
+    thread_id: str
+    key: str
+    function_name: str
+    arguments: Json
+    loaded: LoadedDefinition
+    headers: Mapping[str, str]
+    asynchronous: bool = False
+
+
+@dataclass(slots=True)
+class Aftermath:
+    """What the caller does after commit: publish rows, perform calls."""
+
+    outbox_ids: list[int] = field(default_factory=list)
+    calls: list[PendingCall] = field(default_factory=list)
+    touched: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True, kw_only=True)
+class Writer:
+    """Commits outcomes within one transaction; `local_claims` bounds calls kept in-process."""
+
+    services: Services
+    conn: Connection
+    now: datetime
+    aftermath: Aftermath = field(default_factory=Aftermath)
+    local_claims: int = 1
+
+    def enqueue(self, event: Event, instance_id: str | None) -> None:
+        """Queue an event in this transaction."""
+        row_id = publishing.enqueue(
+            self.conn, event, instance_id=instance_id, now=self.now
+        )
+        if row_id is not None:
+            self.aftermath.outbox_ids.append(row_id)
+
+
+def instance_context(row: InstanceRow, services: Services) -> InstanceContext:
+    """Return what expressions of `row` see about their instance."""
+    return InstanceContext(
+        instance_id=row.id, headers=row.headers or {}, secrets=services.settings.secrets
+    )
+
+
+def commit_outcome(
+    writer: Writer,
+    loaded: LoadedDefinition,
+    before: InstanceRow,
+    outcome: Outcome,
+    *,
+    is_new: bool,
+) -> InstanceRow:
+    """Persist `outcome` for the instance `before` (inserted when `is_new`) and its consequences."""
+    row = _next_row(before, outcome, writer.now)
+    if outcome.ignored and not is_new:
+        return before
+    _claim_and_dispatch(writer, loaded, row, outcome)
+    row = dataclasses.replace(
+        row,
+        execution=outcome.execution.to_json(),
+        waiting=outcome.execution.is_waiting_externally(),
+    )
+    if is_new:
+        instances.insert(writer.conn, row)
+    else:
+        instances.update(writer.conn, row)
+        row = dataclasses.replace(row, revision=row.revision + 1)
+    _emit_kogito_events(writer, loaded, row, outcome, is_new=is_new)
+    _carry_out(writer, loaded, row, outcome)
+    writer.aftermath.touched.append(row.id)
+    if row.status in ENDED:
+        subscriptions.replace_for_instance(writer.conn, row.id, [], now=writer.now)
+        jobs.cancel_for_instance(writer.conn, row.id, now=writer.now)
+        _resume_parent(writer, row)
+        return row
+    return _subscribe(writer, loaded, row)
+
+
+def _subscribe(
+    writer: Writer, loaded: LoadedDefinition, row: InstanceRow
+) -> InstanceRow:
+    """Rewrite the instance's event subscriptions; hand it an already-received matching event."""
+    wanted = correlation.subscriptions_of(loaded, row)
+    subscriptions.replace_for_instance(writer.conn, row.id, wanted, now=writer.now)
+    if not wanted:
+        return row
+    since = writer.now - correlation.BACKLOG_RETENTION
+    for kept in subscriptions.unconsumed(
+        writer.conn, sorted({s.event_type for s in wanted}), since=since
+    ):
+        event = codec.from_dict(kept.event)
+        for subscription in wanted:
+            if correlation.matches(subscription, event):
+                subscriptions.mark_consumed(
+                    writer.conn, kept.id, consumed_by=row.id, now=writer.now
+                )
+                return deliver(writer, loaded, row, subscription, event)
+    return row
+
+
+def deliver(
+    writer: Writer,
+    loaded: LoadedDefinition,
+    row: InstanceRow,
+    subscription: Subscription,
+    event: Event,
+) -> InstanceRow:
+    """Complete the subscribed wait of a locked instance with `event`; return the new row."""
+    activation = CallCompleted(
+        thread_id=subscription.thread_id,
+        key=subscription.wait_key,
+        result=correlation.arrival(subscription, loaded, event),
+    )
+    outcome = interpreter.advance(
+        loaded.definition,
+        loaded.evaluator,
+        instance_context(row, writer.services),
+        Execution.from_json(row.execution),
+        activation,
+        now=writer.now,
+    )
+    return commit_outcome(writer, loaded, row, outcome, is_new=False)
+
+
+def step_event(instance_id: str, thread_id: str, seq: int, *, now: datetime) -> Event:
+    """Build the `knflow.step.ready` event asking step-executor to run one thread."""
+    return Event(
+        id=str(uuid.uuid5(EVENT_NAMESPACE, f"{instance_id}/{thread_id}/{seq}/step")),
+        source="/knflow/runtime",
+        type=types.STEP_READY,
+        data={"instanceId": instance_id, "threadId": thread_id, "seq": seq},
+        time=now,
+        extensions={"partitionkey": instance_id, "kogitoprocinstanceid": instance_id},
+    )
+
+
+def _next_row(before: InstanceRow, outcome: Outcome, now: datetime) -> InstanceRow:
+    ended = outcome.status in ENDED
+    failure = outcome.failure
+    return dataclasses.replace(
+        before,
+        status=outcome.status.value,
+        data=outcome.data if outcome.data is not None else before.data,
+        error_state=outcome.failed_state
+        if failure
+        else (None if outcome.status == InstanceStatus.ACTIVE else before.error_state),
+        error_node=outcome.failed_node
+        if failure
+        else (None if outcome.status == InstanceStatus.ACTIVE else before.error_node),
+        error_message=failure.message
+        if failure
+        else (
+            None if outcome.status == InstanceStatus.ACTIVE else before.error_message
+        ),
+        updated_at=now,
+        ended_at=now if ended and outcome.status != InstanceStatus.ERROR else None,
+    )
+
+
+def _claim_and_dispatch(
+    writer: Writer, loaded: LoadedDefinition, row: InstanceRow, outcome: Outcome
+) -> None:
+    """Keep up to `local_claims` calls in this process; the others go to step-executor."""
+    execution = outcome.execution
+    for command in outcome.commands:
+        if isinstance(command, CallFunction) and command.asynchronous:
+            writer.aftermath.calls.append(
+                _pending(row, loaded, command, asynchronous=True)
+            )
+            continue
+        if not isinstance(command, CallFunction):
+            continue
+        thread = execution.threads.get(command.thread_id)
+        if thread is None or thread.status is not ThreadStatus.BLOCKED:
+            continue
+        if writer.local_claims > 0:
+            writer.local_claims -= 1
+            assert thread.wait is not None
+            thread.wait["claimed_until"] = (
+                writer.now + writer.services.settings.action_timeout + CLAIM_MARGIN
+            ).isoformat()
+            writer.aftermath.calls.append(_pending(row, loaded, command))
+        else:
+            writer.enqueue(
+                step_event(row.id, thread.id, thread.seq, now=writer.now), row.id
+            )
+
+
+def _pending(
+    row: InstanceRow,
+    loaded: LoadedDefinition,
+    command: CallFunction,
+    *,
+    asynchronous: bool = False,
+) -> PendingCall:
+    return PendingCall(
+        instance_id=row.id,
+        thread_id=command.thread_id,
+        key=command.key,
+        function_name=command.function_name,
+        arguments=command.arguments,
+        loaded=loaded,
+        headers=_forwarded(row.headers or {}),
+        asynchronous=asynchronous,
+    )
+
+
+def _forwarded(headers: Mapping[str, str]) -> dict[str, str]:
+    return {
+        k: v for k, v in headers.items() if k.lower().startswith("x-authorization-")
+    }
+
+
+def _carry_out(
+    writer: Writer, loaded: LoadedDefinition, row: InstanceRow, outcome: Outcome
+) -> None:
+    for command in outcome.commands:
+        if isinstance(command, EmitEvent):
+            writer.enqueue(_produced_event(loaded, row, command, writer.now), row.id)
+        elif isinstance(command, RequestNotification):
+            notification = EmitEvent(
+                key=command.key,
+                type=types.NOTIFICATION_REQUESTED,
+                source=None,
+                data=command.body,
+            )
+            writer.enqueue(
+                _produced_event(loaded, row, notification, writer.now), row.id
+            )
+        elif isinstance(command, ScheduleThread):
+            writer.enqueue(
+                step_event(row.id, command.thread_id, command.seq, now=writer.now),
+                row.id,
+            )
+        elif isinstance(command, ScheduleTimer):
+            timers.schedule(
+                writer.conn,
+                instance_id=row.id,
+                thread_id=command.thread_id,
+                key=command.key,
+                due=command.due,
+                now=writer.now,
+            )
+        elif isinstance(command, StartSubflow):
+            _start_child(writer, row, command)
+        elif isinstance(command, ContinueAs):
+            _continue_as(writer, row, command)
+
+
+def _produced_event(
+    loaded: LoadedDefinition, row: InstanceRow, command: EmitEvent, now: datetime
+) -> Event:
+    definition = loaded.definition
+    extensions = {
+        "kogitoprocinstanceid": row.id,
+        "kogitoprocid": definition.workflow_id,
+        "kogitoprocversion": definition.version,
+        "kogitoproctype": "SW",
+        "partitionkey": row.id,
+        **({"kogitobusinesskey": row.business_key} if row.business_key else {}),
+        **{k.lower(): v for k, v in command.extensions.items()},
+    }
+    return Event(
+        id=str(uuid.uuid5(EVENT_NAMESPACE, f"{row.id}/{command.key}/produced")),
+        source=command.source or f"/knflow/{definition.workflow_id}",
+        type=command.type,
+        data=command.data,
+        time=now,
+        extensions=extensions,
+    )
+
+
+def _start_child(writer: Writer, parent: InstanceRow, command: StartSubflow) -> None:
+    from knflow.runtime import starting  # starting builds on this module
+
+    if instances.find_child(writer.conn, parent.id, command.key) is not None:
+        return
+    starting.start_in_transaction(
+        writer,
+        workflow_id=command.workflow_id,
+        version=command.version,
+        data=command.data,
+        variables={},
+        headers=parent.headers or {},
+        business_key=None,
+        parent=starting.ParentLink(
+            instance_id=parent.id,
+            thread_id=command.thread_id,
+            key=command.key if command.wait else None,
+            root_instance_id=parent.root_instance_id or parent.id,
+            root_workflow_id=parent.root_workflow_id or parent.workflow_id,
+        ),
+    )
+
+
+def _continue_as(writer: Writer, row: InstanceRow, command: ContinueAs) -> None:
+    from knflow.runtime import starting  # starting builds on this module
+
+    starting.start_in_transaction(
+        writer,
+        workflow_id=command.workflow_id,
+        version=command.version,
+        data=command.data,
+        variables=row.variables or {},
+        headers=row.headers or {},
+        business_key=row.business_key,
+        parent=None,
+    )
+
+
+def _resume_parent(writer: Writer, child: InstanceRow) -> None:
+    """A finished sync subflow hands its output (or failure) to the waiting parent thread."""
+    if (
+        not child.parent_instance_id
+        or not child.parent_key
+        or not child.parent_thread_id
+    ):
+        return
+    parent = instances.lock(writer.conn, child.parent_instance_id)
+    if parent is None or parent.status != InstanceStatus.ACTIVE:
+        return
+    failure = None
+    if child.status != InstanceStatus.COMPLETED:
+        failure = Failure(
+            message=child.error_message
+            or f"subflow {child.workflow_id} ended {child.status}",
+            kind="SubflowError",
+        )
+    activation = CallCompleted(
+        thread_id=child.parent_thread_id,
+        key=child.parent_key,
+        result=child.data,
+        failure=failure,
+    )
+    loaded = definitions.load(
+        writer.conn,
+        writer.services.definitions,
+        parent.workflow_id,
+        parent.workflow_version,
+    )
+    outcome = interpreter.advance(
+        loaded.definition,
+        loaded.evaluator,
+        instance_context(parent, writer.services),
+        Execution.from_json(parent.execution),
+        activation,
+        now=writer.now,
+    )
+    commit_outcome(writer, loaded, parent, outcome, is_new=False)
+
+
+def _emit_kogito_events(
+    writer: Writer,
+    loaded: LoadedDefinition,
+    row: InstanceRow,
+    outcome: Outcome,
+    *,
+    is_new: bool,
+) -> None:
+    facts = _facts(writer, loaded, row)
+    counter = iter(range(1_000_000))
+
+    def seq() -> str:
+        return f"{row.revision}.{next(counter)}"
+
+    if is_new:
+        writer.enqueue(
+            kogito.state_event(
+                dataclasses.replace(facts, status="ACTIVE"),
+                event_type=1,
+                at=writer.now,
+                seq=seq(),
+            ),
+            row.id,
+        )
+        for name, value in (row.variables or {}).items():
+            writer.enqueue(
+                kogito.variable_event(facts, name, value, at=writer.now, seq=seq()),
+                row.id,
+            )
+    for trace in outcome.trace:
+        node = kogito.NodeFacts(
+            node_instance_id=trace.node_instance_id,
+            node_definition_id=trace.node_id,
+            node_name=trace.name,
+            node_type=trace.node_type,
+            enter=trace.at,
+            exit=trace.at if trace.event == "exit" else None,
+        )
+        if trace.event == "error":
+            writer.enqueue(
+                kogito.error_event(
+                    facts,
+                    node_definition_id=trace.node_id,
+                    node_instance_id=trace.node_instance_id,
+                    message=trace.message or "",
+                    at=trace.at,
+                    seq=seq(),
+                ),
+                row.id,
+            )
+            continue
+        event_type = 1 if trace.event == "enter" else 2
+        writer.enqueue(
+            kogito.node_event(
+                facts, node, event_type=event_type, at=trace.at, seq=seq()
+            ),
+            row.id,
+        )
+    if outcome.data_changed or is_new:
+        writer.enqueue(
+            kogito.variable_event(
+                facts, "workflowdata", row.data, at=writer.now, seq=seq()
+            ),
+            row.id,
+        )
+    if row.status in ENDED:
+        event_type = 5 if row.status == InstanceStatus.ERROR else 2
+        writer.enqueue(
+            kogito.state_event(facts, event_type=event_type, at=writer.now, seq=seq()),
+            row.id,
+        )
+
+
+def emit_state_change(
+    writer: Writer, loaded: LoadedDefinition, row: InstanceRow, *, event_type: int
+) -> None:
+    """Announce a management change (abort, retrigger) to the Data Index."""
+    facts = _facts(writer, loaded, row)
+    writer.enqueue(
+        kogito.state_event(
+            facts, event_type=event_type, at=writer.now, seq=f"{row.revision}.m"
+        ),
+        row.id,
+    )
+
+
+def _facts(
+    writer: Writer, loaded: LoadedDefinition, row: InstanceRow
+) -> kogito.InstanceFacts:
+    definition = loaded.definition
+    return kogito.InstanceFacts(
+        instance_id=row.id,
+        workflow_id=row.workflow_id,
+        workflow_version=row.workflow_version,
+        workflow_name=definition.name,
+        endpoint=definitions.endpoint(writer.services.settings, row.workflow_id),
+        status=row.status,
+        start=row.started_at,
+        end=row.ended_at,
+        business_key=row.business_key,
+        parent_instance_id=row.parent_instance_id,
+        root_instance_id=row.root_instance_id,
+        root_workflow_id=row.root_workflow_id,
+        identity=_identity(row.variables),
+    )
+
+
+def _identity(variables: Any) -> str | None:
+    if isinstance(variables, dict) and isinstance(
+        variables.get("initiatorEntity"), str
+    ):
+        return str(variables["initiatorEntity"])
+    return None
+
+
+def is_call_claimable(execution: Execution, thread_id: str, now: datetime) -> bool:
+    """Tell whether a thread blocked on a call has no live claim (never claimed, or expired)."""
+    thread = execution.threads.get(thread_id)
+    if thread is None or thread.status is not ThreadStatus.BLOCKED or not thread.wait:
+        return False
+    if thread.wait.get("kind") != WaitKind.CALL:
+        return False
+    claimed = thread.wait.get("claimed_until")
+    return claimed is None or datetime.fromisoformat(claimed) <= now

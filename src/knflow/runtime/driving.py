@@ -1,0 +1,139 @@
+"""Carrying out what commits leave behind: publishing events and performing claimed calls.
+
+A claimed call runs here, outside any transaction; its result (or failure) is applied in a new
+transaction, which may claim the next call, and so on until the instance waits, fans out to
+step-executor, or ends. Several calls claimed at once (a local run) run concurrently.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from typing import Final
+
+from knflow.engine import interpreter
+from knflow.engine.execution import Execution
+from knflow.engine.outcome import Activation, CallCompleted, Failure
+from knflow.errors import ActionError
+from knflow.outbound import functions
+from knflow.runtime import definitions, publishing
+from knflow.runtime.committing import (
+    Aftermath,
+    PendingCall,
+    Writer,
+    commit_outcome,
+    instance_context,
+)
+from knflow.runtime.services import Services
+from knflow.store import db, instances
+from knflow.store.db import Connection
+from knflow.workflow.model import Json, parse_duration
+
+logger = logging.getLogger(__name__)
+
+UNBOUNDED: Final = 1_000_000
+
+
+def new_writer(services: Services, conn: Connection) -> Writer:
+    """Return a writer for this transaction; without a broker, every call is kept in-process."""
+    local_claims = 1 if services.settings.k_sink else UNBOUNDED
+    return Writer(
+        services=services, conn=conn, now=services.clock(), local_claims=local_claims
+    )
+
+
+def settle(services: Services, aftermath: Aftermath) -> None:
+    """Publish what was queued and perform the claimed calls, following each to its next wait."""
+    publishing.publish_ids(services, aftermath.outbox_ids)
+    for call in (c for c in aftermath.calls if c.asynchronous):
+        _fire_and_forget(services, call)
+    pending = [c for c in aftermath.calls if not c.asynchronous]
+    if len(pending) == 1:
+        settle(services, complete_call(services, pending[0]))
+        return
+    if pending:
+        with ThreadPoolExecutor(max_workers=min(len(pending), 16)) as pool:
+            for follow_up in pool.map(
+                lambda call: complete_call(services, call), pending
+            ):
+                settle(services, follow_up)
+
+
+def complete_call(services: Services, call: PendingCall) -> Aftermath:
+    """Perform a claimed call and apply its outcome to the instance."""
+    result, failure = perform(services, call)
+    return apply_activation(
+        services,
+        call.instance_id,
+        CallCompleted(
+            thread_id=call.thread_id, key=call.key, result=result, failure=failure
+        ),
+    )
+
+
+def apply_activation(
+    services: Services, instance_id: str, activation: Activation
+) -> Aftermath:
+    """Advance an instance by one activation in one transaction; ended instances ignore it."""
+    with db.transaction(services.pool) as conn:
+        writer = new_writer(services, conn)
+        row = instances.lock(conn, instance_id)
+        if row is None or row.status != "ACTIVE":
+            return writer.aftermath
+        loaded = definitions.load(
+            conn, services.definitions, row.workflow_id, row.workflow_version
+        )
+        outcome = interpreter.advance(
+            loaded.definition,
+            loaded.evaluator,
+            instance_context(row, services),
+            Execution.from_json(row.execution),
+            activation,
+            now=writer.now,
+        )
+        commit_outcome(writer, loaded, row, outcome, is_new=False)
+    return writer.aftermath
+
+
+def perform(services: Services, call: PendingCall) -> tuple[Json, Failure | None]:
+    """Call the service; return its result, or a failure the engine can match against `onErrors`."""
+    definition = call.loaded.definition
+    function_def = definition.functions[call.function_name]
+    timeout = definition.timeouts.get("actionExecTimeout")
+    try:
+        result = functions.invoke(
+            services.http,
+            services.settings,
+            functions.FunctionCall(
+                function_name=function_def.name,
+                function_type=function_def.type,
+                operation=function_def.operation,
+                arguments=call.arguments,
+                resources=call.loaded.source.resources,
+                instance_id=call.instance_id,
+                workflow_id=definition.workflow_id,
+                forward_headers=call.headers,
+                timeout=parse_duration(str(timeout)) if timeout else None,
+            ),
+        )
+    except ActionError as error:
+        logger.info(
+            "function call failed",
+            extra={"function": call.function_name, "kind": error.kind},
+        )
+        return None, Failure(
+            message=str(error),
+            kind=error.kind,
+            status=error.status,
+            retryable=error.retryable,
+        )
+    return result, None
+
+
+def _fire_and_forget(services: Services, call: PendingCall) -> None:
+    result, failure = perform(services, call)
+    if failure is not None:
+        logger.warning(
+            "async function call failed", extra={"function": call.function_name}
+        )
+    del result

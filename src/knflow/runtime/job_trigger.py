@@ -1,0 +1,434 @@
+"""job-trigger's use cases: on every wake fire what is due, then stay to fire the next jobs on time.
+
+Jobs whose firing is a database change (instance timers, scheduled starts, CloudEvents queued
+in the outbox) are claimed and fired in one transaction, so each fires once even with several
+replicas or a crash mid-way. Jobs that call out (http recipients, a sink other than `K_SINK`)
+are claimed with a lease (RUNNING), called outside any transaction, and their outcome recorded
+afterwards; a firer that dies mid-call lets the lease run out and the job fires again (at least
+once, as with the Kogito Job Service). Failed calls are retried with a doubling delay (RETRY),
+then given up (ERROR). Every status change queues a JobEvent.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Final
+
+from knflow import logs
+from knflow.engine import interpreter
+from knflow.engine.execution import Execution
+from knflow.engine.outcome import CallCompleted
+from knflow.errors import (
+    ActionError,
+    InputError,
+    KnflowError,
+    NotFoundError,
+    UnavailableError,
+)
+from knflow.events import codec, types
+from knflow.events.codec import Event
+from knflow.outbound import function_http, sink
+from knflow.runtime import (
+    definitions,
+    driving,
+    jobs_api,
+    publishing,
+    reconcile,
+    schedules,
+    starting,
+)
+from knflow.runtime.committing import Writer, commit_outcome, instance_context
+from knflow.runtime.services import Services
+from knflow.runtime.timers import INSTANCE_RECIPIENT
+from knflow.store import db, instances, jobs
+from knflow.store.jobs import JobRow
+
+logger = logging.getLogger(__name__)
+
+WATCH_NAME: Final = "job-trigger"
+RECHECK: Final = timedelta(milliseconds=100)
+"""Longest nap of a watcher: jobs written by others are seen within this."""
+LEASE_CHECK: Final = timedelta(seconds=1)
+"""How often a watcher checks that no newer invocation took over."""
+LEASE_MARGIN: Final = timedelta(seconds=30)
+"""Added to a call's timeout: how long a RUNNING job stays claimed by its firer."""
+RESPONSE_CHARS: Final = 200
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClaimedCall:
+    """A job claimed (RUNNING) for a call made outside any transaction."""
+
+    job: JobRow
+    """The job as claimed; `expiration_time` is the lease end, which identifies the claim."""
+    occurrence: datetime
+    """Due time of the occurrence being fired."""
+
+
+def on_event(services: Services, event: Event) -> None:
+    """Handle a tick (`dev.knative.sources.ping`) or a `job.create`/`job.delete`, then stay.
+
+    Raises:
+        InputError: an event of another type, or a job event with invalid data.
+    """
+    if event.type == types.PING:
+        fire_due(services)
+        reconcile.run(services)
+    elif event.type in (types.JOB_CREATE, types.JOB_DELETE):
+        jobs_api.handle_job_event(services, event)
+    else:
+        raise InputError(f"job-trigger does not handle events of type '{event.type}'")
+    watch(services, window=services.settings.job_window)
+
+
+def watch(services: Services, *, window: timedelta) -> int:
+    """Fire what is due, then fire each job at its time until `window` ends; return the count.
+
+    Only one invocation watches at a time: the one whose window ends last. The others fire
+    what is due and return at once.
+    """
+    fired = fire_due(services)
+    holder = str(uuid.uuid4())
+    deadline = time.monotonic() + window.total_seconds()
+    if window <= timedelta(0) or not _take_watch(services, holder, window):
+        return fired
+    try:
+        fired += _watch_until(services, holder, deadline)
+    finally:
+        with db.transaction(services.pool) as conn:
+            jobs.release_watch(
+                conn, name=WATCH_NAME, holder=holder, now=services.clock()
+            )
+    return fired
+
+
+def fire_due(services: Services, *, limit: int = 50) -> int:
+    """Fire every due job, at most `limit`; return how many fired."""
+    fired = 0
+    while fired < limit and fire_next(services):
+        fired += 1
+    return fired
+
+
+def fire_next(services: Services) -> bool:
+    """Claim and fire the most overdue job; return False when none is due.
+
+    A job whose firing fails permanently (its workflow is gone, say) is recorded as failed
+    instead of blocking the ones behind it.
+    """
+    claimed: JobRow | None = None
+    try:
+        with db.transaction(services.pool) as conn:
+            writer = _writer(services, conn)
+            due = jobs.claim_due(conn, now=writer.now, limit=1)
+            if not due:
+                return False
+            claimed = due[0]
+            with logs.context(job_id=claimed.id):
+                call = _fire_claimed(writer, claimed)
+    except KnflowError as error:
+        if error.retryable or claimed is None:
+            raise
+        _record_failure(services, claimed.id, error)
+        return True
+    driving.settle(services, writer.aftermath)
+    if call is not None:
+        _complete_call(services, call)
+    return True
+
+
+def _watch_until(services: Services, holder: str, deadline: float) -> int:
+    fired = 0
+    next_lease_check = time.monotonic() + LEASE_CHECK.total_seconds()
+    while (left := deadline - time.monotonic()) > 0:
+        if time.monotonic() >= next_lease_check:
+            if not _holds_watch(services, holder):
+                logger.debug("watch taken over")
+                return fired
+            next_lease_check = time.monotonic() + LEASE_CHECK.total_seconds()
+        with db.transaction(services.pool) as conn:
+            due = jobs.next_due(conn)
+        wait = RECHECK.total_seconds()
+        if due is not None:
+            wait = min(wait, (due - services.clock()).total_seconds())
+        if wait <= 0:
+            fired += fire_due(services)
+            continue
+        time.sleep(min(wait, left))
+    return fired
+
+
+def _take_watch(services: Services, holder: str, window: timedelta) -> bool:
+    with db.transaction(services.pool) as conn:
+        return jobs.take_watch(
+            conn,
+            name=WATCH_NAME,
+            holder=holder,
+            held_until=services.clock() + window,
+        )
+
+
+def _holds_watch(services: Services, holder: str) -> bool:
+    with db.transaction(services.pool) as conn:
+        return jobs.holds_watch(
+            conn, name=WATCH_NAME, holder=holder, now=services.clock()
+        )
+
+
+def _writer(services: Services, conn: db.Connection) -> Writer:
+    """A writer that hands service calls to step-executor when there is a broker.
+
+    A timer firing must not wait for a workflow's service call: other timers are due.
+    """
+    writer = driving.new_writer(services, conn)
+    if services.settings.k_sink:
+        writer.local_claims = 0
+    return writer
+
+
+def _fire_claimed(writer: Writer, job: JobRow) -> ClaimedCall | None:
+    recipient = job.recipient if isinstance(job.recipient, dict) else {}
+    kind = recipient.get("type")
+    occurrence = _occurrence(job)
+    if kind == INSTANCE_RECIPIENT:
+        _wake_instance(writer, recipient)
+    elif kind == schedules.START_RECIPIENT:
+        _start_instance(writer, job, str(recipient.get("workflowId")))
+    elif kind == jobs_api.SINK_RECIPIENT and _is_broker(writer.services, recipient):
+        writer.enqueue(jobs_api.sink_event(job, now=writer.now), job.instance_id)
+    elif kind in (jobs_api.HTTP_RECIPIENT, jobs_api.SINK_RECIPIENT):
+        return _claim_call(writer, job, occurrence)
+    else:
+        logger.warning("job with an unknown recipient dropped", extra={"kind": kind})
+    _record_success(writer, job, occurrence, response=None)
+    return None
+
+
+def _occurrence(job: JobRow) -> datetime:
+    """The due time being fired: a retry or a lapsed lease keeps its occurrence's time."""
+    if job.status in ("RETRY", "RUNNING") and job.occurrence_at is not None:
+        return job.occurrence_at
+    return job.expiration_time
+
+
+def _wake_instance(writer: Writer, recipient: dict[str, object]) -> None:
+    row = instances.lock(writer.conn, str(recipient["instanceId"]))
+    if row is None or row.status != "ACTIVE":
+        return
+    loaded = definitions.load(
+        writer.conn, writer.services.definitions, row.workflow_id, row.workflow_version
+    )
+    activation = CallCompleted(
+        thread_id=str(recipient["threadId"]),
+        key=str(recipient["key"]),
+        result={"kind": "timer"},
+    )
+    outcome = interpreter.advance(
+        loaded.definition,
+        loaded.evaluator,
+        instance_context(row, writer.services),
+        Execution.from_json(row.execution),
+        activation,
+        now=writer.now,
+    )
+    commit_outcome(writer, loaded, row, outcome, is_new=False)
+
+
+def _start_instance(writer: Writer, job: JobRow, workflow_id: str) -> None:
+    """Start a scheduled instance; a refused start is logged, and the schedule goes on."""
+    try:
+        row = starting.start_in_transaction(
+            writer,
+            workflow_id=workflow_id,
+            version=None,
+            data={},
+            variables={},
+            headers={},
+            business_key=None,
+            parent=None,
+        )
+    except (InputError, NotFoundError) as error:
+        # Both are raised before anything is written, so the transaction stays usable.
+        logger.warning(
+            "scheduled start refused",
+            extra={"workflow_id": workflow_id, "reason": str(error)},
+        )
+        return
+    logger.info(
+        "scheduled instance started",
+        extra={"workflow_id": workflow_id, "instance_id": row.id, "job_id": job.id},
+    )
+
+
+def _is_broker(services: Services, recipient: dict[str, object]) -> bool:
+    url = recipient.get("sinkUrl")
+    return not url or url == services.settings.k_sink
+
+
+def _claim_call(writer: Writer, job: JobRow, occurrence: datetime) -> ClaimedCall:
+    timeout = jobs_api.attempt_timeout(job, writer.services.settings.action_timeout)
+    claimed = jobs.set_status(
+        writer.conn,
+        job,
+        status="RUNNING",
+        now=writer.now,
+        expiration_time=writer.now + timeout + LEASE_MARGIN,
+        occurrence_at=occurrence,
+    )
+    return ClaimedCall(job=claimed, occurrence=occurrence)
+
+
+def _complete_call(services: Services, call: ClaimedCall) -> None:
+    """Call the recipient, then record the outcome unless the claim was lost meanwhile."""
+    response: tuple[str, str] | None = None
+    failure: str | None = None
+    try:
+        response = _call_recipient(services, call.job)
+    except (ActionError, UnavailableError) as error:
+        failure = str(error)
+    with db.transaction(services.pool) as conn:
+        writer = _writer(services, conn)
+        row = jobs.lock(conn, call.job.id)
+        if (
+            row is None
+            or row.status != "RUNNING"
+            or row.expiration_time != call.job.expiration_time
+        ):
+            logger.info(
+                "job outcome dropped: claim lost", extra={"job_id": call.job.id}
+            )
+            return
+        if failure is None:
+            _record_success(writer, row, call.occurrence, response=response)
+        else:
+            _record_retry(writer, row, call.occurrence, failure)
+    publishing.publish_ids(services, writer.aftermath.outbox_ids)
+
+
+def _call_recipient(services: Services, job: JobRow) -> tuple[str, str] | None:
+    recipient = job.recipient if isinstance(job.recipient, dict) else {}
+    timeout = jobs_api.attempt_timeout(job, services.settings.action_timeout)
+    if recipient.get("type") == jobs_api.SINK_RECIPIENT:
+        event = jobs_api.sink_event(job, now=services.clock())
+        structured = recipient.get("contentMode") == "structured"
+        encode = codec.to_structured_http if structured else codec.to_binary_http
+        headers, encoded = encode(event)
+        sink.post(services.http, str(recipient["sinkUrl"]), headers, encoded)
+        return None
+    body, content_type = jobs_api.payload_body(recipient)
+    query = recipient.get("queryParams") or {}
+    answer = function_http.send(
+        services.http,
+        function_http.FunctionRequest(
+            method=str(recipient.get("method") or "POST").upper(),
+            url=str(recipient["url"]),
+            query=tuple((str(k), str(v)) for k, v in query.items()),
+            headers={
+                str(k): str(v) for k, v in (recipient.get("headers") or {}).items()
+            },
+            body=body,
+            content_type=content_type,
+        ),
+        function_name=f"job {job.id}",
+        timeout=timeout,
+        forward_headers={},
+    )
+    text = answer.content[:RESPONSE_CHARS].decode("utf-8", errors="replace")
+    return str(answer.status), text
+
+
+def _record_success(
+    writer: Writer,
+    job: JobRow,
+    occurrence: datetime,
+    *,
+    response: tuple[str, str] | None,
+) -> None:
+    """Count the firing; a repeating job moves to its next occurrence, others are EXECUTED."""
+    counter = job.execution_counter + 1
+    following = _following(job, occurrence, counter, writer.now)
+    row = jobs.set_status(
+        writer.conn,
+        job,
+        status="EXECUTED" if following is None else "SCHEDULED",
+        now=writer.now,
+        expiration_time=following,
+        retries=0,
+        execution_counter=counter,
+    )
+    writer.aftermath.outbox_ids.extend(
+        filter(
+            None,
+            [jobs_api.announce(writer.conn, row, now=writer.now, response=response)],
+        )
+    )
+
+
+def _following(
+    job: JobRow, occurrence: datetime, fired: int, now: datetime
+) -> datetime | None:
+    """The next occurrence after a firing; occurrences missed while nothing ran are skipped."""
+    if (
+        isinstance(job.schedule, dict)
+        and job.schedule.get("type") == schedules.SCHEDULE_TYPE
+    ):
+        return schedules.next_start(job, max(occurrence, now))
+    if not job.repeat_interval_ms or 0 <= job.repeat_limit < fired:
+        return None
+    period = timedelta(milliseconds=job.repeat_interval_ms)
+    skipped = max(0, (now - occurrence) // period)
+    return occurrence + period * (skipped + 1)
+
+
+def _record_retry(
+    writer: Writer, job: JobRow, occurrence: datetime, failure: str
+) -> None:
+    policy = jobs_api.retry_policy(job)
+    retries = job.retries + 1
+    next_attempt = writer.now + policy.delay * (2 ** (retries - 1))
+    give_up = (
+        retries > policy.max_retries or next_attempt > occurrence + policy.max_duration
+    )
+    row = jobs.set_status(
+        writer.conn,
+        job,
+        status="ERROR" if give_up else "RETRY",
+        now=writer.now,
+        expiration_time=None if give_up else next_attempt,
+        retries=retries,
+        occurrence_at=None if give_up else occurrence,
+        last_error=failure,
+    )
+    logger.warning(
+        "job firing failed",
+        extra={"job_id": job.id, "retries": retries, "status": row.status},
+    )
+    writer.aftermath.outbox_ids.extend(
+        filter(None, [jobs_api.announce(writer.conn, row, now=writer.now)])
+    )
+
+
+def _record_failure(services: Services, job_id: str, error: KnflowError) -> None:
+    """Record a firing that failed permanently; a repeating job goes on with its next occurrence."""
+    logger.warning("job firing refused", extra={"job_id": job_id, "reason": str(error)})
+    with db.transaction(services.pool) as conn:
+        writer = _writer(services, conn)
+        job = jobs.lock(conn, job_id)
+        if job is None or job.status not in jobs_api.PENDING:
+            return
+        occurrence = _occurrence(job)
+        following = _following(job, occurrence, job.execution_counter + 1, writer.now)
+        row = jobs.set_status(
+            conn,
+            job,
+            status="ERROR" if following is None else "SCHEDULED",
+            now=writer.now,
+            expiration_time=following,
+            last_error=str(error),
+        )
+        outbox_id = jobs_api.announce(conn, row, now=writer.now)
+    publishing.publish_ids(services, [outbox_id] if outbox_id else [])

@@ -1,0 +1,191 @@
+"""Starting instances: by REST call, as subflows, as continuations, or from a start event.
+
+An instance is created and run to its first wait in one transaction; input is validated against
+the definition's `dataInputSchema` first, so invalid input creates nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final
+
+import jsonschema
+
+from knflow.engine import interpreter
+from knflow.errors import InputError
+from knflow.runtime import definitions, driving
+from knflow.runtime.catalog import LoadedDefinition
+from knflow.runtime.committing import Writer, commit_outcome, instance_context
+from knflow.runtime.services import Services
+from knflow.store import db
+from knflow.store.instances import InstanceRow
+from knflow.workflow.model import Json
+
+CHILD_NAMESPACE: Final = uuid.UUID("0c5a8f7e-61d2-4b1e-9f3a-7d8e9c0b1a2f")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ParentLink:
+    """Where a subflow belongs."""
+
+    instance_id: str
+    """Parent instance."""
+    thread_id: str
+    """Parent thread (waiting when `key` is set)."""
+    key: str | None
+    """The parent's wait key for sync subflows; None for async ones."""
+    root_instance_id: str
+    """Root of the tree."""
+    root_workflow_id: str
+    """Workflow of the root."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StartRequest:
+    """A request to start an instance."""
+
+    workflow_id: str
+    """Which workflow."""
+    data: Json
+    """The workflow input (`workflowdata`)."""
+    variables: Mapping[str, Json]
+    """Other top-level keys of the request (`initiatorEntity`, `targetEntity`, ...)."""
+    headers: Mapping[str, str]
+    """Headers kept for the instance."""
+    business_key: str | None = None
+    """Optional business key."""
+    version: str | None = None
+    """Pinned version; the latest when None."""
+
+
+def start_instance(services: Services, request: StartRequest) -> InstanceRow:
+    """Create an instance, run it as far as it goes in this process, and return its first row.
+
+    Raises:
+        NotFoundError: the workflow is not registered.
+        InputError: the input violates the definition's `dataInputSchema`.
+    """
+    with db.transaction(services.pool) as conn:
+        writer = driving.new_writer(services, conn)
+        row = start_in_transaction(
+            writer,
+            workflow_id=request.workflow_id,
+            version=request.version,
+            data=request.data,
+            variables=request.variables,
+            headers=request.headers,
+            business_key=request.business_key,
+            parent=None,
+        )
+    driving.settle(services, writer.aftermath)
+    return row
+
+
+def start_in_transaction(
+    writer: Writer,
+    *,
+    workflow_id: str,
+    version: str | None,
+    data: Json,
+    variables: Mapping[str, Json],
+    headers: Mapping[str, str],
+    business_key: str | None,
+    parent: ParentLink | None,
+) -> InstanceRow:
+    """Create and run an instance inside the writer's transaction."""
+    loaded = definitions.load(
+        writer.conn, writer.services.definitions, workflow_id, version
+    )
+    data = {} if data is None else data
+    validate_input(loaded, data)
+    row = _new_row(
+        writer,
+        loaded,
+        data=data,
+        variables=variables,
+        headers=headers,
+        business_key=business_key,
+        parent=parent,
+    )
+    outcome = interpreter.start(
+        loaded.definition,
+        loaded.evaluator,
+        instance_context(row, writer.services),
+        data=data,
+        now=writer.now,
+    )
+    return commit_outcome(writer, loaded, row, outcome, is_new=True)
+
+
+def validate_input(loaded: LoadedDefinition, data: Json) -> None:
+    """Check workflow input against `dataInputSchema`.
+
+    Raises:
+        InputError: the data violates the schema (with `failOnValidationErrors`, the default).
+    """
+    schema = loaded.source.input_schema
+    if not schema or not loaded.source.fail_on_input_validation:
+        return
+    validator = jsonschema.Draft7Validator(schema)
+    problems = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+    if not problems:
+        return
+    first = problems[0]
+    where = "/".join(str(p) for p in first.absolute_path) or "(root)"
+    details = "; ".join(
+        f"{'/'.join(str(p) for p in e.absolute_path) or '(root)'}: {e.message}"
+        for e in problems
+    )
+    raise InputError(
+        f"workflow '{loaded.definition.workflow_id}' input is invalid at {where}: {first.message}",
+        details=details,
+    )
+
+
+def _new_row(
+    writer: Writer,
+    loaded: LoadedDefinition,
+    *,
+    data: Json,
+    variables: Mapping[str, Json],
+    headers: Mapping[str, str],
+    business_key: str | None,
+    parent: ParentLink | None,
+) -> InstanceRow:
+    if parent is not None:
+        instance_id = str(
+            uuid.uuid5(
+                CHILD_NAMESPACE, f"{parent.instance_id}/{parent.thread_id}/{parent.key}"
+            )
+        )
+        if parent.key is None:
+            instance_id = str(uuid.uuid4())
+    else:
+        instance_id = str(uuid.uuid4())
+    definition = loaded.definition
+    return InstanceRow(
+        id=instance_id,
+        workflow_id=definition.workflow_id,
+        workflow_version=definition.version,
+        status="ACTIVE",
+        revision=0,
+        data=data,
+        variables=dict(variables),
+        execution={},
+        waiting=False,
+        headers=dict(headers),
+        business_key=business_key,
+        parent_instance_id=parent.instance_id if parent else None,
+        parent_thread_id=parent.thread_id if parent else None,
+        parent_key=parent.key if parent else None,
+        root_instance_id=parent.root_instance_id if parent else None,
+        root_workflow_id=parent.root_workflow_id if parent else None,
+        error_state=None,
+        error_node=None,
+        error_message=None,
+        started_at=writer.now,
+        updated_at=writer.now,
+        ended_at=None,
+    )

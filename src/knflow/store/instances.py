@@ -1,0 +1,169 @@
+"""Instance rows: status, data, variables and the engine's execution, versioned by `revision`."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from psycopg.rows import class_row
+from psycopg.types.json import Jsonb
+
+from knflow.errors import ConflictError
+from knflow.store.db import Connection
+from knflow.store.sql import queries
+from knflow.workflow.model import Json
+
+_JSON_COLUMNS = ("data", "variables", "execution", "headers", "correlation")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InstanceRow:
+    """One instance as stored."""
+
+    id: str
+    """Instance id (a UUID string)."""
+    workflow_id: str
+    """Its workflow."""
+    workflow_version: str
+    """The pinned definition version."""
+    status: str
+    """ACTIVE, COMPLETED, ERROR, ABORTED or SUSPENDED."""
+    revision: int
+    """Bumped by every update."""
+    data: Json
+    """The workflow data."""
+    variables: Json
+    """Extra top-level variables from the start request (`initiatorEntity`, ...)."""
+    execution: Json
+    """The engine's execution (threads, waits)."""
+    waiting: bool
+    """Every open thread waits for an event or a timer."""
+    headers: Json
+    """Headers kept from the start request (`$WORKFLOW.headers`, forwarded auth headers)."""
+    business_key: str | None
+    """Business key, when given."""
+    parent_instance_id: str | None
+    """Parent instance for subflows."""
+    parent_thread_id: str | None
+    """The parent thread waiting for this child."""
+    parent_key: str | None
+    """The parent's wait key (also makes child creation idempotent)."""
+    root_instance_id: str | None
+    """Root of the subflow tree."""
+    root_workflow_id: str | None
+    """Workflow of the root."""
+    error_state: str | None
+    """Failed state name, in ERROR."""
+    error_node: str | None
+    """Failed node instance id, in ERROR."""
+    error_message: str | None
+    """Failure message, in ERROR."""
+    started_at: datetime
+    """Start time."""
+    updated_at: datetime
+    """Last change."""
+    ended_at: datetime | None
+    """End time, once ended."""
+    correlation: Json = None
+    """Correlation attribute values fixed by the start event (`{name: value}`)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StatusView:
+    """The little a poller needs to know."""
+
+    status: str
+    """Instance status."""
+    waiting: bool
+    """Waiting for an event or timer."""
+    data: Json
+    """Current data."""
+    error_state: str | None
+    """Failed state."""
+    error_message: str | None
+    """Failure message."""
+
+
+def insert(conn: Connection, row: InstanceRow) -> bool:
+    """Insert a new instance; return False when one with that id (or parent key) exists."""
+    return (
+        conn.execute(queries("instances")["insert_instance"], _params(row)).fetchone()
+        is not None
+    )
+
+
+def lock(conn: Connection, instance_id: str) -> InstanceRow | None:
+    """Return the instance with its row locked until the transaction ends."""
+    with conn.cursor(row_factory=class_row(InstanceRow)) as cursor:
+        return cursor.execute(
+            queries("instances")["lock_instance"], {"id": instance_id}
+        ).fetchone()
+
+
+def get(conn: Connection, instance_id: str) -> InstanceRow | None:
+    """Return the instance without locking it."""
+    with conn.cursor(row_factory=class_row(InstanceRow)) as cursor:
+        return cursor.execute(
+            queries("instances")["get_instance"], {"id": instance_id}
+        ).fetchone()
+
+
+def update(conn: Connection, row: InstanceRow) -> int:
+    """Write the mutable fields of `row`, whose `revision` is the one read; return the new revision.
+
+    Raises:
+        ConflictError: the row changed since it was read.
+    """
+    found = conn.execute(
+        queries("instances")["update_instance"], _params(row)
+    ).fetchone()
+    if found is None:
+        raise ConflictError(
+            f"instance '{row.id}' changed concurrently (revision {row.revision})"
+        )
+    return int(found[0])  # type: ignore[call-overload]
+
+
+def list_active(conn: Connection, workflow_id: str) -> list[tuple[str, Json]]:
+    """Return `(id, data)` of the active instances of a workflow, oldest first."""
+    rows = conn.execute(
+        queries("instances")["list_active_instances"], {"workflow_id": workflow_id}
+    )
+    return [(str(r[0]), r[1]) for r in rows.fetchall()]
+
+
+def find_child(
+    conn: Connection, parent_instance_id: str, parent_key: str
+) -> str | None:
+    """Return the id of the child a parent started for `parent_key`, if any."""
+    found = conn.execute(
+        queries("instances")["find_child"],
+        {"parent_instance_id": parent_instance_id, "parent_key": parent_key},
+    ).fetchone()
+    return None if found is None else str(found[0])
+
+
+def open_children(conn: Connection, parent_instance_id: str) -> list[str]:
+    """Return the ids of a parent's children that have not ended."""
+    rows = conn.execute(
+        queries("instances")["open_children"],
+        {"parent_instance_id": parent_instance_id},
+    )
+    return [str(r[0]) for r in rows.fetchall()]
+
+
+def status_of(conn: Connection, instance_id: str) -> StatusView | None:
+    """Return the status, waiting flag and data of an instance."""
+    with conn.cursor(row_factory=class_row(StatusView)) as cursor:
+        return cursor.execute(
+            queries("instances")["status_of"], {"id": instance_id}
+        ).fetchone()
+
+
+def _params(row: InstanceRow) -> dict[str, Any]:
+    params = asdict(row)
+    params["correlation"] = params["correlation"] or {}
+    for column in _JSON_COLUMNS:
+        params[column] = Jsonb(params[column])
+    return params

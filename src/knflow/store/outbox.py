@@ -1,0 +1,100 @@
+"""The transactional outbox: outgoing CloudEvents, written with the change they describe."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from psycopg.rows import class_row
+from psycopg.types.json import Jsonb
+
+from knflow.store.db import Connection
+from knflow.store.sql import queries
+from knflow.workflow.model import Json
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutboxRow:
+    """One event waiting to be (or already) published."""
+
+    id: int
+    """Sequence number: publication order."""
+    event_id: str
+    """The CloudEvent id (deterministic)."""
+    event_type: str
+    """The CloudEvent type."""
+    instance_id: str | None
+    """The instance it is about."""
+    event: Json
+    """The structured-mode CloudEvent."""
+    attempts: int
+    """Delivery attempts so far."""
+
+
+def enqueue(
+    conn: Connection,
+    *,
+    event_id: str,
+    event_type: str,
+    instance_id: str | None,
+    event: Json,
+    now: datetime,
+) -> int | None:
+    """Add an event; return its row id, or None when that event id is already queued."""
+    found = conn.execute(
+        queries("outbox")["enqueue_event"],
+        {
+            "event_id": event_id,
+            "event_type": event_type,
+            "instance_id": instance_id,
+            "event": Jsonb(event),
+            "now": now,
+        },
+    ).fetchone()
+    return None if found is None else int(found[0])  # type: ignore[call-overload]
+
+
+def claim_due(conn: Connection, *, now: datetime, limit: int = 100) -> list[OutboxRow]:
+    """Lock up to `limit` due unsent rows for this transaction."""
+    with conn.cursor(row_factory=class_row(OutboxRow)) as cursor:
+        return cursor.execute(
+            queries("outbox")["claim_due"], {"now": now, "limit": limit}
+        ).fetchall()
+
+
+def claim_ids(conn: Connection, ids: list[int]) -> list[OutboxRow]:
+    """Lock the given unsent rows (those another publisher holds are skipped)."""
+    with conn.cursor(row_factory=class_row(OutboxRow)) as cursor:
+        return cursor.execute(queries("outbox")["claim_ids"], {"ids": ids}).fetchall()
+
+
+def mark_sent(conn: Connection, row_id: int, *, now: datetime) -> None:
+    """Record a successful delivery."""
+    conn.execute(queries("outbox")["mark_sent"], {"id": row_id, "now": now})
+
+
+def mark_failed(
+    conn: Connection, row_id: int, *, error: str, next_attempt_at: datetime
+) -> None:
+    """Record a failed delivery and when to try again."""
+    conn.execute(
+        queries("outbox")["mark_failed"],
+        {"id": row_id, "error": error[:2000], "next_attempt_at": next_attempt_at},
+    )
+
+
+def unsent_count(conn: Connection) -> int:
+    """Return how many events wait for publication."""
+    found = conn.execute(queries("outbox")["unsent_count"]).fetchone()
+    return int(found[0]) if found else 0  # type: ignore[call-overload]
+
+
+def claim_unsent_of_type(
+    conn: Connection, event_type: str, *, limit: int = 100
+) -> list[OutboxRow]:
+    """Lock unsent rows of one type (local runs consume their own step events)."""
+    with conn.cursor(row_factory=class_row(OutboxRow)) as cursor:
+        return cursor.execute(
+            queries("outbox")["claim_unsent_of_type"],
+            {"event_type": event_type, "limit": limit},
+        ).fetchall()

@@ -1,0 +1,43 @@
+-- name: upsert_definition
+-- Store a definition version; an unchanged checksum is a no-op (returns no row).
+INSERT INTO definitions (workflow_id, version, name, description, source, checksum, status, registered_at)
+VALUES (%(workflow_id)s, %(version)s, %(name)s, %(description)s, %(source)s, %(checksum)s, 'AVAILABLE', %(now)s)
+ON CONFLICT (workflow_id, version) DO UPDATE
+   SET name = EXCLUDED.name,
+       description = EXCLUDED.description,
+       source = EXCLUDED.source,
+       checksum = EXCLUDED.checksum,
+       status = 'AVAILABLE',
+       registered_at = EXCLUDED.registered_at
+ WHERE definitions.checksum IS DISTINCT FROM EXCLUDED.checksum
+    OR definitions.status <> 'AVAILABLE'
+RETURNING workflow_id
+
+-- name: get_definition
+SELECT workflow_id, version, name, description, source, checksum, status, registered_at
+  FROM definitions
+ WHERE workflow_id = %(workflow_id)s
+   AND version = %(version)s
+
+-- name: get_latest_definition
+-- The newest registration of a workflow that is still available.
+SELECT workflow_id, version, name, description, source, checksum, status, registered_at
+  FROM definitions
+ WHERE workflow_id = %(workflow_id)s
+   AND status = 'AVAILABLE'
+ ORDER BY registered_at DESC
+ LIMIT 1
+
+-- name: list_available_definitions
+SELECT DISTINCT ON (workflow_id) workflow_id, version, name, description, source, checksum, status, registered_at
+  FROM definitions
+ WHERE status = 'AVAILABLE'
+ ORDER BY workflow_id, registered_at DESC
+
+-- name: mark_unavailable_except
+-- Definitions whose workflow is no longer deployed; returns those that changed.
+UPDATE definitions
+   SET status = 'UNAVAILABLE'
+ WHERE status = 'AVAILABLE'
+   AND NOT (workflow_id = ANY(%(keep)s))
+RETURNING workflow_id, version, name, description, source, checksum, status, registered_at

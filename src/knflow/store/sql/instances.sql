@@ -1,0 +1,71 @@
+-- name: insert_instance
+INSERT INTO instances (id, workflow_id, workflow_version, status, revision, data, variables, execution,
+                       waiting, headers, business_key, parent_instance_id, parent_thread_id, parent_key,
+                       root_instance_id, root_workflow_id, error_state, error_node, error_message,
+                       started_at, updated_at, ended_at, correlation)
+VALUES (%(id)s, %(workflow_id)s, %(workflow_version)s, %(status)s, %(revision)s, %(data)s, %(variables)s,
+        %(execution)s, %(waiting)s, %(headers)s, %(business_key)s, %(parent_instance_id)s,
+        %(parent_thread_id)s, %(parent_key)s, %(root_instance_id)s, %(root_workflow_id)s, %(error_state)s,
+        %(error_node)s, %(error_message)s, %(started_at)s, %(updated_at)s, %(ended_at)s, %(correlation)s)
+ON CONFLICT DO NOTHING
+RETURNING id
+
+-- name: lock_instance
+-- Row lock for the duration of one step: steps of one instance apply one at a time,
+-- while the slow parts (service calls) run outside any transaction.
+SELECT id, workflow_id, workflow_version, status, revision, data, variables, execution, waiting, headers,
+       business_key, parent_instance_id, parent_thread_id, parent_key, root_instance_id, root_workflow_id,
+       error_state, error_node, error_message, started_at, updated_at, ended_at, correlation
+  FROM instances
+ WHERE id = %(id)s
+   FOR UPDATE
+
+-- name: get_instance
+SELECT id, workflow_id, workflow_version, status, revision, data, variables, execution, waiting, headers,
+       business_key, parent_instance_id, parent_thread_id, parent_key, root_instance_id, root_workflow_id,
+       error_state, error_node, error_message, started_at, updated_at, ended_at, correlation
+  FROM instances
+ WHERE id = %(id)s
+
+-- name: update_instance
+-- Optimistic check on revision: the caller holds the row lock, so this only guards mistakes.
+UPDATE instances
+   SET status = %(status)s,
+       revision = revision + 1,
+       data = %(data)s,
+       variables = %(variables)s,
+       execution = %(execution)s,
+       waiting = %(waiting)s,
+       error_state = %(error_state)s,
+       error_node = %(error_node)s,
+       error_message = %(error_message)s,
+       updated_at = %(updated_at)s,
+       ended_at = %(ended_at)s
+ WHERE id = %(id)s
+   AND revision = %(revision)s
+RETURNING revision
+
+-- name: list_active_instances
+SELECT id, data
+  FROM instances
+ WHERE workflow_id = %(workflow_id)s
+   AND status = 'ACTIVE'
+ ORDER BY started_at
+
+-- name: find_child
+SELECT id
+  FROM instances
+ WHERE parent_instance_id = %(parent_instance_id)s
+   AND parent_key = %(parent_key)s
+
+-- name: open_children
+-- Children still running when their parent ends (`onParentComplete: terminate`).
+SELECT id
+  FROM instances
+ WHERE parent_instance_id = %(parent_instance_id)s
+   AND status IN ('ACTIVE', 'SUSPENDED')
+
+-- name: status_of
+SELECT status, waiting, data, error_state, error_message
+  FROM instances
+ WHERE id = %(id)s

@@ -1,0 +1,54 @@
+-- name: enqueue_event
+-- Written in the same transaction as the state change it describes; a repeated id is a no-op.
+INSERT INTO outbox (event_id, event_type, instance_id, event, next_attempt_at)
+VALUES (%(event_id)s, %(event_type)s, %(instance_id)s, %(event)s, %(now)s)
+ON CONFLICT (event_id) DO NOTHING
+RETURNING id
+
+-- name: claim_due
+-- Lock due, unsent rows; SKIP LOCKED lets several publishers work without sending a row twice.
+SELECT id, event_id, event_type, instance_id, event, attempts
+  FROM outbox
+ WHERE sent_at IS NULL
+   AND next_attempt_at <= %(now)s
+ ORDER BY id
+ LIMIT %(limit)s
+   FOR UPDATE SKIP LOCKED
+
+-- name: claim_ids
+-- Lock specific unsent rows just written by this process (publish right after commit).
+SELECT id, event_id, event_type, instance_id, event, attempts
+  FROM outbox
+ WHERE id = ANY(%(ids)s)
+   AND sent_at IS NULL
+ ORDER BY id
+   FOR UPDATE SKIP LOCKED
+
+-- name: mark_sent
+UPDATE outbox
+   SET sent_at = %(now)s,
+       attempts = attempts + 1,
+       last_error = NULL
+ WHERE id = %(id)s
+
+-- name: mark_failed
+UPDATE outbox
+   SET attempts = attempts + 1,
+       next_attempt_at = %(next_attempt_at)s,
+       last_error = %(error)s
+ WHERE id = %(id)s
+
+-- name: unsent_count
+SELECT count(*)
+  FROM outbox
+ WHERE sent_at IS NULL
+
+-- name: claim_unsent_of_type
+-- A local run has no broker: it takes its own step events from the outbox.
+SELECT id, event_id, event_type, instance_id, event, attempts
+  FROM outbox
+ WHERE sent_at IS NULL
+   AND event_type = %(event_type)s
+ ORDER BY id
+ LIMIT %(limit)s
+   FOR UPDATE SKIP LOCKED
