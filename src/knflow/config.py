@@ -110,6 +110,11 @@ class Settings:
         )
 
 
+def process_environment() -> dict[str, str]:
+    """Return a copy of this process's environment (`knflow dev` passes it to children)."""
+    return dict(os.environ)
+
+
 def _prefixed(env: Mapping[str, str], prefix: str) -> dict[str, str]:
     """Values of variables starting with `prefix`, keyed by the rest of the name."""
     return {
