@@ -36,6 +36,7 @@ class _Names:
     """What the document defines, by name; `None` when a section is an unresolved file."""
 
     states: dict[str, Mapping[str, Json]] = field(default_factory=dict)
+    state_indexes: dict[str, int] = field(default_factory=dict)
     functions: dict[str, Mapping[str, Json]] | None = None
     events: dict[str, Mapping[str, Json]] | None = None
     errors: dict[str, Mapping[str, Json]] | None = None
@@ -79,6 +80,23 @@ def operation_document(operation: str) -> str | None:
     return document if separator and document else None
 
 
+def operation_ids(document: Json) -> set[str]:
+    """Return the operation ids an OpenAPI or AsyncAPI (2 or 3) document defines."""
+    if not isinstance(document, dict):
+        return set()
+    found: set[str] = set()
+    for _, path_item in _items(document.get("paths")):
+        for method in _HTTP_METHODS:
+            found |= _operation_id(path_item.get(method))
+    for _, channel in _items(document.get("channels")):
+        for method in ("publish", "subscribe"):
+            found |= _operation_id(channel.get(method))
+    operations = document.get("operations")
+    if isinstance(operations, dict):
+        found |= {key for key in operations if isinstance(key, str)}
+    return found
+
+
 def _collect(document: Mapping[str, Json], *, strict: bool) -> _Names:
     names = _Names(strict=strict)
     for index, state in _dicts(document.get("states")):
@@ -86,12 +104,14 @@ def _collect(document: Mapping[str, Json], *, strict: bool) -> _Names:
         if not isinstance(name, str):
             continue
         if name in names.states:
+            earlier = child("/states", names.state_indexes[name])
             names.report(
                 child(child("/states", index), "name"),
-                f"state name {quote(name)} is used by another state before",
+                f"state name {quote(name)} is already taken by {earlier}",
             )
             continue
         names.states[name] = state
+        names.state_indexes[name] = index
     names.functions = _definitions(document, "functions", "function", names)
     names.events = _definitions(document, "events", "event", names)
     names.errors = _definitions(document, "errors", "error", names)
@@ -385,23 +405,6 @@ def _check_operation(
             pointer,
             f"document {quote(source)} has no operation {quote(operation_id)}",
         )
-
-
-def operation_ids(document: Json) -> set[str]:
-    """Return the operation ids an OpenAPI or AsyncAPI (2 or 3) document defines."""
-    if not isinstance(document, dict):
-        return set()
-    found: set[str] = set()
-    for _, path_item in _items(document.get("paths")):
-        for method in _HTTP_METHODS:
-            found |= _operation_id(path_item.get(method))
-    for _, channel in _items(document.get("channels")):
-        for method in ("publish", "subscribe"):
-            found |= _operation_id(channel.get(method))
-    operations = document.get("operations")
-    if isinstance(operations, dict):
-        found |= {key for key in operations if isinstance(key, str)}
-    return found
 
 
 def _operation_id(operation: Json) -> set[str]:
