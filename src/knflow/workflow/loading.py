@@ -373,8 +373,8 @@ def _output_schema(document: Mapping[str, Json], files: _Files) -> tuple[Json, b
 
 def _schema(declared: Json, files: _Files, pointer: str) -> Json | None:
     if isinstance(declared, dict):
-        origin = (files.folder or Path()) / "inline.schema.json"
-        return files.inline_schema(declared, origin, pointer)
+        beside = (files.folder or Path()) / "inline.schema.json"
+        return files.inline_schema(declared, beside, pointer)
     if not isinstance(declared, str):
         return None
     origin = files.locate(declared, pointer)

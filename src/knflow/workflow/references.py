@@ -337,10 +337,10 @@ def _consumed_events(
         for ref_index, event in _strings(on_events.get("eventRefs")):
             yield child(refs_pointer, ref_index), event
     for index, condition in _dicts(state.get("eventConditions")):
-        event = condition.get("eventRef")
-        if isinstance(event, str):
+        awaited = condition.get("eventRef")
+        if isinstance(awaited, str):
             condition_pointer = child(child(pointer, "eventConditions"), index)
-            yield child(condition_pointer, "eventRef"), event
+            yield child(condition_pointer, "eventRef"), awaited
     if state.get("type") == "callback" and isinstance(state.get("eventRef"), str):
         yield child(pointer, "eventRef"), state["eventRef"]
 
@@ -365,9 +365,9 @@ def _actions(
             holder_pointer = child(child(pointer, key), index)
             for action_index, action in _dicts(holder.get("actions")):
                 yield child(child(holder_pointer, "actions"), action_index), action
-    action = state.get("action")
-    if isinstance(action, dict):
-        yield child(pointer, "action"), action
+    single = state.get("action")
+    if isinstance(single, dict):
+        yield child(pointer, "action"), single
 
 
 def _check_operations(

@@ -49,7 +49,7 @@ def find_structure_problems(document: Json, *, strict: bool = False) -> list[Pro
     return walk.problems
 
 
-_COMMON_STATE_FIELDS: Final = {
+_COMMON_STATE_FIELDS: Final[Mapping[str, Shape]] = {
     "id": parts.NAME,
     "name": parts.TEXT,
     "type": parts.TEXT,
