@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import json
+import uuid
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from flask.testing import FlaskClient
 from functions_framework import create_app
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from knflow.events import codec, kogito
 from knflow.events.codec import Event
+from knflow.events.types import PROCESS_INSTANCE_MULTIPLE
 from tests.graphql import sample_runs
 from tests.graphql.sample_runs import at
 from tests.peers import HttpPeer
@@ -42,9 +48,46 @@ def sink(environment: pytest.MonkeyPatch) -> FlaskClient:
 
 @pytest.fixture
 def indexed(sink: FlaskClient) -> FlaskClient:
-    """The sink after ingesting the dataset of `dataset()`."""
+    """The sink after ingesting `dataset()`: definitions one by one, runs as one group."""
+    return load_dataset(sink)
+
+
+@pytest.fixture(scope="module")
+def shared_index(server_url: str, template_db: str) -> Iterator[FlaskClient]:
+    """One loaded sink per test module, for tests that only read (saves set-up time)."""
+    name = f"knflow_gq_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                sql.Identifier(name), sql.Identifier(template_db)
+            )
+        )
+    params = conninfo_to_dict(server_url)
+    params["dbname"] = name
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DATABASE_URL", make_conninfo(**params))
+        app = create_app(target="handle", source=str(MAIN), signature_type="http")
+        yield load_dataset(app.test_client())
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(name)
+            )
+        )
+
+
+def load_dataset(sink: FlaskClient) -> FlaskClient:
+    """Ingest `dataset()` through `sink`: definitions one by one, runs as one group."""
+    runs = []
     for path, event in dataset():
-        post_event(sink, event, path=path)
+        if path == "/definitions":
+            post_event(sink, event, path=path)
+        else:
+            runs.append(event.to_dict())
+    group = Event(
+        id="group-1", source="/test", type=PROCESS_INSTANCE_MULTIPLE, data=runs
+    )
+    post_event(sink, group, path="/processes")
     return sink
 
 

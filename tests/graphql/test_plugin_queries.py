@@ -39,7 +39,7 @@ query FindProcessInstanceQuery($instanceId: String!) {
 
 @METHODS
 def test_q1_introspection_names_the_argument_types_the_plugin_knows(
-    indexed: FlaskClient, method: str
+    shared_index: FlaskClient, method: str
 ) -> None:
     query = (
         'query ProcessInstanceArgument { __type(name: "ProcessInstanceArgument") {'
@@ -47,7 +47,7 @@ def test_q1_introspection_names_the_argument_types_the_plugin_knows(
         " { kind name ofType { kind name } } } } } } }"
     )
 
-    found = data(indexed, query, method=method)["__type"]
+    found = data(shared_index, query, method=method)["__type"]
 
     types = {f["name"]: f["type"]["name"] for f in found["inputFields"]}
     assert found["kind"] == "INPUT_OBJECT"
@@ -58,13 +58,13 @@ def test_q1_introspection_names_the_argument_types_the_plugin_knows(
     assert types["variables"] == "JSON"
 
 
-def test_q1_introspection_of_definition_arguments(indexed: FlaskClient) -> None:
+def test_q1_introspection_of_definition_arguments(shared_index: FlaskClient) -> None:
     query = (
         'query ProcessDefinitionArgument { __type(name: "ProcessDefinitionArgument")'
         " { kind name inputFields { name type { kind name } } } }"
     )
 
-    fields = data(indexed, query)["__type"]["inputFields"]
+    fields = data(shared_index, query)["__type"]["inputFields"]
 
     types = {f["name"]: f["type"]["name"] for f in fields}
     assert types["id"] == "StringArgument"
@@ -73,13 +73,13 @@ def test_q1_introspection_of_definition_arguments(indexed: FlaskClient) -> None:
 
 
 @METHODS
-def test_q2_workflow_info_inlined(indexed: FlaskClient, method: str) -> None:
+def test_q2_workflow_info_inlined(shared_index: FlaskClient, method: str) -> None:
     query = (
         '{ ProcessDefinitions ( where: {id: {equal: "greet" } } ) '
         "{ id, name, version, type, endpoint, serviceUrl, source } }"
     )
 
-    [found] = data(indexed, query, method=method)["ProcessDefinitions"]
+    [found] = data(shared_index, query, method=method)["ProcessDefinitions"]
 
     assert found["serviceUrl"] == RUNTIME
     assert found["endpoint"] == f"{RUNTIME}/greet"
@@ -87,20 +87,24 @@ def test_q2_workflow_info_inlined(indexed: FlaskClient, method: str) -> None:
     assert found["source"].startswith('{"id": "greet"')
 
 
-def test_q2_workflow_info_with_variables(indexed: FlaskClient) -> None:
+def test_q2_workflow_info_with_variables(shared_index: FlaskClient) -> None:
     query = (
         "query ($id: String) { ProcessDefinitions ( where: {id: {equal: $id } } )"
         " { id, name, version, serviceUrl } }"
     )
 
-    found = data(indexed, query, {"id": "approve"})["ProcessDefinitions"]
+    found = data(shared_index, query, {"id": "approve"})["ProcessDefinitions"]
 
     assert [d["id"] for d in found] == ["approve"]
 
 
 @METHODS
-def test_q3_service_urls_of_every_definition(indexed: FlaskClient, method: str) -> None:
-    found = data(indexed, "{ ProcessDefinitions { id, serviceUrl } }", method=method)
+def test_q3_service_urls_of_every_definition(
+    shared_index: FlaskClient, method: str
+) -> None:
+    found = data(
+        shared_index, "{ ProcessDefinitions { id, serviceUrl } }", method=method
+    )
 
     assert found["ProcessDefinitions"] == [
         {"id": "approve", "serviceUrl": RUNTIME},
@@ -111,7 +115,7 @@ def test_q3_service_urls_of_every_definition(indexed: FlaskClient, method: str) 
 
 @METHODS
 def test_q4_workflow_list_with_empty_order_and_pagination(
-    indexed: FlaskClient, method: str
+    shared_index: FlaskClient, method: str
 ) -> None:
     query = (
         "query ($paginationInfo: Pagination, $orderByInfo: ProcessDefinitionOrderBy)"
@@ -121,7 +125,7 @@ def test_q4_workflow_list_with_empty_order_and_pagination(
     )
 
     found = data(
-        indexed, query, {"paginationInfo": {}, "orderByInfo": {}}, method=method
+        shared_index, query, {"paginationInfo": {}, "orderByInfo": {}}, method=method
     )
 
     by_id = {d["id"]: d for d in found["ProcessDefinitions"]}
@@ -129,7 +133,7 @@ def test_q4_workflow_list_with_empty_order_and_pagination(
     assert by_id["retired"]["metadata"]["status"] == "unavailable"
 
 
-def test_q4_and_of_ids_and_a_filter_clause(indexed: FlaskClient) -> None:
+def test_q4_and_of_ids_and_a_filter_clause(shared_index: FlaskClient) -> None:
     query = (
         "query ($paginationInfo: Pagination, $orderByInfo: ProcessDefinitionOrderBy,"
         " $clauseVariable0123456789abcdef: String)"
@@ -143,17 +147,19 @@ def test_q4_and_of_ids_and_a_filter_clause(indexed: FlaskClient) -> None:
         "clauseVariable0123456789abcdef": "Gr%",
     }
 
-    assert data(indexed, query, variables)["ProcessDefinitions"] == [{"id": "greet"}]
+    assert data(shared_index, query, variables)["ProcessDefinitions"] == [
+        {"id": "greet"}
+    ]
 
 
 @METHODS
-def test_q5_runs_list_ordered_by_start(indexed: FlaskClient, method: str) -> None:
+def test_q5_runs_list_ordered_by_start(shared_index: FlaskClient, method: str) -> None:
     variables = {
         "paginationInfo": {"limit": 10, "offset": 0},
         "orderByInfo": {"start": "DESC"},
     }
 
-    found = data(indexed, Q5, variables, method=method)["ProcessInstances"]
+    found = data(shared_index, Q5, variables, method=method)["ProcessInstances"]
 
     assert [i["id"] for i in found] == ["r-1", "child-1", "w-1", "f-1", "c-1"]
     first = found[-1]
@@ -165,19 +171,19 @@ def test_q5_runs_list_ordered_by_start(indexed: FlaskClient, method: str) -> Non
     assert [n["id"] for n in first["nodes"]] == ["c-1-node-1", "c-1-node-2"]
 
 
-def test_q5_pages(indexed: FlaskClient) -> None:
+def test_q5_pages(shared_index: FlaskClient) -> None:
     variables = {
         "paginationInfo": {"limit": 2, "offset": 2},
         "orderByInfo": {"start": "ASC"},
     }
 
-    found = data(indexed, Q5, variables)["ProcessInstances"]
+    found = data(shared_index, Q5, variables)["ProcessInstances"]
 
     assert [i["id"] for i in found] == ["w-1", "child-1"]
 
 
-def test_q5_shows_the_parent_of_a_child_run(indexed: FlaskClient) -> None:
-    found = data(indexed, Q5, {"paginationInfo": {}, "orderByInfo": {}})[
+def test_q5_shows_the_parent_of_a_child_run(shared_index: FlaskClient) -> None:
+    found = data(shared_index, Q5, {"paginationInfo": {}, "orderByInfo": {}})[
         "ProcessInstances"
     ]
 
@@ -189,7 +195,7 @@ def test_q5_shows_the_parent_of_a_child_run(indexed: FlaskClient) -> None:
     }
 
 
-def test_q5_with_the_non_admin_initiator_filter(indexed: FlaskClient) -> None:
+def test_q5_with_the_non_admin_initiator_filter(shared_index: FlaskClient) -> None:
     query = (
         "query ($paginationInfo: Pagination, $orderByInfo: ProcessInstanceOrderBy,"
         " $clauseVariableaaaaaaaaaaaaaaaa: String)"
@@ -203,7 +209,7 @@ def test_q5_with_the_non_admin_initiator_filter(indexed: FlaskClient) -> None:
         "clauseVariableaaaaaaaaaaaaaaaa": ANN,
     }
 
-    assert data(indexed, query, variables)["ProcessInstances"] == [
+    assert data(shared_index, query, variables)["ProcessInstances"] == [
         {"id": "c-1"},
         {"id": "w-1"},
     ]
@@ -211,7 +217,7 @@ def test_q5_with_the_non_admin_initiator_filter(indexed: FlaskClient) -> None:
 
 @METHODS
 def test_q6_definition_ids_for_a_target_entity(
-    indexed: FlaskClient, method: str
+    shared_index: FlaskClient, method: str
 ) -> None:
     query = (
         "query ($paginationInfo: Pagination, $orderByInfo: ProcessInstanceOrderBy,"
@@ -226,39 +232,39 @@ def test_q6_definition_ids_for_a_target_entity(
         "clauseVariable1111111111111111": "component:default/y",
     }
 
-    found = data(indexed, query, variables, method=method)
+    found = data(shared_index, query, variables, method=method)
 
     assert found["ProcessInstances"] == [{"processId": "approve"}]
 
 
-def test_q6_inlined_form(indexed: FlaskClient) -> None:
+def test_q6_inlined_form(shared_index: FlaskClient) -> None:
     query = (
         "{ProcessInstances ( where: {and: [{processId: {isNull: false}},"
         ' {variables: {targetEntity: {equal: "component:default/x"}}}]}) {processId } }'
     )
 
-    assert data(indexed, query)["ProcessInstances"] == [{"processId": "greet"}]
+    assert data(shared_index, query)["ProcessInstances"] == [{"processId": "greet"}]
 
 
 @METHODS
-def test_q7_workflow_source(indexed: FlaskClient, method: str) -> None:
+def test_q7_workflow_source(shared_index: FlaskClient, method: str) -> None:
     query = (
         '{ ProcessDefinitions ( where: {id: {equal: "approve" } } ) { id, source } }'
     )
 
-    [found] = data(indexed, query, method=method)["ProcessDefinitions"]
+    [found] = data(shared_index, query, method=method)["ProcessDefinitions"]
 
     assert '"id": "approve"' in found["source"]
 
 
 @METHODS
-def test_q8_last_run_of_a_definition(indexed: FlaskClient, method: str) -> None:
+def test_q8_last_run_of_a_definition(shared_index: FlaskClient, method: str) -> None:
     query = (
         '{ ProcessInstances( where: {processId: {equal: "greet" } }, orderBy: {start:DESC},'
         " pagination: {limit: 1, offset: 0}) { id, processName, state, start, end } }"
     )
 
-    found = data(indexed, query, method=method)["ProcessInstances"]
+    found = data(shared_index, query, method=method)["ProcessInstances"]
 
     assert found == [
         {
@@ -271,7 +277,7 @@ def test_q8_last_run_of_a_definition(indexed: FlaskClient, method: str) -> None:
     ]
 
 
-def test_q8_with_target_entity_as_variables(indexed: FlaskClient) -> None:
+def test_q8_with_target_entity_as_variables(shared_index: FlaskClient) -> None:
     query = (
         "query ($definitionId: String, $targetEntity: String) { ProcessInstances("
         " where: {processId: {equal: $definitionId }, variables: {targetEntity:"
@@ -280,16 +286,16 @@ def test_q8_with_target_entity_as_variables(indexed: FlaskClient) -> None:
     )
     variables = {"definitionId": "greet", "targetEntity": "component:default/x"}
 
-    assert data(indexed, query, variables)["ProcessInstances"] == [
+    assert data(shared_index, query, variables)["ProcessInstances"] == [
         {"id": "c-1", "state": "COMPLETED"}
     ]
 
 
 @METHODS
-def test_q9_instance_variables(indexed: FlaskClient, method: str) -> None:
+def test_q9_instance_variables(shared_index: FlaskClient, method: str) -> None:
     query = '{ ProcessInstances (where: { id: {equal: "c-1" } } ) { variables } }'
 
-    [found] = data(indexed, query, method=method)["ProcessInstances"]
+    [found] = data(shared_index, query, method=method)["ProcessInstances"]
 
     assert found["variables"]["workflowdata"] == {
         "name": "Ann",
@@ -298,17 +304,19 @@ def test_q9_instance_variables(indexed: FlaskClient, method: str) -> None:
 
 
 @METHODS
-def test_q10_definition_id_of_an_instance(indexed: FlaskClient, method: str) -> None:
+def test_q10_definition_id_of_an_instance(
+    shared_index: FlaskClient, method: str
+) -> None:
     query = '{ ProcessInstances (where: { id: {equal: "w-1" } } ) { processId } }'
 
-    assert data(indexed, query, method=method)["ProcessInstances"] == [
+    assert data(shared_index, query, method=method)["ProcessInstances"] == [
         {"processId": "approve"}
     ]
 
 
 @METHODS
-def test_q11_details_of_a_failed_run(indexed: FlaskClient, method: str) -> None:
-    [found] = data(indexed, Q11, {"instanceId": "f-1"}, method=method)[
+def test_q11_details_of_a_failed_run(shared_index: FlaskClient, method: str) -> None:
+    [found] = data(shared_index, Q11, {"instanceId": "f-1"}, method=method)[
         "ProcessInstances"
     ]
 
@@ -328,8 +336,8 @@ def test_q11_details_of_a_failed_run(indexed: FlaskClient, method: str) -> None:
     ]
 
 
-def test_q11_summary_of_a_waiting_run(indexed: FlaskClient) -> None:
-    [found] = data(indexed, Q11, {"instanceId": "w-1"})["ProcessInstances"]
+def test_q11_summary_of_a_waiting_run(shared_index: FlaskClient) -> None:
+    [found] = data(shared_index, Q11, {"instanceId": "w-1"})["ProcessInstances"]
 
     assert found["executionSummary"] == [
         "Workflow started at 2024-05-01T10:00:20Z",
@@ -338,8 +346,10 @@ def test_q11_summary_of_a_waiting_run(indexed: FlaskClient) -> None:
     assert found["error"] is None
 
 
-def test_q11_summary_of_a_retriggered_run_that_completed(indexed: FlaskClient) -> None:
-    [found] = data(indexed, Q11, {"instanceId": "r-1"})["ProcessInstances"]
+def test_q11_summary_of_a_retriggered_run_that_completed(
+    shared_index: FlaskClient,
+) -> None:
+    [found] = data(shared_index, Q11, {"instanceId": "r-1"})["ProcessInstances"]
 
     assert found["state"] == "COMPLETED"
     assert found["error"] is None
@@ -347,7 +357,7 @@ def test_q11_summary_of_a_retriggered_run_that_completed(indexed: FlaskClient) -
 
 
 def test_historic_list_query_with_inlined_order_and_paging(
-    indexed: FlaskClient,
+    shared_index: FlaskClient,
 ) -> None:
     query = (
         '{ProcessInstances (where: {processId: {in: ["greet"]}, state: {in: [ACTIVE, ERROR]}},'
@@ -356,22 +366,22 @@ def test_historic_list_query_with_inlined_order_and_paging(
         " parentProcessInstance {id, processName, businessKey}} }"
     )
 
-    assert [i["id"] for i in data(indexed, query)["ProcessInstances"]] == ["f-1"]
+    assert [i["id"] for i in data(shared_index, query)["ProcessInstances"]] == ["f-1"]
 
 
-def test_historic_total_count_query(indexed: FlaskClient) -> None:
+def test_historic_total_count_query(shared_index: FlaskClient) -> None:
     query = '{ProcessInstances (where: {processId: {in: ["greet", "approve"]}}) {id } }'
 
-    assert len(data(indexed, query)["ProcessInstances"]) == 5
+    assert len(data(shared_index, query)["ProcessInstances"]) == 5
 
 
-def test_historic_old_details_query(indexed: FlaskClient) -> None:
+def test_historic_old_details_query(shared_index: FlaskClient) -> None:
     query = (
         '{ ProcessInstances (where: {id: {equal: "f-1"}}) { id businessKey'
         " error { nodeDefinitionId message } } }"
     )
 
-    [found] = data(indexed, query)["ProcessInstances"]
+    [found] = data(shared_index, query)["ProcessInstances"]
 
     assert found["error"] == {
         "nodeDefinitionId": "GreetPerson",
