@@ -79,7 +79,8 @@ def retrigger_instance(services: Services, request: Request) -> Response:
     row = management.retrigger(
         services, request.params["workflow_id"], request.params["instance_id"]
     )
-    return Response(body=_instance_body(row.id, row.data))
+    view = management.await_settled(services, row.id, services.settings.sync_budget)
+    return Response(body=_instance_body(row.id, view.data))
 
 
 def skip_instance(services: Services, request: Request) -> Response:
@@ -87,7 +88,8 @@ def skip_instance(services: Services, request: Request) -> Response:
     row = management.skip(
         services, request.params["workflow_id"], request.params["instance_id"]
     )
-    return Response(body=_instance_body(row.id, row.data))
+    view = management.await_settled(services, row.id, services.settings.sync_budget)
+    return Response(body=_instance_body(row.id, view.data))
 
 
 def instance_error(services: Services, request: Request) -> Response:

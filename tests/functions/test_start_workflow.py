@@ -1,0 +1,186 @@
+"""start-workflow end to end through its real entry module: the SonataFlow REST shapes."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+
+from tests.conftest import REFERENCE, TEST_DATA
+from tests.functions.conftest import FunctionClient
+from tests.peers import HttpPeer, Reply
+
+EXAMPLES = REFERENCE / "sonataflow-examples"
+
+
+@pytest.fixture
+def api(
+    function_client: FunctionClient,
+    register: Callable[[Path], list[str]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    http_peer: HttpPeer,
+) -> FlaskClient:
+    monkeypatch.setenv("KNFLOW_FUNCTION_URL_greet", http_peer.url)
+    for name in (
+        "greet-rest.sw.json",
+        "waiter.sw.json",
+        "parent.sw.json",
+        "child.sw.json",
+    ):
+        shutil.copy(TEST_DATA / "workflows" / name, tmp_path / name)
+    shutil.copy(
+        EXAMPLES / "serverless-workflow-hello-world" / "hello.sw.json", tmp_path
+    )
+    for name in ("expression.sw.json", "schema"):
+        source = EXAMPLES / "serverless-workflow-expression-quarkus" / name
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, tmp_path / name)
+    register(tmp_path)
+    return function_client("start-workflow")
+
+
+def test_post_starts_an_instance_and_answers_201_with_its_output(
+    api: FlaskClient,
+) -> None:
+    answer = api.post("/hello_world", json={})
+    assert answer.status_code == 201
+    body = answer.get_json()
+    assert body["workflowdata"] == {
+        "greeting": "Hello World",
+        "mantra": "Serverless Workflow is awesome!",
+    }
+    assert answer.headers["location"] == f"/hello_world/{body['id']}"
+
+
+def test_workflowdata_wrapper_keeps_other_keys_as_variables(
+    api: FlaskClient, pool: object
+) -> None:
+    answer = api.post(
+        "/hello_world",
+        json={"workflowdata": {"x": 1}, "initiatorEntity": "user:default/ann"},
+    )
+    body = answer.get_json()
+    assert body["workflowdata"]["x"] == 1
+    with pool.connection() as conn:  # type: ignore[attr-defined]
+        variables = conn.execute(
+            "SELECT variables FROM instances WHERE id = %s", (body["id"],)
+        ).fetchone()[0]
+    assert variables == {"initiatorEntity": "user:default/ann"}
+
+
+def test_unknown_workflow_is_404_with_a_json_message(api: FlaskClient) -> None:
+    answer = api.post("/nope", json={})
+    assert answer.status_code == 404
+    assert "nope" in answer.get_json()["message"]
+
+
+def test_malformed_json_is_400(api: FlaskClient) -> None:
+    answer = api.post("/hello_world", data=b"{oops", content_type="application/json")
+    assert answer.status_code == 400
+    assert "not valid JSON" in answer.get_json()["message"]
+
+
+def test_input_violating_the_schema_is_400_naming_the_field(api: FlaskClient) -> None:
+    answer = api.post("/expression", json={"numbers": [{"x": "two"}]})
+    assert answer.status_code == 400
+    body = answer.get_json()
+    assert "numbers/0" in body["message"]
+    assert "details" in body
+
+
+def test_a_failure_in_the_synchronous_part_names_the_failed_node(
+    api: FlaskClient, http_peer: HttpPeer
+) -> None:
+    http_peer.route("POST", "/greet/en", Reply(status=500, body={"error": "down"}))
+    answer = api.post("/greetrest", json={"language": "en"})
+    body = answer.get_json()
+    assert answer.status_code == 500
+    assert set(body) >= {"id", "message", "failedNodeId"}
+    assert "500" in body["message"]
+    assert body["failedNodeId"]
+
+
+def test_active_instances_are_listed_and_readable_until_they_end(
+    api: FlaskClient,
+) -> None:
+    started = api.post("/waiter", json={"who": "ann"}).get_json()
+    assert api.get(f"/waiter/{started['id']}").status_code == 200
+    assert [i["id"] for i in api.get("/waiter").get_json()] == [started["id"]]
+    assert (
+        api.delete(
+            f"/management/processes/waiter/instances/{started['id']}"
+        ).status_code
+        == 200
+    )
+    assert api.get(f"/waiter/{started['id']}").status_code == 404
+    assert api.get("/waiter").get_json() == []
+
+
+def test_management_lists_and_describes_definitions_with_resolved_schema(
+    api: FlaskClient,
+) -> None:
+    assert set(api.get("/management/processes").get_json()) >= {
+        "hello_world",
+        "expression",
+        "waiter",
+    }
+    described = api.get("/management/processes/expression").get_json()
+    assert described["id"] == "expression"
+    assert described["type"] == "SW"
+    schema = described["inputSchema"]
+    reference = schema["properties"]["numbers"]["items"]["$ref"]
+    assert reference.startswith(
+        "#/"
+    )  # the relative file was inlined into the schema itself
+    assert schema["definitions"]["complex"]["required"] == ["x", "y"]
+    source = api.get("/management/processes/hello_world/source")
+    assert b'"id": "hello_world"' in source.data
+
+
+def test_retrigger_reruns_the_failed_state(
+    api: FlaskClient, http_peer: HttpPeer
+) -> None:
+    http_peer.queue("POST", "/greet/en", Reply(status=500, body={}))
+    http_peer.route("POST", "/greet/en", Reply(body={"greeting": "Hi"}))
+    failed = api.post("/greetrest", json={"language": "en"}).get_json()
+    error = api.get(
+        f"/management/processes/greetrest/instances/{failed['id']}/error"
+    ).get_json()
+    assert error["id"] == failed["id"]
+    assert error["failedNodeId"] == failed["failedNodeId"]
+    retried = api.post(
+        f"/management/processes/greetrest/instances/{failed['id']}/retrigger"
+    )
+    assert retried.status_code == 200
+    assert retried.get_json()["workflowdata"]["greeting"] == "Hi"
+
+
+def test_skip_leaves_a_waiting_state_through_its_exit(api: FlaskClient) -> None:
+    started = api.post("/waiter", json={}).get_json()
+    skipped = api.post(f"/management/processes/waiter/instances/{started['id']}/skip")
+    assert skipped.status_code == 200
+    assert api.get(f"/waiter/{started['id']}").status_code == 404
+
+
+def test_error_of_an_instance_not_in_error_is_a_conflict(api: FlaskClient) -> None:
+    started = api.post("/waiter", json={}).get_json()
+    answer = api.get(f"/management/processes/waiter/instances/{started['id']}/error")
+    assert answer.status_code == 409
+    assert "not in error" in answer.get_json()["message"]
+
+
+def test_a_subflow_runs_within_the_start_request(api: FlaskClient) -> None:
+    answer = api.post("/parent", json={"n": 2})
+    assert answer.status_code == 201
+    assert answer.get_json()["workflowdata"]["fromChild"] == {
+        "doubled": 4,
+        "child": True,
+    }
+
+
+def test_health_endpoints_answer(api: FlaskClient) -> None:
+    assert api.get("/health/liveness").status_code == 200
+    assert api.get("/health/readiness").get_json() == {"status": "UP"}
