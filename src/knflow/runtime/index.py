@@ -103,7 +103,8 @@ def announce(definition: RuntimeDefinition, service_url: str) -> Event:
     description = definition.description or document.get("description")
     metadata: dict[str, Any] = {"Description": description, "annotations": annotations}
     if definition.status:
-        metadata["status"] = definition.status
+        # The plugin hides definitions whose metadata.status is "unavailable".
+        metadata["status"] = definition.status.lower()
     return kogito.definition_event(
         workflow_id=definition.workflow_id,
         version=definition.version,
