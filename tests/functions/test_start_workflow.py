@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -9,6 +10,8 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
+from knflow.events import codec, types
+from knflow.events.codec import Event
 from tests.conftest import REFERENCE, TEST_DATA
 from tests.functions.conftest import FunctionClient
 from tests.peers import HttpPeer, Reply
@@ -184,3 +187,38 @@ def test_a_subflow_runs_within_the_start_request(api: FlaskClient) -> None:
 def test_health_endpoints_answer(api: FlaskClient) -> None:
     assert api.get("/health/liveness").status_code == 200
     assert api.get("/health/readiness").get_json() == {"status": "UP"}
+
+
+def _configmap_event(event_type: str, text: str) -> tuple[dict[str, str], bytes]:
+    configmap = {
+        "kind": "ConfigMap",
+        "metadata": {"name": "wf-late", "labels": {"knflow.dev/workflow": "late"}},
+        "data": {"late.sw.json": text},
+    }
+    event = Event(
+        id=f"cm-{event_type}", source="apiserver", type=event_type, data=configmap
+    )
+    return codec.to_binary_http(event)
+
+
+def test_a_definition_configmap_registers_then_withdraws_the_workflow(
+    api: FlaskClient,
+) -> None:
+    text = json.dumps(
+        {
+            "id": "late",
+            "specVersion": "0.8",
+            "start": "s",
+            "states": [
+                {"name": "s", "type": "inject", "data": {"late": True}, "end": True}
+            ],
+        }
+    )
+    headers, body = _configmap_event(types.APISERVER_RESOURCE_ADD, text)
+    added = api.post("/management/definitions/events", data=body, headers=headers)
+    assert added.status_code == 202
+    assert api.post("/late", json={}).get_json()["workflowdata"] == {"late": True}
+    headers, body = _configmap_event(types.APISERVER_RESOURCE_DELETE, text)
+    removed = api.post("/management/definitions/events", data=body, headers=headers)
+    assert removed.get_json() == {"unavailable": ["late"]}
+    assert api.post("/late", json={}).status_code == 404

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -115,9 +115,26 @@ def register_source(
 
 def mark_unavailable_except(services: Services, workflow_ids: list[str]) -> list[str]:
     """Mark every workflow not in `workflow_ids` unavailable and tell the Data Index."""
+    return _withdraw(
+        services,
+        lambda conn: stored_definitions.mark_unavailable_except(conn, workflow_ids),
+    )
+
+
+def mark_unavailable(services: Services, workflow_ids: list[str]) -> list[str]:
+    """Mark the named workflows unavailable and tell the Data Index."""
+    return _withdraw(
+        services, lambda conn: stored_definitions.mark_unavailable(conn, workflow_ids)
+    )
+
+
+def _withdraw(
+    services: Services, change: Callable[[Connection], list[StoredDefinition]]
+) -> list[str]:
+    """Apply `change` and announce each withdrawn version with `metadata.status: unavailable`."""
     now = services.clock()
     with db.transaction(services.pool) as conn:
-        changed = stored_definitions.mark_unavailable_except(conn, workflow_ids)
+        changed = change(conn)
         for stored in changed:
             definition = services.definitions.load(stored).definition
             event = definition_event(

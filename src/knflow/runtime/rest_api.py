@@ -11,12 +11,15 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from knflow.errors import InputError, NotFoundError
-from knflow.runtime import definitions, management, starting
+from knflow.events import codec, types
+from knflow.runtime import definitions, management, publishing, starting
 from knflow.runtime.services import Services
 from knflow.runtime.web import Request, Response, Route
 from knflow.store import db, instances
 from knflow.store import definitions as stored_definitions
+from knflow.workflow import loading
 
+WORKFLOW_LABEL: Final = "knflow.dev/workflow"
 PRIVATE_HEADERS: Final = frozenset(
     {"authorization", "cookie", "proxy-authorization", "content-length", "host"}
 )
@@ -99,6 +102,34 @@ def instance_error(services: Services, request: Request) -> Response:
             services, request.params["workflow_id"], request.params["instance_id"]
         )
     )
+
+
+def definitions_changed(services: Services, request: Request) -> Response:
+    """`POST /management/definitions/events`: a workflow ConfigMap was added, changed or deleted.
+
+    The ApiServerSource sends the whole ConfigMap; each data entry is a definition file.
+    """
+    event = codec.from_http(request.headers, request.body)
+    configmap = event.data if isinstance(event.data, dict) else {}
+    if event.type == types.APISERVER_RESOURCE_DELETE:
+        labels = (configmap.get("metadata") or {}).get("labels") or {}
+        workflow_id = labels.get(WORKFLOW_LABEL)
+        withdrawn = (
+            definitions.mark_unavailable(services, [workflow_id]) if workflow_id else []
+        )
+        return Response(status=202, body={"unavailable": withdrawn})
+    registered = []
+    for name, text in sorted((configmap.get("data") or {}).items()):
+        source = loading.load_text(str(text), name=str(name))
+        with db.transaction(services.pool) as conn:
+            if definitions.register_source(
+                conn, source, settings=services.settings, now=services.clock()
+            ):
+                registered.append(
+                    str(source.document.get("id") or source.document.get("key"))
+                )
+    publishing.publish_due(services)
+    return Response(status=202, body={"registered": registered})
 
 
 def start_instance(services: Services, request: Request) -> Response:
@@ -223,6 +254,7 @@ ROUTES: Final = (
         "/management/processes/{workflow_id}/instances/{instance_id}/error",
         instance_error,
     ),
+    Route("POST", "/management/definitions/events", definitions_changed),
     Route("POST", "/{workflow_id}", start_instance),
     Route("GET", "/{workflow_id}", list_instances),
     Route("GET", "/{workflow_id}/{instance_id}", get_instance),

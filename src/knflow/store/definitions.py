@@ -84,3 +84,13 @@ def mark_unavailable_except(
         return cursor.execute(
             queries("definitions")["mark_unavailable_except"], {"keep": keep}
         ).fetchall()
+
+
+def mark_unavailable(
+    conn: Connection, workflow_ids: list[str]
+) -> list[StoredDefinition]:
+    """Mark the named workflows unavailable; return the versions that changed."""
+    with conn.cursor(row_factory=class_row(StoredDefinition)) as cursor:
+        return cursor.execute(
+            queries("definitions")["mark_unavailable"], {"workflow_ids": workflow_ids}
+        ).fetchall()

@@ -41,3 +41,11 @@ UPDATE definitions
  WHERE status = 'AVAILABLE'
    AND NOT (workflow_id = ANY(%(keep)s))
 RETURNING workflow_id, version, name, description, source, checksum, status, registered_at
+
+-- name: mark_unavailable
+-- Definitions withdrawn by name (their ConfigMap was deleted); returns those that changed.
+UPDATE definitions
+   SET status = 'UNAVAILABLE'
+ WHERE status = 'AVAILABLE'
+   AND workflow_id = ANY(%(workflow_ids)s)
+RETURNING workflow_id, version, name, description, source, checksum, status, registered_at
