@@ -79,24 +79,21 @@ def test_a_sleep_timer_resumes_its_instance_when_due_and_not_before(
     assert (view.status, view.data) == ("COMPLETED", {"rested": True})
 
 
-def test_a_fired_instance_timer_is_announced_executed(
+def test_an_instance_timer_is_announced_scheduled_then_executed(
     services: Services, clock: Clock, pool: ConnectionPool
 ) -> None:
     register(services, NAPPER)
-    starting.start_instance(
+    row = starting.start_instance(
         services,
         starting.StartRequest(workflow_id="napper", data={}, variables={}, headers={}),
     )
     clock.advance(seconds=2)
     job_trigger.fire_due(services)
-    executed = [
-        e for e in unsent_events(pool, "JobEvent") if e["data"]["status"] == "EXECUTED"
+    announced = [
+        (e["data"]["status"], e["data"]["executionCounter"], e["kogitoprocinstanceid"])
+        for e in unsent_events(pool, "JobEvent")
     ]
-    assert len(executed) == 1
-    assert executed[0]["data"]["executionCounter"] == 1
-    assert (
-        executed[0]["kogitoprocinstanceid"] == executed[0]["data"]["processInstanceId"]
-    )
+    assert announced == [("SCHEDULED", 0, row.id), ("EXECUTED", 1, row.id)]
 
 
 def test_an_http_recipient_is_called_with_its_method_headers_query_and_payload(

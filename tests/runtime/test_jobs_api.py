@@ -10,8 +10,9 @@ import pytest
 from psycopg_pool import ConnectionPool
 
 from knflow.errors import InputError, NotFoundError
-from knflow.events import types
+from knflow.events import codec, kogito_ingest, types
 from knflow.events.codec import Event
+from knflow.events.kogito_ingest import JobChange
 from knflow.runtime import jobs_api
 from knflow.runtime.services import Services
 from tests.runtime.test_job_harness import (
@@ -80,6 +81,18 @@ def test_a_created_job_is_announced_to_the_data_index(
     )
     assert data["callbackEndpoint"] == "http://svc/hook"
     assert (event["kogitoprocinstanceid"], event["kogitoprocid"]) == ("i-1", "greet")
+
+
+def test_the_job_event_is_read_by_the_data_index_ingest(
+    services: Services, pool: ConnectionPool
+) -> None:
+    jobs_api.create_job(services, _job(processInstanceId="i-1", processId="greet"))
+    [queued] = unsent_events(pool, types.JOB_EVENT)
+    [change] = kogito_ingest.parse_event(codec.from_dict(queued), received_at=T0)
+    assert isinstance(change, JobChange)
+    assert (change.id, change.status, change.last_update) == ("j1", "SCHEDULED", T0)
+    assert change.fields["expirationTime"] == DUE
+    assert change.fields["processInstanceId"] == "i-1"
 
 
 def test_reposting_an_id_reschedules_the_job(services: Services) -> None:

@@ -7,9 +7,12 @@ on is ignored by the engine (its key no longer matches).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 
+from knflow.engine.outcome import Activation, CallCompleted, Deadline
+from knflow.runtime import jobs_api
 from knflow.store import jobs
 from knflow.store.db import Connection
 
@@ -25,10 +28,16 @@ def schedule(
     key: str,
     due: datetime,
     now: datetime,
+    deadline: str | None = None,
+    node: str | None = None,
 ) -> str:
-    """Write the job that wakes `thread_id` at `due`; return its (deterministic) id."""
+    """Write the job that wakes `thread_id` at `due`; return its (deterministic) id.
+
+    With `deadline` (a timeout's scope) firing it delivers a `Deadline` instead of the wait's
+    completion.
+    """
     job_id = str(uuid.uuid5(TIMER_NAMESPACE, f"{instance_id}/{key}"))
-    jobs.upsert(
+    row = jobs.upsert(
         conn,
         job_id=job_id,
         due=due,
@@ -39,6 +48,16 @@ def schedule(
             "instanceId": instance_id,
             "threadId": thread_id,
             "key": key,
+            **({"deadline": deadline, "node": node} if deadline else {}),
         },
     )
+    jobs_api.announce(conn, row, now=now)
     return job_id
+
+
+def activation_for(recipient: Mapping[str, Any]) -> Activation:
+    """Return what firing an instance timer delivers: a wait's completion or a timeout."""
+    thread_id = str(recipient["threadId"])
+    if recipient.get("deadline"):
+        return Deadline(thread_id=thread_id, scope=str(recipient["deadline"]), node=str(recipient.get("node")))
+    return CallCompleted(thread_id=thread_id, key=str(recipient["key"]), result={"kind": "timer"})
