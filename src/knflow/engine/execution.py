@@ -147,6 +147,10 @@ class Execution:
     """Completed states that name a compensating state, oldest first."""
     compensating: dict[str, Any] | None = None
     """While compensating: the states still to run and where to go afterwards."""
+    timed_out: bool = False
+    """`workflowExecTimeout` expired: the instance ends ABORTED (after `runBefore`)."""
+    expiring: bool = False
+    """`workflowExecTimeout` expired without `interrupt`: stop when the current state ends."""
 
     def to_json(self) -> dict[str, Any]:
         """Render for storage."""
@@ -155,6 +159,8 @@ class Execution:
             "counter": self.counter,
             "completed": self.completed,
             "compensating": self.compensating,
+            "timed_out": self.timed_out,
+            "expiring": self.expiring,
         }
 
     @classmethod
@@ -169,6 +175,8 @@ class Execution:
             counter=raw.get("counter", 0),
             completed=list(raw.get("completed") or ()),
             compensating=raw.get("compensating"),
+            timed_out=bool(raw.get("timed_out", False)),
+            expiring=bool(raw.get("expiring", False)),
         )
 
     @property

@@ -12,7 +12,7 @@ import copy
 from collections.abc import Callable
 from typing import Any, Final
 
-from knflow.engine import actions, dataflow, failures, retries
+from knflow.engine import actions, dataflow, failures, retries, timeouts
 from knflow.engine.children import cancel_children, child_finished
 from knflow.engine.context import InstanceContext, Run
 from knflow.engine.execution import (
@@ -28,6 +28,7 @@ from knflow.engine.outcome import (
     Activation,
     CallCompleted,
     ContinueAs,
+    Deadline,
     EmitEvent,
     Failure,
     InstanceStatus,
@@ -71,6 +72,7 @@ def start(
         id=MAIN, state=state or definition.start, data=data
     )
     run = _new_run(definition, evaluator, instance, execution, now)
+    timeouts.watch_workflow(run, execution.threads[MAIN])
     _drain(run)
     return _finish(run, initial=None)
 
@@ -94,6 +96,8 @@ def advance(
     assert thread is not None  # _accepts checked it
     if isinstance(activation, CallCompleted):
         _resume(run, thread, activation)
+    elif isinstance(activation, Deadline):
+        _expire(run, thread, activation)
     _drain(run)
     return _finish(run, initial=initial)
 
@@ -166,6 +170,9 @@ def _accepts(thread: Thread | None, activation: Activation) -> bool:
         return False
     if isinstance(activation, RunThread):
         return thread.status is ThreadStatus.RUNNABLE
+    if isinstance(activation, Deadline):
+        same_visit = activation.scope != "state" or thread.node == activation.node
+        return thread.is_open and same_visit
     return (
         thread.status is ThreadStatus.BLOCKED
         and thread.wait is not None
@@ -206,6 +213,48 @@ def _resume(run: Run, thread: Thread, activation: CallCompleted) -> None:
     )
     if failure is not None:
         thread.scratch["failure"] = failure.to_json()
+
+
+def _expire(run: Run, thread: Thread, deadline: Deadline) -> None:
+    """A timeout fired while its scope is still running."""
+    thread.seq += 1
+    if deadline.scope == "workflow":
+        declared = run.definition.timeouts.get("workflowExecTimeout")
+        if timeouts.interrupts(declared):
+            _terminate(run, run.execution.main)
+        else:
+            run.execution.expiring = True
+        return
+    cancel_children(run, thread)
+    what = (
+        f"state '{thread.state}'"
+        if deadline.scope == "state"
+        else f"branch {thread.index} of state '{thread.state}'"
+    )
+    failure = Failure(message=f"{what} timed out", kind="TimeoutError")
+    thread.wait = None
+    if deadline.scope == "branch":
+        thread.status = ThreadStatus.FAILED
+        thread.error = failure.to_json()
+        child_finished(run, thread)
+        return
+    thread.status = ThreadStatus.RUNNABLE
+    thread.scratch["failure"] = failure.to_json()
+
+
+def _terminate(run: Run, main: Thread) -> None:
+    """End the instance for `workflowExecTimeout`, running `runBefore` first if there is one."""
+    run.execution.timed_out = True
+    run.execution.expiring = False
+    run.execution.compensating = None
+    cancel_children(run, main)
+    main.wait = None
+    before = timeouts.run_before(run.definition.timeouts.get("workflowExecTimeout"))
+    if before is None:
+        _end(run, main, {"end": True})
+        return
+    main.status = ThreadStatus.RUNNABLE
+    _goto(main, before)
 
 
 def _retry(run: Run, thread: Thread, failure: Failure) -> bool:
@@ -327,6 +376,7 @@ def _enter(run: Run, thread: Thread, state: State) -> None:
         run.evaluator, state.state_data_filter, thread.data, run.scope(thread)
     )
     thread.stage = Stage.RUN
+    timeouts.watch_state(run, thread, state)
 
 
 def _exit(run: Run, thread: Thread, state: State, finished: Finished) -> None:
@@ -378,6 +428,9 @@ def _follow(
     transition: Transition | None,
     end: End | None,
 ) -> None:
+    if run.execution.expiring and thread.role == MAIN:
+        _terminate(run, thread)  # `interrupt: false`: the current state was let finish
+        return
     if run.execution.compensating is not None:
         _continue_compensation(run, thread, transition)
         return
@@ -450,7 +503,11 @@ def _end(run: Run, thread: Thread, after: dict[str, Any]) -> None:
     for other in run.execution.threads.values():
         if other.is_open:
             other.status = ThreadStatus.CANCELLED
-    run.outcome.status = InstanceStatus.COMPLETED
+    timed_out = run.execution.timed_out
+    run.outcome.status = (
+        InstanceStatus.ABORTED if timed_out else InstanceStatus.COMPLETED
+    )
+    run.outcome.timed_out = timed_out
     continue_as = after.get("continue_as")
     if continue_as:
         run.command(_continue_as(run, thread, continue_as))

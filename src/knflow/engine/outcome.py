@@ -83,7 +83,19 @@ class CallCompleted:
     """The failure, when it failed."""
 
 
-Activation = RunThread | CallCompleted
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Deadline:
+    """A timeout expired: `workflow`, `state` (of visit `node`), or `branch` (thread `node`)."""
+
+    thread_id: str
+    """The thread the timeout watches."""
+    scope: str
+    """`workflow`, `state` or `branch`."""
+    node: str
+    """The state visit (node instance id) or branch thread the timeout was set for."""
+
+
+Activation = RunThread | CallCompleted | Deadline
 
 
 # --- commands ------------------------------------------------------------------------------
@@ -153,7 +165,7 @@ class RequestNotification:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ScheduleTimer:
-    """Wake `thread_id` with `CallCompleted(key)` at `due`."""
+    """Wake `thread_id` at `due`: with `CallCompleted(key)`, or a `Deadline` when `deadline` is set."""
 
     thread_id: str
     """The sleeping thread."""
@@ -161,6 +173,10 @@ class ScheduleTimer:
     """Wait key."""
     due: datetime
     """When to fire (aware UTC)."""
+    deadline: str | None = None
+    """For timeouts: the `Deadline.scope`."""
+    node: str | None = None
+    """For timeouts: the `Deadline.node`."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -239,3 +255,5 @@ class Outcome:
     """Whether the workflow data changed (a variable event is due)."""
     ignored: bool = False
     """The activation was stale or a duplicate: nothing changed."""
+    timed_out: bool = False
+    """The workflow's `workflowExecTimeout` expired (the instance ends ABORTED)."""

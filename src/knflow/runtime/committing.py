@@ -297,6 +297,8 @@ def _carry_out(
                 key=command.key,
                 due=command.due,
                 now=writer.now,
+                deadline=command.deadline,
+                node=command.node,
             )
         elif isinstance(command, StartSubflow):
             _start_child(writer, row, command)

@@ -59,5 +59,11 @@ def activation_for(recipient: Mapping[str, Any]) -> Activation:
     """Return what firing an instance timer delivers: a wait's completion or a timeout."""
     thread_id = str(recipient["threadId"])
     if recipient.get("deadline"):
-        return Deadline(thread_id=thread_id, scope=str(recipient["deadline"]), node=str(recipient.get("node")))
-    return CallCompleted(thread_id=thread_id, key=str(recipient["key"]), result={"kind": "timer"})
+        return Deadline(
+            thread_id=thread_id,
+            scope=str(recipient["deadline"]),
+            node=str(recipient.get("node")),
+        )
+    return CallCompleted(
+        thread_id=thread_id, key=str(recipient["key"]), result={"kind": "timer"}
+    )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 
-from knflow.engine import dataflow
+from knflow.engine import dataflow, timeouts
 from knflow.engine.children import collect_children, start_children
 from knflow.engine.context import Run
 from knflow.engine.execution import Stage, Thread
@@ -25,6 +25,8 @@ def run_state(run: Run, thread: Thread, state: State) -> StateResult:
             need = min(int(state.num_completed), len(state.branches))
         inputs = [copy.deepcopy(thread.data) for _ in state.branches]
         start_children(run, thread, role="branch", inputs=inputs, need=need)
+        for child in run.execution.children_of(thread.id):
+            timeouts.watch_branch(run, child, state)
         return BLOCKED
     failure = thread.scratch.pop("child_failure", None)
     children = collect_children(run, thread)
