@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -16,6 +17,7 @@ from psycopg_pool import ConnectionPool
 from knflow.devstack import postgres
 from knflow.store import db, migrate
 from tests.peers import HttpPeer, started_peer
+from tests.stack import DevStack
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT.parent / "shared" / "reference"
@@ -108,3 +110,33 @@ def pool(database_url: str) -> Iterator[ConnectionPool]:
 def http_peer() -> Iterator[HttpPeer]:
     """A local HTTP server standing in for an external service; see `tests/peers.py`."""
     yield from started_peer()
+
+
+@pytest.fixture
+def dev_stack_factory(
+    database_url: str, tmp_path: Path
+) -> Iterator[Callable[..., DevStack]]:
+    """Start the whole system with `knflow dev`: `start(workflows_dir, env=None) -> DevStack`.
+
+    Each stack runs on six free ports against this test's database, registers the
+    definitions in `workflows_dir`, and is up (every function ready) when `start`
+    returns; `env` adds environment variables for every process. The stacks stop at
+    teardown, and their log tail is printed (pytest shows it when the test failed).
+    See `tests/stack.py` for `url`, `broker_url`, `kill` and `wait_restarted`.
+    """
+    stacks: list[DevStack] = []
+
+    def start(workflows_dir: Path, env: dict[str, str] | None = None) -> DevStack:
+        work_dir = tmp_path / f"dev-stack-{len(stacks)}"
+        stack = DevStack.start(
+            workflows_dir=workflows_dir, database_url=database_url,
+            work_dir=work_dir, env=env,
+        )
+        stacks.append(stack)
+        return stack
+
+    yield start
+    for stack in stacks:
+        stack.stop()
+        sys.stdout.write(f"--- knflow dev log tail ({stack.log_file}) ---\n")
+        sys.stdout.write(stack.log_tail() + "\n")

@@ -108,7 +108,7 @@ class DevBroker:
     def url(self) -> str:
         """Base URL of the broker's HTTP server."""
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def ingress_url(self, namespace: str = "default", name: str = "default") -> str:
         """Return the ingress URL of one broker (what `K_SINK` points at)."""

@@ -85,7 +85,7 @@ class Delivery:
         n = attempt + count_from
         if self.backoff_policy == "linear":
             return self.backoff_delay * n
-        return self.backoff_delay * (2**n)
+        return self.backoff_delay * int(2**n)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

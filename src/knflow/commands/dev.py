@@ -1,0 +1,180 @@
+"""`knflow dev`: every function, the development broker and PostgreSQL on this machine.
+
+What `make run` runs. Order of start: database (migrated), broker, functions (each ready),
+definitions registered; Ctrl-C or SIGTERM stops functions, then the broker, then an
+embedded PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import re
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from knflow import config, logs
+from knflow.commands import environment
+from knflow.config import Settings
+from knflow.devstack import supervisor
+from knflow.devstack.broker import DevBroker
+from knflow.devstack.manifests import Routing
+from knflow.devstack.supervisor import Plan, Supervisor
+from knflow.errors import DefinitionError, KnflowError
+from knflow.runtime import definitions
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare the options."""
+    parser.add_argument(
+        "--workflows",
+        type=Path,
+        default=Path("workflows"),
+        help="folder of workflow definitions to register (default: workflows)",
+    )
+    parser.add_argument(
+        "--port-base",
+        type=int,
+        default=8080,
+        help="broker port; functions use the next five (default: 8080)",
+    )
+    parser.add_argument(
+        "--eventing",
+        type=Path,
+        default=Path("eventing"),
+        help="folder of Broker/Trigger/PingSource manifests (default: eventing)",
+    )
+    parser.add_argument(
+        "--functions",
+        type=Path,
+        default=Path("functions"),
+        help="folder of function folders (default: functions)",
+    )
+    parser.add_argument(
+        "--state-file",
+        type=Path,
+        default=None,
+        help="keep the stack's URLs and process ids in this JSON file (for test harnesses)",
+    )
+    parser.add_argument(
+        "--backoff-count-from",
+        type=int,
+        choices=(0, 1),
+        default=0,
+        help="retry number of the first back-off wait: 0 as Knative's code, 1 as its docs",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the stack until Ctrl-C or SIGTERM; exit 1 when it cannot start."""
+    logs.configure()
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    settings = Settings.from_environment()
+    try:
+        _serve(args, settings, stop)
+    except (KnflowError, RuntimeError, OSError) as error:
+        if stop.is_set():
+            return 0
+        sys.stderr.write(f"knflow dev: {_describe(error)}\n")
+        return 1
+    return 0
+
+
+def _serve(args: argparse.Namespace, settings: Settings, stop: threading.Event) -> None:
+    routing = supervisor.build_routing(
+        args.eventing, args.workflows, namespace=settings.namespace
+    )
+    plan = supervisor.plan_functions(
+        args.functions, args.port_base, namespace=_namespace(routing, settings)
+    )
+    data_dir = Path.cwd() / ".pgdata" / "dev"
+    with environment.database(settings, data_dir=data_dir) as database_url:
+        broker = DevBroker(
+            routing,
+            subscribers=plan.subscribers(),
+            port=plan.port_base,
+            backoff_count_from=args.backoff_count_from,
+        ).start()
+        try:
+            _run_functions(args, plan, database_url, stop)
+        finally:
+            broker.stop()
+
+
+def _run_functions(
+    args: argparse.Namespace, plan: Plan, database_url: str, stop: threading.Event
+) -> None:
+    base = config.process_environment()
+    environments = {
+        spec.name: supervisor.function_environment(
+            plan, spec, base=base, database_url=database_url
+        )
+        for spec in plan.functions
+    }
+    functions = Supervisor(
+        plan,
+        environments=environments,
+        bin_dir=Path(sys.executable).parent,
+        stopping=stop,
+        state_file=args.state_file,
+    )
+    try:
+        functions.start()
+        changed = _register(plan, database_url, args.workflows)
+        functions.mark_ready(
+            broker=plan.broker_ingress, database=_redacted(database_url)
+        )
+        _print_table(plan, database_url, changed)
+        stop.wait()
+    finally:
+        functions.stop()
+
+
+def _register(plan: Plan, database_url: str, folder: Path) -> list[str]:
+    """Register the definitions as start-workflow would announce them, through the broker."""
+    settings = dataclasses.replace(
+        Settings.from_environment(config.process_environment()),
+        database_url=database_url,
+        k_sink=plan.broker_ingress,
+        service_url=plan.url("start-workflow"),
+        runtime_url=plan.url("start-workflow"),
+        jobs_url=plan.url("job-trigger"),
+    )
+    with environment.services(settings, database_url) as services:
+        return definitions.register_folder(services, folder)
+
+
+def _namespace(routing: Routing, settings: Settings) -> str:
+    """The namespace of the `default` broker, when the manifests put it in one."""
+    for broker in routing.brokers:
+        if broker.name == "default":
+            return broker.namespace
+    return settings.namespace
+
+
+def _print_table(plan: Plan, database_url: str, changed: list[str]) -> None:
+    rows = [("broker", plan.broker_ingress)]
+    rows += [(spec.name, spec.url) for spec in plan.functions]
+    rows += [(name, "skipped: no main.py yet") for name in plan.skipped]
+    rows += [("database", _redacted(database_url))]
+    width = max(len(name) for name, _ in rows)
+    lines = ["", "knflow dev is up (Ctrl-C stops it)", ""]
+    lines += [f"  {name.ljust(width)}  {value}" for name, value in rows]
+    registered = ", ".join(changed) if changed else "none changed"
+    lines += ["", f"  definitions registered: {registered}", ""]
+    sys.stdout.write("\n".join(lines) + "\n")
+    sys.stdout.flush()
+
+
+def _redacted(url: str) -> str:
+    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
+
+
+def _describe(error: Exception) -> str:
+    if isinstance(error, DefinitionError):
+        return "\n  ".join([str(error), *(str(problem) for problem in error.problems)])
+    return str(error)
