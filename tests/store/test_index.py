@@ -1,0 +1,146 @@
+"""The Data Index projection repository and its dynamic queries, on a real database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from psycopg_pool import ConnectionPool
+
+from knflow.errors import InputError
+from knflow.store import db, index, index_query
+from knflow.store.db import Connection
+from knflow.store.index import DefinitionRow, InstanceRow, JobRow, NodeRow
+from knflow.store.index_query import AllOf, FieldTest, JsonTest, NotOf, Order, Related
+
+T0 = datetime(2024, 5, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+def conn(pool: ConnectionPool) -> Iterator[Connection]:
+    with db.transaction(pool) as connection:
+        for n in range(3):
+            index.save_instance(
+                connection,
+                InstanceRow(
+                    id=f"i-{n}",
+                    process_id="greet" if n < 2 else "other",
+                    state=n,
+                    start=T0 + timedelta(minutes=n),
+                    last_update=T0,
+                    roles=["r", f"x{n}"],
+                    variables={"workflowdata": {"n": n}, "tags": ["a", f"t{n}"]},
+                    variable_dates={},
+                    parent_process_instance_id="i-0" if n else None,
+                ),
+            )
+            index.save_node(
+                connection,
+                NodeRow(
+                    process_instance_id=f"i-{n}", id=f"n-{n}", name=f"S{n}", enter=T0
+                ),
+            )
+        index.save_node(connection, NodeRow(process_instance_id="i-0", id="hidden"))
+        yield connection
+
+
+def select(
+    conn: Connection, where: index_query.Condition | None, *order: Order
+) -> list[str]:
+    rows = index_query.select_instances(conn, where, order, limit=None, offset=0)
+    return [row.id for row in rows]
+
+
+def test_instance_rows_round_trip(conn: Connection) -> None:
+    row = index.get_instance(conn, "i-1")
+
+    assert row is not None
+    assert row.roles == ["r", "x1"]
+    assert row.variables["workflowdata"] == {"n": 1}
+    assert index.get_instance(conn, "nope") is None
+
+
+def test_nodes_without_enter_are_not_listed(conn: Connection) -> None:
+    assert [n.id for n in index.nodes_of(conn, ["i-0"])] == ["n-0"]
+    assert index.get_node(conn, "i-0", "hidden") is not None
+
+
+def test_children_and_lookup_by_ids(conn: Connection) -> None:
+    assert [r.id for r in index.children_of(conn, ["i-0"])] == ["i-1", "i-2"]
+    assert sorted(r.id for r in index.instances_by_ids(conn, ["i-2", "i-0"])) == [
+        "i-0",
+        "i-2",
+    ]
+
+
+def test_definitions_and_jobs_round_trip(conn: Connection) -> None:
+    index.save_definition(
+        conn, DefinitionRow(id="greet", version="1", metadata={"a": 1}, updated_at=T0)
+    )
+    index.save_job(conn, JobRow(id="j", status="SCHEDULED", priority=3))
+
+    assert index.get_definition(conn, "greet", "1").metadata == {"a": 1}  # type: ignore[union-attr]
+    assert [d.version for d in index.definitions_by_ids(conn, ["greet"])] == ["1"]
+    assert index.get_job(conn, "j").priority == 3  # type: ignore[union-attr]
+
+
+def test_clear_projection_deletes_every_row(conn: Connection) -> None:
+    index.clear_projection(conn)
+
+    assert index.instances_by_ids(conn, ["i-0", "i-1", "i-2"]) == []
+    assert index.nodes_of(conn, ["i-0"]) == []
+
+
+def test_ordering_descending_with_id_ties(conn: Connection) -> None:
+    assert select(conn, None, Order("processId", descending=True)) == [
+        "i-2",
+        "i-0",
+        "i-1",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("where", "expected"),
+    [
+        (FieldTest("state", "in", [0, 2]), ["i-0", "i-2"]),
+        (FieldTest("roles", "containsAny", ["x1", "x2"]), ["i-1", "i-2"]),
+        (FieldTest("roles", "containsAll", ["r", "x0"]), ["i-0"]),
+        (FieldTest("roles", "isNull", True), []),
+        (JsonTest("variables", ("tags",), "contains", "t1"), ["i-1"]),
+        (JsonTest("variables", ("tags",), "containsAny", ["t0", "t2"]), ["i-0", "i-2"]),
+        (
+            JsonTest("variables", ("workflowdata", "n"), "between", (1, 2)),
+            ["i-1", "i-2"],
+        ),
+        (JsonTest("variables", ("workflowdata", "n"), "lessThan", 1), ["i-0"]),
+        (NotOf(FieldTest("parentProcessInstanceId", "equal", "i-0")), ["i-0"]),
+        (Related("nodes", FieldTest("name", "like", "S*")), ["i-0", "i-1", "i-2"]),
+        (AllOf(()), ["i-0", "i-1", "i-2"]),
+    ],
+    ids=repr,
+)
+def test_conditions(
+    conn: Connection, where: index_query.Condition, expected: list[str]
+) -> None:
+    assert select(conn, where) == expected
+
+
+def test_counts_follow_the_same_conditions(conn: Connection) -> None:
+    assert (
+        index_query.count(conn, "instances", FieldTest("processId", "equal", "greet"))
+        == 2
+    )
+
+
+def test_unknown_fields_and_operators_are_refused(conn: Connection) -> None:
+    with pytest.raises(InputError, match="cannot be used"):
+        select(conn, FieldTest("secret; DROP", "equal", 1))
+    with pytest.raises(InputError, match="does not apply"):
+        select(conn, FieldTest("start", "like", "x"))
+
+
+def test_parameters_never_become_sql(conn: Connection) -> None:
+    where = FieldTest("processId", "equal", "greet' OR '1'='1")
+
+    assert select(conn, where) == []
