@@ -227,8 +227,8 @@ def test_two_concurrent_firers_never_fire_a_job_twice(
         jobs_api.create_job(services, _http_job(http_peer, f"j{n}"))
     counts: list[int] = []
     firers = [
-        threading.Thread(target=lambda: counts.append(job_trigger.fire_due(services)))
-        for _ in range(2)
+        threading.Thread(target=lambda fire=fire: counts.append(fire(services)))
+        for fire in (job_trigger.fire_due, job_trigger.fire_due_concurrently)
     ]
     for firer in firers:
         firer.start()
