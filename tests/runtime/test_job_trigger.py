@@ -11,7 +11,7 @@ import pytest
 from psycopg_pool import ConnectionPool
 
 from knflow.events import codec
-from knflow.runtime import job_trigger, jobs_api, starting
+from knflow.runtime import job_trigger, jobs_api, management, starting
 from knflow.runtime.services import Services
 from knflow.store import db, instances, jobs
 from tests.peers import HttpPeer, Reply
@@ -94,6 +94,22 @@ def test_an_instance_timer_is_announced_scheduled_then_executed(
         for e in unsent_events(pool, "JobEvent")
     ]
     assert announced == [("SCHEDULED", 0, row.id), ("EXECUTED", 1, row.id)]
+
+
+def test_aborting_an_instance_cancels_and_announces_its_timer(
+    services: Services, clock: Clock, pool: ConnectionPool
+) -> None:
+    register(services, NAPPER)
+    row = starting.start_instance(
+        services,
+        starting.StartRequest(workflow_id="napper", data={}, variables={}, headers={}),
+    )
+    management.abort(services, "napper", row.id)
+    clock.advance(seconds=2)
+    fired = job_trigger.fire_due(services)
+    statuses = [e["data"]["status"] for e in unsent_events(pool, "JobEvent")]
+    assert fired == 0
+    assert statuses == ["SCHEDULED", "CANCELED"]
 
 
 def test_an_http_recipient_is_called_with_its_method_headers_query_and_payload(

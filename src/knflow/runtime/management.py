@@ -12,7 +12,7 @@ from knflow.engine import interpreter
 from knflow.engine.execution import Execution
 from knflow.engine.outcome import Outcome
 from knflow.errors import ConflictError, NotFoundError
-from knflow.runtime import definitions, driving
+from knflow.runtime import definitions, driving, jobs_api
 from knflow.runtime.catalog import LoadedDefinition
 from knflow.runtime.committing import (
     commit_outcome,
@@ -190,5 +190,6 @@ def _abort_row(conn: Connection, row: InstanceRow, now: object) -> InstanceRow:
         row, status="ABORTED", updated_at=now, ended_at=now, waiting=False
     )
     instances.update(conn, aborted)
-    jobs.cancel_for_instance(conn, row.id, now=now)  # type: ignore[arg-type]
+    for cancelled in jobs.cancel_for_instance(conn, row.id, now=now):  # type: ignore[arg-type]
+        jobs_api.announce(conn, cancelled, now=now)  # type: ignore[arg-type]
     return dataclasses.replace(aborted, revision=row.revision + 1)
