@@ -142,7 +142,7 @@ def test_a_tick_stays_to_fire_a_job_due_shortly_after_at_its_time(
     answer = _post_event(client, types.PING, {"reason": "tick"})
     assert answer.status_code == 202
     assert len(arrivals) == 1
-    assert timedelta(0) <= arrivals[0] - due < timedelta(milliseconds=500)
+    assert timedelta(0) <= arrivals[0] - due < timedelta(seconds=1)
 
 
 def test_only_one_invocation_stays_awake_at_a_time(

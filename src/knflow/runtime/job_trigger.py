@@ -53,6 +53,8 @@ logger = logging.getLogger(__name__)
 WATCH_NAME: Final = "job-trigger"
 RECHECK: Final = timedelta(milliseconds=100)
 """Longest nap of a watcher: jobs written by others are seen within this."""
+BUSY_NAP: Final = timedelta(milliseconds=20)
+"""Nap when a due job is being fired by someone else."""
 LEASE_CHECK: Final = timedelta(seconds=1)
 """How often a watcher checks that no newer invocation took over."""
 LEASE_MARGIN: Final = timedelta(seconds=30)
@@ -172,8 +174,12 @@ def _watch_until(services: Services, holder: str, deadline: float) -> int:
         if due is not None:
             wait = min(wait, (due - services.clock()).total_seconds())
         if wait <= 0:
-            fired += fire_due_concurrently(services)
-            continue
+            count = fire_due_concurrently(services)
+            fired += count
+            if count:
+                continue
+            # Due but held by another firer (SKIP LOCKED): give it a moment.
+            wait = BUSY_NAP.total_seconds()
         time.sleep(min(wait, left))
     return fired
 
