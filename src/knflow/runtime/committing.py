@@ -123,36 +123,45 @@ def commit_outcome(
         instances.update(writer.conn, row)
         row = dataclasses.replace(row, revision=row.revision + 1)
     _emit_kogito_events(writer, loaded, row, outcome, is_new=is_new)
-    _carry_out(writer, loaded, row, outcome)
     writer.aftermath.touched.append(row.id)
     if row.status in ENDED:
         subscriptions.replace_for_instance(writer.conn, row.id, [], now=writer.now)
         jobs.cancel_for_instance(writer.conn, row.id, now=writer.now)
+        _carry_out(writer, loaded, row, outcome)
         _resume_parent(writer, row)
         return row
-    return _subscribe(writer, loaded, row)
-
-
-def _subscribe(
-    writer: Writer, loaded: LoadedDefinition, row: InstanceRow
-) -> InstanceRow:
-    """Rewrite the instance's event subscriptions; hand it an already-received matching event."""
+    # Subscriptions first: carrying out commands may finish a subflow, which advances this
+    # instance again (a nested commit) and rewrites them.
     wanted = correlation.subscriptions_of(loaded, row)
     subscriptions.replace_for_instance(writer.conn, row.id, wanted, now=writer.now)
+    _carry_out(writer, loaded, row, outcome)
+    if wanted:
+        _take_backlog(writer, row.id)
+    return row
+
+
+def _take_backlog(writer: Writer, instance_id: str) -> None:
+    """Hand an instance that just began waiting an event that arrived before it did."""
+    row = instances.lock(writer.conn, instance_id)
+    if row is None or row.status != InstanceStatus.ACTIVE:
+        return
+    loaded = definitions.load(
+        writer.conn, writer.services.definitions, row.workflow_id, row.workflow_version
+    )
+    wanted = correlation.subscriptions_of(loaded, row)
     if not wanted:
-        return row
+        return
     since = writer.now - correlation.BACKLOG_RETENTION
-    for kept in subscriptions.unconsumed(
-        writer.conn, sorted({s.event_type for s in wanted}), since=since
-    ):
+    types_wanted = sorted({s.event_type for s in wanted})
+    for kept in subscriptions.unconsumed(writer.conn, types_wanted, since=since):
         event = codec.from_dict(kept.event)
         for subscription in wanted:
             if correlation.matches(subscription, event):
                 subscriptions.mark_consumed(
                     writer.conn, kept.id, consumed_by=row.id, now=writer.now
                 )
-                return deliver(writer, loaded, row, subscription, event)
-    return row
+                deliver(writer, loaded, row, subscription, event)
+                return
 
 
 def deliver(
@@ -317,6 +326,7 @@ def _produced_event(
         "kogitoproctype": "SW",
         "partitionkey": row.id,
         **({"kogitobusinesskey": row.business_key} if row.business_key else {}),
+        **{name: str(value) for name, value in (row.correlation or {}).items()},
         **{k.lower(): v for k, v in command.extensions.items()},
     }
     return Event(

@@ -5,6 +5,9 @@ An event reaches an instance by the `kogitoprocrefid` extension (the instance id
 start event fixed (or, for instances started over REST, the instance data holds). Subscriptions
 are rows, rewritten with every commit of the instance. An event that matches nothing is kept for
 `BACKLOG_RETENTION` and handed to the first wait that matches it.
+
+Events are matched by `type`, not `source`, as SonataFlow (and a Knative Trigger filtering on
+type) does: producers rarely know the source a workflow author wrote.
 """
 
 from __future__ import annotations
@@ -85,8 +88,6 @@ def start_correlation(event_def: EventDef, event: Event) -> dict[str, str]:
 def matches(subscription: Subscription, event: Event) -> bool:
     """Tell whether `event` is for this subscription."""
     if subscription.event_type != event.type:
-        return False
-    if subscription.event_source and event.source != subscription.event_source:
         return False
     reference = event.attribute(REFERENCE_ATTRIBUTE)
     if reference:

@@ -36,7 +36,9 @@ def receive(services: Services, event: Event) -> None:
         if row_id is None:
             logger.debug("duplicate event ignored")
             return
-        taken = _resume_waiting(writer, event) or _start_instances(writer, event)
+        taken = _resume_waiting(writer, event) or _start_instances(
+            writer, event, row_id
+        )
         if taken:
             subscriptions.mark_consumed(
                 conn, row_id, consumed_by=",".join(taken), now=writer.now
@@ -65,7 +67,7 @@ def _resume_waiting(writer: Writer, event: Event) -> list[str]:
     return resumed
 
 
-def _start_instances(writer: Writer, event: Event) -> list[str]:
+def _start_instances(writer: Writer, event: Event, row_id: int) -> list[str]:
     started: list[str] = []
     for stored in stored_definitions.list_available(writer.conn):
         loaded = writer.services.definitions.load(stored)
@@ -77,8 +79,10 @@ def _start_instances(writer: Writer, event: Event) -> list[str]:
             event_def = definition.events.get(ref)
             if event_def is None or event_def.type != event.type:
                 continue
-            if event_def.source and event_def.source != event.source:
-                continue
+            # Taken before the start, so the new wait does not also find it in the backlog.
+            subscriptions.mark_consumed(
+                writer.conn, row_id, consumed_by="start", now=writer.now
+            )
             row = starting.start_in_transaction(
                 writer,
                 workflow_id=definition.workflow_id,
@@ -104,7 +108,9 @@ def _start_instances(writer: Writer, event: Event) -> list[str]:
                 correlation={},
                 business_key=row.business_key,
             )
-            deliver(writer, loaded, row, subscription, event)
+            fresh = instances.lock(writer.conn, row.id)
+            assert fresh is not None, "created in this transaction"
+            deliver(writer, loaded, fresh, subscription, event)
             started.append(row.id)
             break
     return started

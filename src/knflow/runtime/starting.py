@@ -6,6 +6,7 @@ the definition's `dataInputSchema` first, so invalid input creates nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -93,13 +94,20 @@ def start_in_transaction(
     headers: Mapping[str, str],
     business_key: str | None,
     parent: ParentLink | None,
+    correlation: Mapping[str, str] | None = None,
+    by_event: bool = False,
 ) -> InstanceRow:
-    """Create and run an instance inside the writer's transaction."""
+    """Create and run an instance inside the writer's transaction.
+
+    Instances started by an event skip `dataInputSchema` (SW 0.8: it does not apply to the
+    events of a starting event state); the event fixes their `correlation` values.
+    """
     loaded = definitions.load(
         writer.conn, writer.services.definitions, workflow_id, version
     )
     data = {} if data is None else data
-    validate_input(loaded, data)
+    if not by_event:
+        validate_input(loaded, data)
     row = _new_row(
         writer,
         loaded,
@@ -109,6 +117,8 @@ def start_in_transaction(
         business_key=business_key,
         parent=parent,
     )
+    if correlation:
+        row = dataclasses.replace(row, correlation=dict(correlation))
     outcome = interpreter.start(
         loaded.definition,
         loaded.evaluator,
