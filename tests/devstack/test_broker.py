@@ -9,6 +9,7 @@ import threading
 from urllib.parse import urlsplit
 
 from knflow.devstack.broker import DevBroker
+from knflow.devstack.manifests import Destination
 from knflow.events import codec
 from knflow.events.codec import Event
 from tests.devstack.conftest import (
@@ -342,3 +343,35 @@ def test_a_ping_through_the_broker_reaches_its_trigger(
     )
     [tick, *_] = http_peer.wait_for(1, path="/", timeout=5)
     assert tick.headers["ce-type"] == "dev.knative.sources.ping"
+
+
+def test_format_json_delivers_in_structured_mode(
+    start_broker: StartBroker, http_peer: HttpPeer
+) -> None:
+    http_peer.route("POST", "/", Reply(status=202))
+    broker = start_broker(
+        broker_manifest(), trigger_manifest("all", delivery={"format": "json"})
+    )
+    _send(broker, _event("test.structured"))
+    [delivered] = http_peer.wait_for(1, path="/")
+    assert delivered.headers["content-type"].startswith("application/cloudevents+json")
+    assert delivered.json()["type"] == "test.structured"
+    assert delivered.json()["data"] == {"n": 1}
+
+
+def test_an_event_for_a_subscriber_that_is_not_running_is_dropped(
+    start_broker: StartBroker, http_peer: HttpPeer
+) -> None:
+    http_peer.route("POST", "*", Reply(status=202))
+    absent = {"ref": {"kind": "Service", "name": "not-started"}}
+    broker = start_broker(
+        broker_manifest(),
+        trigger_manifest("absent", subscriber=absent),
+        trigger_manifest("present"),
+    )
+    assert _send(broker, _event()) == 202
+    http_peer.wait_for(1, path="/")
+    assert (
+        broker.resolve(Destination(kind="Service", name="not-started"), "default")
+        is None
+    )

@@ -41,7 +41,7 @@ READY_PATH: Final = "/health/readiness"
 READY_TIMEOUT: Final = 60.0
 # Grace period of a stop; job-trigger may hold a ping request for its whole job window,
 # which a development stack need not wait for.
-STOP_TIMEOUT: Final = 5.0
+STOP_TIMEOUT: Final = 10.0
 # A function that dies again soon after a restart waits longer each time, up to this.
 MAX_RESTART_DELAY: Final = 10.0
 STABLE_AFTER: Final = 30.0
