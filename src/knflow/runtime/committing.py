@@ -13,7 +13,7 @@ import dataclasses
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Final
 
 from knflow.engine import interpreter
@@ -44,7 +44,6 @@ from knflow.store.subscriptions import Subscription
 from knflow.workflow.model import Json
 
 EVENT_NAMESPACE: Final = uuid.UUID("3b0f5f0e-9a51-4c57-8d2e-7f1f64a9c2d4")
-CLAIM_MARGIN: Final = timedelta(seconds=30)
 ENDED: Final = frozenset(
     {InstanceStatus.COMPLETED, InstanceStatus.ERROR, InstanceStatus.ABORTED}
 )
@@ -188,6 +187,15 @@ def deliver(
     return commit_outcome(writer, loaded, row, outcome, is_new=False)
 
 
+def claim_deadline(services: Services, now: datetime) -> datetime:
+    """Until when a claimed call belongs to its executor: twice the call timeout.
+
+    Past it, the executor is presumed dead (SIGKILL, lost node) and the call may be claimed
+    again, so at most that one call is repeated.
+    """
+    return now + 2 * services.settings.action_timeout
+
+
 def step_event(instance_id: str, thread_id: str, seq: int, *, now: datetime) -> Event:
     """Build the `knflow.step.ready` event asking step-executor to run one thread."""
     return Event(
@@ -243,7 +251,7 @@ def _claim_and_dispatch(
             writer.local_claims -= 1
             assert thread.wait is not None
             thread.wait["claimed_until"] = (
-                writer.now + writer.services.settings.action_timeout + CLAIM_MARGIN
+                claim_deadline(writer.services, writer.now)
             ).isoformat()
             writer.aftermath.calls.append(_pending(row, loaded, command))
         else:

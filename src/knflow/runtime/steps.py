@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from datetime import datetime
 from typing import Any
 
 from knflow import logs
@@ -19,9 +18,9 @@ from knflow.errors import InputError
 from knflow.events.codec import Event
 from knflow.runtime import definitions, driving
 from knflow.runtime.committing import (
-    CLAIM_MARGIN,
     Aftermath,
     PendingCall,
+    claim_deadline,
     commit_outcome,
     instance_context,
     is_call_claimable,
@@ -76,7 +75,7 @@ def take_step(
             logger.debug("step event for a claimed or waiting thread ignored")
             return writer.aftermath
         wait = thread.wait or {}
-        wait["claimed_until"] = _claim_deadline(services, writer.now).isoformat()
+        wait["claimed_until"] = claim_deadline(services, writer.now).isoformat()
         instances.update(
             conn,
             dataclasses.replace(
@@ -99,10 +98,6 @@ def take_step(
             )
         )
         return writer.aftermath
-
-
-def _claim_deadline(services: Services, now: datetime) -> datetime:
-    return now + services.settings.action_timeout + CLAIM_MARGIN
 
 
 def _parse(data: Any) -> tuple[str, str, int]:

@@ -1,0 +1,154 @@
+"""The whole system as `knflow dev` runs it: REST, broker, step-executor, events, robustness."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+
+from knflow.events import codec
+from knflow.events.codec import Event
+from tests.conftest import TEST_DATA
+from tests.peers import HttpPeer, Recorded, Reply
+from tests.stack import DevStack
+
+WORKFLOWS = TEST_DATA / "workflows"
+StackFactory = Callable[..., DevStack]
+
+
+def _workflows(tmp_path: Path, *names: str) -> Path:
+    folder = tmp_path / "workflows"
+    folder.mkdir()
+    for name in names:
+        shutil.copy(WORKFLOWS / name, folder / name)
+    return folder
+
+
+def _eventually(check: Callable[[], Any], *, timeout: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(0.1)
+
+
+def _status(database_url: str, instance_id: str) -> str | None:
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "SELECT status FROM instances WHERE id = %s", (instance_id,)
+        ).fetchone()
+    return None if row is None else str(row[0])
+
+
+def _post_event(stack: DevStack, event: Event) -> httpx.Response:
+    headers, body = codec.to_binary_http(event)
+    return httpx.post(stack.broker_url, headers=headers, content=body, timeout=10)
+
+
+def test_parallel_branches_are_executed_by_step_executor_and_answer_with_the_output(
+    dev_stack_factory: StackFactory, tmp_path: Path, http_peer: HttpPeer
+) -> None:
+    def both_at_once(request: Recorded) -> Reply:
+        http_peer.wait_for(2, method="POST")  # answers only once both branches called
+        return Reply(body={"branch": request.path.rsplit("/", 1)[-1]})
+
+    http_peer.route("POST", "/slow/*", both_at_once)
+    stack = dev_stack_factory(
+        _workflows(tmp_path, "fanout.sw.json"),
+        env={"KNFLOW_FUNCTION_URL_slow": http_peer.url},
+    )
+    answer = httpx.post(f"{stack.url('start-workflow')}/fanout", json={}, timeout=60)
+    assert answer.status_code == 201
+    assert answer.json()["workflowdata"] == {"a": {"branch": "a"}, "b": {"branch": "b"}}
+    assert "step.ready" in stack.log_text()  # one branch travelled through the broker
+
+
+def test_an_event_through_the_broker_resumes_a_waiting_instance(
+    dev_stack_factory: StackFactory, tmp_path: Path, database_url: str
+) -> None:
+    stack = dev_stack_factory(_workflows(tmp_path, "waiter.sw.json"))
+    started = httpx.post(
+        f"{stack.url('start-workflow')}/waiter", json={}, timeout=30
+    ).json()
+    assert (
+        httpx.get(f"{stack.url('start-workflow')}/waiter/{started['id']}").status_code
+        == 200
+    )
+    event = Event(
+        id="approval-1",
+        source="tests",
+        type="org.example.approval",
+        data={"ok": True},
+        extensions={"kogitoprocrefid": started["id"]},
+    )
+    assert _post_event(stack, event).status_code == 202
+    assert _eventually(lambda: _status(database_url, started["id"]) == "COMPLETED")
+    assert (
+        httpx.get(f"{stack.url('start-workflow')}/waiter/{started['id']}").status_code
+        == 404
+    )
+
+
+def test_a_malformed_event_is_refused_by_the_broker(
+    dev_stack_factory: StackFactory, tmp_path: Path
+) -> None:
+    stack = dev_stack_factory(_workflows(tmp_path, "waiter.sw.json"))
+    answer = httpx.post(
+        stack.broker_url, content=b"{}", headers={"content-type": "application/json"}
+    )
+    assert answer.status_code == 400
+
+
+def test_killed_step_executor_is_restarted_and_every_instance_completes_once(
+    dev_stack_factory: StackFactory,
+    tmp_path: Path,
+    http_peer: HttpPeer,
+    database_url: str,
+) -> None:
+    def slowly(request: Recorded) -> Reply:
+        time.sleep(0.5)  # the stand-in service's own latency, so calls are in flight
+        return Reply(body={"branch": request.path.rsplit("/", 1)[-1]})
+
+    http_peer.route("POST", "/slow/*", slowly)
+    env = {
+        "KNFLOW_FUNCTION_URL_slow": http_peer.url,
+        "KNFLOW_SYNC_BUDGET_SECONDS": "0.1",
+        "KNFLOW_ACTION_TIMEOUT_SECONDS": "2",
+        "KNFLOW_REDRIVE_AFTER_SECONDS": "1",
+    }
+    stack = dev_stack_factory(_workflows(tmp_path, "fanout.sw.json"), env=env)
+    ids = [
+        httpx.post(f"{stack.url('start-workflow')}/fanout", json={}, timeout=30).json()[
+            "id"
+        ]
+        for _ in range(6)
+    ]
+    http_peer.wait_for(3, method="POST")
+    killed = stack.kill("step-executor")
+    stack.wait_restarted("step-executor", old_pid=killed)
+
+    def all_completed() -> bool:
+        ping = Event(
+            id=f"ping-{time.monotonic()}",
+            source="tests",
+            type="dev.knative.sources.ping",
+            data={},
+        )
+        _post_event(
+            stack, ping
+        )  # a reconcile tick, as the PingSource sends every minute
+        return all(_status(database_url, i) == "COMPLETED" for i in ids)
+
+    assert _eventually(all_completed, timeout=90)
+    with psycopg.connect(database_url) as conn:
+        ended = conn.execute(
+            "SELECT instance_id, count(*) FROM outbox WHERE event_type = 'ProcessInstanceStateDataEvent'"
+            " AND event->'data'->>'eventType' = '2' GROUP BY instance_id"
+        ).fetchall()
+    assert sorted(ended) == sorted((i, 1) for i in ids)
