@@ -342,3 +342,80 @@ def test_a_stale_activation_is_ignored() -> None:
     )
     assert outcome.ignored
     assert outcome.status == "ACTIVE"
+
+
+def _vet_appointment() -> Any:
+    return parse_definition(
+        {
+            "id": "vet",
+            "specVersion": "0.8",
+            "start": "book",
+            "events": [
+                {"name": "make", "type": "org.vet.make", "kind": "produced"},
+                {"name": "made", "type": "org.vet.made", "source": ""},
+            ],
+            "errors": [{"name": "slow", "code": "TimeoutError"}],
+            "states": [
+                {
+                    "name": "book",
+                    "type": "operation",
+                    "actions": [
+                        {
+                            "eventRef": {
+                                "triggerEventRef": "make",
+                                "resultEventRef": "made",
+                                "resultEventTimeout": "PT15M",
+                                "data": "${ .patient }",
+                            },
+                            "actionDataFilter": {"toStateData": "${ .appointment }"},
+                        }
+                    ],
+                    "onErrors": [{"errorRef": "slow", "end": True}],
+                    "end": True,
+                }
+            ],
+        }
+    )
+
+
+def test_result_event_ref_waits_for_the_result_event_and_merges_it() -> None:
+    definition = _vet_appointment()
+    evaluator, instance = Evaluator(), InstanceContext(instance_id="i")
+    started = interpreter.start(
+        definition, evaluator, instance, data={"patient": {"name": "Mia"}}, now=NOW
+    )
+    emitted = [c for c in started.commands if isinstance(c, EmitEvent)]
+    timer = next(c for c in started.commands if isinstance(c, ScheduleTimer))
+    assert [(e.type, e.data) for e in emitted] == [("org.vet.make", {"name": "Mia"})]
+    arrival = {"kind": "event", "events": [{"ref": "made", "payload": {"at": "10:00"}}]}
+    done = interpreter.advance(
+        definition,
+        evaluator,
+        instance,
+        started.execution,
+        CallCompleted(thread_id=timer.thread_id, key=timer.key, result=arrival),
+        now=NOW,
+    )
+    assert done.status == "COMPLETED"
+    assert done.data["appointment"] == {"at": "10:00"}
+
+
+def test_result_event_timeout_is_an_error_on_errors_can_handle() -> None:
+    definition = _vet_appointment()
+    evaluator, instance = Evaluator(), InstanceContext(instance_id="i")
+    started = interpreter.start(
+        definition, evaluator, instance, data={"patient": {}}, now=NOW
+    )
+    timer = next(c for c in started.commands if isinstance(c, ScheduleTimer))
+    expired = interpreter.advance(
+        definition,
+        evaluator,
+        instance,
+        started.execution,
+        CallCompleted(
+            thread_id=timer.thread_id, key=timer.key, result={"kind": "timer"}
+        ),
+        now=timer.due,
+    )
+    assert expired.status == "COMPLETED"
+    assert "appointment" not in expired.data

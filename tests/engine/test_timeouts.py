@@ -230,3 +230,52 @@ def test_event_timeout_moves_an_event_state_on_without_its_actions() -> None:
     )
     assert outcome.status == "COMPLETED"
     assert outcome.data == {"after": True}
+
+
+def test_keep_active_accumulates_events_until_the_workflow_timeout() -> None:
+    definition, started = _start(
+        {
+            "start": "reading",
+            "keepActive": True,
+            "timeouts": {
+                "workflowExecTimeout": {"duration": "PT1H", "runBefore": "report"}
+            },
+            "events": [{"name": "reading", "type": "org.room.reading", "source": ""}],
+            "states": [
+                {
+                    "name": "reading",
+                    "type": "event",
+                    "end": True,
+                    "onEvents": [
+                        {
+                            "eventRefs": ["reading"],
+                            "eventDataFilter": {"toStateData": "${ .readings }"},
+                        }
+                    ],
+                },
+                {
+                    "name": "report",
+                    "type": "inject",
+                    "data": {"reported": True},
+                    "end": True,
+                },
+            ],
+        }
+    )
+    outcome = started
+    for value in (20, 21):
+        wait = outcome.execution.main.wait
+        assert wait is not None
+        arrival = {"kind": "event", "events": [{"ref": "reading", "payload": [value]}]}
+        outcome = interpreter.advance(
+            definition,
+            Evaluator(),
+            INSTANCE,
+            outcome.execution,
+            CallCompleted(thread_id="main", key=wait["key"], result=arrival),
+            now=NOW,
+        )
+        assert outcome.status == "ACTIVE"
+    final = _fire(definition, outcome, _timer(started, "workflow"))
+    assert final.status == "COMPLETED"
+    assert final.data == {"readings": [20, 21], "reported": True}

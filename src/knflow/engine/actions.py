@@ -23,7 +23,7 @@ from knflow.engine.outcome import (
     StartSubflow,
 )
 from knflow.errors import ExpressionError
-from knflow.workflow.model import Action, Json, State
+from knflow.workflow.model import Action, Json, State, parse_duration
 
 NOTIFY_OPERATION: Final = "notify"
 ACTION_NODE_TYPE: Final = "ActionNode"
@@ -87,6 +87,14 @@ def complete_wait(
             thread.pc += 1
         return None
     action = actions[thread.pc]
+    if wait.get("kind") == WaitKind.EVENT:
+        if not isinstance(result, dict) or result.get("kind") != WaitKind.EVENT:
+            name = _action_name(action, thread)
+            return Failure(
+                message=f"the result event of action '{name}' did not arrive in time",
+                kind="TimeoutError",
+            )
+        result = result["events"][0]["payload"]
     try:
         _apply_result(run, thread, action, state, result)
     except ExpressionError as error:
@@ -130,7 +138,9 @@ def _run_action(
     elif action.sub_flow_ref is not None:
         outcome = _start_subflow(run, thread, action, action_input, node)
     else:
-        outcome = _produce_event(run, thread, action, action_input)
+        outcome = _produce_event(
+            run, thread, action, action_input, state=state, node=node
+        )
     if outcome is BLOCKED:
         return BLOCKED
     run.trace(
@@ -233,9 +243,20 @@ def _start_subflow(
 
 
 def _produce_event(
-    run: Run, thread: Thread, action: Action, action_input: Json
+    run: Run,
+    thread: Thread,
+    action: Action,
+    action_input: Json,
+    *,
+    state: State,
+    node: str,
 ) -> Blocked | None:
-    """`eventRef`: emit the trigger event; awaiting `resultEventRef` comes with event waits."""
+    """`eventRef`: emit the trigger event, then await `resultEventRef` (SonataFlow ignored it).
+
+    The result event's payload is the action's result; when `resultEventTimeout` (else
+    `actionExecTimeout`) passes first, the action fails with a `TimeoutError` that `onErrors`
+    can handle (SW 0.8, Action Definition).
+    """
     ref: dict[str, Any] = dict(action.event_ref or {})
     event_def = run.definition.events[ref["triggerEventRef"]]
     scope = run.scope(thread)
@@ -256,7 +277,50 @@ def _produce_event(
             extensions={str(k): str(v) for k, v in (attributes or {}).items()},
         )
     )
-    return None
+    result_ref = ref.get("resultEventRef")
+    if not result_ref or ref.get("invoke") == "async":
+        return None
+    return _await_result_event(
+        run,
+        thread,
+        result_ref,
+        state=state,
+        node=node,
+        timeout=ref.get("resultEventTimeout"),
+    )
+
+
+def _await_result_event(
+    run: Run, thread: Thread, ref: str, *, state: State, node: str, timeout: Json
+) -> Blocked:
+    result_def = run.definition.events.get(ref)
+    key = run.new_key(thread)
+    wait: dict[str, Any] = {
+        "kind": WaitKind.EVENT,
+        "key": key,
+        "level": "action",
+        "node": node,
+        "all": False,
+        "received": [],
+        "events": [
+            {
+                "ref": ref,
+                "type": result_def.type if result_def else ref,
+                "source": result_def.source if result_def else None,
+            }
+        ],
+    }
+    limit = (
+        timeout
+        or state.timeouts.get("actionExecTimeout")
+        or run.definition.timeouts.get("actionExecTimeout")
+    )
+    if limit:
+        due = run.now + parse_duration(str(limit))
+        wait["due"] = due.isoformat()
+        run.command(ScheduleTimer(thread_id=thread.id, key=key, due=due))
+    _block(thread, wait)
+    return BLOCKED
 
 
 def _apply_result(

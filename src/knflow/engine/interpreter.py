@@ -496,6 +496,9 @@ def _continue_compensation(
 
 def _end(run: Run, thread: Thread, after: dict[str, Any]) -> None:
     _produce_events(run, thread, after.get("produce_events") or ())
+    if _stays_active(run, after):
+        _rest(run, thread)
+        return
     thread.status = ThreadStatus.DONE
     thread.wait = None
     thread.seq += 1
@@ -504,13 +507,40 @@ def _end(run: Run, thread: Thread, after: dict[str, Any]) -> None:
         if other.is_open:
             other.status = ThreadStatus.CANCELLED
     timed_out = run.execution.timed_out
-    run.outcome.status = (
-        InstanceStatus.ABORTED if timed_out else InstanceStatus.COMPLETED
-    )
+    aborted = timed_out and not run.definition.keep_active
+    run.outcome.status = InstanceStatus.ABORTED if aborted else InstanceStatus.COMPLETED
     run.outcome.timed_out = timed_out
     continue_as = after.get("continue_as")
     if continue_as:
         run.command(_continue_as(run, thread, continue_as))
+
+
+def _stays_active(run: Run, after: dict[str, Any]) -> bool:
+    """SW 0.8 `keepActive`: only `terminate` or `workflowExecTimeout` end the instance."""
+    return (
+        run.definition.keep_active
+        and not after.get("terminate")
+        and not run.execution.timed_out
+    )
+
+
+def _rest(run: Run, main: Thread) -> None:
+    """Keep a `keepActive` instance alive: back to an event start state, or idle."""
+    cancel_children(run, main)
+    start = run.definition.state(run.definition.start)
+    if start.type is StateType.EVENT:
+        main.status = ThreadStatus.RUNNABLE
+        main.wait = None
+        _goto(main, start.name)
+        return
+    main.status = ThreadStatus.BLOCKED
+    main.wait = {
+        "kind": WaitKind.EVENT,
+        "key": run.new_key(main),
+        "level": "state",
+        "events": [],
+    }
+    main.seq += 1
 
 
 def _continue_as(run: Run, thread: Thread, raw: Json) -> ContinueAs:
