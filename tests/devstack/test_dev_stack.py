@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from knflow.events import codec
+from knflow.events.codec import Event
 from tests.stack import DevStack
 
 StartStack = Callable[..., DevStack]
@@ -51,9 +53,7 @@ ON_ORDER = {
             "name": "Received",
             "type": "event",
             "end": True,
-            "onEvents": [
-                {"eventRefs": ["order"], "eventDataFilter": {"toStateData": ".order"}}
-            ],
+            "onEvents": [{"eventRefs": ["order"]}],
         }
     ],
 }
@@ -101,6 +101,7 @@ def _instances(stack: DevStack, process_id: str) -> list[dict[str, Any]]:
 def _wait_for_instances(
     stack: DevStack, process_id: str, state: str
 ) -> list[dict[str, Any]]:
+    """Poll the Data Index until some instance of `process_id` is in `state`."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         found = [i for i in _instances(stack, process_id) if i["state"] == state]
@@ -126,6 +127,23 @@ def test_a_started_instance_reaches_the_data_index_through_the_broker(
     assert body["workflowdata"]["message"] == "Hello, dev"
     [indexed] = _wait_for_instances(stack, "hello", "COMPLETED")
     assert indexed["id"] == body["id"]
+
+
+def test_an_event_consumed_by_a_workflow_is_routed_to_step_executor(
+    dev_stack_factory: StartStack, workflows: Path
+) -> None:
+    stack = dev_stack_factory(workflows)
+    event = Event(
+        id=codec.new_id(),
+        source="shop",
+        type="org.test.order.placed",
+        data={"order": {"sku": "a-1"}},
+    )
+    headers, body = codec.to_binary_http(event)
+    status, _ = _request("POST", stack.broker_url, body, headers)
+    assert status == 202
+    completed = _wait_for_instances(stack, "on-order", "COMPLETED")
+    assert len(completed) == 1
 
 
 def test_a_killed_function_is_restarted_and_serves_again(
