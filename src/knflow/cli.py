@@ -58,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _command_module(name: str) -> CommandModule:
     module_name = next(module for command, module, _ in COMMANDS if command == name)
-    module: CommandModule = importlib.import_module(f"knflow.commands.{module_name}")  # type: ignore[assignment]
+    module: CommandModule = importlib.import_module(f"knflow.commands.{module_name}")
     return module
 
 

@@ -56,6 +56,10 @@ def _ensure_database(server_url: str, name: str) -> str:
         ).fetchone()
         if not exists:
             admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    params = conninfo_to_dict(server_url)
+    params = {
+        key: str(value)
+        for key, value in conninfo_to_dict(server_url).items()
+        if value is not None
+    }
     params["dbname"] = name
-    return make_conninfo(**params)
+    return make_conninfo("", **params)

@@ -106,7 +106,8 @@ def complete_wait(
         name=_action_name(action, thread),
         node_type=SUBFLOW_NODE_TYPE if action.sub_flow_ref else ACTION_NODE_TYPE,
     )
-    return _finish_action(run, thread, action)
+    _finish_action(run, thread, action)  # may block the thread again (`sleep.after`)
+    return None
 
 
 def _run_action(

@@ -194,15 +194,15 @@ def _resume(run: Run, thread: Thread, activation: CallCompleted) -> None:
         thread.scratch["failure"] = activation.failure.to_json()
         return
     if wait.get("level") == "state":
-        arrived = (
-            activation.result
-            if isinstance(activation.result, dict)
-            else {"kind": "timer"}
+        result = activation.result
+        arrived: dict[str, Any] = (
+            result if isinstance(result, dict) else {"kind": "timer"}
         )
         if wait.get("all") and arrived.get("kind") == "event":
-            arrived = _gather(wait, arrived)
-            if arrived is None:
+            gathered = _gather(wait, arrived)
+            if gathered is None:
                 return  # SW 0.8 `exclusive: false`: keep waiting for the other events
+            arrived = gathered
         thread.wait = None
         thread.status = ThreadStatus.RUNNABLE
         thread.scratch["arrived"] = arrived
@@ -434,6 +434,7 @@ def _follow(
     if run.execution.compensating is not None:
         _continue_compensation(run, thread, transition)
         return
+    after: dict[str, Any]
     if transition is not None:
         after = {
             "next_state": transition.next_state,

@@ -205,6 +205,7 @@ Command = (
     CallFunction
     | StartSubflow
     | EmitEvent
+    | RequestNotification
     | ScheduleTimer
     | ScheduleThread
     | ContinueAs

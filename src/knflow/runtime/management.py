@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Final
 
 from knflow.engine import interpreter
@@ -185,11 +185,11 @@ def _lock(conn: Connection, workflow_id: str, instance_id: str) -> InstanceRow:
     return row
 
 
-def _abort_row(conn: Connection, row: InstanceRow, now: object) -> InstanceRow:
+def _abort_row(conn: Connection, row: InstanceRow, now: datetime) -> InstanceRow:
     aborted = dataclasses.replace(
         row, status="ABORTED", updated_at=now, ended_at=now, waiting=False
     )
     instances.update(conn, aborted)
-    for cancelled in jobs.cancel_for_instance(conn, row.id, now=now):  # type: ignore[arg-type]
-        jobs_api.announce(conn, cancelled, now=now)  # type: ignore[arg-type]
+    for cancelled in jobs.cancel_for_instance(conn, row.id, now=now):
+        jobs_api.announce(conn, cancelled, now=now)
     return dataclasses.replace(aborted, revision=row.revision + 1)

@@ -122,7 +122,7 @@ def update(conn: Connection, row: InstanceRow) -> int:
         raise ConflictError(
             f"instance '{row.id}' changed concurrently (revision {row.revision})"
         )
-    return int(found[0])  # type: ignore[call-overload]
+    return int(str(found[0]))
 
 
 def list_active(conn: Connection, workflow_id: str) -> list[tuple[str, Json]]:

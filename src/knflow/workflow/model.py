@@ -388,9 +388,7 @@ def parse_definition(
         secrets=tuple(document.get("secrets") or ())
         if isinstance(document.get("secrets"), list)
         else (),
-        timeouts=document.get("timeouts")
-        if isinstance(document.get("timeouts"), dict)
-        else {},
+        timeouts=_mapping(document.get("timeouts")),
         annotations=tuple(document.get("annotations") or ()),
         metadata=document.get("metadata") or {},
         expression_lang=document.get("expressionLang") or "jq",
@@ -433,6 +431,10 @@ def _entries(value: Json, key: str) -> list[Mapping[str, Json]]:
     return [
         entry for entry in value or () if isinstance(entry, dict) and "name" in entry
     ]
+
+
+def _mapping(value: Json) -> Mapping[str, Json]:
+    return value if isinstance(value, dict) else {}
 
 
 def _optional_str(value: Json) -> str | None:
