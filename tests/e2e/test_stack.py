@@ -152,3 +152,60 @@ def test_killed_step_executor_is_restarted_and_every_instance_completes_once(
             " AND event->'data'->>'eventType' = '2' GROUP BY instance_id"
         ).fetchall()
     assert sorted(ended) == sorted((i, 1) for i in ids)
+
+
+def test_a_started_instance_is_in_the_data_index_within_a_second(
+    dev_stack_factory: StackFactory, tmp_path: Path
+) -> None:
+    stack = dev_stack_factory(_workflows(tmp_path, "child.sw.json"))
+    started = httpx.post(
+        f"{stack.url('start-workflow')}/child", json={"n": 1}, timeout=30
+    )
+    instance_id = started.json()["id"]
+    query = {
+        "query": "query ($id: String) { ProcessInstances(where: {id: {equal: $id}}) { id processId state"
+        " serviceUrl variables } }",
+        "variables": {"id": instance_id},
+    }
+
+    def listed() -> list[dict[str, Any]]:
+        answer = httpx.post(
+            f"{stack.url('data-index-sink')}/graphql", json=query, timeout=5
+        )
+        return list(answer.json()["data"]["ProcessInstances"])
+
+    found = _eventually(listed, timeout=1.0)
+    assert found
+    assert found[0]["processId"] == "child"
+    assert found[0]["state"] in ("ACTIVE", "COMPLETED")
+    assert found[0]["serviceUrl"] == stack.url("start-workflow")
+    assert _eventually(lambda: listed()[0]["state"] == "COMPLETED", timeout=10)
+
+
+def test_an_ended_run_notifies_its_initiator_in_backstage(
+    dev_stack_factory: StackFactory, tmp_path: Path, http_peer: HttpPeer
+) -> None:
+    http_peer.route(
+        "POST", "/api/notifications/notifications", Reply(status=201, body={})
+    )
+    env = {
+        "BACKSTAGE_URL": http_peer.url,
+        "BACKSTAGE_NOTIFICATIONS_TOKEN": "secret-token",
+    }
+    stack = dev_stack_factory(_workflows(tmp_path, "child.sw.json"), env=env)
+    body = {"workflowdata": {"n": 1}, "initiatorEntity": "user:default/ann"}
+    instance_id = httpx.post(
+        f"{stack.url('start-workflow')}/child", json=body, timeout=30
+    ).json()["id"]
+    sent = http_peer.wait_for(
+        1, method="POST", path="/api/notifications/notifications", timeout=30
+    )
+    notification = sent[0].json()
+    assert sent[0].headers["authorization"] == "Bearer secret-token"
+    assert notification["recipients"] == {
+        "type": "entity",
+        "entityRef": ["user:default/ann"],
+    }
+    assert notification["payload"]["link"].endswith(
+        f"/orchestrator/instances/{instance_id}"
+    )

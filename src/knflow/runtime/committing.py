@@ -13,7 +13,7 @@ import dataclasses
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 from knflow.engine import interpreter
@@ -435,6 +435,10 @@ def _emit_kogito_events(
     is_new: bool,
 ) -> None:
     facts = _facts(writer, loaded, row)
+    # Several commits of one instance can share a transaction (an event start, a finished
+    # subflow); a per-revision tick keeps their event dates in commit order, which the Data
+    # Index uses to merge events delivered out of order.
+    moment = writer.now + timedelta(microseconds=row.revision)
     counter = iter(range(1_000_000))
 
     def seq() -> str:
@@ -445,14 +449,14 @@ def _emit_kogito_events(
             kogito.state_event(
                 dataclasses.replace(facts, status="ACTIVE"),
                 event_type=1,
-                at=writer.now,
+                at=moment,
                 seq=seq(),
             ),
             row.id,
         )
         for name, value in (row.variables or {}).items():
             writer.enqueue(
-                kogito.variable_event(facts, name, value, at=writer.now, seq=seq()),
+                kogito.variable_event(facts, name, value, at=moment, seq=seq()),
                 row.id,
             )
     for trace in outcome.trace:
@@ -461,8 +465,8 @@ def _emit_kogito_events(
             node_definition_id=trace.node_id,
             node_name=trace.name,
             node_type=trace.node_type,
-            enter=trace.at,
-            exit=trace.at if trace.event == "exit" else None,
+            enter=moment,
+            exit=moment if trace.event == "exit" else None,
         )
         if trace.event == "error":
             writer.enqueue(
@@ -471,7 +475,7 @@ def _emit_kogito_events(
                     node_definition_id=trace.node_id,
                     node_instance_id=trace.node_instance_id,
                     message=trace.message or "",
-                    at=trace.at,
+                    at=moment,
                     seq=seq(),
                 ),
                 row.id,
@@ -480,21 +484,21 @@ def _emit_kogito_events(
         event_type = 1 if trace.event == "enter" else 2
         writer.enqueue(
             kogito.node_event(
-                facts, node, event_type=event_type, at=trace.at, seq=seq()
+                facts, node, event_type=event_type, at=moment, seq=seq()
             ),
             row.id,
         )
     if outcome.data_changed or is_new:
         writer.enqueue(
             kogito.variable_event(
-                facts, "workflowdata", row.data, at=writer.now, seq=seq()
+                facts, "workflowdata", row.data, at=moment, seq=seq()
             ),
             row.id,
         )
     if row.status in ENDED:
         event_type = 5 if row.status == InstanceStatus.ERROR else 2
         writer.enqueue(
-            kogito.state_event(facts, event_type=event_type, at=writer.now, seq=seq()),
+            kogito.state_event(facts, event_type=event_type, at=moment, seq=seq()),
             row.id,
         )
 
