@@ -49,6 +49,7 @@ deploy: install
 
 bench: install
 	$(BIN)/python bench/timer_lateness.py
+	$(BIN)/python bench/data_index_q5.py
 
 clean:
 	rm -rf $(VENV) .pgdata
