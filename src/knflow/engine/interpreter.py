@@ -111,15 +111,9 @@ def retrigger(
     now: Any,
 ) -> Outcome:
     """Re-run the failed state of an instance in ERROR from its input."""
-    main = execution.main
-    main.status = ThreadStatus.RUNNABLE
+    main = _reset_to_main(execution)
     main.stage = Stage.ENTER
     main.data = main.scratch.get("input", main.data)
-    main.wait = None
-    main.seq += 1
-    for thread in list(execution.threads.values()):
-        if thread.id != MAIN:
-            execution.threads.pop(thread.id)
     run = _new_run(definition, evaluator, instance, execution, now)
     _drain(run)
     return _finish(run, initial=None)
@@ -134,18 +128,23 @@ def skip(
     now: Any,
 ) -> Outcome:
     """Leave the current (failed or waiting) state through its own exit, without running it."""
-    main = execution.main
-    for thread in list(execution.threads.values()):
-        if thread.id != MAIN:
-            execution.threads.pop(thread.id)
-    main.status = ThreadStatus.RUNNABLE
-    main.wait = None
-    main.seq += 1
+    main = _reset_to_main(execution)
     run = _new_run(definition, evaluator, instance, execution, now)
     state = definition.state(main.state)
     _follow(run, main, state, state.transition, state.end)
     _drain(run)
     return _finish(run, initial=None)
+
+
+def _reset_to_main(execution: Execution) -> Thread:
+    """Drop every child thread and make the main thread runnable (management actions)."""
+    for thread_id in [t for t in execution.threads if t != MAIN]:
+        execution.threads.pop(thread_id)
+    main = execution.main
+    main.status = ThreadStatus.RUNNABLE
+    main.wait = None
+    main.seq += 1
+    return main
 
 
 def _new_run(

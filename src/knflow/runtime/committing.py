@@ -20,6 +20,7 @@ from knflow.engine import interpreter
 from knflow.engine.context import InstanceContext
 from knflow.engine.execution import Execution, ThreadStatus, WaitKind
 from knflow.engine.outcome import (
+    Activation,
     CallCompleted,
     CallFunction,
     ContinueAs,
@@ -176,6 +177,24 @@ def deliver(
         key=subscription.wait_key,
         result=correlation.arrival(subscription, loaded, event),
     )
+    return advance_locked(writer, row, activation, loaded=loaded)
+
+
+def advance_locked(
+    writer: Writer,
+    row: InstanceRow,
+    activation: Activation,
+    *,
+    loaded: LoadedDefinition | None = None,
+) -> InstanceRow:
+    """Advance an instance whose row this transaction has locked, and commit the outcome."""
+    if loaded is None:
+        loaded = definitions.load(
+            writer.conn,
+            writer.services.definitions,
+            row.workflow_id,
+            row.workflow_version,
+        )
     outcome = interpreter.advance(
         loaded.definition,
         loaded.evaluator,
@@ -409,21 +428,7 @@ def _resume_parent(writer: Writer, child: InstanceRow) -> None:
         result=child.data,
         failure=failure,
     )
-    loaded = definitions.load(
-        writer.conn,
-        writer.services.definitions,
-        parent.workflow_id,
-        parent.workflow_version,
-    )
-    outcome = interpreter.advance(
-        loaded.definition,
-        loaded.evaluator,
-        instance_context(parent, writer.services),
-        Execution.from_json(parent.execution),
-        activation,
-        now=writer.now,
-    )
-    commit_outcome(writer, loaded, parent, outcome, is_new=False)
+    advance_locked(writer, parent, activation)
 
 
 def _emit_kogito_events(
@@ -483,9 +488,7 @@ def _emit_kogito_events(
             continue
         event_type = 1 if trace.event == "enter" else 2
         writer.enqueue(
-            kogito.node_event(
-                facts, node, event_type=event_type, at=moment, seq=seq()
-            ),
+            kogito.node_event(facts, node, event_type=event_type, at=moment, seq=seq()),
             row.id,
         )
     if outcome.data_changed or is_new:

@@ -11,18 +11,15 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import Final
 
-from knflow.engine import interpreter
-from knflow.engine.execution import Execution
 from knflow.engine.outcome import Activation, CallCompleted, Failure
 from knflow.errors import ActionError
 from knflow.outbound import functions
-from knflow.runtime import definitions, publishing
+from knflow.runtime import publishing
 from knflow.runtime.committing import (
     Aftermath,
     PendingCall,
     Writer,
-    commit_outcome,
-    instance_context,
+    advance_locked,
 )
 from knflow.runtime.services import Services
 from knflow.store import db, instances
@@ -80,18 +77,7 @@ def apply_activation(
         row = instances.lock(conn, instance_id)
         if row is None or row.status != "ACTIVE":
             return writer.aftermath
-        loaded = definitions.load(
-            conn, services.definitions, row.workflow_id, row.workflow_version
-        )
-        outcome = interpreter.advance(
-            loaded.definition,
-            loaded.evaluator,
-            instance_context(row, services),
-            Execution.from_json(row.execution),
-            activation,
-            now=writer.now,
-        )
-        commit_outcome(writer, loaded, row, outcome, is_new=False)
+        advance_locked(writer, row, activation)
     return writer.aftermath
 
 

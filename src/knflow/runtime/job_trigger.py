@@ -20,8 +20,6 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from knflow import logs
-from knflow.engine import interpreter
-from knflow.engine.execution import Execution
 from knflow.errors import (
     ActionError,
     InputError,
@@ -33,7 +31,6 @@ from knflow.events import codec, types
 from knflow.events.codec import Event
 from knflow.outbound import function_http, sink
 from knflow.runtime import (
-    definitions,
     driving,
     jobs_api,
     publishing,
@@ -42,7 +39,10 @@ from knflow.runtime import (
     starting,
     timers,
 )
-from knflow.runtime.committing import Writer, commit_outcome, instance_context
+from knflow.runtime.committing import (
+    Writer,
+    advance_locked,
+)
 from knflow.runtime.services import Services
 from knflow.runtime.timers import INSTANCE_RECIPIENT
 from knflow.store import db, instances, jobs
@@ -241,19 +241,7 @@ def _wake_instance(writer: Writer, recipient: dict[str, object]) -> None:
     row = instances.lock(writer.conn, str(recipient["instanceId"]))
     if row is None or row.status != "ACTIVE":
         return
-    loaded = definitions.load(
-        writer.conn, writer.services.definitions, row.workflow_id, row.workflow_version
-    )
-    activation = timers.activation_for(recipient)
-    outcome = interpreter.advance(
-        loaded.definition,
-        loaded.evaluator,
-        instance_context(row, writer.services),
-        Execution.from_json(row.execution),
-        activation,
-        now=writer.now,
-    )
-    commit_outcome(writer, loaded, row, outcome, is_new=False)
+    advance_locked(writer, row, timers.activation_for(recipient))
 
 
 def _start_instance(writer: Writer, job: JobRow, workflow_id: str) -> None:

@@ -11,7 +11,6 @@ import logging
 from typing import Any
 
 from knflow import logs
-from knflow.engine import interpreter
 from knflow.engine.execution import Execution, ThreadStatus
 from knflow.engine.outcome import RunThread
 from knflow.errors import InputError
@@ -20,9 +19,8 @@ from knflow.runtime import definitions, driving
 from knflow.runtime.committing import (
     Aftermath,
     PendingCall,
+    advance_locked,
     claim_deadline,
-    commit_outcome,
-    instance_context,
     is_call_claimable,
 )
 from knflow.runtime.services import Services
@@ -61,15 +59,7 @@ def take_step(
             conn, services.definitions, row.workflow_id, row.workflow_version
         )
         if thread.status is ThreadStatus.RUNNABLE:
-            outcome = interpreter.advance(
-                loaded.definition,
-                loaded.evaluator,
-                instance_context(row, services),
-                execution,
-                RunThread(thread_id=thread_id),
-                now=writer.now,
-            )
-            commit_outcome(writer, loaded, row, outcome, is_new=False)
+            advance_locked(writer, row, RunThread(thread_id=thread_id), loaded=loaded)
             return writer.aftermath
         if not is_call_claimable(execution, thread_id, writer.now):
             logger.debug("step event for a claimed or waiting thread ignored")
