@@ -209,3 +209,17 @@ def test_an_ended_run_notifies_its_initiator_in_backstage(
     assert notification["payload"]["link"].endswith(
         f"/orchestrator/instances/{instance_id}"
     )
+
+
+def test_a_sleep_is_woken_by_job_trigger_on_time_not_at_the_next_tick(
+    dev_stack_factory: StackFactory, tmp_path: Path, database_url: str
+) -> None:
+    stack = dev_stack_factory(_workflows(tmp_path, "napper.sw.json"))
+    started = httpx.post(f"{stack.url('start-workflow')}/napper", json={}, timeout=30)
+    assert started.status_code == 201
+    instance_id = started.json()["id"]
+    assert _status(database_url, instance_id) == "ACTIVE"  # answered at the wait
+    # The minute tick is far: only the runtime's wake-up hint can fire the timer this soon.
+    assert _eventually(
+        lambda: _status(database_url, instance_id) == "COMPLETED", timeout=15
+    )

@@ -15,6 +15,7 @@ JOB_EVENT: Final = "JobEvent"
 
 JOB_CREATE: Final = "job.create"
 JOB_DELETE: Final = "job.delete"
+JOB_SCHEDULED: Final = "knflow.job.scheduled"
 PING: Final = "dev.knative.sources.ping"
 # ApiServerSource in Resource mode (eventing/apiserversource-workflow-definitions.yaml):
 # a workflow definition ConfigMap was added, changed or deleted.

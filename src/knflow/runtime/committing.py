@@ -326,20 +326,26 @@ def _carry_out(
                 row.id,
             )
         elif isinstance(command, ScheduleTimer):
-            timers.schedule(
-                writer.conn,
-                instance_id=row.id,
-                thread_id=command.thread_id,
-                key=command.key,
-                due=command.due,
-                now=writer.now,
-                deadline=command.deadline,
-                node=command.node,
-            )
+            _schedule_timer(writer, row, command)
         elif isinstance(command, StartSubflow):
             _start_child(writer, row, command)
         elif isinstance(command, ContinueAs):
             _continue_as(writer, row, command)
+
+
+def _schedule_timer(writer: Writer, row: InstanceRow, command: ScheduleTimer) -> None:
+    job_id = timers.schedule(
+        writer.conn,
+        instance_id=row.id,
+        thread_id=command.thread_id,
+        key=command.key,
+        due=command.due,
+        now=writer.now,
+        deadline=command.deadline,
+        node=command.node,
+    )
+    wake = timers.wake_event(job_id, command.due, instance_id=row.id, now=writer.now)
+    writer.enqueue(wake, row.id)
 
 
 def _produced_event(

@@ -75,7 +75,7 @@ class ClaimedCall:
 
 
 def on_event(services: Services, event: Event) -> None:
-    """Handle a tick (`dev.knative.sources.ping`) or a `job.create`/`job.delete`, then stay.
+    """Handle a tick, a `job.create`/`job.delete`, or a new timer's wake-up, then stay.
 
     Raises:
         InputError: an event of another type, or a job event with invalid data.
@@ -85,7 +85,7 @@ def on_event(services: Services, event: Event) -> None:
         reconcile.run(services)
     elif event.type in (types.JOB_CREATE, types.JOB_DELETE):
         jobs_api.handle_job_event(services, event)
-    else:
+    elif event.type != types.JOB_SCHEDULED:  # a new timer's wake-up hint: only watch
         raise InputError(f"job-trigger does not handle events of type '{event.type}'")
     watch(services, window=services.settings.job_window)
 
@@ -99,7 +99,9 @@ def watch(services: Services, *, window: timedelta) -> int:
     fired = fire_due_concurrently(services)
     holder = str(uuid.uuid4())
     deadline = time.monotonic() + window.total_seconds()
-    if window <= timedelta(0) or not _take_watch(services, holder, window):
+    if not _anything_due_within(services, window):
+        return fired  # scale to zero: a timer scheduled later sends its own wake-up
+    if not _take_watch(services, holder, window):
         return fired
     try:
         fired += _watch_until(services, holder, deadline)
@@ -182,6 +184,14 @@ def _watch_until(services: Services, holder: str, deadline: float) -> int:
             wait = BUSY_NAP.total_seconds()
         time.sleep(min(wait, left))
     return fired
+
+
+def _anything_due_within(services: Services, window: timedelta) -> bool:
+    if window <= timedelta(0):
+        return False
+    with db.transaction(services.pool) as conn:
+        due = jobs.next_due(conn)
+    return due is not None and due <= services.clock() + window
 
 
 def _take_watch(services: Services, holder: str, window: timedelta) -> bool:
