@@ -146,12 +146,15 @@ def test_a_tick_stays_to_fire_a_job_due_shortly_after_at_its_time(
 
 
 def test_only_one_invocation_stays_awake_at_a_time(
-    environment: pytest.MonkeyPatch, database_url: str
+    environment: pytest.MonkeyPatch, database_url: str, http_peer: HttpPeer
 ) -> None:
     environment.setenv("KNFLOW_JOB_WINDOW_SECONDS", "3")
     first = _app_client()
     environment.setenv("KNFLOW_JOB_WINDOW_SECONDS", "1")
     second = _app_client()
+    # Something due within both windows: an invocation stays only when there is.
+    soon = datetime.now(UTC) + timedelta(milliseconds=800)
+    first.post("/v2/jobs", json=_job(http_peer, due=soon))
     staying = threading.Thread(
         target=lambda: _post_event(first, types.PING, {"reason": "tick"})
     )
@@ -187,3 +190,17 @@ def _wait_for_watcher(database_url: str) -> None:
 def test_health_endpoints_answer(client: FlaskClient) -> None:
     assert client.get("/health/liveness").status_code == 200
     assert client.get("/health/readiness").status_code == 200
+
+
+def test_an_invocation_with_nothing_due_soon_returns_at_once(
+    environment: pytest.MonkeyPatch, http_peer: HttpPeer
+) -> None:
+    environment.setenv("KNFLOW_JOB_WINDOW_SECONDS", "5")
+    client = _app_client()
+    client.post(
+        "/v2/jobs", json=_job(http_peer, due=datetime.now(UTC) + timedelta(hours=1))
+    )
+    started = time.monotonic()
+    answer = _post_event(client, types.PING, {"reason": "tick"})
+    assert answer.status_code == 202
+    assert time.monotonic() - started < 2  # scale to zero: no reason to stay

@@ -35,7 +35,7 @@ from knflow.engine.outcome import (
 )
 from knflow.events import codec, kogito, types
 from knflow.events.codec import Event
-from knflow.runtime import correlation, definitions, publishing, timers
+from knflow.runtime import correlation, definitions, jobs_api, publishing, timers
 from knflow.runtime.catalog import LoadedDefinition
 from knflow.runtime.services import Services
 from knflow.store import instances, jobs, subscriptions
@@ -126,8 +126,10 @@ def commit_outcome(
     writer.aftermath.touched.append(row.id)
     if row.status in ENDED:
         subscriptions.replace_for_instance(writer.conn, row.id, [], now=writer.now)
-        jobs.cancel_for_instance(writer.conn, row.id, now=writer.now)
+        for cancelled in jobs.cancel_for_instance(writer.conn, row.id, now=writer.now):
+            jobs_api.announce(writer.conn, cancelled, now=writer.now)
         _carry_out(writer, loaded, row, outcome)
+        _end_children(writer, row, everyone=False)
         _resume_parent(writer, row)
         return row
     # Subscriptions first: carrying out commands may finish a subflow, which advances this
@@ -388,9 +390,11 @@ def _start_child(writer: Writer, parent: InstanceRow, command: StartSubflow) -> 
         parent=starting.ParentLink(
             instance_id=parent.id,
             thread_id=command.thread_id,
-            key=command.key if command.wait else None,
+            key=command.key,
+            waits=command.wait,
             root_instance_id=parent.root_instance_id or parent.id,
             root_workflow_id=parent.root_workflow_id or parent.workflow_id,
+            terminate_with_parent=not command.wait and command.terminate_with_parent,
         ),
     )
 
@@ -408,6 +412,39 @@ def _continue_as(writer: Writer, row: InstanceRow, command: ContinueAs) -> None:
         business_key=row.business_key,
         parent=None,
     )
+
+
+def abort_instance(writer: Writer, row: InstanceRow) -> InstanceRow:
+    """Abort a locked, unfinished instance and its running subflows; resume a waiting parent."""
+    aborted = dataclasses.replace(
+        row, status="ABORTED", updated_at=writer.now, ended_at=writer.now, waiting=False
+    )
+    instances.update(writer.conn, aborted)
+    aborted = dataclasses.replace(aborted, revision=row.revision + 1)
+    for cancelled in jobs.cancel_for_instance(writer.conn, row.id, now=writer.now):
+        jobs_api.announce(writer.conn, cancelled, now=writer.now)
+    subscriptions.replace_for_instance(writer.conn, row.id, [], now=writer.now)
+    loaded = definitions.load(
+        writer.conn, writer.services.definitions, row.workflow_id, row.workflow_version
+    )
+    emit_state_change(writer, loaded, aborted, event_type=2)
+    _end_children(writer, aborted, everyone=True)
+    _resume_parent(writer, aborted)
+    return aborted
+
+
+def _end_children(writer: Writer, parent: InstanceRow, *, everyone: bool) -> None:
+    """Abort the subflows that cannot outlive `parent`.
+
+    When the parent is aborted, every running child goes; when it ends, the sync children it
+    no longer waits for and the async ones with `onParentComplete: terminate`.
+    """
+    for child_id in instances.open_children(writer.conn, parent.id):
+        child = instances.lock(writer.conn, child_id)
+        if child is None:
+            continue
+        if everyone or child.parent_thread_id or child.terminate_with_parent:
+            abort_instance(writer, child)
 
 
 def _resume_parent(writer: Writer, child: InstanceRow) -> None:

@@ -227,8 +227,11 @@ def _fire_claimed(writer: Writer, job: JobRow) -> ClaimedCall | None:
     kind = recipient.get("type")
     occurrence = _occurrence(job)
     if kind == INSTANCE_RECIPIENT:
+        # Executed before the instance moves on: ending it cancels its *pending* timers.
+        _record_success(writer, job, occurrence, response=None)
         _wake_instance(writer, recipient)
-    elif kind == schedules.START_RECIPIENT:
+        return None
+    if kind == schedules.START_RECIPIENT:
         _start_instance(writer, job, str(recipient.get("workflowId")))
     elif kind == jobs_api.SINK_RECIPIENT and _is_broker(writer.services, recipient):
         writer.enqueue(jobs_api.sink_event(job, now=writer.now), job.instance_id)

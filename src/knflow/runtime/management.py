@@ -5,22 +5,23 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Final
 
 from knflow.engine import interpreter
 from knflow.engine.execution import Execution
 from knflow.engine.outcome import Outcome
 from knflow.errors import ConflictError, NotFoundError
-from knflow.runtime import definitions, driving, jobs_api
+from knflow.runtime import definitions, driving
 from knflow.runtime.catalog import LoadedDefinition
 from knflow.runtime.committing import (
+    abort_instance,
     commit_outcome,
     emit_state_change,
     instance_context,
 )
 from knflow.runtime.services import Services
-from knflow.store import db, instances, jobs
+from knflow.store import db, instances
 from knflow.store.db import Connection
 from knflow.store.instances import InstanceRow, StatusView
 
@@ -58,22 +59,7 @@ def abort(services: Services, workflow_id: str, instance_id: str) -> InstanceRow
             raise ConflictError(
                 f"instance '{instance_id}' is {row.status} and cannot be aborted"
             )
-        row = _abort_row(writer.conn, row, writer.now)
-        loaded = definitions.load(
-            conn, services.definitions, row.workflow_id, row.workflow_version
-        )
-        emit_state_change(writer, loaded, row, event_type=2)
-        for child_id in instances.open_children(conn, row.id):
-            child = instances.lock(conn, child_id)
-            if child is not None:
-                child = _abort_row(conn, child, writer.now)
-                child_loaded = definitions.load(
-                    conn,
-                    services.definitions,
-                    child.workflow_id,
-                    child.workflow_version,
-                )
-                emit_state_change(writer, child_loaded, child, event_type=2)
+        row = abort_instance(writer, row)
     driving.settle(services, writer.aftermath)
     return row
 
@@ -183,13 +169,3 @@ def _lock(conn: Connection, workflow_id: str, instance_id: str) -> InstanceRow:
             f"instance '{instance_id}' of workflow '{workflow_id}' does not exist"
         )
     return row
-
-
-def _abort_row(conn: Connection, row: InstanceRow, now: datetime) -> InstanceRow:
-    aborted = dataclasses.replace(
-        row, status="ABORTED", updated_at=now, ended_at=now, waiting=False
-    )
-    instances.update(conn, aborted)
-    for cancelled in jobs.cancel_for_instance(conn, row.id, now=now):
-        jobs_api.announce(conn, cancelled, now=now)
-    return dataclasses.replace(aborted, revision=row.revision + 1)

@@ -35,12 +35,16 @@ class ParentLink:
     """Parent instance."""
     thread_id: str
     """Parent thread (waiting when `key` is set)."""
-    key: str | None
-    """The parent's wait key for sync subflows; None for async ones."""
+    key: str
+    """The parent's command key (the child's identity; the wait key of sync subflows)."""
+    waits: bool = True
+    """A sync subflow: the parent thread waits for the child's output."""
     root_instance_id: str
     """Root of the tree."""
     root_workflow_id: str
     """Workflow of the root."""
+    terminate_with_parent: bool = False
+    """`onParentComplete: terminate` (async subflows)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -164,16 +168,11 @@ def _new_row(
     business_key: str | None,
     parent: ParentLink | None,
 ) -> InstanceRow:
-    if parent is not None:
+    instance_id = str(uuid.uuid4())
+    if parent is not None:  # deterministic: a replayed parent step finds the same child
         instance_id = str(
-            uuid.uuid5(
-                CHILD_NAMESPACE, f"{parent.instance_id}/{parent.thread_id}/{parent.key}"
-            )
+            uuid.uuid5(CHILD_NAMESPACE, f"{parent.instance_id}/{parent.key}")
         )
-        if parent.key is None:
-            instance_id = str(uuid.uuid4())
-    else:
-        instance_id = str(uuid.uuid4())
     definition = loaded.definition
     return InstanceRow(
         id=instance_id,
@@ -188,7 +187,7 @@ def _new_row(
         headers=dict(headers),
         business_key=business_key,
         parent_instance_id=parent.instance_id if parent else None,
-        parent_thread_id=parent.thread_id if parent else None,
+        parent_thread_id=parent.thread_id if parent and parent.waits else None,
         parent_key=parent.key if parent else None,
         root_instance_id=parent.root_instance_id if parent else None,
         root_workflow_id=parent.root_workflow_id if parent else None,
@@ -198,4 +197,5 @@ def _new_row(
         started_at=writer.now,
         updated_at=writer.now,
         ended_at=None,
+        terminate_with_parent=bool(parent and parent.terminate_with_parent),
     )

@@ -67,6 +67,8 @@ class InstanceRow:
     """End time, once ended."""
     correlation: Json = None
     """Correlation attribute values fixed by the start event (`{name: value}`)."""
+    terminate_with_parent: bool = False
+    """An async subflow with `onParentComplete: terminate`: it ends with its parent."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
