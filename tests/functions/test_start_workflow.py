@@ -222,3 +222,54 @@ def test_a_definition_configmap_registers_then_withdraws_the_workflow(
     removed = api.post("/management/definitions/events", data=body, headers=headers)
     assert removed.get_json() == {"unavailable": ["late"]}
     assert api.post("/late", json={}).status_code == 404
+
+
+def test_x_authorization_headers_are_forwarded_to_functions(
+    api: FlaskClient, http_peer: HttpPeer
+) -> None:
+    http_peer.route("POST", "/greet/en", Reply(body={"greeting": "Hi"}))
+    api.post(
+        "/greetrest",
+        json={"language": "en"},
+        headers={
+            "X-Authorization-Github": "token-1",
+            "Authorization": "Bearer private",
+        },
+    )
+    forwarded = http_peer.received("POST", "/greet/en")[0].headers
+    assert forwarded["x-authorization-github"] == "token-1"
+    assert (
+        "authorization" not in forwarded
+    )  # the caller's own credentials stay with the caller
+
+
+def test_an_error_message_metadata_failure_answers_400(
+    api: FlaskClient, tmp_path: Path, register: Callable[[Path], list[str]]
+) -> None:
+    folder = tmp_path / "metadata"
+    folder.mkdir()
+    (folder / "odd.sw.json").write_text(
+        json.dumps(
+            {
+                "id": "odd",
+                "specVersion": "0.8",
+                "start": "check",
+                "states": [
+                    {
+                        "name": "check",
+                        "type": "inject",
+                        "data": {},
+                        "metadata": {
+                            "errorMessage": '${ if .number % 2 == 1 then "Is Odd number!!!!" else null end }'
+                        },
+                        "end": True,
+                    }
+                ],
+            }
+        )
+    )
+    register(folder)
+    odd = api.post("/odd", json={"number": 12341})
+    assert odd.status_code == 400
+    assert odd.get_json()["message"] == "Is Odd number!!!!"
+    assert api.post("/odd", json={"number": 12342}).status_code == 201
