@@ -419,3 +419,68 @@ def test_result_event_timeout_is_an_error_on_errors_can_handle() -> None:
     )
     assert expired.status == "COMPLETED"
     assert "appointment" not in expired.data
+
+
+def test_on_events_in_parallel_action_mode_call_every_action_at_once() -> None:
+    definition = parse_definition(
+        {
+            "id": "e",
+            "specVersion": "0.8",
+            "start": "wait",
+            "functions": [
+                {"name": "svc", "type": "custom", "operation": "rest:post:/x"}
+            ],
+            "events": [{"name": "go", "type": "org.go", "source": ""}],
+            "states": [
+                {
+                    "name": "wait",
+                    "type": "event",
+                    "end": True,
+                    "onEvents": [
+                        {
+                            "eventRefs": ["go"],
+                            "actionMode": "parallel",
+                            "actions": [
+                                {
+                                    "functionRef": "svc",
+                                    "actionDataFilter": {"toStateData": "${ .a }"},
+                                },
+                                {
+                                    "functionRef": "svc",
+                                    "actionDataFilter": {"toStateData": "${ .b }"},
+                                },
+                            ],
+                        }
+                    ],
+                }
+            ],
+        }
+    )
+    evaluator, instance = Evaluator(), InstanceContext(instance_id="i")
+    waiting = interpreter.start(definition, evaluator, instance, data={}, now=NOW)
+    key = waiting.execution.main.wait["key"]  # type: ignore[index]
+    arrival = {"kind": "event", "events": [{"ref": "go", "payload": {}}]}
+    woken = interpreter.advance(
+        definition,
+        evaluator,
+        instance,
+        waiting.execution,
+        CallCompleted(thread_id="main", key=key, result=arrival),
+        now=NOW,
+    )
+    calls = [c for c in woken.commands if isinstance(c, CallFunction)]
+    assert len(calls) == 2
+    outcome = woken
+    for call in calls:
+        outcome = interpreter.advance(
+            definition,
+            evaluator,
+            instance,
+            outcome.execution,
+            CallCompleted(
+                thread_id=call.thread_id, key=call.key, result=call.thread_id[-1]
+            ),
+            now=NOW,
+        )
+    assert outcome.status == "COMPLETED"
+    assert outcome.data == {"a": "0", "b": "1"}

@@ -59,18 +59,23 @@ def thread_actions(state: State, thread: Thread) -> tuple[Action, ...]:
     if thread.role == "branch":
         return state.branches[thread.index].actions
     if thread.role == "action":
-        return (state.actions[thread.index],)
+        return (listed_actions(state, thread)[thread.index],)
     if state.action is not None:
         return (state.action,)
-    if state.on_events:
-        refs = {received["ref"] for received in thread.scratch.get("matched", ())}
-        return tuple(
-            a
-            for on_events in state.on_events
-            if refs & set(on_events.event_refs)
-            for a in on_events.actions
-        )
-    return state.actions
+    return listed_actions(state, thread)
+
+
+def listed_actions(state: State, thread: Thread) -> tuple[Action, ...]:
+    """Return the state's actions: an event state's are those of the events that arrived."""
+    if not state.on_events:
+        return state.actions
+    refs = {received["ref"] for received in thread.scratch.get("matched", ())}
+    return tuple(
+        a
+        for on_events in state.on_events
+        if refs & set(on_events.event_refs)
+        for a in on_events.actions
+    )
 
 
 def complete_wait(

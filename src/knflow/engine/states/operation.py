@@ -9,13 +9,13 @@ from knflow.engine.context import Run
 from knflow.engine.execution import Stage, Thread
 from knflow.engine.outcome import Failure
 from knflow.engine.results import BLOCKED, Failed, Finished, StateResult
-from knflow.workflow.model import State
+from knflow.workflow.model import Action, State
 
 
 def run_state(run: Run, thread: Thread, state: State) -> StateResult:
     """Run the state's actions; in parallel mode each action is a child thread."""
     if state.action_mode == "parallel" and len(state.actions) > 1:
-        return _run_parallel(run, thread, state)
+        return run_in_parallel(run, thread, state, state.actions)
     outcome = run_actions(run, thread, state.actions, state)
     if outcome is BLOCKED:
         return BLOCKED
@@ -24,10 +24,22 @@ def run_state(run: Run, thread: Thread, state: State) -> StateResult:
     return Finished(data=thread.data)
 
 
-def _run_parallel(run: Run, thread: Thread, state: State) -> StateResult:
+def run_in_parallel(
+    run: Run, thread: Thread, state: State, actions: tuple[Action, ...]
+) -> StateResult:
+    """Run each action as its own child thread, then merge their results in action order."""
     if thread.stage is Stage.RUN:
+        carried = (
+            {"matched": thread.scratch["matched"]}
+            if "matched" in thread.scratch
+            else {}
+        )
         start_children(
-            run, thread, role="action", inputs=[thread.data] * len(state.actions)
+            run,
+            thread,
+            role="action",
+            inputs=[thread.data] * len(actions),
+            scratch=[dict(carried) for _ in actions],
         )
         return BLOCKED
     failure = thread.scratch.pop("child_failure", None)
@@ -37,7 +49,7 @@ def _run_parallel(run: Run, thread: Thread, state: State) -> StateResult:
     data = thread.data
     scope = run.scope(thread)
     for child in children:
-        action = state.actions[child.index]
+        action = actions[child.index]
         for _pc, result in child.contributions:
             data = dataflow.merge_action_result(
                 run.evaluator, action.action_data_filter, data, result, scope

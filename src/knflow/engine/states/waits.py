@@ -16,6 +16,7 @@ from knflow.engine.context import Run
 from knflow.engine.execution import Thread, ThreadStatus, WaitKind
 from knflow.engine.outcome import Failure, ScheduleTimer
 from knflow.engine.results import BLOCKED, Failed, Finished, StateResult
+from knflow.engine.states import operation
 from knflow.workflow.model import Json, State, parse_duration
 
 
@@ -109,13 +110,27 @@ def run_event_switch(run: Run, thread: Thread, state: State) -> StateResult:
 
 
 def _run_matched_actions(run: Run, thread: Thread, state: State) -> StateResult:
-    outcome = run_actions(run, thread, thread_actions(state, thread), state)
+    actions = thread_actions(state, thread)
+    if _in_parallel(state, thread) and len(actions) > 1:
+        result = operation.run_in_parallel(run, thread, state, actions)
+        if isinstance(result, Finished):
+            thread.scratch.pop("matched", None)
+        return result
+    outcome = run_actions(run, thread, actions, state)
     if outcome is BLOCKED:
         return BLOCKED
     if isinstance(outcome, Failure):
         return Failed(failure=outcome)
     thread.scratch.pop("matched", None)
     return Finished(data=thread.data)
+
+
+def _in_parallel(state: State, thread: Thread) -> bool:
+    """Whether the arrived events' `onEvents` ask for `actionMode: parallel`."""
+    refs = {received["ref"] for received in thread.scratch.get("matched", ())}
+    return any(
+        o.action_mode == "parallel" for o in state.on_events if refs & set(o.event_refs)
+    )
 
 
 def _after_event(
