@@ -96,9 +96,12 @@ def measure_knflow(url: str, count: int) -> tuple[list[float], list[float]]:
     )
     try:
         _register(services)
+        # As on a cluster: the first timer's wake-up hint starts the watching invocation,
+        # which then fires every timer due within its window.
+        starts = [_start(services)]
         watcher.start()
         _wait_for_watcher(services)
-        starts = [_start(services) for _ in range(count)]
+        starts += [_start(services) for _ in range(count - 1)]
         watcher.join()
         offsets = [(s - starts[0]).total_seconds() for s in starts]
         with db.transaction(pool) as conn:
