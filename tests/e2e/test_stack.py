@@ -223,3 +223,70 @@ def test_a_sleep_is_woken_by_job_trigger_on_time_not_at_the_next_tick(
     assert _eventually(
         lambda: _status(database_url, instance_id) == "COMPLETED", timeout=15
     )
+
+
+def test_a_retry_backs_off_through_job_trigger_then_succeeds(
+    dev_stack_factory: StackFactory,
+    tmp_path: Path,
+    http_peer: HttpPeer,
+    database_url: str,
+) -> None:
+    http_peer.queue("POST", "/flaky", Reply(status=503), Reply(status=503))
+    http_peer.route("POST", "/flaky", Reply(body={"ok": True}))
+    stack = dev_stack_factory(
+        _workflows(tmp_path, "retrier.sw.json"),
+        env={"KNFLOW_FUNCTION_URL_flaky": http_peer.url},
+    )
+    instance_id = httpx.post(
+        f"{stack.url('start-workflow')}/retrier", json={}, timeout=30
+    ).json()["id"]
+    assert _eventually(
+        lambda: _status(database_url, instance_id) == "COMPLETED", timeout=20
+    )
+    calls = http_peer.received("POST", "/flaky")
+    assert len(calls) == 3
+
+
+def test_a_cron_schedule_starts_instances(
+    dev_stack_factory: StackFactory, tmp_path: Path, database_url: str
+) -> None:
+    stack = dev_stack_factory(_workflows(tmp_path, "ticker.sw.json"))
+
+    def started() -> int:
+        _post_event(
+            stack,
+            Event(
+                id=f"tick-{time.monotonic()}",
+                source="tests",
+                type="dev.knative.sources.ping",
+                data={},
+            ),
+        )
+        with psycopg.connect(database_url) as conn:
+            found = conn.execute(
+                "SELECT count(*) FROM instances WHERE workflow_id = 'ticker'"
+            ).fetchone()
+        return int(found[0]) if found else 0
+
+    assert _eventually(lambda: started() >= 2, timeout=30)
+
+
+def test_the_job_service_api_fires_an_http_job(
+    dev_stack_factory: StackFactory, tmp_path: Path, http_peer: HttpPeer
+) -> None:
+    http_peer.route("POST", "/hook", Reply(status=200))
+    stack = dev_stack_factory(_workflows(tmp_path, "child.sw.json"))
+    due = time.time() + 1
+    job = {
+        "id": "e2e-job",
+        "correlationId": "c",
+        "recipient": {"type": "http", "url": f"{http_peer.url}/hook"},
+        "schedule": {
+            "type": "timer",
+            "startTime": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(due)) + "Z",
+        },
+    }
+    created = httpx.post(f"{stack.url('job-trigger')}/v2/jobs", json=job, timeout=30)
+    assert created.status_code in (200, 201)
+    assert httpx.get(f"{stack.url('job-trigger')}/v2/jobs/e2e-job").status_code == 200
+    http_peer.wait_for(1, method="POST", path="/hook", timeout=30)

@@ -346,7 +346,7 @@ def _schedule_timer(writer: Writer, row: InstanceRow, command: ScheduleTimer) ->
         deadline=command.deadline,
         node=command.node,
     )
-    wake = timers.wake_event(job_id, command.due, instance_id=row.id, now=writer.now)
+    wake = jobs_api.wake_event(job_id, command.due, instance_id=row.id, now=writer.now)
     writer.enqueue(wake, row.id)
 
 

@@ -42,6 +42,7 @@ TIME_UNITS: Final = {
 }
 PENDING: Final = frozenset({"SCHEDULED", "RETRY", "RUNNING"})
 SINK_EVENT_NAMESPACE: Final = uuid.UUID("4a7e9d21-3c5b-4f08-a6d2-8b1e0c9f7d35")
+WAKE_NAMESPACE: Final = uuid.UUID("9a3b7c1e-2f4d-4e5a-8b6c-0d1e2f3a4b5c")
 _PROCESS_FIELDS: Final = (
     ("processInstanceId", "instance_id"),
     ("processId", "workflow_id"),
@@ -99,8 +100,14 @@ def create_job(services: Services, body: Json) -> JobRow:
     now = services.clock()
     with db.transaction(services.pool) as conn:
         row = store_job(conn, spec, now=now)
-        outbox_id = announce(conn, row, now=now)
-    publishing.publish_ids(services, [outbox_id] if outbox_id else [])
+        queued = [announce(conn, row, now=now)]
+        wake = wake_event(
+            row.id, row.expiration_time, instance_id=row.instance_id, now=now
+        )
+        queued.append(
+            publishing.enqueue(conn, wake, instance_id=row.instance_id, now=now)
+        )
+    publishing.publish_ids(services, [row_id for row_id in queued if row_id])
     return row
 
 
@@ -440,3 +447,21 @@ ROUTES: Final = (
     Route("DELETE", "/jobs/{id}", _delete_job),
     Route("PATCH", "/jobs/{id}", _patch_job),
 )
+
+
+def wake_event(
+    job_id: str, due: datetime, *, instance_id: str | None, now: datetime
+) -> Event:
+    """Build the hint that wakes job-trigger for a new timer (the job row is the truth).
+
+    Without it a short sleep would wait for the next PingSource tick; with it, job-trigger
+    wakes, and stays to fire the timer on time when it is due within its window.
+    """
+    return Event(
+        id=str(uuid.uuid5(WAKE_NAMESPACE, f"{job_id}/{due.isoformat()}/wake")),
+        source="/knflow/runtime",
+        type=types.JOB_SCHEDULED,
+        data={"id": job_id, "expirationTime": render_time(due)},
+        time=now,
+        extensions={"partitionkey": instance_id} if instance_id else {},
+    )

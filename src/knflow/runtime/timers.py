@@ -12,8 +12,6 @@ from datetime import datetime
 from typing import Any, Final
 
 from knflow.engine.outcome import Activation, CallCompleted, Deadline
-from knflow.events import types
-from knflow.events.codec import Event, render_time
 from knflow.runtime import jobs_api
 from knflow.store import jobs
 from knflow.store.db import Connection
@@ -68,20 +66,4 @@ def activation_for(recipient: Mapping[str, Any]) -> Activation:
         )
     return CallCompleted(
         thread_id=thread_id, key=str(recipient["key"]), result={"kind": "timer"}
-    )
-
-
-def wake_event(job_id: str, due: datetime, *, instance_id: str, now: datetime) -> Event:
-    """Build the hint that wakes job-trigger for a new timer (the job row is the truth).
-
-    Without it a short sleep would wait for the next PingSource tick; with it, job-trigger
-    wakes, and stays to fire the timer on time when it is due within its window.
-    """
-    return Event(
-        id=str(uuid.uuid5(TIMER_NAMESPACE, f"{job_id}/{due.isoformat()}/wake")),
-        source="/knflow/runtime",
-        type=types.JOB_SCHEDULED,
-        data={"id": job_id, "expirationTime": render_time(due)},
-        time=now,
-        extensions={"partitionkey": instance_id},
     )
