@@ -1,0 +1,201 @@
+"""Waits through the running stack: event switches, callbacks, timeouts and correlation.
+
+One `knflow dev` stack serves the module, with SonataFlow's timeouts showcase (its PT30S
+timeouts shortened to PT4S) and correlation example; events go through the broker, timers are
+fired by job-trigger.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from psycopg import sql
+
+from knflow.events import codec
+from knflow.events.codec import Event
+from tests.conftest import REFERENCE, _with_dbname
+from tests.stack import DevStack
+
+EXAMPLES = REFERENCE / "sonataflow-examples"
+
+
+@dataclass(frozen=True)
+class Stack:
+    """The running stack and its database."""
+
+    stack: DevStack
+    database_url: str
+
+    def start(self, workflow_id: str, data: dict[str, Any] | None = None) -> str:
+        answer = httpx.post(
+            f"{self.stack.url('start-workflow')}/{workflow_id}",
+            json=data or {},
+            timeout=30,
+        )
+        assert answer.status_code == 201, answer.text
+        return str(answer.json()["id"])
+
+    def send(self, event_type: str, data: Any = None, **extensions: str) -> None:
+        event = Event(
+            id=str(uuid.uuid4()),
+            source="tests",
+            type=event_type,
+            data=data,
+            extensions=extensions,
+        )
+        headers, body = codec.to_binary_http(event)
+        assert (
+            httpx.post(
+                self.stack.broker_url, headers=headers, content=body, timeout=10
+            ).status_code
+            == 202
+        )
+
+    def row(self, instance_id: str) -> tuple[str, Any]:
+        with psycopg.connect(self.database_url) as conn:
+            found = conn.execute(
+                "SELECT status, data FROM instances WHERE id = %s", (instance_id,)
+            ).fetchone()
+        assert found is not None
+        return str(found[0]), found[1]
+
+    def ended(self, instance_id: str, *, timeout: float = 30) -> tuple[str, Any]:
+        return _eventually(
+            lambda: self.row(instance_id),
+            lambda row: row[0] != "ACTIVE",
+            timeout=timeout,
+        )
+
+
+def _eventually(
+    read: Callable[[], Any], done: Callable[[Any], bool], *, timeout: float
+) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = read()
+        if done(value) or time.monotonic() > deadline:
+            return value
+        time.sleep(0.1)
+
+
+def _copy(example: str, target: Path, *, shorten: bool = False) -> None:
+    for path in (EXAMPLES / example).glob("*.sw.json"):
+        document = json.loads(path.read_text())
+        for function in document.get("functions", []):
+            if str(function.get("operation", "")).startswith("service:"):
+                function["operation"] = "sysout"  # Java services of the example project
+        text = json.dumps(document)
+        (target / path.name).write_text(
+            text.replace("PT30S", "PT4S") if shorten else text
+        )
+
+
+@pytest.fixture(scope="module")
+def running(
+    server_url: str, template_db: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    name = f"knflow_e2e_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                sql.Identifier(name), sql.Identifier(template_db)
+            )
+        )
+    folder = tmp_path_factory.mktemp("workflows")
+    _copy("serverless-workflow-timeouts-showcase-embedded", folder, shorten=True)
+    _copy("serverless-workflow-correlation-quarkus", folder)
+    url = _with_dbname(server_url, name)
+    stack = DevStack.start(
+        workflows_dir=folder,
+        database_url=url,
+        work_dir=tmp_path_factory.mktemp("stack"),
+    )
+    try:
+        yield Stack(stack=stack, database_url=url)
+    finally:
+        stack.stop()
+        with psycopg.connect(server_url, autocommit=True) as admin:
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                    sql.Identifier(name)
+                )
+            )
+
+
+def test_an_event_switch_takes_the_branch_of_the_event_that_came(
+    running: Stack,
+) -> None:
+    instance_id = running.start("switch_state_timeouts")
+    running.send("visa_approved_event_type", {}, kogitoprocrefid=instance_id)
+    status, data = running.ended(instance_id)
+    assert status == "COMPLETED"
+    assert data["exitMessage"] == "Your visa was approved."
+
+
+def test_an_event_switch_takes_its_default_when_no_event_comes(running: Stack) -> None:
+    instance_id = running.start("switch_state_timeouts")
+    assert running.row(instance_id)[0] == "ACTIVE"
+    status, data = running.ended(instance_id)
+    assert status == "COMPLETED"
+    assert data["exitMessage"].startswith("No decision was made")
+
+
+def test_a_callback_merges_its_event(running: Stack) -> None:
+    instance_id = running.start("callback_state_timeouts")
+    running.send(
+        "callback_event_type", {"eventData": "here"}, kogitoprocrefid=instance_id
+    )
+    status, data = running.ended(instance_id)
+    assert status == "COMPLETED"
+    assert data["exitMessage"] == "The callback event has arrived."
+
+
+def test_a_callback_moves_on_at_its_event_timeout(running: Stack) -> None:
+    instance_id = running.start("callback_state_timeouts")
+    status, data = running.ended(instance_id)
+    assert status == "COMPLETED"
+    assert data["exitMessage"].startswith("The callback event has not arrived")
+
+
+def test_an_event_state_moves_on_at_its_event_timeout(running: Stack) -> None:
+    instance_id = running.start("event_state_timeouts")
+    assert running.ended(instance_id)[0] == "COMPLETED"
+
+
+def test_the_workflow_timeout_ends_a_waiting_instance(running: Stack) -> None:
+    instance_id = running.start("workflow_timeouts")
+    assert running.ended(instance_id)[0] == "ABORTED"
+    assert (
+        httpx.get(
+            f"{running.stack.url('start-workflow')}/workflow_timeouts/{instance_id}"
+        ).status_code
+        == 404
+    )
+
+
+def test_correlated_events_follow_one_user_through_the_broker(running: Stack) -> None:
+    user = uuid.uuid4().hex[:8]
+    running.send("newAccountEventType", {"email": "a@b.c", "userId": user}, userid=user)
+
+    def instance() -> str | None:
+        with psycopg.connect(running.database_url) as conn:
+            found = conn.execute(
+                "SELECT id FROM instances WHERE correlation->>'userid' = %s", (user,)
+            ).fetchone()
+        return None if found is None else str(found[0])
+
+    instance_id = _eventually(instance, lambda found: found is not None, timeout=20)
+    assert instance_id is not None
+    running.send("validatedAccountEmail", {}, userid="someone-else")
+    running.send("validatedAccountEmail", {}, userid=user)
+    running.send("activatedAccount", {}, userid=user)
+    assert running.ended(instance_id)[0] == "COMPLETED"
