@@ -14,7 +14,8 @@ from knflow.engine import interpreter
 from knflow.engine.context import InstanceContext
 from knflow.engine.expressions import Evaluator
 from knflow.engine.outcome import CallCompleted, CallFunction, Failure, Outcome
-from knflow.workflow.model import Definition, parse_definition
+from knflow.workflow.model import Definition
+from knflow.workflow.parsing import parse_definition
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 Responder = Callable[[CallFunction], Any]

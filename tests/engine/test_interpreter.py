@@ -17,7 +17,7 @@ from knflow.engine.outcome import (
     ScheduleTimer,
     StartSubflow,
 )
-from knflow.workflow.model import parse_definition
+from knflow.workflow.parsing import parse_definition
 from tests.conftest import REFERENCE
 from tests.engine.harness import NOW, definition_from, run
 

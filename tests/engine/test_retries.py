@@ -11,7 +11,7 @@ from knflow.engine import interpreter, retries
 from knflow.engine.context import InstanceContext
 from knflow.engine.expressions import Evaluator
 from knflow.engine.outcome import CallCompleted, CallFunction, Failure, ScheduleTimer
-from knflow.workflow.model import parse_definition
+from knflow.workflow.parsing import parse_definition
 from tests.engine.harness import NOW
 
 

@@ -9,7 +9,8 @@ from knflow.engine import interpreter
 from knflow.engine.context import InstanceContext
 from knflow.engine.expressions import Evaluator
 from knflow.engine.outcome import CallCompleted, Deadline, Outcome, ScheduleTimer
-from knflow.workflow.model import Definition, parse_definition
+from knflow.workflow.model import Definition
+from knflow.workflow.parsing import parse_definition
 from tests.engine.harness import NOW
 
 INSTANCE = InstanceContext(instance_id="i")

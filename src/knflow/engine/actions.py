@@ -23,7 +23,8 @@ from knflow.engine.outcome import (
     StartSubflow,
 )
 from knflow.errors import ExpressionError
-from knflow.workflow.model import Action, Json, State, parse_duration
+from knflow.workflow.model import Action, Json, State
+from knflow.workflow.parsing import parse_duration
 
 NOTIFY_OPERATION: Final = "notify"
 ACTION_NODE_TYPE: Final = "ActionNode"

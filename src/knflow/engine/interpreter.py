@@ -2,8 +2,8 @@
 
 `start` and `advance` run every runnable thread as far as it goes (pure states and expression
 functions inline), and return an `Outcome`: the new execution plus the commands for the runtime.
-Transitions, ends, compensation and error handling (`onErrors`) live here; each state type's own
-behaviour lives in `engine/states/`.
+Entering states, resuming waits, timeouts and retries live here; leaving states (transitions,
+ends, compensation, `onErrors`) in `exits`; each state type's behaviour in `engine/states/`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import copy
 from collections.abc import Callable
 from typing import Any, Final
 
-from knflow.engine import actions, dataflow, failures, retries, timeouts
+from knflow.engine import actions, dataflow, retries, timeouts
 from knflow.engine.children import cancel_children, child_finished
 from knflow.engine.context import InstanceContext, Run
 from knflow.engine.execution import (
@@ -23,13 +23,18 @@ from knflow.engine.execution import (
     ThreadStatus,
     WaitKind,
 )
+from knflow.engine.exits import (
+    STATE_NODE_TYPE,
+    fail_instance,
+    follow,
+    handle_failure,
+    terminate,
+)
 from knflow.engine.expressions import Evaluator
 from knflow.engine.outcome import (
     Activation,
     CallCompleted,
-    ContinueAs,
     Deadline,
-    EmitEvent,
     Failure,
     InstanceStatus,
     Outcome,
@@ -40,7 +45,7 @@ from knflow.engine.outcome import (
 from knflow.engine.results import BLOCKED, Failed, Finished, StateResult
 from knflow.engine.states import foreach, inject, operation, parallel, switch, waits
 from knflow.errors import ExpressionError
-from knflow.workflow.model import Definition, End, Json, State, StateType, Transition
+from knflow.workflow.model import Definition, Json, State, StateType
 
 StateRunner = Callable[[Run, Thread, State], StateResult]
 
@@ -54,7 +59,6 @@ STATE_RUNNERS: Final[dict[StateType, StateRunner]] = {
     StateType.EVENT: waits.run_event,
     StateType.CALLBACK: waits.run_callback,
 }
-STATE_NODE_TYPE: Final = "CompositeContextNode"
 
 
 def start(
@@ -131,7 +135,7 @@ def skip(
     main = _reset_to_main(execution)
     run = _new_run(definition, evaluator, instance, execution, now)
     state = definition.state(main.state)
-    _follow(run, main, state, state.transition, state.end)
+    follow(run, main, state, state.transition, state.end)
     _drain(run)
     return _finish(run, initial=None)
 
@@ -220,7 +224,7 @@ def _expire(run: Run, thread: Thread, deadline: Deadline) -> None:
     if deadline.scope == "workflow":
         declared = run.definition.timeouts.get("workflowExecTimeout")
         if timeouts.interrupts(declared):
-            _terminate(run, run.execution.main)
+            terminate(run, run.execution.main)
         else:
             run.execution.expiring = True
         return
@@ -239,21 +243,6 @@ def _expire(run: Run, thread: Thread, deadline: Deadline) -> None:
         return
     thread.status = ThreadStatus.RUNNABLE
     thread.scratch["failure"] = failure.to_json()
-
-
-def _terminate(run: Run, main: Thread) -> None:
-    """End the instance for `workflowExecTimeout`, running `runBefore` first if there is one."""
-    run.execution.timed_out = True
-    run.execution.expiring = False
-    run.execution.compensating = None
-    cancel_children(run, main)
-    main.wait = None
-    before = timeouts.run_before(run.definition.timeouts.get("workflowExecTimeout"))
-    if before is None:
-        _end(run, main, {"end": True})
-        return
-    main.status = ThreadStatus.RUNNABLE
-    _goto(main, before)
 
 
 def _retry(run: Run, thread: Thread, failure: Failure) -> bool:
@@ -342,7 +331,7 @@ def _run_main(run: Run, thread: Thread) -> None:
         if result is BLOCKED:
             return
         if isinstance(result, Failed):
-            _handle_failure(run, thread, state, result.failure)
+            handle_failure(run, thread, state, result.failure)
         elif isinstance(result, Finished):
             _exit(run, thread, state, result)
 
@@ -385,15 +374,13 @@ def _exit(run: Run, thread: Thread, state: State, finished: Finished) -> None:
         )
         message = _error_message(run, thread, state, data)
     except ExpressionError as error:
-        _handle_failure(
+        handle_failure(
             run, thread, state, Failure(message=str(error), kind="ExpressionError")
         )
         return
     if message is not None:
         thread.data = data
-        _fail_instance(
-            run, thread, state, Failure(message=message, kind="ErrorMessage")
-        )
+        fail_instance(run, thread, state, Failure(message=message, kind="ErrorMessage"))
         return
     run.trace(
         "exit",
@@ -406,9 +393,9 @@ def _exit(run: Run, thread: Thread, state: State, finished: Finished) -> None:
         run.execution.completed.append(state.name)
     thread.data = data
     if finished.transition is not None or finished.end is not None:
-        _follow(run, thread, state, finished.transition, finished.end)
+        follow(run, thread, state, finished.transition, finished.end)
     else:
-        _follow(run, thread, state, state.transition, state.end)
+        follow(run, thread, state, state.transition, state.end)
 
 
 def _error_message(run: Run, thread: Thread, state: State, data: Json) -> str | None:
@@ -418,209 +405,6 @@ def _error_message(run: Run, thread: Thread, state: State, data: Json) -> str | 
         return None
     value = run.evaluator.evaluate(str(expression), data, run.scope(thread))
     return None if value in (None, "", False) else str(value)
-
-
-def _follow(
-    run: Run,
-    thread: Thread,
-    state: State,
-    transition: Transition | None,
-    end: End | None,
-) -> None:
-    if run.execution.expiring and thread.role == MAIN:
-        _terminate(run, thread)  # `interrupt: false`: the current state was let finish
-        return
-    if run.execution.compensating is not None:
-        _continue_compensation(run, thread, transition)
-        return
-    after: dict[str, Any]
-    if transition is not None:
-        after = {
-            "next_state": transition.next_state,
-            "produce_events": list(transition.produce_events),
-        }
-        if transition.compensate:
-            _start_compensation(run, thread, after)
-            return
-        _produce_events(run, thread, transition.produce_events)
-        _goto(thread, transition.next_state)
-        return
-    end = end or End()
-    after = {
-        "end": True,
-        "terminate": end.terminate,
-        "produce_events": list(end.produce_events),
-        "continue_as": end.continue_as,
-    }
-    if end.compensate:
-        _start_compensation(run, thread, after)
-        return
-    _end(run, thread, after)
-
-
-def _goto(thread: Thread, state_name: str) -> None:
-    thread.state = state_name
-    thread.stage = Stage.ENTER
-    thread.seq += 1
-
-
-def _start_compensation(run: Run, thread: Thread, after: dict[str, Any]) -> None:
-    """SW 0.8 compensation: compensate completed states in reverse order, then go on."""
-    queue = [
-        run.definition.state(name).compensated_by
-        for name in reversed(run.execution.completed)
-    ]
-    run.execution.completed = []
-    run.execution.compensating = {"queue": [q for q in queue if q], "after": after}
-    _continue_compensation(run, thread, None)
-
-
-def _continue_compensation(
-    run: Run, thread: Thread, transition: Transition | None
-) -> None:
-    compensating = run.execution.compensating or {"queue": [], "after": {"end": True}}
-    if transition is not None:
-        _goto(thread, transition.next_state)
-        return
-    if compensating["queue"]:
-        _goto(thread, compensating["queue"].pop(0))
-        return
-    run.execution.compensating = None
-    after = compensating["after"]
-    if after.get("end"):
-        _end(run, thread, after)
-        return
-    _produce_events(run, thread, after.get("produce_events") or ())
-    _goto(thread, after["next_state"])
-
-
-def _end(run: Run, thread: Thread, after: dict[str, Any]) -> None:
-    _produce_events(run, thread, after.get("produce_events") or ())
-    if _stays_active(run, after):
-        _rest(run, thread)
-        return
-    thread.status = ThreadStatus.DONE
-    thread.wait = None
-    thread.seq += 1
-    cancel_children(run, thread)
-    for other in run.execution.threads.values():
-        if other.is_open:
-            other.status = ThreadStatus.CANCELLED
-    timed_out = run.execution.timed_out
-    aborted = timed_out and not run.definition.keep_active
-    run.outcome.status = InstanceStatus.ABORTED if aborted else InstanceStatus.COMPLETED
-    run.outcome.timed_out = timed_out
-    continue_as = after.get("continue_as")
-    if continue_as:
-        run.command(_continue_as(run, thread, continue_as))
-
-
-def _stays_active(run: Run, after: dict[str, Any]) -> bool:
-    """SW 0.8 `keepActive`: only `terminate` or `workflowExecTimeout` end the instance."""
-    return (
-        run.definition.keep_active
-        and not after.get("terminate")
-        and not run.execution.timed_out
-    )
-
-
-def _rest(run: Run, main: Thread) -> None:
-    """Keep a `keepActive` instance alive: back to an event start state, or idle."""
-    cancel_children(run, main)
-    start = run.definition.state(run.definition.start)
-    if start.type is StateType.EVENT:
-        main.status = ThreadStatus.RUNNABLE
-        main.wait = None
-        _goto(main, start.name)
-        return
-    main.status = ThreadStatus.BLOCKED
-    main.wait = {
-        "kind": WaitKind.EVENT,
-        "key": run.new_key(main),
-        "level": "state",
-        "events": [],
-    }
-    main.seq += 1
-
-
-def _continue_as(run: Run, thread: Thread, raw: Json) -> ContinueAs:
-    if isinstance(raw, str):
-        return ContinueAs(workflow_id=raw, version=None, data=thread.data)
-    data = raw.get("data")
-    if isinstance(data, str):
-        data = run.evaluator.evaluate(data, thread.data, run.scope(thread))
-    elif data is not None:
-        data = run.evaluator.resolve(data, thread.data, run.scope(thread))
-    return ContinueAs(
-        workflow_id=raw["workflowId"],
-        version=raw.get("version"),
-        data=thread.data if data is None else data,
-    )
-
-
-def _produce_events(run: Run, thread: Thread, produce_events: Any) -> None:
-    scope = run.scope(thread)
-    for produced in produce_events:
-        event_def = run.definition.events[produced["eventRef"]]
-        data = produced.get("data")
-        if isinstance(data, str):
-            data = run.evaluator.evaluate(data, thread.data, scope)
-        elif data is not None:
-            data = run.evaluator.resolve(data, thread.data, scope)
-        else:
-            data = thread.data
-        attributes = run.evaluator.resolve(
-            produced.get("contextAttributes") or {}, thread.data, scope
-        )
-        if isinstance(
-            attributes, list
-        ):  # the spec's own example writes an array of objects
-            attributes = {k: v for item in attributes for k, v in item.items()}
-        run.command(
-            EmitEvent(
-                key=run.new_key(thread),
-                type=event_def.type,
-                source=event_def.source,
-                data=data,
-                extensions={str(k): str(v) for k, v in attributes.items()},
-            )
-        )
-
-
-def _handle_failure(run: Run, thread: Thread, state: State, failure: Failure) -> None:
-    handler = failures.find_handler(run.definition, state, failure)
-    if handler is None:
-        _fail_instance(run, thread, state, failure)
-        return
-    run.trace(
-        "exit",
-        node=thread.node or "",
-        node_id=str(state.index),
-        name=state.name,
-        node_type=STATE_NODE_TYPE,
-    )
-    thread.status = ThreadStatus.RUNNABLE
-    thread.wait = None
-    _follow(run, thread, state, handler.transition, handler.end)
-
-
-def _fail_instance(run: Run, thread: Thread, state: State, failure: Failure) -> None:
-    run.trace(
-        "error",
-        node=thread.node or "",
-        node_id=str(state.index),
-        name=state.name,
-        node_type=STATE_NODE_TYPE,
-        message=failure.message,
-    )
-    cancel_children(run, thread)
-    thread.status = ThreadStatus.FAILED
-    thread.error = failure.to_json()
-    thread.seq += 1
-    run.outcome.status = InstanceStatus.ERROR
-    run.outcome.failure = failure
-    run.outcome.failed_state = state.name
-    run.outcome.failed_node = thread.node
 
 
 def _finish(run: Run, *, initial: Json) -> Outcome:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final
 
 from knflow.engine.execution import Execution
 from knflow.workflow.model import Json
@@ -23,6 +23,12 @@ class InstanceStatus(StrEnum):
     ERROR = "ERROR"
     ABORTED = "ABORTED"
     SUSPENDED = "SUSPENDED"
+
+
+ENDED: Final = frozenset(
+    {InstanceStatus.COMPLETED, InstanceStatus.ERROR, InstanceStatus.ABORTED}
+)
+"""Statuses an instance does not leave by itself (ERROR only through retrigger or skip)."""
 
 
 # --- activations -------------------------------------------------------------------------

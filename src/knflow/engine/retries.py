@@ -19,7 +19,8 @@ from typing import Final
 
 from knflow.engine.failures import matches
 from knflow.engine.outcome import Failure
-from knflow.workflow.model import Action, Definition, Json, parse_duration
+from knflow.workflow.model import Action, Definition, Json
+from knflow.workflow.parsing import parse_duration
 
 DEFAULT_POLICY: Final[Mapping[str, Json]] = {
     "delay": "PT1S",

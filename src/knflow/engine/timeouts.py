@@ -14,7 +14,8 @@ from datetime import timedelta
 from knflow.engine.context import Run
 from knflow.engine.execution import Thread
 from knflow.engine.outcome import ScheduleTimer
-from knflow.workflow.model import Json, State, parse_duration
+from knflow.workflow.model import Json, State
+from knflow.workflow.parsing import parse_duration
 
 
 def watch_workflow(run: Run, main: Thread) -> None:

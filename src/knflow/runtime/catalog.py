@@ -12,7 +12,8 @@ from knflow.engine.expressions import Evaluator
 from knflow.store.definitions import StoredDefinition
 from knflow.workflow import loading
 from knflow.workflow.loading import WorkflowSource
-from knflow.workflow.model import Definition, parse_definition
+from knflow.workflow.model import Definition
+from knflow.workflow.parsing import parse_definition
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -13,13 +13,13 @@ import dataclasses
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any, Final
+from datetime import datetime
 
 from knflow.engine import interpreter
 from knflow.engine.context import InstanceContext
-from knflow.engine.execution import Execution, ThreadStatus, WaitKind
+from knflow.engine.execution import Execution, ThreadStatus
 from knflow.engine.outcome import (
+    ENDED,
     Activation,
     CallCompleted,
     CallFunction,
@@ -33,9 +33,17 @@ from knflow.engine.outcome import (
     ScheduleTimer,
     StartSubflow,
 )
-from knflow.events import codec, kogito, types
+from knflow.events import codec, types
 from knflow.events.codec import Event
-from knflow.runtime import correlation, definitions, jobs_api, publishing, timers
+from knflow.runtime import (
+    claims,
+    correlation,
+    definitions,
+    jobs_api,
+    process_events,
+    publishing,
+    timers,
+)
 from knflow.runtime.catalog import LoadedDefinition
 from knflow.runtime.services import Services
 from knflow.store import instances, jobs, subscriptions
@@ -43,11 +51,6 @@ from knflow.store.db import Connection
 from knflow.store.instances import InstanceRow
 from knflow.store.subscriptions import Subscription
 from knflow.workflow.model import Json
-
-EVENT_NAMESPACE: Final = uuid.UUID("3b0f5f0e-9a51-4c57-8d2e-7f1f64a9c2d4")
-ENDED: Final = frozenset(
-    {InstanceStatus.COMPLETED, InstanceStatus.ERROR, InstanceStatus.ABORTED}
-)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -208,27 +211,6 @@ def advance_locked(
     return commit_outcome(writer, loaded, row, outcome, is_new=False)
 
 
-def claim_deadline(services: Services, now: datetime) -> datetime:
-    """Until when a claimed call belongs to its executor: twice the call timeout.
-
-    Past it, the executor is presumed dead (SIGKILL, lost node) and the call may be claimed
-    again, so at most that one call is repeated.
-    """
-    return now + 2 * services.settings.action_timeout
-
-
-def step_event(instance_id: str, thread_id: str, seq: int, *, now: datetime) -> Event:
-    """Build the `knflow.step.ready` event asking step-executor to run one thread."""
-    return Event(
-        id=str(uuid.uuid5(EVENT_NAMESPACE, f"{instance_id}/{thread_id}/{seq}/step")),
-        source="/knflow/runtime",
-        type=types.STEP_READY,
-        data={"instanceId": instance_id, "threadId": thread_id, "seq": seq},
-        time=now,
-        extensions={"partitionkey": instance_id, "kogitoprocinstanceid": instance_id},
-    )
-
-
 def _next_row(before: InstanceRow, outcome: Outcome, now: datetime) -> InstanceRow:
     ended = outcome.status in ENDED
     failure = outcome.failure
@@ -272,12 +254,12 @@ def _claim_and_dispatch(
             writer.local_claims -= 1
             assert thread.wait is not None
             thread.wait["claimed_until"] = (
-                claim_deadline(writer.services, writer.now)
+                claims.claim_deadline(writer.services, writer.now)
             ).isoformat()
             writer.aftermath.calls.append(_pending(row, loaded, command))
         else:
             writer.enqueue(
-                step_event(row.id, thread.id, thread.seq, now=writer.now), row.id
+                claims.step_event(row.id, thread.id, thread.seq, now=writer.now), row.id
             )
 
 
@@ -324,7 +306,9 @@ def _carry_out(
             )
         elif isinstance(command, ScheduleThread):
             writer.enqueue(
-                step_event(row.id, command.thread_id, command.seq, now=writer.now),
+                claims.step_event(
+                    row.id, command.thread_id, command.seq, now=writer.now
+                ),
                 row.id,
             )
         elif isinstance(command, ScheduleTimer):
@@ -365,7 +349,7 @@ def _produced_event(
         **{k.lower(): v for k, v in command.extensions.items()},
     }
     return Event(
-        id=str(uuid.uuid5(EVENT_NAMESPACE, f"{row.id}/{command.key}/produced")),
+        id=str(uuid.uuid5(claims.EVENT_NAMESPACE, f"{row.id}/{command.key}/produced")),
         source=command.source or f"/knflow/{definition.workflow_id}",
         type=command.type,
         data=command.data,
@@ -482,121 +466,22 @@ def _emit_kogito_events(
     *,
     is_new: bool,
 ) -> None:
-    facts = _facts(writer, loaded, row)
-    # Several commits of one instance can share a transaction (an event start, a finished
-    # subflow); a per-revision tick keeps their event dates in commit order, which the Data
-    # Index uses to merge events delivered out of order.
-    moment = writer.now + timedelta(microseconds=row.revision)
-    counter = iter(range(1_000_000))
-
-    def seq() -> str:
-        return f"{row.revision}.{next(counter)}"
-
-    if is_new:
-        writer.enqueue(
-            kogito.state_event(
-                dataclasses.replace(facts, status="ACTIVE"),
-                event_type=1,
-                at=moment,
-                seq=seq(),
-            ),
-            row.id,
-        )
-        for name, value in (row.variables or {}).items():
-            writer.enqueue(
-                kogito.variable_event(facts, name, value, at=moment, seq=seq()),
-                row.id,
-            )
-    for trace in outcome.trace:
-        node = kogito.NodeFacts(
-            node_instance_id=trace.node_instance_id,
-            node_definition_id=trace.node_id,
-            node_name=trace.name,
-            node_type=trace.node_type,
-            enter=moment,
-            exit=moment if trace.event == "exit" else None,
-        )
-        if trace.event == "error":
-            writer.enqueue(
-                kogito.error_event(
-                    facts,
-                    node_definition_id=trace.node_id,
-                    node_instance_id=trace.node_instance_id,
-                    message=trace.message or "",
-                    at=moment,
-                    seq=seq(),
-                ),
-                row.id,
-            )
-            continue
-        event_type = 1 if trace.event == "enter" else 2
-        writer.enqueue(
-            kogito.node_event(facts, node, event_type=event_type, at=moment, seq=seq()),
-            row.id,
-        )
-    if outcome.data_changed or is_new:
-        writer.enqueue(
-            kogito.variable_event(
-                facts, "workflowdata", row.data, at=moment, seq=seq()
-            ),
-            row.id,
-        )
-    if row.status in ENDED:
-        event_type = 5 if row.status == InstanceStatus.ERROR else 2
-        writer.enqueue(
-            kogito.state_event(facts, event_type=event_type, at=moment, seq=seq()),
-            row.id,
-        )
+    settings = writer.services.settings
+    for event in process_events.for_commit(
+        loaded, row, outcome, settings=settings, now=writer.now, is_new=is_new
+    ):
+        writer.enqueue(event, row.id)
 
 
 def emit_state_change(
     writer: Writer, loaded: LoadedDefinition, row: InstanceRow, *, event_type: int
 ) -> None:
     """Announce a management change (abort, retrigger) to the Data Index."""
-    facts = _facts(writer, loaded, row)
-    writer.enqueue(
-        kogito.state_event(
-            facts, event_type=event_type, at=writer.now, seq=f"{row.revision}.m"
-        ),
-        row.id,
+    event = process_events.state_change(
+        loaded,
+        row,
+        settings=writer.services.settings,
+        now=writer.now,
+        event_type=event_type,
     )
-
-
-def _facts(
-    writer: Writer, loaded: LoadedDefinition, row: InstanceRow
-) -> kogito.InstanceFacts:
-    definition = loaded.definition
-    return kogito.InstanceFacts(
-        instance_id=row.id,
-        workflow_id=row.workflow_id,
-        workflow_version=row.workflow_version,
-        workflow_name=definition.name,
-        endpoint=definitions.endpoint(writer.services.settings, row.workflow_id),
-        status=row.status,
-        start=row.started_at,
-        end=row.ended_at,
-        business_key=row.business_key,
-        parent_instance_id=row.parent_instance_id,
-        root_instance_id=row.root_instance_id,
-        root_workflow_id=row.root_workflow_id,
-        identity=_identity(row.variables),
-    )
-
-
-def _identity(variables: Any) -> str | None:
-    if isinstance(variables, dict) and isinstance(
-        variables.get("initiatorEntity"), str
-    ):
-        return str(variables["initiatorEntity"])
-    return None
-
-
-def is_call_claimable(execution: Execution, thread_id: str, now: datetime) -> bool:
-    """Tell whether a thread blocked on a call has no live claim (never claimed, or expired)."""
-    thread = execution.threads.get(thread_id)
-    if thread is None or thread.status is not ThreadStatus.BLOCKED or not thread.wait:
-        return False
-    if thread.wait.get("kind") != WaitKind.CALL:
-        return False
-    claimed = thread.wait.get("claimed_until")
-    return claimed is None or datetime.fromisoformat(claimed) <= now
+    writer.enqueue(event, row.id)

@@ -29,7 +29,8 @@ from knflow.store.db import Connection
 from knflow.store.definitions import StoredDefinition
 from knflow.workflow import loading, validation
 from knflow.workflow.loading import WorkflowSource
-from knflow.workflow.model import Definition, Json, parse_definition
+from knflow.workflow.model import Definition, Json
+from knflow.workflow.parsing import parse_definition
 
 logger = logging.getLogger(__name__)
 

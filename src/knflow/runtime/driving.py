@@ -24,7 +24,8 @@ from knflow.runtime.committing import (
 from knflow.runtime.services import Services
 from knflow.store import db, instances
 from knflow.store.db import Connection
-from knflow.workflow.model import Json, parse_duration
+from knflow.workflow.model import Json
+from knflow.workflow.parsing import parse_duration
 
 logger = logging.getLogger(__name__)
 

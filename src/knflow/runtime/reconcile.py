@@ -19,7 +19,7 @@ from typing import Final
 from knflow.engine.execution import Execution, ThreadStatus
 from knflow.events.codec import Event
 from knflow.runtime import publishing
-from knflow.runtime.committing import is_call_claimable, step_event
+from knflow.runtime.claims import is_call_claimable, step_event
 from knflow.runtime.services import Services
 from knflow.store import db, jobs
 from knflow.store.db import Connection

@@ -16,12 +16,11 @@ from knflow.engine.outcome import RunThread
 from knflow.errors import InputError
 from knflow.events.codec import Event
 from knflow.runtime import definitions, driving
+from knflow.runtime.claims import claim_deadline, is_call_claimable
 from knflow.runtime.committing import (
     Aftermath,
     PendingCall,
     advance_locked,
-    claim_deadline,
-    is_call_claimable,
 )
 from knflow.runtime.services import Services
 from knflow.store import db, instances

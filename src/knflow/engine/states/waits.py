@@ -17,7 +17,8 @@ from knflow.engine.execution import Thread, ThreadStatus, WaitKind
 from knflow.engine.outcome import Failure, ScheduleTimer
 from knflow.engine.results import BLOCKED, Failed, Finished, StateResult
 from knflow.engine.states import operation
-from knflow.workflow.model import Json, State, parse_duration
+from knflow.workflow.model import Json, State
+from knflow.workflow.parsing import parse_duration
 
 
 def run_sleep(run: Run, thread: Thread, state: State) -> StateResult:

@@ -1,0 +1,238 @@
+"""How the main thread leaves a state: transitions, ends, compensation, errors, termination.
+
+SW 0.8: a transition may produce events and compensate first; an end may terminate, produce
+events, compensate and continue as a new instance; `onErrors` picks a transition or an end;
+`keepActive` keeps an instance alive past its ends; `workflowExecTimeout` terminates it,
+running `runBefore` first.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from knflow.engine import failures, timeouts
+from knflow.engine.children import cancel_children
+from knflow.engine.context import Run
+from knflow.engine.execution import MAIN, Stage, Thread, ThreadStatus, WaitKind
+from knflow.engine.outcome import ContinueAs, EmitEvent, Failure, InstanceStatus
+from knflow.workflow.model import End, Json, State, StateType, Transition
+
+STATE_NODE_TYPE: Final = "CompositeContextNode"
+
+
+def terminate(run: Run, main: Thread) -> None:
+    """End the instance for `workflowExecTimeout`, running `runBefore` first if there is one."""
+    run.execution.timed_out = True
+    run.execution.expiring = False
+    run.execution.compensating = None
+    cancel_children(run, main)
+    main.wait = None
+    before = timeouts.run_before(run.definition.timeouts.get("workflowExecTimeout"))
+    if before is None:
+        _end(run, main, {"end": True})
+        return
+    main.status = ThreadStatus.RUNNABLE
+    goto(main, before)
+
+
+def follow(
+    run: Run,
+    thread: Thread,
+    state: State,
+    transition: Transition | None,
+    end: End | None,
+) -> None:
+    if run.execution.expiring and thread.role == MAIN:
+        terminate(run, thread)  # `interrupt: false`: the current state was let finish
+        return
+    if run.execution.compensating is not None:
+        _continue_compensation(run, thread, transition)
+        return
+    after: dict[str, Any]
+    if transition is not None:
+        after = {
+            "next_state": transition.next_state,
+            "produce_events": list(transition.produce_events),
+        }
+        if transition.compensate:
+            _start_compensation(run, thread, after)
+            return
+        _produce_events(run, thread, transition.produce_events)
+        goto(thread, transition.next_state)
+        return
+    end = end or End()
+    after = {
+        "end": True,
+        "terminate": end.terminate,
+        "produce_events": list(end.produce_events),
+        "continue_as": end.continue_as,
+    }
+    if end.compensate:
+        _start_compensation(run, thread, after)
+        return
+    _end(run, thread, after)
+
+
+def goto(thread: Thread, state_name: str) -> None:
+    thread.state = state_name
+    thread.stage = Stage.ENTER
+    thread.seq += 1
+
+
+def _start_compensation(run: Run, thread: Thread, after: dict[str, Any]) -> None:
+    """SW 0.8 compensation: compensate completed states in reverse order, then go on."""
+    queue = [
+        run.definition.state(name).compensated_by
+        for name in reversed(run.execution.completed)
+    ]
+    run.execution.completed = []
+    run.execution.compensating = {"queue": [q for q in queue if q], "after": after}
+    _continue_compensation(run, thread, None)
+
+
+def _continue_compensation(
+    run: Run, thread: Thread, transition: Transition | None
+) -> None:
+    compensating = run.execution.compensating or {"queue": [], "after": {"end": True}}
+    if transition is not None:
+        goto(thread, transition.next_state)
+        return
+    if compensating["queue"]:
+        goto(thread, compensating["queue"].pop(0))
+        return
+    run.execution.compensating = None
+    after = compensating["after"]
+    if after.get("end"):
+        _end(run, thread, after)
+        return
+    _produce_events(run, thread, after.get("produce_events") or ())
+    goto(thread, after["next_state"])
+
+
+def _end(run: Run, thread: Thread, after: dict[str, Any]) -> None:
+    _produce_events(run, thread, after.get("produce_events") or ())
+    if _stays_active(run, after):
+        _rest(run, thread)
+        return
+    thread.status = ThreadStatus.DONE
+    thread.wait = None
+    thread.seq += 1
+    cancel_children(run, thread)
+    for other in run.execution.threads.values():
+        if other.is_open:
+            other.status = ThreadStatus.CANCELLED
+    timed_out = run.execution.timed_out
+    aborted = timed_out and not run.definition.keep_active
+    run.outcome.status = InstanceStatus.ABORTED if aborted else InstanceStatus.COMPLETED
+    run.outcome.timed_out = timed_out
+    continue_as = after.get("continue_as")
+    if continue_as:
+        run.command(_continue_as(run, thread, continue_as))
+
+
+def _stays_active(run: Run, after: dict[str, Any]) -> bool:
+    """SW 0.8 `keepActive`: only `terminate` or `workflowExecTimeout` end the instance."""
+    return (
+        run.definition.keep_active
+        and not after.get("terminate")
+        and not run.execution.timed_out
+    )
+
+
+def _rest(run: Run, main: Thread) -> None:
+    """Keep a `keepActive` instance alive: back to an event start state, or idle."""
+    cancel_children(run, main)
+    start = run.definition.state(run.definition.start)
+    if start.type is StateType.EVENT:
+        main.status = ThreadStatus.RUNNABLE
+        main.wait = None
+        goto(main, start.name)
+        return
+    main.status = ThreadStatus.BLOCKED
+    main.wait = {
+        "kind": WaitKind.EVENT,
+        "key": run.new_key(main),
+        "level": "state",
+        "events": [],
+    }
+    main.seq += 1
+
+
+def _continue_as(run: Run, thread: Thread, raw: Json) -> ContinueAs:
+    if isinstance(raw, str):
+        return ContinueAs(workflow_id=raw, version=None, data=thread.data)
+    data = raw.get("data")
+    if isinstance(data, str):
+        data = run.evaluator.evaluate(data, thread.data, run.scope(thread))
+    elif data is not None:
+        data = run.evaluator.resolve(data, thread.data, run.scope(thread))
+    return ContinueAs(
+        workflow_id=raw["workflowId"],
+        version=raw.get("version"),
+        data=thread.data if data is None else data,
+    )
+
+
+def _produce_events(run: Run, thread: Thread, produce_events: Any) -> None:
+    scope = run.scope(thread)
+    for produced in produce_events:
+        event_def = run.definition.events[produced["eventRef"]]
+        data = produced.get("data")
+        if isinstance(data, str):
+            data = run.evaluator.evaluate(data, thread.data, scope)
+        elif data is not None:
+            data = run.evaluator.resolve(data, thread.data, scope)
+        else:
+            data = thread.data
+        attributes = run.evaluator.resolve(
+            produced.get("contextAttributes") or {}, thread.data, scope
+        )
+        if isinstance(
+            attributes, list
+        ):  # the spec's own example writes an array of objects
+            attributes = {k: v for item in attributes for k, v in item.items()}
+        run.command(
+            EmitEvent(
+                key=run.new_key(thread),
+                type=event_def.type,
+                source=event_def.source,
+                data=data,
+                extensions={str(k): str(v) for k, v in attributes.items()},
+            )
+        )
+
+
+def handle_failure(run: Run, thread: Thread, state: State, failure: Failure) -> None:
+    handler = failures.find_handler(run.definition, state, failure)
+    if handler is None:
+        fail_instance(run, thread, state, failure)
+        return
+    run.trace(
+        "exit",
+        node=thread.node or "",
+        node_id=str(state.index),
+        name=state.name,
+        node_type=STATE_NODE_TYPE,
+    )
+    thread.status = ThreadStatus.RUNNABLE
+    thread.wait = None
+    follow(run, thread, state, handler.transition, handler.end)
+
+
+def fail_instance(run: Run, thread: Thread, state: State, failure: Failure) -> None:
+    run.trace(
+        "error",
+        node=thread.node or "",
+        node_id=str(state.index),
+        name=state.name,
+        node_type=STATE_NODE_TYPE,
+        message=failure.message,
+    )
+    cancel_children(run, thread)
+    thread.status = ThreadStatus.FAILED
+    thread.error = failure.to_json()
+    thread.seq += 1
+    run.outcome.status = InstanceStatus.ERROR
+    run.outcome.failure = failure
+    run.outcome.failed_state = state.name
+    run.outcome.failed_node = thread.node
