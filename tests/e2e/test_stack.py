@@ -276,7 +276,7 @@ def test_the_job_service_api_fires_an_http_job(
 ) -> None:
     http_peer.route("POST", "/hook", Reply(status=200))
     stack = dev_stack_factory(_workflows(tmp_path, "child.sw.json"))
-    due = time.time() + 1
+    due = time.time() + 5  # far enough that the job is still pending when read back
     job = {
         "id": "e2e-job",
         "correlationId": "c",
