@@ -6,6 +6,8 @@ import os
 import sys
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 
 import psycopg
@@ -14,7 +16,11 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import ConnectionPool
 
+from knflow.config import Settings
 from knflow.devstack import postgres
+from knflow.outbound.http import new_client
+from knflow.runtime import definitions
+from knflow.runtime.services import Services
 from knflow.store import db, migrate
 from tests.peers import HttpPeer, started_peer
 from tests.stack import DevStack
@@ -35,7 +41,7 @@ def _server_url() -> str:
     return server.url
 
 
-def _with_dbname(url: str, dbname: str) -> str:
+def with_dbname(url: str, dbname: str) -> str:
     params = conninfo_to_dict(url)
     params["dbname"] = dbname
     return make_conninfo(**params)
@@ -47,55 +53,58 @@ def server_url() -> str:
     return _server_url()
 
 
+@contextmanager
+def scratch_database(
+    server_url: str, prefix: str, *, template: str | None = None
+) -> Iterator[str]:
+    """Create a database (a copy of `template`, or empty), yield its URL, drop it afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+    if template is not None:
+        create = sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+            sql.Identifier(name), sql.Identifier(template)
+        )
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(create)
+    try:
+        yield with_dbname(server_url, name)
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as admin:
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                    sql.Identifier(name)
+                )
+            )
+
+
 @pytest.fixture(scope="session")
 def template_db(server_url: str, worker_id: str) -> Iterator[str]:
     """A database migrated once per test worker, copied by every test that needs one."""
-    name = f"knflow_tpl_{worker_id}_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(server_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    with db.connect(_with_dbname(server_url, name)) as conn:
-        migrate.apply_migrations(conn)
-    yield name
-    with psycopg.connect(server_url, autocommit=True) as admin:
-        admin.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                sql.Identifier(name)
-            )
-        )
+    with scratch_database(server_url, f"knflow_tpl_{worker_id}") as url:
+        with db.connect(url) as conn:
+            migrate.apply_migrations(conn)
+        yield str(conninfo_to_dict(url)["dbname"])
 
 
 @pytest.fixture
 def database_url(server_url: str, template_db: str) -> Iterator[str]:
     """URL of a fresh, migrated database of this test's own, dropped afterwards."""
-    name = f"knflow_t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(server_url, autocommit=True) as admin:
-        admin.execute(
-            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                sql.Identifier(name), sql.Identifier(template_db)
-            )
-        )
-    yield _with_dbname(server_url, name)
-    with psycopg.connect(server_url, autocommit=True) as admin:
-        admin.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                sql.Identifier(name)
-            )
-        )
+    with scratch_database(server_url, "knflow_t", template=template_db) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def module_database_url(server_url: str, template_db: str) -> Iterator[str]:
+    """A fresh, migrated database shared by one test module (end-to-end stacks)."""
+    with scratch_database(server_url, "knflow_m", template=template_db) as url:
+        yield url
 
 
 @pytest.fixture
 def empty_database_url(server_url: str) -> Iterator[str]:
     """URL of a fresh database with no schema at all (migration tests)."""
-    name = f"knflow_e_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(server_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    yield _with_dbname(server_url, name)
-    with psycopg.connect(server_url, autocommit=True) as admin:
-        admin.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                sql.Identifier(name)
-            )
-        )
+    with scratch_database(server_url, "knflow_e") as url:
+        yield url
 
 
 @pytest.fixture
@@ -129,8 +138,10 @@ def dev_stack_factory(
     def start(workflows_dir: Path, env: dict[str, str] | None = None) -> DevStack:
         work_dir = tmp_path / f"dev-stack-{len(stacks)}"
         stack = DevStack.start(
-            workflows_dir=workflows_dir, database_url=database_url,
-            work_dir=work_dir, env=env,
+            workflows_dir=workflows_dir,
+            database_url=database_url,
+            work_dir=work_dir,
+            env=env,
         )
         stacks.append(stack)
         return stack
@@ -140,3 +151,17 @@ def dev_stack_factory(
         stack.stop()
         sys.stdout.write(f"--- knflow dev log tail ({stack.log_file}) ---\n")
         sys.stdout.write(stack.log_tail() + "\n")
+
+
+@pytest.fixture
+def services(pool: ConnectionPool) -> Iterator[Services]:
+    """Services on this test's database, with the settings of the environment."""
+    http = new_client(timedelta(seconds=10))
+    yield Services(settings=Settings.from_environment(), pool=pool, http=http)
+    http.close()
+
+
+@pytest.fixture
+def register(services: Services) -> Callable[[Path], list[str]]:
+    """Register every definition of a folder."""
+    return lambda folder: definitions.register_folder(services, folder)

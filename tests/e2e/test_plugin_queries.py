@@ -10,18 +10,15 @@ from __future__ import annotations
 import json
 import shutil
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
-from psycopg import sql
 
-from tests.conftest import TEST_DATA, _with_dbname
-from tests.graphql.test_plugin_queries import Q5_BODY, Q11
+from tests.conftest import TEST_DATA
+from tests.graphql.plugin_queries import Q5_BODY, Q11
 from tests.peers import HttpPeer, Reply, started_peer
 from tests.stack import DevStack
 
@@ -52,18 +49,10 @@ def peer() -> Iterator[HttpPeer]:
 
 @pytest.fixture(scope="module")
 def runs(
-    server_url: str,
-    template_db: str,
+    module_database_url: str,
     peer: HttpPeer,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Runs]:
-    name = f"knflow_e2e_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(server_url, autocommit=True) as admin:
-        admin.execute(
-            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                sql.Identifier(name), sql.Identifier(template_db)
-            )
-        )
     folder = tmp_path_factory.mktemp("workflows")
     for file in (
         "greet-rest.sw.json",
@@ -76,7 +65,7 @@ def runs(
     peer.route("POST", "/greet/fr", Reply(status=500, body={"error": "down"}))
     stack = DevStack.start(
         workflows_dir=folder,
-        database_url=_with_dbname(server_url, name),
+        database_url=module_database_url,
         work_dir=tmp_path_factory.mktemp("stack"),
         env={"KNFLOW_FUNCTION_URL_greet": peer.url},
     )
@@ -101,12 +90,6 @@ def runs(
         yield made
     finally:
         stack.stop()
-        with psycopg.connect(server_url, autocommit=True) as admin:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                    sql.Identifier(name)
-                )
-            )
 
 
 def _start(base: str, workflow_id: str, body: dict[str, Any]) -> str:

@@ -7,25 +7,20 @@ fired by job-trigger.
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
 import psycopg
 import pytest
-from psycopg import sql
 
 from knflow.events import codec
 from knflow.events.codec import Event
-from tests.conftest import REFERENCE, _with_dbname
+from tests.examples import copy_example
 from tests.stack import DevStack
-
-EXAMPLES = REFERENCE / "sonataflow-examples"
 
 
 @dataclass(frozen=True)
@@ -87,33 +82,18 @@ def _eventually(
         time.sleep(0.1)
 
 
-def _copy(example: str, target: Path, *, shorten: bool = False) -> None:
-    for path in (EXAMPLES / example).glob("*.sw.json"):
-        document = json.loads(path.read_text())
-        for function in document.get("functions", []):
-            if str(function.get("operation", "")).startswith("service:"):
-                function["operation"] = "sysout"  # Java services of the example project
-        text = json.dumps(document)
-        (target / path.name).write_text(
-            text.replace("PT30S", "PT4S") if shorten else text
-        )
-
-
 @pytest.fixture(scope="module")
 def running(
-    server_url: str, template_db: str, tmp_path_factory: pytest.TempPathFactory
+    module_database_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
-    name = f"knflow_e2e_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(server_url, autocommit=True) as admin:
-        admin.execute(
-            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                sql.Identifier(name), sql.Identifier(template_db)
-            )
-        )
     folder = tmp_path_factory.mktemp("workflows")
-    _copy("serverless-workflow-timeouts-showcase-embedded", folder, shorten=True)
-    _copy("serverless-workflow-correlation-quarkus", folder)
-    url = _with_dbname(server_url, name)
+    copy_example(
+        "serverless-workflow-timeouts-showcase-embedded",
+        folder,
+        patch={"PT30S": "PT4S"},
+    )
+    copy_example("serverless-workflow-correlation-quarkus", folder)
+    url = module_database_url
     stack = DevStack.start(
         workflows_dir=folder,
         database_url=url,
@@ -123,12 +103,6 @@ def running(
         yield Stack(stack=stack, database_url=url)
     finally:
         stack.stop()
-        with psycopg.connect(server_url, autocommit=True) as admin:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                    sql.Identifier(name)
-                )
-            )
 
 
 def test_an_event_switch_takes_the_branch_of_the_event_that_came(

@@ -1,20 +1,13 @@
-"""Fixtures for function tests: an app built from a function's real `main.py`, and registration."""
+"""Fixtures for function tests: an app built from a function's real `main.py`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from datetime import timedelta
-from pathlib import Path
+from collections.abc import Callable
 
 import flask
 import pytest
 from functions_framework import create_app
 
-from knflow.config import Settings
-from knflow.outbound.http import new_client
-from knflow.runtime import definitions
-from knflow.runtime.services import Services
-from knflow.store.db import Pool
 from tests.conftest import ROOT
 
 FunctionClient = Callable[[str], "flask.testing.FlaskClient"]
@@ -37,17 +30,3 @@ def function_client(
         return app.test_client()
 
     return client
-
-
-@pytest.fixture
-def services(pool: Pool) -> Iterator[Services]:
-    """Services on this test's database, with the settings of the environment."""
-    http = new_client(timedelta(seconds=10))
-    yield Services(settings=Settings.from_environment(), pool=pool, http=http)
-    http.close()
-
-
-@pytest.fixture
-def register(services: Services) -> Callable[[Path], list[str]]:
-    """Register every definition of a folder."""
-    return lambda folder: definitions.register_folder(services, folder)

@@ -10,31 +10,10 @@ import pytest
 from flask.testing import FlaskClient
 
 from tests.graphql.conftest import ANN, data
+from tests.graphql.plugin_queries import Q5, Q11
 from tests.graphql.sample_runs import RUNTIME
 
 METHODS = pytest.mark.parametrize("method", ["POST", "GET"])
-
-Q5_BODY = (
-    "{id, version, processName, processId, state, start, end, nodes { id }, variables,"
-    " executionSummary, parentProcessInstance {id, processName, businessKey} }"
-)
-Q5 = (
-    "query ($paginationInfo: Pagination, $orderByInfo: ProcessInstanceOrderBy)"
-    "{ProcessInstances ( where: {and: [{processId: {isNull: false}},"
-    ' {processId: {in: ["greet", "approve"]}}]}, orderBy: $orderByInfo,'
-    " pagination: $paginationInfo) " + Q5_BODY + " }"
-)
-Q11 = """
-query FindProcessInstanceQuery($instanceId: String!) {
-  ProcessInstances(where: { id: { equal: $instanceId } }) {
-    id processName processId serviceUrl executionSummary state start end
-    nodes { id nodeId definitionId type name enter exit errorMessage }
-    variables
-    parentProcessInstance { id processName businessKey }
-    error { nodeDefinitionId nodeInstanceId message }
-  }
-}
-"""
 
 
 @METHODS

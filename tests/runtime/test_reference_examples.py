@@ -7,9 +7,6 @@ example ends with one, the test swaps it for a `sysout` function (knflow runs no
 
 from __future__ import annotations
 
-import json
-import shutil
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,67 +14,17 @@ import pytest
 
 from knflow.events import types
 from knflow.events.codec import Event
-from knflow.runtime import inbox, local, starting
+from knflow.runtime import inbox
 from knflow.runtime.services import Services
-from knflow.store import instances, outbox
-from tests.conftest import REFERENCE
+from tests.examples import copy_example
 from tests.peers import HttpPeer, Recorded, Reply
-
-EXAMPLES = REFERENCE / "sonataflow-examples"
+from tests.runtime import runs
 
 
 def _install(
     tmp_path: Path, example: str, *, patch: dict[str, str] | None = None
 ) -> Path:
-    """Copy an example folder, replacing `service:java:` functions by `sysout` and durations."""
-    folder = tmp_path / example
-    shutil.copytree(EXAMPLES / example, folder)
-    for path in folder.glob("*.sw.*"):
-        text = path.read_text()
-        if path.suffix == ".json":
-            document = json.loads(text)
-            for function in document.get("functions", []):
-                if str(function.get("operation", "")).startswith("service:"):
-                    function["operation"] = "sysout"
-            text = json.dumps(document)
-        for old, new in (patch or {}).items():
-            text = text.replace(old, new)
-        path.write_text(text)
-    return folder
-
-
-def _start(services: Services, workflow_id: str, data: Any) -> str:
-    request = starting.StartRequest(
-        workflow_id=workflow_id, data=data, variables={}, headers={}
-    )
-    return starting.start_instance(services, request).id
-
-
-def _finish(services: Services, instance_id: str) -> instances.StatusView:
-    return local.run_to_end(services, instance_id, timeout=timedelta(seconds=30))
-
-
-def _send(
-    services: Services,
-    event_type: str,
-    data: Any = None,
-    *,
-    source: str = "tests",
-    **extensions: str,
-) -> None:
-    identity = json.dumps(
-        [event_type, data, sorted(extensions.items())], sort_keys=True
-    )
-    event = Event(
-        id=identity, source=source, type=event_type, data=data, extensions=extensions
-    )
-    inbox.receive(services, event)
-
-
-def _emitted(services: Services, event_type: str) -> list[dict[str, Any]]:
-    with services.pool.connection() as conn:
-        rows = outbox.claim_unsent_of_type(conn, event_type, limit=100)
-    return [row.event for row in rows]
+    return copy_example(example, tmp_path / example, patch=patch)
 
 
 @pytest.mark.parametrize(
@@ -93,8 +40,9 @@ def test_json_greeting_chooses_by_language(
     services: Services, register: Any, tmp_path: Path, language: str, greeting: str
 ) -> None:
     register(_install(tmp_path, "serverless-workflow-greeting-quarkus"))
-    view = _finish(
-        services, _start(services, "jsongreet", {"name": "John", "language": language})
+    view = runs.finish(
+        services,
+        runs.start(services, "jsongreet", {"name": "John", "language": language}),
     )
     assert view.status == "COMPLETED"
     assert view.data["greeting"].startswith(greeting)
@@ -104,8 +52,9 @@ def test_yaml_greeting_runs_jsonpath_expressions(
     services: Services, register: Any, tmp_path: Path
 ) -> None:
     register(_install(tmp_path, "serverless-workflow-greeting-quarkus"))
-    view = _finish(
-        services, _start(services, "yamlgreet", {"name": "John", "language": "Spanish"})
+    view = runs.finish(
+        services,
+        runs.start(services, "yamlgreet", {"name": "John", "language": "Spanish"}),
     )
     assert view.status == "COMPLETED"
     assert "Saludos" in view.data["greeting"]
@@ -132,8 +81,8 @@ def test_rest_functions_call_the_numbers_service(
 
     http_peer.route("POST", "/numbers/*", multiply)
     register(_install(tmp_path, "serverless-workflow-functions-quarkus"))
-    view = _finish(
-        services, _start(services, "RestExample", {"inputNumbers": [1, 2, 3]})
+    view = runs.finish(
+        services, runs.start(services, "RestExample", {"inputNumbers": [1, 2, 3]})
     )
     assert view.status == "COMPLETED", view.error_message
     assert http_peer.received("POST")[0].path == "/numbers/7/multiplyByAndSum"
@@ -143,7 +92,7 @@ def test_events_example_starts_on_an_event_and_produces_the_decision(
     services: Services, register: Any, tmp_path: Path
 ) -> None:
     register(_install(tmp_path, "serverless-workflow-events-quarkus"))
-    _send(
+    runs.send(
         services,
         "applicants",
         {
@@ -153,12 +102,14 @@ def test_events_example_starts_on_an_event_and_produces_the_decision(
             "salary": 30000,
         },
     )
-    _send(
+    runs.send(
         services,
         "applicants",
         {"name": "Low", "position": "Intern", "office": "Berlin", "salary": 1000},
     )
-    decisions = sorted(e["data"]["decision"] for e in _emitted(services, "decisions"))
+    decisions = sorted(
+        e["data"]["decision"] for e in runs.emitted(services, "decisions")
+    )
     assert decisions == ["Approved", "Denied"]
 
 
@@ -166,11 +117,11 @@ def test_callback_waits_for_its_event_then_merges_it(
     services: Services, register: Any, tmp_path: Path
 ) -> None:
     register(_install(tmp_path, "serverless-workflow-callback-quarkus"))
-    instance_id = _start(services, "callback", {})
-    assert _finish(services, instance_id).waiting
-    published = _emitted(services, "resume")
+    instance_id = runs.start(services, "callback", {})
+    assert runs.finish(services, instance_id).waiting
+    published = runs.emitted(services, "resume")
     assert published[0]["data"] == {"move": "This is the initial data in the model"}
-    _send(
+    runs.send(
         services,
         "wait",
         {
@@ -178,7 +129,7 @@ def test_callback_waits_for_its_event_then_merges_it(
         },
         kogitoprocrefid=instance_id,
     )
-    view = _finish(services, instance_id)
+    view = runs.finish(services, instance_id)
     assert view.status == "COMPLETED"
     assert view.data["move"].endswith("modified by the event publisher")
 
@@ -187,36 +138,36 @@ def test_correlation_example_follows_one_user_through_two_callbacks(
     services: Services, register: Any, tmp_path: Path
 ) -> None:
     register(_install(tmp_path, "serverless-workflow-correlation-quarkus"))
-    _send(
+    runs.send(
         services,
         "newAccountEventType",
         {"email": "test@test.com", "userId": "12345"},
         userid="12345",
     )
-    validate = _emitted(services, "validateAccountEmail")
+    validate = runs.emitted(services, "validateAccountEmail")
     assert validate[0]["userid"] == "12345"
     assert validate[0]["kogitoproctype"] == "SW"
     instance_id = validate[0]["kogitoprocinstanceid"]
-    _send(
+    runs.send(
         services, "validatedAccountEmail", {}, userid="99999"
     )  # another user's event: not this instance
-    _send(services, "validatedAccountEmail", {}, userid="12345")
-    _send(services, "activatedAccount", {}, userid="12345")
-    assert _finish(services, instance_id).status == "COMPLETED"
+    runs.send(services, "validatedAccountEmail", {}, userid="12345")
+    runs.send(services, "activatedAccount", {}, userid="12345")
+    assert runs.finish(services, instance_id).status == "COMPLETED"
 
 
 def test_subflows_event_waits_for_both_events_in_any_order(
     services: Services, register: Any, tmp_path: Path
 ) -> None:
     register(_install(tmp_path, "serverless-workflow-subflows-event"))
-    instance_id = _start(services, "master", {})
-    view = _finish(services, instance_id)
+    instance_id = runs.start(services, "master", {})
+    view = runs.finish(services, instance_id)
     assert view.status == "ACTIVE"
     assert view.data == {"param1": "This is param1", "param2": "This is param2"}
-    _send(services, "executeB", {}, kogitoprocrefid=instance_id)
-    assert _finish(services, instance_id).status == "ACTIVE"
-    _send(services, "executeA", {}, kogitoprocrefid=instance_id)
-    assert _finish(services, instance_id).status == "COMPLETED"
+    runs.send(services, "executeB", {}, kogitoprocrefid=instance_id)
+    assert runs.finish(services, instance_id).status == "ACTIVE"
+    runs.send(services, "executeA", {}, kogitoprocrefid=instance_id)
+    assert runs.finish(services, instance_id).status == "COMPLETED"
 
 
 @pytest.mark.parametrize(
@@ -233,8 +184,8 @@ def test_timeouts_showcase_moves_on_when_no_event_arrives(
             patch={"PT30S": "PT0.5S"},
         )
     )
-    instance_id = _start(services, workflow_id, {})
-    view = _finish(services, instance_id)
+    instance_id = runs.start(services, workflow_id, {})
+    view = runs.finish(services, instance_id)
     assert view.status == "COMPLETED", view.error_message
 
 
@@ -248,7 +199,7 @@ def test_workflow_timeout_ends_the_instance(
             patch={"PT30S": "PT0.5S"},
         )
     )
-    view = _finish(services, _start(services, "workflow_timeouts", {}))
+    view = runs.finish(services, runs.start(services, "workflow_timeouts", {}))
     assert view.status == "ABORTED"
 
 
@@ -256,14 +207,14 @@ def test_order_processing_runs_both_subflows_and_produces_their_events(
     services: Services, register: Any, tmp_path: Path
 ) -> None:
     register(_install(tmp_path, "serverless-workflow-order-processing"))
-    _send(
+    runs.send(
         services,
         "orderEvent",
         {"id": "o1", "country": "US", "total": 10000, "description": "iPhone 12"},
         source="orderEvent",
     )
-    assert len(_emitted(services, "fraudEvaluation")) == 1
-    assert len(_emitted(services, "domesticShipping")) == 1
+    assert len(runs.emitted(services, "fraudEvaluation")) == 1
+    assert len(runs.emitted(services, "domesticShipping")) == 1
 
 
 def test_an_unmatched_event_is_kept_and_taken_by_a_later_wait(
@@ -279,7 +230,7 @@ def test_an_unmatched_event_is_kept_and_taken_by_a_later_wait(
     inbox.receive(
         services, early
     )  # nothing waits for it: acknowledged and kept, nothing fails
-    instance_id = _start(services, "master", {})
-    _send(services, "executeA", {}, kogitoprocrefid=instance_id)
-    _send(services, "executeB", {}, kogitoprocrefid=instance_id)
-    assert _finish(services, instance_id).status == "COMPLETED"
+    instance_id = runs.start(services, "master", {})
+    runs.send(services, "executeA", {}, kogitoprocrefid=instance_id)
+    runs.send(services, "executeB", {}, kogitoprocrefid=instance_id)
+    assert runs.finish(services, instance_id).status == "COMPLETED"

@@ -20,7 +20,7 @@ from knflow.runtime import definitions
 from knflow.runtime.services import Services
 from tests.conftest import REFERENCE, TEST_DATA
 from tests.peers import HttpPeer, Recorded, Reply
-from tests.runtime.test_reference_examples import _emitted, _finish, _send, _start
+from tests.runtime import runs
 
 SPEC = REFERENCE / "serverless-workflow-0.8" / "examples"
 Register = Callable[[Path], list[str]]
@@ -57,7 +57,7 @@ def test_01_hello_world_injects_its_greeting(
     install: Callable[[str], None], services: Services
 ) -> None:
     install("01-helloworld.sw.json")
-    view = _finish(services, _start(services, "helloworld", {}))
+    view = runs.finish(services, runs.start(services, "helloworld", {}))
     # The spec states {"result": "Hello World"}, but its definition injects "Hello World!":
     # we run the definition as written.
     assert view.data == {"result": "Hello World!"}
@@ -67,9 +67,9 @@ def test_25_fills_the_glass_with_an_expression_function(
     install: Callable[[str], None], services: Services
 ) -> None:
     install("25-fillglassofwater-expression-fn.sw.json")
-    view = _finish(
+    view = runs.finish(
         services,
-        _start(services, "fillglassofwater", {"counts": {"current": 0, "max": 10}}),
+        runs.start(services, "fillglassofwater", {"counts": {"current": 0, "max": 10}}),
     )
     assert view.data == {"counts": {"current": 10, "max": 10}}
 
@@ -89,7 +89,7 @@ def test_03_event_based_greeting_starts_on_its_event(
         ),
     )
     install("03-eventbasedgreeting.sw.json")
-    _send(
+    runs.send(
         services,
         "greetingEventType",
         {"greet": {"name": "John"}},
@@ -150,7 +150,9 @@ def test_greet_customers_follows_the_spec_data_flow(
             "russian": "Прощай",
         },
     }
-    instance_id = _start(services, "GreetCustomersWorkflow", {"greetings": greetings})
+    instance_id = runs.start(
+        services, "GreetCustomersWorkflow", {"greetings": greetings}
+    )
     customer = {
         "customer": {
             "name": "John Michaels",
@@ -158,8 +160,8 @@ def test_greet_customers_follows_the_spec_data_flow(
             "age": 40,
         }
     }
-    _send(services, "customer-arrival-type", customer, kogitoprocrefid=instance_id)
-    view = _finish(services, instance_id)
+    runs.send(services, "customer-arrival-type", customer, kogitoprocrefid=instance_id)
+    view = runs.finish(services, instance_id)
     # `fromStateData: .hello` hides `.customerInfo`, so under jq the customer name argument is
     # null (the spec's prose assumes otherwise); `"${ .spanish } "` is one expression with
     # surrounding blanks, which are not part of the value.
@@ -187,11 +189,11 @@ def test_12_provisions_each_order_and_produces_the_completion_event(
         {"id": "123", "item": "laptop", "quantity": "10"},
         {"id": "456", "item": "desktop", "quantity": "4"},
     ]
-    view = _finish(
-        services, _start(services, "sendcloudeventonprovision", {"orders": orders})
+    view = runs.finish(
+        services, runs.start(services, "sendcloudeventonprovision", {"orders": orders})
     )
     assert view.status == "COMPLETED"
-    produced = _emitted(services, "provisionCompleteType")
+    produced = runs.emitted(services, "provisionCompleteType")
     # `data: ${ .provisionedOrders }` gives the bare array; the spec's sample event wraps it.
     assert produced[0]["data"] == [
         {"id": "123", "outcome": "SUCCESS"},

@@ -11,7 +11,7 @@ from knflow.runtime import management
 from knflow.runtime.services import Services
 from knflow.store import instances
 from tests.conftest import TEST_DATA
-from tests.runtime.test_reference_examples import _finish, _start
+from tests.runtime import runs
 
 Register = Callable[[Path], list[str]]
 
@@ -64,8 +64,8 @@ def test_an_async_child_with_terminate_ends_with_its_parent(
     services: Services, register: Register, tmp_path: Path
 ) -> None:
     _install(tmp_path, register, "terminate")
-    parent = _start(services, "launcher", {})
-    assert _finish(services, parent).status == "COMPLETED"
+    parent = runs.start(services, "launcher", {})
+    assert runs.finish(services, parent).status == "COMPLETED"
     assert [status for _, status in _children(services, parent)] == ["ABORTED"]
 
 
@@ -73,8 +73,8 @@ def test_an_async_child_with_continue_outlives_its_parent(
     services: Services, register: Register, tmp_path: Path
 ) -> None:
     _install(tmp_path, register, "continue")
-    parent = _start(services, "launcher", {})
-    assert _finish(services, parent).status == "COMPLETED"
+    parent = runs.start(services, "launcher", {})
+    assert runs.finish(services, parent).status == "COMPLETED"
     assert [status for _, status in _children(services, parent)] == ["ACTIVE"]
 
 
@@ -101,7 +101,7 @@ def test_aborting_a_waited_for_child_fails_the_parent_step(
         },
     )
     register(tmp_path)
-    parent = _start(services, "caller", {})
+    parent = runs.start(services, "caller", {})
     [(child, status)] = _children(services, parent)
     assert status == "ACTIVE"
     management.abort(services, "waiter", child)
@@ -116,8 +116,8 @@ def test_aborting_a_parent_aborts_its_running_children(
     services: Services, register: Register, tmp_path: Path
 ) -> None:
     _install(tmp_path, register, "continue")
-    parent = _start(services, "launcher", {})
-    _finish(services, parent)
+    parent = runs.start(services, "launcher", {})
+    runs.finish(services, parent)
     (tmp_path / "holder.sw.json").write_text(
         json.dumps(
             {
@@ -136,6 +136,6 @@ def test_aborting_a_parent_aborts_its_running_children(
         )
     )
     register(tmp_path)
-    holder = _start(services, "holder", {})
+    holder = runs.start(services, "holder", {})
     management.abort(services, "holder", holder)
     assert [status for _, status in _children(services, holder)] == ["ABORTED"]
