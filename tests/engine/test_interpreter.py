@@ -484,3 +484,28 @@ def test_on_events_in_parallel_action_mode_call_every_action_at_once() -> None:
         )
     assert outcome.status == "COMPLETED"
     assert outcome.data == {"a": "0", "b": "1"}
+
+
+def test_an_expression_failing_in_produced_event_data_puts_the_instance_in_error() -> (
+    None
+):
+    document = {
+        "id": "p",
+        "specVersion": "0.8",
+        "start": "done",
+        "events": [{"name": "out", "type": "org.done", "kind": "produced"}],
+        "states": [
+            {
+                "name": "done",
+                "type": "inject",
+                "data": {},
+                "end": {
+                    "produceEvents": [{"eventRef": "out", "data": '${ error("boom") }'}]
+                },
+            }
+        ],
+    }
+    outcome = run(parse_definition(document), {})
+    assert outcome.status == "ERROR"
+    assert outcome.failure is not None
+    assert "boom" in outcome.failure.message

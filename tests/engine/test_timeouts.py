@@ -280,3 +280,76 @@ def test_keep_active_accumulates_events_until_the_workflow_timeout() -> None:
     final = _fire(definition, outcome, _timer(started, "workflow"))
     assert final.status == "COMPLETED"
     assert final.data == {"readings": [20, 21], "reported": True}
+
+
+def test_a_timed_out_parallel_state_leaves_no_branch_behind() -> None:
+    definition, started = _start(
+        {
+            "start": "first",
+            "errors": [{"name": "slow", "code": "TimeoutError"}],
+            "states": [
+                {
+                    "name": "first",
+                    "type": "parallel",
+                    "timeouts": {"stateExecTimeout": "PT1S"},
+                    "branches": [
+                        {"name": f"b{i}", "actions": [{"functionRef": "svc"}]}
+                        for i in range(3)
+                    ],
+                    "onErrors": [{"errorRef": "slow", "transition": "second"}],
+                    "end": True,
+                },
+                {
+                    "name": "second",
+                    "type": "parallel",
+                    "end": True,
+                    "branches": [{"name": "only", "actions": [{"functionRef": "svc"}]}],
+                },
+            ],
+        }
+    )
+    moved = _fire(definition, started, _timer(started, "state"))
+    assert moved.status == "ACTIVE"
+    assert len([t for t in moved.execution.threads.values() if t.role == "branch"]) == 1
+
+
+def test_a_run_before_state_ends_the_instance_whatever_its_transition() -> None:
+    definition, started = _start(
+        {
+            "start": "wait",
+            "timeouts": {
+                "workflowExecTimeout": {"duration": "PT1M", "runBefore": "cleanup"}
+            },
+            "states": [
+                {"name": "wait", "type": "sleep", "duration": "PT1H", "end": True},
+                {
+                    "name": "cleanup",
+                    "type": "inject",
+                    "data": {"cleaned": True},
+                    "transition": "wait",
+                },
+            ],
+        }
+    )
+    outcome = _fire(definition, started, _timer(started, "workflow"))
+    assert outcome.status == "ABORTED"
+    assert outcome.data == {"cleaned": True}
+
+
+def test_continue_as_ends_a_keep_active_instance() -> None:
+    _, started = _start(
+        {
+            "start": "done",
+            "keepActive": True,
+            "states": [
+                {
+                    "name": "done",
+                    "type": "inject",
+                    "data": {"n": 1},
+                    "end": {"continueAs": "next"},
+                }
+            ],
+        }
+    )
+    assert started.status == "COMPLETED"
+    assert [type(c).__name__ for c in started.commands] == ["ContinueAs"]

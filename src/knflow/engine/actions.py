@@ -13,7 +13,7 @@ from typing import Any, Final
 
 from knflow.engine import dataflow
 from knflow.engine.context import Run
-from knflow.engine.execution import Thread, ThreadStatus, WaitKind
+from knflow.engine.execution import MAIN, Thread, ThreadStatus, WaitKind
 from knflow.engine.outcome import (
     CallFunction,
     EmitEvent,
@@ -334,7 +334,8 @@ def _apply_result(
     run: Run, thread: Thread, action: Action, state: State | None, result: Json
 ) -> None:
     scope = run.scope(thread)
-    thread.contributions.append([thread.pc, result])
+    if thread.role != MAIN:  # parents replay their children's results; main needs none
+        thread.contributions.append([thread.pc, result])
     thread.last_result = dataflow.filter_action_result(
         run.evaluator, action.action_data_filter, result, scope
     )

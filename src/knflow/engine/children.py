@@ -24,10 +24,10 @@ def start_children(
     need: int | None = None,
     batch: int | None = None,
     scratch: Sequence[dict[str, Any]] | None = None,
-) -> None:
-    """Create one child per input and block `parent` until `need` of them are done."""
+) -> list[Thread]:
+    """Create one child per input, block `parent` until `need` of them are done; return them."""
     visit = run.execution.next_number()
-    ids = []
+    created = []
     for index, data in enumerate(inputs):
         child = Thread(
             id=f"{parent.id}/{parent.state}#{visit}/{role}{index}",
@@ -41,18 +41,19 @@ def start_children(
             scratch=dict(scratch[index]) if scratch else {},
         )
         run.execution.threads[child.id] = child
-        ids.append(child.id)
+        created.append(child)
     parent.status = ThreadStatus.BLOCKED
     parent.stage = Stage.COLLECT
     parent.wait = {
         "kind": WaitKind.CHILDREN,
-        "need": len(ids) if need is None else need,
-        "batch": batch or len(ids) or 1,
+        "need": len(created) if need is None else need,
+        "batch": batch or len(created) or 1,
     }
-    if not ids:
+    if not created:
         _wake(parent)
-        return
+        return created
     _start_queued(run, parent)
+    return created
 
 
 def child_finished(run: Run, child: Thread) -> None:
@@ -87,13 +88,11 @@ def collect_children(run: Run, parent: Thread) -> list[Thread]:
 
 
 def cancel_children(run: Run, parent: Thread) -> None:
-    """Cancel every open child of `parent` (and their own children); late results are ignored."""
+    """Drop every open child of `parent` (and theirs): late results and timers find no thread."""
     for child in run.execution.children_of(parent.id):
         if child.is_open:
             cancel_children(run, child)
-            child.status = ThreadStatus.CANCELLED
-            child.wait = None
-            child.seq += 1
+            run.execution.threads.pop(child.id, None)
 
 
 def _start_queued(run: Run, parent: Thread) -> None:

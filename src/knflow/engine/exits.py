@@ -13,7 +13,7 @@ from typing import Any, Final
 from knflow.engine import failures, timeouts
 from knflow.engine.children import cancel_children
 from knflow.engine.context import Run
-from knflow.engine.execution import MAIN, Stage, Thread, ThreadStatus, WaitKind
+from knflow.engine.execution import Stage, Thread, ThreadStatus, WaitKind
 from knflow.engine.outcome import ContinueAs, EmitEvent, Failure, InstanceStatus
 from knflow.workflow.model import End, Json, State, StateType, Transition
 
@@ -42,8 +42,11 @@ def follow(
     transition: Transition | None,
     end: End | None,
 ) -> None:
-    if run.execution.expiring and thread.role == MAIN:
+    if run.execution.expiring:
         terminate(run, thread)  # `interrupt: false`: the current state was let finish
+        return
+    if run.execution.timed_out:
+        _end(run, thread, {"end": True})  # `runBefore` ran: the instance ends here
         return
     if run.execution.compensating is not None:
         _continue_compensation(run, thread, transition)
@@ -135,6 +138,7 @@ def _stays_active(run: Run, after: dict[str, Any]) -> bool:
     return (
         run.definition.keep_active
         and not after.get("terminate")
+        and not after.get("continue_as")  # SW 0.8: continueAs implies terminate
         and not run.execution.timed_out
     )
 

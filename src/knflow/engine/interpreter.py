@@ -330,10 +330,17 @@ def _run_main(run: Run, thread: Thread) -> None:
         result = _step_state(run, thread, state)
         if result is BLOCKED:
             return
-        if isinstance(result, Failed):
-            handle_failure(run, thread, state, result.failure)
-        elif isinstance(result, Finished):
-            _exit(run, thread, state, result)
+        try:
+            if isinstance(result, Failed):
+                handle_failure(run, thread, state, result.failure)
+            elif isinstance(result, Finished):
+                _exit(run, thread, state, result)
+        except ExpressionError as error:
+            # Leaving the state failed (produceEvents data, continueAs data): no onErrors
+            # applies any more, since the state itself completed or already failed.
+            fail_instance(
+                run, thread, state, Failure(message=str(error), kind="ExpressionError")
+            )
 
 
 def _step_state(run: Run, thread: Thread, state: State) -> StateResult:

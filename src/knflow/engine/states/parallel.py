@@ -24,8 +24,9 @@ def run_state(run: Run, thread: Thread, state: State) -> StateResult:
         if state.completion_type == "atLeast" and state.num_completed not in (None, ""):
             need = min(int(state.num_completed), len(state.branches))
         inputs = [copy.deepcopy(thread.data) for _ in state.branches]
-        start_children(run, thread, role="branch", inputs=inputs, need=need)
-        for child in run.execution.children_of(thread.id):
+        for child in start_children(
+            run, thread, role="branch", inputs=inputs, need=need
+        ):
             timeouts.watch_branch(run, child, state)
         return BLOCKED
     failure = thread.scratch.pop("child_failure", None)
