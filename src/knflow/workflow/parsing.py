@@ -6,8 +6,10 @@ The document has its external parts already inlined by `loading` and has passed
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import timedelta
+from typing import Final
 
 import isodate
 
@@ -31,6 +33,8 @@ from knflow.workflow.model import (
     SubFlowRef,
     Transition,
 )
+
+_MISPLACED_DAYS: Final = re.compile(r"^PT((?:\d+(?:\.\d+)?[WD])+)(.*)$")
 
 
 def parse_definition(
@@ -83,24 +87,27 @@ def parse_definition(
 def parse_duration(text: str) -> timedelta:
     """Parse an ISO 8601 duration (`PT15M`, `P2DT3H`); months and years are refused.
 
+    Days and weeks written after the `T` (`PT30D`, `PT2W`, as the spec's own examples 21 and
+    24 do) are read as if written before it.
+
     Raises:
         DefinitionError: the text is not a day-time duration.
     """
+    misplaced = _MISPLACED_DAYS.match(text) if isinstance(text, str) else None
+    if misplaced:
+        text = (
+            "P"
+            + misplaced.group(1)
+            + ("T" + misplaced.group(2) if misplaced.group(2) else "")
+        )
     try:
         parsed = isodate.parse_duration(text)
     except (isodate.ISO8601Error, ValueError, TypeError) as error:
-        raise DefinitionError(
-            [Problem(pointer="", reason=f"'{text}' is not an ISO 8601 duration")]
-        ) from error
+        reason = f"'{text}' is not an ISO 8601 duration (for example PT30S or P1DT2H)"
+        raise DefinitionError([Problem(pointer="", reason=reason)]) from error
     if not isinstance(parsed, timedelta):
-        raise DefinitionError(
-            [
-                Problem(
-                    pointer="",
-                    reason=f"duration '{text}' uses months or years; use days instead",
-                )
-            ]
-        )
+        reason = f"duration '{text}' uses months or years; use days instead"
+        raise DefinitionError([Problem(pointer="", reason=reason)])
     return parsed
 
 

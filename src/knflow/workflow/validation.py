@@ -16,7 +16,7 @@ from jsonschema.exceptions import SchemaError
 from jsonschema.validators import validator_for
 
 from knflow.errors import DefinitionError, Problem
-from knflow.workflow import references, structure
+from knflow.workflow import references, structure, values
 from knflow.workflow.loading import WorkflowSource
 from knflow.workflow.model import Json
 
@@ -36,6 +36,7 @@ def find_problems(
     found += references.find_reference_problems(
         document, strict=strict, resources=resources
     )
+    found += values.find_value_problems(document)
     return _unique(found)
 
 
