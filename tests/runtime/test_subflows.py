@@ -139,3 +139,29 @@ def test_aborting_a_parent_aborts_its_running_children(
     holder = runs.start(services, "holder", {})
     management.abort(services, "holder", holder)
     assert [status for _, status in _children(services, holder)] == ["ABORTED"]
+
+
+def test_a_subflow_that_cannot_start_fails_its_parent_step(
+    services: Services, register: Register, tmp_path: Path
+) -> None:
+    _write(
+        tmp_path,
+        {
+            "id": "orphan",
+            "specVersion": "0.8",
+            "start": "call",
+            "states": [
+                {
+                    "name": "call",
+                    "type": "operation",
+                    "end": True,
+                    "actions": [{"subFlowRef": "missing"}],
+                }
+            ],
+        },
+    )
+    register(tmp_path)
+    view = runs.finish(services, runs.start(services, "orphan", {}))
+    assert view.status == "ERROR"
+    assert view.error_message is not None
+    assert "subflow 'missing' could not start" in view.error_message

@@ -10,6 +10,7 @@ transaction. Everything the caller must do after commit is collected in `Afterma
 from __future__ import annotations
 
 import dataclasses
+import logging
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from knflow.engine.outcome import (
     ScheduleTimer,
     StartSubflow,
 )
+from knflow.errors import InputError, NotFoundError
 from knflow.events import codec, types
 from knflow.events.codec import Event
 from knflow.runtime import (
@@ -49,8 +51,11 @@ from knflow.runtime.services import Services
 from knflow.store import instances, jobs, subscriptions
 from knflow.store.db import Connection
 from knflow.store.instances import InstanceRow
+from knflow.store.jobs import JobRow
 from knflow.store.subscriptions import Subscription
 from knflow.workflow.model import Json
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -94,6 +99,12 @@ class Writer:
         if row_id is not None:
             self.aftermath.outbox_ids.append(row_id)
 
+    def announce(self, job: JobRow) -> None:
+        """Queue the JobEvent of a job whose status changed in this transaction."""
+        row_id = jobs_api.announce(self.conn, job, now=self.now)
+        if row_id is not None:
+            self.aftermath.outbox_ids.append(row_id)
+
 
 def instance_context(row: InstanceRow, services: Services) -> InstanceContext:
     """Return what expressions of `row` see about their instance."""
@@ -130,7 +141,7 @@ def commit_outcome(
     if row.status in ENDED:
         subscriptions.replace_for_instance(writer.conn, row.id, [], now=writer.now)
         for cancelled in jobs.cancel_for_instance(writer.conn, row.id, now=writer.now):
-            jobs_api.announce(writer.conn, cancelled, now=writer.now)
+            writer.announce(cancelled)
         _carry_out(writer, loaded, row, outcome)
         _end_children(writer, row, everyone=False)
         _resume_parent(writer, row)
@@ -254,7 +265,7 @@ def _claim_and_dispatch(
             writer.local_claims -= 1
             assert thread.wait is not None
             thread.wait["claimed_until"] = (
-                claims.claim_deadline(writer.services, writer.now)
+                claims.claim_deadline(writer.services, loaded.definition, writer.now)
             ).isoformat()
             writer.aftermath.calls.append(_pending(row, loaded, command))
         else:
@@ -270,22 +281,43 @@ def _pending(
     *,
     asynchronous: bool = False,
 ) -> PendingCall:
-    return PendingCall(
-        instance_id=row.id,
-        thread_id=command.thread_id,
-        key=command.key,
-        function_name=command.function_name,
-        arguments=command.arguments,
-        loaded=loaded,
-        headers=_forwarded(row.headers or {}),
+    return pending_call(
+        row,
+        loaded,
+        command.thread_id,
+        command.key,
+        command.function_name,
+        command.arguments,
         asynchronous=asynchronous,
     )
 
 
-def _forwarded(headers: Mapping[str, str]) -> dict[str, str]:
-    return {
-        k: v for k, v in headers.items() if k.lower().startswith("x-authorization-")
+def pending_call(
+    row: InstanceRow,
+    loaded: LoadedDefinition,
+    thread_id: str,
+    key: str,
+    function_name: str,
+    arguments: Json,
+    *,
+    asynchronous: bool = False,
+) -> PendingCall:
+    """Describe a call this process performs; `X-Authorization-*` start headers go along."""
+    forwarded = {
+        k: v
+        for k, v in (row.headers or {}).items()
+        if k.lower().startswith("x-authorization-")
     }
+    return PendingCall(
+        instance_id=row.id,
+        thread_id=thread_id,
+        key=key,
+        function_name=function_name,
+        arguments=arguments,
+        loaded=loaded,
+        headers=forwarded,
+        asynchronous=asynchronous,
+    )
 
 
 def _carry_out(
@@ -320,9 +352,10 @@ def _carry_out(
 
 
 def _schedule_timer(writer: Writer, row: InstanceRow, command: ScheduleTimer) -> None:
-    job_id = timers.schedule(
+    job = timers.schedule(
         writer.conn,
         instance_id=row.id,
+        workflow_id=row.workflow_id,
         thread_id=command.thread_id,
         key=command.key,
         due=command.due,
@@ -330,8 +363,11 @@ def _schedule_timer(writer: Writer, row: InstanceRow, command: ScheduleTimer) ->
         deadline=command.deadline,
         node=command.node,
     )
-    wake = jobs_api.wake_event(job_id, command.due, instance_id=row.id, now=writer.now)
-    writer.enqueue(wake, row.id)
+    writer.announce(job)
+    writer.enqueue(
+        jobs_api.wake_event(job.id, command.due, instance_id=row.id, now=writer.now),
+        row.id,
+    )
 
 
 def _produced_event(
@@ -363,23 +399,49 @@ def _start_child(writer: Writer, parent: InstanceRow, command: StartSubflow) -> 
 
     if instances.find_child(writer.conn, parent.id, command.key) is not None:
         return
-    starting.start_in_transaction(
+    link = starting.ParentLink(
+        instance_id=parent.id,
+        thread_id=command.thread_id,
+        key=command.key,
+        waits=command.wait,
+        root_instance_id=parent.root_instance_id or parent.id,
+        root_workflow_id=parent.root_workflow_id or parent.workflow_id,
+        terminate_with_parent=not command.wait and command.terminate_with_parent,
+    )
+    try:
+        starting.start_in_transaction(
+            writer,
+            workflow_id=command.workflow_id,
+            version=command.version,
+            data=command.data,
+            variables={},
+            headers=parent.headers or {},
+            business_key=None,
+            parent=link,
+        )
+    except (
+        NotFoundError,
+        InputError,
+    ) as error:  # raised before the child wrote anything
+        logger.warning("subflow refused", extra={"workflow_id": command.workflow_id})
+        if command.wait:
+            _fail_waiting_parent(writer, parent.id, command, str(error))
+
+
+def _fail_waiting_parent(
+    writer: Writer, parent_id: str, command: StartSubflow, reason: str
+) -> None:
+    parent = instances.lock(writer.conn, parent_id)
+    if parent is None or parent.status != InstanceStatus.ACTIVE:
+        return
+    failure = Failure(
+        message=f"subflow '{command.workflow_id}' could not start: {reason}",
+        kind="SubflowError",
+    )
+    advance_locked(
         writer,
-        workflow_id=command.workflow_id,
-        version=command.version,
-        data=command.data,
-        variables={},
-        headers=parent.headers or {},
-        business_key=None,
-        parent=starting.ParentLink(
-            instance_id=parent.id,
-            thread_id=command.thread_id,
-            key=command.key,
-            waits=command.wait,
-            root_instance_id=parent.root_instance_id or parent.id,
-            root_workflow_id=parent.root_workflow_id or parent.workflow_id,
-            terminate_with_parent=not command.wait and command.terminate_with_parent,
-        ),
+        parent,
+        CallCompleted(thread_id=command.thread_id, key=command.key, failure=failure),
     )
 
 
@@ -406,7 +468,7 @@ def abort_instance(writer: Writer, row: InstanceRow) -> InstanceRow:
     instances.update(writer.conn, aborted)
     aborted = dataclasses.replace(aborted, revision=row.revision + 1)
     for cancelled in jobs.cancel_for_instance(writer.conn, row.id, now=writer.now):
-        jobs_api.announce(writer.conn, cancelled, now=writer.now)
+        writer.announce(cancelled)
     subscriptions.replace_for_instance(writer.conn, row.id, [], now=writer.now)
     loaded = definitions.load(
         writer.conn, writer.services.definitions, row.workflow_id, row.workflow_version

@@ -146,6 +146,7 @@ def _withdraw(
                 status="unavailable",
             )
             publishing.enqueue(conn, event, instance_id=None, now=now)
+            schedules.cancel_starts(conn, stored.workflow_id, now)
     publishing.publish_due(services)
     return [stored.workflow_id for stored in changed]
 

@@ -14,7 +14,7 @@ from typing import Final
 from knflow.engine.outcome import Activation, CallCompleted, Failure
 from knflow.errors import ActionError
 from knflow.outbound import functions
-from knflow.runtime import publishing
+from knflow.runtime import claims, publishing
 from knflow.runtime.committing import (
     Aftermath,
     PendingCall,
@@ -25,7 +25,6 @@ from knflow.runtime.services import Services
 from knflow.store import db, instances
 from knflow.store.db import Connection
 from knflow.workflow.model import Json
-from knflow.workflow.parsing import parse_duration
 
 logger = logging.getLogger(__name__)
 
@@ -41,20 +40,24 @@ def new_writer(services: Services, conn: Connection) -> Writer:
 
 
 def settle(services: Services, aftermath: Aftermath) -> None:
-    """Publish what was queued and perform the claimed calls, following each to its next wait."""
-    publishing.publish_ids(services, aftermath.outbox_ids)
-    for call in (c for c in aftermath.calls if c.asynchronous):
-        _fire_and_forget(services, call)
-    pending = [c for c in aftermath.calls if not c.asynchronous]
-    if len(pending) == 1:
-        settle(services, complete_call(services, pending[0]))
-        return
-    if pending:
-        with ThreadPoolExecutor(max_workers=min(len(pending), 16)) as pool:
-            for follow_up in pool.map(
-                lambda call: complete_call(services, call), pending
-            ):
-                settle(services, follow_up)
+    """Publish what was queued and perform the claimed calls, following each to its next wait.
+
+    A loop, not recursion: a sequential foreach over thousands of calls settles call by call.
+    """
+    waiting = [aftermath]
+    while waiting:
+        current = waiting.pop()
+        publishing.publish_ids(services, current.outbox_ids)
+        for call in (c for c in current.calls if c.asynchronous):
+            _fire_and_forget(services, call)
+        pending = [c for c in current.calls if not c.asynchronous]
+        if len(pending) == 1:
+            waiting.append(complete_call(services, pending[0]))
+        elif pending:
+            with ThreadPoolExecutor(max_workers=min(len(pending), 16)) as pool:
+                waiting.extend(
+                    pool.map(lambda call: complete_call(services, call), pending)
+                )
 
 
 def complete_call(services: Services, call: PendingCall) -> Aftermath:
@@ -86,7 +89,6 @@ def perform(services: Services, call: PendingCall) -> tuple[Json, Failure | None
     """Call the service; return its result, or a failure the engine can match against `onErrors`."""
     definition = call.loaded.definition
     function_def = definition.functions[call.function_name]
-    timeout = definition.timeouts.get("actionExecTimeout")
     try:
         result = functions.invoke(
             services.http,
@@ -100,7 +102,7 @@ def perform(services: Services, call: PendingCall) -> tuple[Json, Failure | None
                 instance_id=call.instance_id,
                 workflow_id=definition.workflow_id,
                 forward_headers=call.headers,
-                timeout=parse_duration(str(timeout)) if timeout else None,
+                timeout=claims.call_timeout(services.settings, definition),
             ),
         )
     except ActionError as error:

@@ -13,12 +13,11 @@ from knflow import logs
 from knflow.engine.execution import MAIN, Execution
 from knflow.events import types
 from knflow.events.codec import Event
-from knflow.runtime import correlation, driving, starting, steps
+from knflow.runtime import correlation, definitions, driving, starting, steps
 from knflow.runtime.committing import Writer, deliver
 from knflow.runtime.services import Services
 from knflow.store import db, instances, subscriptions
 from knflow.store import definitions as stored_definitions
-from knflow.store.definitions import StoredDefinition
 from knflow.store.subscriptions import Subscription
 from knflow.workflow.model import StateType
 
@@ -59,11 +58,15 @@ def _resume_waiting(writer: Writer, event: Event) -> list[str]:
         if row is None or row.status != "ACTIVE":
             continue
         with logs.context(instance_id=row.id):
-            loaded = writer.services.definitions.load(
-                _stored(writer, row.workflow_id, row.workflow_version)
+            loaded = definitions.load(
+                writer.conn,
+                writer.services.definitions,
+                row.workflow_id,
+                row.workflow_version,
             )
-            deliver(writer, loaded, row, subscription, event)
-        resumed.append(row.id)
+            after = deliver(writer, loaded, row, subscription, event)
+        if after.revision != row.revision:  # the wait moved on meanwhile: not taken
+            resumed.append(row.id)
     return resumed
 
 
@@ -95,7 +98,9 @@ def _start_instances(writer: Writer, event: Event, row_id: int) -> list[str]:
                 correlation=correlation.start_correlation(event_def, event),
                 by_event=True,
             )
-            key = (Execution.from_json(row.execution).threads[MAIN].wait or {}).get(
+            fresh = instances.lock(writer.conn, row.id)
+            assert fresh is not None, "created in this transaction"
+            key = (Execution.from_json(fresh.execution).threads[MAIN].wait or {}).get(
                 "key"
             )
             subscription = Subscription(
@@ -108,15 +113,7 @@ def _start_instances(writer: Writer, event: Event, row_id: int) -> list[str]:
                 correlation={},
                 business_key=row.business_key,
             )
-            fresh = instances.lock(writer.conn, row.id)
-            assert fresh is not None, "created in this transaction"
             deliver(writer, loaded, fresh, subscription, event)
             started.append(row.id)
             break
     return started
-
-
-def _stored(writer: Writer, workflow_id: str, version: str) -> StoredDefinition:
-    found = stored_definitions.get(writer.conn, workflow_id, version)
-    assert found is not None, "instances reference registered definitions"
-    return found

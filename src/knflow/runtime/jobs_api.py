@@ -180,8 +180,12 @@ def reschedule_job(services: Services, job_id: str, body: Json) -> JobRow:
         row = jobs.set_status(
             conn, row, status="SCHEDULED", now=now, expiration_time=due, retries=0
         )
-        outbox_id = announce(conn, row, now=now)
-    publishing.publish_ids(services, [outbox_id] if outbox_id else [])
+        queued = [announce(conn, row, now=now)]
+        wake = wake_event(row.id, due, instance_id=row.instance_id, now=now)
+        queued.append(
+            publishing.enqueue(conn, wake, instance_id=row.instance_id, now=now)
+        )
+    publishing.publish_ids(services, [row_id for row_id in queued if row_id])
     return row
 
 

@@ -212,6 +212,11 @@ def next_occurrence(schedule: Schedule, after: datetime) -> datetime | None:
     return found
 
 
+def cancel_starts(conn: Connection, workflow_id: str, now: datetime) -> None:
+    """Stop the scheduled starts of a workflow that is no longer available."""
+    _cancel(conn, start_job_id(workflow_id), now)
+
+
 def _cancel(conn: Connection, job_id: str, now: datetime) -> None:
     cancelled = jobs.cancel(conn, job_id, now=now)
     if cancelled is not None:

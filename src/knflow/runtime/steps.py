@@ -19,8 +19,8 @@ from knflow.runtime import definitions, driving
 from knflow.runtime.claims import claim_deadline, is_call_claimable
 from knflow.runtime.committing import (
     Aftermath,
-    PendingCall,
     advance_locked,
+    pending_call,
 )
 from knflow.runtime.services import Services
 from knflow.store import db, instances
@@ -64,7 +64,9 @@ def take_step(
             logger.debug("step event for a claimed or waiting thread ignored")
             return writer.aftermath
         wait = thread.wait or {}
-        wait["claimed_until"] = claim_deadline(services, writer.now).isoformat()
+        wait["claimed_until"] = claim_deadline(
+            services, loaded.definition, writer.now
+        ).isoformat()
         instances.update(
             conn,
             dataclasses.replace(
@@ -72,18 +74,13 @@ def take_step(
             ),
         )
         writer.aftermath.calls.append(
-            PendingCall(
-                instance_id=row.id,
-                thread_id=thread_id,
-                key=str(wait["key"]),
-                function_name=str(wait["function"]),
-                arguments=wait.get("arguments"),
-                loaded=loaded,
-                headers={
-                    k: v
-                    for k, v in (row.headers or {}).items()
-                    if k.lower().startswith("x-authorization-")
-                },
+            pending_call(
+                row,
+                loaded,
+                thread_id,
+                str(wait["key"]),
+                str(wait["function"]),
+                wait.get("arguments"),
             )
         )
         return writer.aftermath

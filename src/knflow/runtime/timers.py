@@ -12,9 +12,9 @@ from datetime import datetime
 from typing import Any, Final
 
 from knflow.engine.outcome import Activation, CallCompleted, Deadline
-from knflow.runtime import jobs_api
 from knflow.store import jobs
 from knflow.store.db import Connection
+from knflow.store.jobs import JobRow
 
 TIMER_NAMESPACE: Final = uuid.UUID("5d8c1a52-2b7e-4f66-9a3e-1c2d3e4f5a6b")
 INSTANCE_RECIPIENT: Final = "instance"
@@ -24,25 +24,26 @@ def schedule(
     conn: Connection,
     *,
     instance_id: str,
+    workflow_id: str,
     thread_id: str,
     key: str,
     due: datetime,
     now: datetime,
     deadline: str | None = None,
     node: str | None = None,
-) -> str:
-    """Write the job that wakes `thread_id` at `due`; return its (deterministic) id.
+) -> JobRow:
+    """Write the job that wakes `thread_id` at `due` (its id is deterministic); return it.
 
     With `deadline` (a timeout's scope) firing it delivers a `Deadline` instead of the wait's
-    completion.
+    completion. The caller announces it (JobEvent) and wakes job-trigger.
     """
-    job_id = str(uuid.uuid5(TIMER_NAMESPACE, f"{instance_id}/{key}"))
-    row = jobs.upsert(
+    return jobs.upsert(
         conn,
-        job_id=job_id,
+        job_id=str(uuid.uuid5(TIMER_NAMESPACE, f"{instance_id}/{key}")),
         due=due,
         now=now,
         instance_id=instance_id,
+        workflow_id=workflow_id,
         recipient={
             "type": INSTANCE_RECIPIENT,
             "instanceId": instance_id,
@@ -51,8 +52,6 @@ def schedule(
             **({"deadline": deadline, "node": node} if deadline else {}),
         },
     )
-    jobs_api.announce(conn, row, now=now)
-    return job_id
 
 
 def activation_for(recipient: Mapping[str, Any]) -> Activation:
