@@ -11,12 +11,11 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any, Final
 
-from knflow.engine import dataflow
+from knflow.engine import dataflow, emitting
 from knflow.engine.context import Run
 from knflow.engine.execution import MAIN, Thread, ThreadStatus, WaitKind
 from knflow.engine.outcome import (
     CallFunction,
-    EmitEvent,
     Failure,
     RequestNotification,
     ScheduleTimer,
@@ -196,7 +195,7 @@ def _call_function(
             )
         )
         return None
-    _block(
+    block(
         thread,
         {
             "kind": WaitKind.CALL,
@@ -237,7 +236,7 @@ def _start_subflow(
     )
     if not wait:
         return None
-    _block(
+    block(
         thread,
         {
             "kind": WaitKind.SUBFLOW,
@@ -265,24 +264,14 @@ def _produce_event(
     can handle (SW 0.8, Action Definition).
     """
     ref: dict[str, Any] = dict(action.event_ref or {})
-    event_def = run.definition.events[ref["triggerEventRef"]]
-    scope = run.scope(thread)
-    data = (
-        action_input
-        if ref.get("data") is None
-        else _evaluate_data(run, ref["data"], action_input, thread)
-    )
-    attributes = run.evaluator.resolve(
-        ref.get("contextAttributes") or {}, action_input, scope
-    )
-    run.command(
-        EmitEvent(
-            key=run.new_key(thread),
-            type=event_def.type,
-            source=event_def.source,
-            data=data,
-            extensions={str(k): str(v) for k, v in (attributes or {}).items()},
-        )
+    data = emitting.evaluate_data(run, thread, ref.get("data"), action_input)
+    emitting.emit(
+        run,
+        thread,
+        ref["triggerEventRef"],
+        data=data,
+        attributes=ref.get("contextAttributes"),
+        source=action_input,
     )
     result_ref = ref.get("resultEventRef")
     if not result_ref or ref.get("invoke") == "async":
@@ -326,7 +315,7 @@ def _await_result_event(
         due = run.now + parse_duration(str(limit))
         wait["due"] = due.isoformat()
         run.command(ScheduleTimer(thread_id=thread.id, key=key, due=due))
-    _block(thread, wait)
+    block(thread, wait)
     return BLOCKED
 
 
@@ -350,17 +339,10 @@ def _arguments(run: Run, arguments: Json, action_input: Json, thread: Thread) ->
     return run.evaluator.resolve(arguments, action_input, run.scope(thread))
 
 
-def _evaluate_data(run: Run, data: Json, action_input: Json, thread: Thread) -> Json:
-    scope = run.scope(thread)
-    if isinstance(data, str):
-        return run.evaluator.evaluate(data, action_input, scope)
-    return run.evaluator.resolve(data, action_input, scope)
-
-
 def _sleep(run: Run, thread: Thread, duration: timedelta, phase: str) -> Blocked:
     key = run.new_key(thread)
     due = run.now + duration
-    _block(
+    block(
         thread,
         {"kind": WaitKind.TIMER, "key": key, "due": due.isoformat(), "phase": phase},
     )
@@ -368,7 +350,8 @@ def _sleep(run: Run, thread: Thread, duration: timedelta, phase: str) -> Blocked
     return BLOCKED
 
 
-def _block(thread: Thread, wait: dict[str, Any]) -> None:
+def block(thread: Thread, wait: dict[str, Any]) -> None:
+    """Block `thread` on `wait` (its checkpoint)."""
     thread.wait = wait
     thread.status = ThreadStatus.BLOCKED
 

@@ -37,7 +37,7 @@ def start_children(
             index=index,
             data=data,
             status=ThreadStatus.BLOCKED,
-            wait={"kind": "queued"},
+            wait={"kind": WaitKind.QUEUED},
             scratch=dict(scratch[index]) if scratch else {},
         )
         run.execution.threads[child.id] = child
@@ -98,14 +98,16 @@ def cancel_children(run: Run, parent: Thread) -> None:
 def _start_queued(run: Run, parent: Thread) -> None:
     children = run.execution.children_of(parent.id)
     running = sum(
-        1 for t in children if t.is_open and (t.wait or {}).get("kind") != "queued"
+        1
+        for t in children
+        if t.is_open and (t.wait or {}).get("kind") != WaitKind.QUEUED
     )
     for child in children:
         if running >= parent.wait["batch"]:  # type: ignore[index]
             return
         if (
             child.status is ThreadStatus.BLOCKED
-            and (child.wait or {}).get("kind") == "queued"
+            and (child.wait or {}).get("kind") == WaitKind.QUEUED
         ):
             child.status = ThreadStatus.RUNNABLE
             child.wait = None

@@ -38,6 +38,8 @@ class WaitKind(StrEnum):
     CHILDREN = "children"
     TIMER = "timer"
     EVENT = "event"
+    QUEUED = "queued"
+    """A child not started yet (`batchSize`)."""
 
 
 class Stage(StrEnum):

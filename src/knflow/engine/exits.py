@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from knflow.engine import failures, timeouts
+from knflow.engine import emitting, failures, timeouts
 from knflow.engine.children import cancel_children
 from knflow.engine.context import Run
 from knflow.engine.execution import Stage, Thread, ThreadStatus, WaitKind
-from knflow.engine.outcome import ContinueAs, EmitEvent, Failure, InstanceStatus
+from knflow.engine.outcome import ContinueAs, Failure, InstanceStatus
 from knflow.workflow.model import End, Json, State, StateType, Transition
 
 STATE_NODE_TYPE: Final = "CompositeContextNode"
@@ -165,44 +165,23 @@ def _rest(run: Run, main: Thread) -> None:
 def _continue_as(run: Run, thread: Thread, raw: Json) -> ContinueAs:
     if isinstance(raw, str):
         return ContinueAs(workflow_id=raw, version=None, data=thread.data)
-    data = raw.get("data")
-    if isinstance(data, str):
-        data = run.evaluator.evaluate(data, thread.data, run.scope(thread))
-    elif data is not None:
-        data = run.evaluator.resolve(data, thread.data, run.scope(thread))
     return ContinueAs(
         workflow_id=raw["workflowId"],
         version=raw.get("version"),
-        data=thread.data if data is None else data,
+        data=emitting.evaluate_data(run, thread, raw.get("data"), thread.data),
     )
 
 
 def _produce_events(run: Run, thread: Thread, produce_events: Any) -> None:
-    scope = run.scope(thread)
     for produced in produce_events:
-        event_def = run.definition.events[produced["eventRef"]]
-        data = produced.get("data")
-        if isinstance(data, str):
-            data = run.evaluator.evaluate(data, thread.data, scope)
-        elif data is not None:
-            data = run.evaluator.resolve(data, thread.data, scope)
-        else:
-            data = thread.data
-        attributes = run.evaluator.resolve(
-            produced.get("contextAttributes") or {}, thread.data, scope
-        )
-        if isinstance(
-            attributes, list
-        ):  # the spec's own example writes an array of objects
-            attributes = {k: v for item in attributes for k, v in item.items()}
-        run.command(
-            EmitEvent(
-                key=run.new_key(thread),
-                type=event_def.type,
-                source=event_def.source,
-                data=data,
-                extensions={str(k): str(v) for k, v in attributes.items()},
-            )
+        data = emitting.evaluate_data(run, thread, produced.get("data"), thread.data)
+        emitting.emit(
+            run,
+            thread,
+            produced["eventRef"],
+            data=data,
+            attributes=produced.get("contextAttributes"),
+            source=thread.data,
         )
 
 

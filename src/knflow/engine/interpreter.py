@@ -8,7 +8,6 @@ ends, compensation, `onErrors`) in `exits`; each state type's behaviour in `engi
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -91,7 +90,8 @@ def advance(
     now: Any,
 ) -> Outcome:
     """Apply `activation` to `execution` and run on; stale or duplicate activations are ignored."""
-    initial = copy.deepcopy(execution.main.data) if MAIN in execution.threads else None
+    # Data is never changed in place (every step assigns a new value): a reference will do.
+    initial = execution.main.data if MAIN in execution.threads else None
     run = _new_run(definition, evaluator, instance, execution, now)
     thread = execution.threads.get(activation.thread_id)
     if not _accepts(thread, activation):
@@ -278,7 +278,7 @@ def _gather(wait: dict[str, Any], arrived: dict[str, Any]) -> dict[str, Any] | N
     for event in arrived.get("events", []):
         received.setdefault(event["ref"], event)
     wait["received"] = list(received.values())
-    if set(received) < {e["ref"] for e in wait.get("events", [])}:
+    if not {e["ref"] for e in wait.get("events", [])} <= set(received):
         return None
     return {"kind": "event", "events": list(received.values())}
 
@@ -324,8 +324,7 @@ def _run_main(run: Run, thread: Thread) -> None:
     ):
         run.steps_left -= 1
         if run.steps_left <= 0:
-            run.command(ScheduleThread(thread_id=thread.id, seq=thread.seq))
-            return
+            return  # `_drain` hands every runnable thread over with a step event
         state = run.definition.state(thread.state)
         result = _step_state(run, thread, state)
         if result is BLOCKED:

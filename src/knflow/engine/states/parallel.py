@@ -6,8 +6,6 @@ the others are cancelled. Branch results are merged into the state data in branc
 
 from __future__ import annotations
 
-import copy
-
 from knflow.engine import dataflow, timeouts
 from knflow.engine.children import collect_children, start_children
 from knflow.engine.context import Run
@@ -23,7 +21,9 @@ def run_state(run: Run, thread: Thread, state: State) -> StateResult:
         need = None
         if state.completion_type == "atLeast" and state.num_completed not in (None, ""):
             need = min(int(state.num_completed), len(state.branches))
-        inputs = [copy.deepcopy(thread.data) for _ in state.branches]
+        inputs = [thread.data] * len(
+            state.branches
+        )  # never changed in place: shared safely
         for child in start_children(
             run, thread, role="branch", inputs=inputs, need=need
         ):

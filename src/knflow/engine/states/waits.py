@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from knflow.engine import dataflow
-from knflow.engine.actions import run_actions, thread_actions
+from knflow.engine.actions import block, run_actions, thread_actions
 from knflow.engine.context import Run
-from knflow.engine.execution import Thread, ThreadStatus, WaitKind
+from knflow.engine.execution import Thread, WaitKind
 from knflow.engine.outcome import Failure, ScheduleTimer
 from knflow.engine.results import BLOCKED, Failed, Finished, StateResult
 from knflow.engine.states import operation
@@ -30,7 +30,7 @@ def run_sleep(run: Run, thread: Thread, state: State) -> StateResult:
         return Finished(data=thread.data)
     key = run.new_key(thread)
     due = run.now + state.duration
-    _block(
+    block(
         thread,
         {"kind": WaitKind.TIMER, "key": key, "due": due.isoformat(), "level": "state"},
     )
@@ -178,14 +178,9 @@ def _await(
         due = run.now + parse_duration(str(timeout))
         wait["due"] = due.isoformat()
         run.command(ScheduleTimer(thread_id=thread.id, key=key, due=due))
-    _block(thread, wait)
+    block(thread, wait)
     return BLOCKED
 
 
 def _on_events_for(state: State, ref: str) -> Any:
     return next((o for o in state.on_events if ref in o.event_refs), None)
-
-
-def _block(thread: Thread, wait: dict[str, Any]) -> None:
-    thread.wait = wait
-    thread.status = ThreadStatus.BLOCKED
