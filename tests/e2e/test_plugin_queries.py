@@ -94,6 +94,7 @@ def runs(
 
 def _start(base: str, workflow_id: str, body: dict[str, Any]) -> str:
     answer = httpx.post(f"{base}/{workflow_id}", json=body, timeout=30)
+    assert answer.status_code in (201, 500), answer.text  # 500: the run meant to fail
     return str(answer.json()["id"])
 
 

@@ -15,7 +15,7 @@ from knflow.runtime import job_trigger, jobs_api, management, starting
 from knflow.runtime.services import Services
 from knflow.store import db, instances, jobs
 from tests.peers import HttpPeer, Reply
-from tests.runtime.test_job_harness import (
+from tests.runtime.job_harness import (
     NAPPER,
     T0,
     Clock,

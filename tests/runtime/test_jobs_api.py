@@ -15,7 +15,7 @@ from knflow.events.codec import Event
 from knflow.events.kogito_ingest import JobChange
 from knflow.runtime import jobs_api
 from knflow.runtime.services import Services
-from tests.runtime.test_job_harness import (
+from tests.runtime.job_harness import (
     T0,
     Clock,
     job_statuses,

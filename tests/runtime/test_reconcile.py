@@ -14,7 +14,7 @@ from knflow.runtime import driving, publishing, reconcile, starting, steps
 from knflow.runtime.services import Services
 from knflow.store import db, instances, outbox
 from tests.peers import HttpPeer, Reply
-from tests.runtime.test_job_harness import NAPPER, Clock, register, services_for
+from tests.runtime.job_harness import NAPPER, Clock, register, services_for
 
 GREET = {
     "id": "greet",

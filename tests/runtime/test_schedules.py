@@ -13,7 +13,7 @@ from knflow.errors import DefinitionError
 from knflow.runtime import job_trigger, schedules
 from knflow.runtime.services import Services
 from knflow.store import db, jobs
-from tests.runtime.test_job_harness import T0, Clock, register, services_for
+from tests.runtime.job_harness import T0, Clock, register, services_for
 
 MONDAY = datetime(2030, 1, 7, 10, 0, tzinfo=UTC)
 
