@@ -1,4 +1,4 @@
-"""The process-wide cache of parsed definitions, keyed by (id, version, checksum).
+"""Registered definitions as the runtime reads them: loaded once per process, cached by checksum.
 
 Parsing a definition and compiling its expressions happens once per process, not per step.
 """
@@ -8,7 +8,11 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
+from knflow.config import Settings
 from knflow.engine.expressions import Evaluator
+from knflow.errors import NotFoundError
+from knflow.store import definitions as stored_definitions
+from knflow.store.db import Connection
 from knflow.store.definitions import StoredDefinition
 from knflow.workflow import loading
 from knflow.workflow.loading import WorkflowSource
@@ -61,3 +65,26 @@ def _parse(stored: StoredDefinition) -> LoadedDefinition:
     return LoadedDefinition(
         definition=definition, evaluator=evaluator, source=source, stored=stored
     )
+
+
+def load(
+    conn: Connection,
+    cache: DefinitionCache,
+    workflow_id: str,
+    version: str | None = None,
+) -> LoadedDefinition:
+    """Return a registered definition (the latest available one when `version` is None).
+
+    Raises:
+        NotFoundError: no such workflow (or version) is registered.
+    """
+    stored = stored_definitions.get(conn, workflow_id, version)
+    if stored is None or (version is None and stored.status != "AVAILABLE"):
+        pinned = f" version '{version}'" if version else ""
+        raise NotFoundError(f"workflow '{workflow_id}'{pinned} is not registered")
+    return cache.load(stored)
+
+
+def endpoint(settings: Settings, workflow_id: str) -> str:
+    """Return the public URL of a workflow's REST endpoint (the Data Index `endpoint`)."""
+    return f"{settings.service_url.rstrip('/')}/{workflow_id}"

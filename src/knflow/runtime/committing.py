@@ -38,9 +38,9 @@ from knflow.errors import InputError, NotFoundError
 from knflow.events import codec, types
 from knflow.events.codec import Event
 from knflow.runtime import (
+    catalog,
     claims,
     correlation,
-    definitions,
     jobs_api,
     process_events,
     publishing,
@@ -161,7 +161,7 @@ def _take_backlog(writer: Writer, instance_id: str) -> None:
     row = instances.lock(writer.conn, instance_id)
     if row is None or row.status != InstanceStatus.ACTIVE:
         return
-    loaded = definitions.load(
+    loaded = catalog.load(
         writer.conn, writer.services.definitions, row.workflow_id, row.workflow_version
     )
     wanted = correlation.subscriptions_of(loaded, row)
@@ -205,7 +205,7 @@ def advance_locked(
 ) -> InstanceRow:
     """Advance an instance whose row this transaction has locked, and commit the outcome."""
     if loaded is None:
-        loaded = definitions.load(
+        loaded = catalog.load(
             writer.conn,
             writer.services.definitions,
             row.workflow_id,
@@ -470,7 +470,7 @@ def abort_instance(writer: Writer, row: InstanceRow) -> InstanceRow:
     for cancelled in jobs.cancel_for_instance(writer.conn, row.id, now=writer.now):
         writer.announce(cancelled)
     subscriptions.replace_for_instance(writer.conn, row.id, [], now=writer.now)
-    loaded = definitions.load(
+    loaded = catalog.load(
         writer.conn, writer.services.definitions, row.workflow_id, row.workflow_version
     )
     emit_state_change(writer, loaded, aborted, event_type=2)

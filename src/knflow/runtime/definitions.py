@@ -18,10 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from knflow.config import Settings
-from knflow.errors import NotFoundError
 from knflow.events import kogito
-from knflow.runtime import publishing, schedules
-from knflow.runtime.catalog import DefinitionCache, LoadedDefinition
+from knflow.runtime import catalog, publishing, schedules
 from knflow.runtime.services import Services
 from knflow.store import db
 from knflow.store import definitions as stored_definitions
@@ -33,24 +31,6 @@ from knflow.workflow.model import Definition, Json
 from knflow.workflow.parsing import parse_definition
 
 logger = logging.getLogger(__name__)
-
-
-def load(
-    conn: Connection,
-    cache: DefinitionCache,
-    workflow_id: str,
-    version: str | None = None,
-) -> LoadedDefinition:
-    """Return a registered definition (the latest available one when `version` is None).
-
-    Raises:
-        NotFoundError: no such workflow (or version) is registered.
-    """
-    stored = stored_definitions.get(conn, workflow_id, version)
-    if stored is None or (version is None and stored.status != "AVAILABLE"):
-        pinned = f" version '{version}'" if version else ""
-        raise NotFoundError(f"workflow '{workflow_id}'{pinned} is not registered")
-    return cache.load(stored)
 
 
 def register_folder(services: Services, folder: Path) -> list[str]:
@@ -169,17 +149,12 @@ def definition_event(
         name=definition.name,
         description=definition.description,
         annotations=list(definition.annotations),
-        endpoint=endpoint(settings, definition.workflow_id),
+        endpoint=catalog.endpoint(settings, definition.workflow_id),
         source_text=loading.from_stored(stored.source).text,
         metadata=metadata,
         nodes=node_definitions(definition),
         at=now,
     )
-
-
-def endpoint(settings: Settings, workflow_id: str) -> str:
-    """Return the public URL of a workflow's REST endpoint (the Data Index `endpoint`)."""
-    return f"{settings.service_url.rstrip('/')}/{workflow_id}"
 
 
 def node_definitions(definition: Definition) -> list[Mapping[str, Json]]:

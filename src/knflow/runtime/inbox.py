@@ -13,7 +13,7 @@ from knflow import logs
 from knflow.engine.execution import MAIN, Execution
 from knflow.events import types
 from knflow.events.codec import Event
-from knflow.runtime import correlation, definitions, driving, starting, steps
+from knflow.runtime import catalog, correlation, driving, starting, steps
 from knflow.runtime.committing import Writer, deliver
 from knflow.runtime.services import Services
 from knflow.store import db, instances, subscriptions
@@ -58,7 +58,7 @@ def _resume_waiting(writer: Writer, event: Event) -> list[str]:
         if row is None or row.status != "ACTIVE":
             continue
         with logs.context(instance_id=row.id):
-            loaded = definitions.load(
+            loaded = catalog.load(
                 writer.conn,
                 writer.services.definitions,
                 row.workflow_id,

@@ -12,7 +12,7 @@ from knflow.engine import interpreter
 from knflow.engine.execution import Execution
 from knflow.engine.outcome import Outcome
 from knflow.errors import ConflictError, NotFoundError
-from knflow.runtime import definitions, driving
+from knflow.runtime import catalog, driving
 from knflow.runtime.catalog import LoadedDefinition
 from knflow.runtime.committing import (
     abort_instance,
@@ -142,7 +142,7 @@ def _restart(
             raise ConflictError(
                 f"instance '{instance_id}' is {row.status}; this needs {' or '.join(allowed)}"
             )
-        loaded: LoadedDefinition = definitions.load(
+        loaded: LoadedDefinition = catalog.load(
             conn, services.definitions, row.workflow_id, row.workflow_version
         )
         active = dataclasses.replace(

@@ -15,7 +15,7 @@ from knflow.config import Settings
 from knflow.engine.outcome import ENDED, InstanceStatus, Outcome
 from knflow.events import kogito
 from knflow.events.codec import Event
-from knflow.runtime import definitions
+from knflow.runtime import catalog
 from knflow.runtime.catalog import LoadedDefinition
 from knflow.store.instances import InstanceRow
 
@@ -85,7 +85,7 @@ def instance_facts(
         workflow_id=row.workflow_id,
         workflow_version=row.workflow_version,
         workflow_name=loaded.definition.name,
-        endpoint=definitions.endpoint(settings, row.workflow_id),
+        endpoint=catalog.endpoint(settings, row.workflow_id),
         status=row.status,
         start=row.started_at,
         end=row.ended_at,

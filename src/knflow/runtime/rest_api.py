@@ -12,7 +12,7 @@ from typing import Any, Final
 
 from knflow.errors import InputError, NotFoundError
 from knflow.events import codec, types
-from knflow.runtime import definitions, management, publishing, starting
+from knflow.runtime import catalog, definitions, management, publishing, starting
 from knflow.runtime.services import Services
 from knflow.runtime.web import Request, Response, Route
 from knflow.store import db, instances
@@ -36,9 +36,7 @@ def list_definitions(services: Services, request: Request) -> Response:
 def describe_definition(services: Services, request: Request) -> Response:
     """`GET /management/processes/{id}`: the definition with its input schema fully resolved."""
     with db.transaction(services.pool) as conn:
-        loaded = definitions.load(
-            conn, services.definitions, request.params["workflow_id"]
-        )
+        loaded = catalog.load(conn, services.definitions, request.params["workflow_id"])
     definition = loaded.definition
     return Response(
         body={
@@ -51,7 +49,7 @@ def describe_definition(services: Services, request: Request) -> Response:
             "type": "SW",
             "inputSchema": loaded.source.input_schema,
             "outputSchema": loaded.source.output_schema,
-            "endpoint": definitions.endpoint(services.settings, definition.workflow_id),
+            "endpoint": catalog.endpoint(services.settings, definition.workflow_id),
         }
     )
 
@@ -59,9 +57,7 @@ def describe_definition(services: Services, request: Request) -> Response:
 def definition_source(services: Services, request: Request) -> Response:
     """`GET /management/processes/{id}/source`: the definition text as registered."""
     with db.transaction(services.pool) as conn:
-        loaded = definitions.load(
-            conn, services.definitions, request.params["workflow_id"]
-        )
+        loaded = catalog.load(conn, services.definitions, request.params["workflow_id"])
     text = loaded.source.text
     content_type = (
         "application/json" if text.lstrip().startswith("{") else "application/yaml"
@@ -177,7 +173,7 @@ def list_instances(services: Services, request: Request) -> Response:
     """`GET /{workflowId}`: the active instances `[{id, workflowdata}]`."""
     workflow_id = request.params["workflow_id"]
     with db.transaction(services.pool) as conn:
-        definitions.load(conn, services.definitions, workflow_id)
+        catalog.load(conn, services.definitions, workflow_id)
         active = instances.list_active(conn, workflow_id)
     return Response(
         body=[_instance_body(instance_id, data) for instance_id, data in active]

@@ -15,7 +15,7 @@ from knflow.engine.execution import Execution, ThreadStatus
 from knflow.engine.outcome import RunThread
 from knflow.errors import InputError
 from knflow.events.codec import Event
-from knflow.runtime import definitions, driving
+from knflow.runtime import catalog, driving
 from knflow.runtime.claims import claim_deadline, is_call_claimable
 from knflow.runtime.committing import (
     Aftermath,
@@ -54,7 +54,7 @@ def take_step(
         if thread is None or thread.seq != seq:
             logger.debug("stale step event ignored")
             return writer.aftermath
-        loaded = definitions.load(
+        loaded = catalog.load(
             conn, services.definitions, row.workflow_id, row.workflow_version
         )
         if thread.status is ThreadStatus.RUNNABLE:
