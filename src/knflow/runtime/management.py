@@ -25,7 +25,8 @@ from knflow.store import db, instances
 from knflow.store.db import Connection
 from knflow.store.instances import InstanceRow, StatusView
 
-POLL_INTERVAL: Final = 0.02
+FIRST_POLL: Final = 0.02
+LONGEST_POLL: Final = 0.25
 ABORTABLE: Final = frozenset({"ACTIVE", "ERROR", "SUSPENDED"})
 
 Step = Callable[..., Outcome]
@@ -118,13 +119,17 @@ def await_settled(
 ) -> StatusView:
     """Wait until the instance ended or waits for an event or timer, at most `budget`."""
     deadline = time.monotonic() + budget.total_seconds()
+    pause = FIRST_POLL
     while True:
         with db.transaction(services.pool) as conn:
             view = instances.status_of(conn, instance_id)
         assert view is not None, "the caller created the instance"
         if view.status != "ACTIVE" or view.waiting or time.monotonic() >= deadline:
             return view
-        time.sleep(POLL_INTERVAL)
+        time.sleep(pause)
+        pause = min(
+            pause * 2, LONGEST_POLL
+        )  # fast answers stay fast; long runs cost few queries
 
 
 def _restart(
