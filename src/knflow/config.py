@@ -36,7 +36,7 @@ class Settings:
     sync_budget: timedelta = timedelta(seconds=30)
     """How long `POST /{workflowId}` waits for an instance that fans out to finish."""
     step_budget: timedelta = timedelta(seconds=20)
-    """How long one invocation keeps running states before handing over with a step event."""
+    """How long one invocation keeps performing calls before handing over with step events."""
     action_timeout: timedelta = timedelta(seconds=30)
     """Default HTTP timeout of a function call when no `actionExecTimeout` is set."""
     service_url: str = "http://localhost:8081"

@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from knflow import cli
@@ -172,3 +173,53 @@ def test_input_violating_the_schema_is_refused_naming_the_field(
     )
     assert code == 1
     assert "numbers" in err
+
+
+def test_past_the_step_budget_calls_are_handed_over_and_still_complete(
+    capsys: pytest.CaptureFixture[str],
+    http_peer: HttpPeer,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    database_url: str,
+) -> None:
+    monkeypatch.setenv("KNFLOW_FUNCTION_URL_svc", http_peer.url)
+    monkeypatch.setenv("KNFLOW_STEP_BUDGET_SECONDS", "0")
+    http_peer.route("POST", "/count", Reply(body={"ok": True}))
+    (tmp_path / "twice.sw.json").write_text(
+        json.dumps(
+            {
+                "id": "twice",
+                "specVersion": "0.8",
+                "start": "calls",
+                "functions": [
+                    {"name": "svc", "type": "custom", "operation": "rest:post:/count"}
+                ],
+                "states": [
+                    {
+                        "name": "calls",
+                        "type": "operation",
+                        "end": True,
+                        "actions": [
+                            {
+                                "functionRef": "svc",
+                                "actionDataFilter": {"toStateData": "${ .first }"},
+                            },
+                            {
+                                "functionRef": "svc",
+                                "actionDataFilter": {"toStateData": "${ .second }"},
+                            },
+                        ],
+                    }
+                ],
+            }
+        )
+    )
+    code, out, _ = _run(capsys, str(tmp_path / "twice.sw.json"))
+    assert code == 0
+    assert json.loads(out) == {"first": {"ok": True}, "second": {"ok": True}}
+    with psycopg.connect(database_url) as conn:
+        handed = conn.execute(
+            "SELECT count(*) FROM outbox WHERE event_type = 'knflow.step.ready'"
+        ).fetchone()
+    assert handed is not None
+    assert handed[0] >= 1  # the second call went out as a step event

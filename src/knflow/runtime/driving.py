@@ -8,7 +8,9 @@ step-executor, or ends. Several calls claimed at once (a local run) run concurre
 from __future__ import annotations
 
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Final
 
 from knflow.engine.outcome import Activation, CallCompleted, Failure
@@ -44,40 +46,54 @@ def settle(services: Services, aftermath: Aftermath) -> None:
 
     A loop, not recursion: a sequential foreach over thousands of calls settles call by call.
     """
+    deadline = time.monotonic() + services.settings.step_budget.total_seconds()
     waiting = [aftermath]
     while waiting:
         current = waiting.pop()
+        # Past the step budget, the next calls go to step-executor as step events, so one
+        # invocation never outlives its request timeout (DESIGN.md §2, principle 4).
+        keep = time.monotonic() < deadline
         publishing.publish_ids(services, current.outbox_ids)
         for call in (c for c in current.calls if c.asynchronous):
             _fire_and_forget(services, call)
         pending = [c for c in current.calls if not c.asynchronous]
         if len(pending) == 1:
-            waiting.append(complete_call(services, pending[0]))
+            waiting.append(complete_call(services, pending[0], keep_calls=keep))
         elif pending:
             with ThreadPoolExecutor(max_workers=min(len(pending), 16)) as pool:
                 waiting.extend(
-                    pool.map(lambda call: complete_call(services, call), pending)
+                    pool.map(
+                        partial(complete_call, services, keep_calls=keep),
+                        pending,
+                    )
                 )
 
 
-def complete_call(services: Services, call: PendingCall) -> Aftermath:
-    """Perform a claimed call and apply its outcome to the instance."""
+def complete_call(
+    services: Services, call: PendingCall, *, keep_calls: bool = True
+) -> Aftermath:
+    """Perform a claimed call and apply its outcome; `keep_calls`: claim the next calls here."""
     result, failure = perform(services, call)
+    activation = CallCompleted(
+        thread_id=call.thread_id, key=call.key, result=result, failure=failure
+    )
     return apply_activation(
-        services,
-        call.instance_id,
-        CallCompleted(
-            thread_id=call.thread_id, key=call.key, result=result, failure=failure
-        ),
+        services, call.instance_id, activation, keep_calls=keep_calls
     )
 
 
 def apply_activation(
-    services: Services, instance_id: str, activation: Activation
+    services: Services,
+    instance_id: str,
+    activation: Activation,
+    *,
+    keep_calls: bool = True,
 ) -> Aftermath:
     """Advance an instance by one activation in one transaction; ended instances ignore it."""
     with db.transaction(services.pool) as conn:
         writer = new_writer(services, conn)
+        if not keep_calls:
+            writer.local_claims = 0
         row = instances.lock(conn, instance_id)
         if row is None or row.status != "ACTIVE":
             return writer.aftermath
