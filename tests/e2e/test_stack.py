@@ -16,6 +16,7 @@ from knflow.events.codec import Event
 from tests.conftest import TEST_DATA
 from tests.peers import HttpPeer, Recorded, Reply
 from tests.stack import DevStack
+from tests.waiting import eventually
 
 WORKFLOWS = TEST_DATA / "workflows"
 StackFactory = Callable[..., DevStack]
@@ -27,15 +28,6 @@ def _workflows(tmp_path: Path, *names: str) -> Path:
     for name in names:
         shutil.copy(WORKFLOWS / name, folder / name)
     return folder
-
-
-def _eventually(check: Callable[[], Any], *, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(0.1)
 
 
 def _status(database_url: str, instance_id: str) -> str | None:
@@ -88,7 +80,7 @@ def test_an_event_through_the_broker_resumes_a_waiting_instance(
         extensions={"kogitoprocrefid": started["id"]},
     )
     assert _post_event(stack, event).status_code == 202
-    assert _eventually(lambda: _status(database_url, started["id"]) == "COMPLETED")
+    eventually(lambda: _status(database_url, started["id"]) == "COMPLETED")
     assert (
         httpx.get(f"{stack.url('start-workflow')}/waiter/{started['id']}").status_code
         == 404
@@ -145,7 +137,7 @@ def test_killed_step_executor_is_restarted_and_every_instance_completes_once(
         )  # a reconcile tick, as the PingSource sends every minute
         return all(_status(database_url, i) == "COMPLETED" for i in ids)
 
-    assert _eventually(all_completed, timeout=90)
+    eventually(all_completed, timeout=90)
     with psycopg.connect(database_url) as conn:
         ended = conn.execute(
             "SELECT instance_id, count(*) FROM outbox WHERE event_type = 'ProcessInstanceStateDataEvent'"
@@ -174,12 +166,12 @@ def test_a_started_instance_is_in_the_data_index_within_a_second(
         )
         return list(answer.json()["data"]["ProcessInstances"])
 
-    found = _eventually(listed, timeout=1.0)
+    found = eventually(listed, timeout=1.0)
     assert found
     assert found[0]["processId"] == "child"
     assert found[0]["state"] in ("ACTIVE", "COMPLETED")
     assert found[0]["serviceUrl"] == stack.url("start-workflow")
-    assert _eventually(lambda: listed()[0]["state"] == "COMPLETED", timeout=10)
+    eventually(lambda: listed()[0]["state"] == "COMPLETED", timeout=10)
 
 
 def test_an_ended_run_notifies_its_initiator_in_backstage(
@@ -220,9 +212,7 @@ def test_a_sleep_is_woken_by_job_trigger_on_time_not_at_the_next_tick(
     instance_id = started.json()["id"]
     assert _status(database_url, instance_id) == "ACTIVE"  # answered at the wait
     # The minute tick is far: only the runtime's wake-up hint can fire the timer this soon.
-    assert _eventually(
-        lambda: _status(database_url, instance_id) == "COMPLETED", timeout=15
-    )
+    eventually(lambda: _status(database_url, instance_id) == "COMPLETED", timeout=15)
 
 
 def test_a_retry_backs_off_through_job_trigger_then_succeeds(
@@ -240,9 +230,7 @@ def test_a_retry_backs_off_through_job_trigger_then_succeeds(
     instance_id = httpx.post(
         f"{stack.url('start-workflow')}/retrier", json={}, timeout=30
     ).json()["id"]
-    assert _eventually(
-        lambda: _status(database_url, instance_id) == "COMPLETED", timeout=20
-    )
+    eventually(lambda: _status(database_url, instance_id) == "COMPLETED", timeout=20)
     calls = http_peer.received("POST", "/flaky")
     assert len(calls) == 3
 
@@ -268,7 +256,7 @@ def test_a_cron_schedule_starts_instances(
             ).fetchone()
         return int(found[0]) if found else 0
 
-    assert _eventually(lambda: started() >= 2, timeout=30)
+    eventually(lambda: started() >= 2, timeout=30)
 
 
 def test_the_job_service_api_fires_an_http_job(

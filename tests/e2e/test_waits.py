@@ -7,9 +7,8 @@ fired by job-trigger.
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +20,7 @@ from knflow.events import codec
 from knflow.events.codec import Event
 from tests.examples import copy_example
 from tests.stack import DevStack
+from tests.waiting import eventually
 
 
 @dataclass(frozen=True)
@@ -64,22 +64,11 @@ class Stack:
         return str(found[0]), found[1]
 
     def ended(self, instance_id: str, *, timeout: float = 30) -> tuple[str, Any]:
-        return _eventually(
+        return eventually(
             lambda: self.row(instance_id),
             lambda row: row[0] != "ACTIVE",
             timeout=timeout,
         )
-
-
-def _eventually(
-    read: Callable[[], Any], done: Callable[[Any], bool], *, timeout: float
-) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = read()
-        if done(value) or time.monotonic() > deadline:
-            return value
-        time.sleep(0.1)
 
 
 @pytest.fixture(scope="module")
@@ -167,7 +156,7 @@ def test_correlated_events_follow_one_user_through_the_broker(running: Stack) ->
             ).fetchone()
         return None if found is None else str(found[0])
 
-    instance_id = _eventually(instance, lambda found: found is not None, timeout=20)
+    instance_id = eventually(instance, lambda found: found is not None, timeout=20)
     assert instance_id is not None
     running.send("validatedAccountEmail", {}, userid="someone-else")
     running.send("validatedAccountEmail", {}, userid=user)
