@@ -8,7 +8,13 @@ from typing import Any
 from knflow.engine import interpreter
 from knflow.engine.context import InstanceContext
 from knflow.engine.expressions import Evaluator
-from knflow.engine.outcome import CallCompleted, Deadline, Outcome, ScheduleTimer
+from knflow.engine.outcome import (
+    CallCompleted,
+    CallFunction,
+    Deadline,
+    Outcome,
+    ScheduleTimer,
+)
 from knflow.workflow.model import Definition
 from knflow.workflow.parsing import parse_definition
 from tests.engine.harness import NOW
@@ -353,3 +359,36 @@ def test_continue_as_ends_a_keep_active_instance() -> None:
     )
     assert started.status == "COMPLETED"
     assert [type(c).__name__ for c in started.commands] == ["ContinueAs"]
+
+
+def test_action_exec_timeout_of_the_branch_then_state_then_workflow_bounds_calls() -> (
+    None
+):
+    _, started = _start(
+        {
+            "start": "par",
+            "timeouts": {"actionExecTimeout": "PT9S"},
+            "states": [
+                {
+                    "name": "par",
+                    "type": "parallel",
+                    "timeouts": {"actionExecTimeout": "PT5S"},
+                    "end": True,
+                    "branches": [
+                        {
+                            "name": "own",
+                            "timeouts": {"actionExecTimeout": "PT2S"},
+                            "actions": [{"functionRef": "svc"}],
+                        },
+                        {"name": "inherits", "actions": [{"functionRef": "svc"}]},
+                    ],
+                }
+            ],
+        }
+    )
+    calls = sorted(
+        (c.thread_id, c.timeout)
+        for c in started.commands
+        if isinstance(c, CallFunction)
+    )
+    assert [limit for _, limit in calls] == [timedelta(seconds=2), timedelta(seconds=5)]

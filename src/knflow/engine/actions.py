@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any, Final
 
-from knflow.engine import dataflow, emitting
+from knflow.engine import dataflow, emitting, timeouts
 from knflow.engine.context import Run
 from knflow.engine.execution import MAIN, Thread, ThreadStatus, WaitKind
 from knflow.engine.outcome import (
@@ -140,7 +140,7 @@ def _run_action(
         run.evaluator, action.action_data_filter, thread.data, scope
     )
     if action.function_ref is not None:
-        outcome = _call_function(run, thread, action, action_input, node)
+        outcome = _call_function(run, thread, action, action_input, node, state)
     elif action.sub_flow_ref is not None:
         outcome = _start_subflow(run, thread, action, action_input, node)
     else:
@@ -169,7 +169,12 @@ def _finish_action(run: Run, thread: Thread, action: Action) -> Blocked | None:
 
 
 def _call_function(
-    run: Run, thread: Thread, action: Action, action_input: Json, node: str
+    run: Run,
+    thread: Thread,
+    action: Action,
+    action_input: Json,
+    node: str,
+    state: State,
 ) -> Blocked | None:
     ref = action.function_ref
     assert ref is not None  # checked by the caller
@@ -184,35 +189,28 @@ def _call_function(
         run.command(RequestNotification(key=run.new_key(thread), body=arguments))
         return None
     key = run.new_key(thread)
-    if ref.invoke == "async":
-        run.command(
-            CallFunction(
-                thread_id=thread.id,
-                key=key,
-                function_name=ref.ref_name,
-                arguments=arguments,
-                asynchronous=True,
-            )
-        )
+    limit = timeouts.action_limit(run, thread, state)
+    call = CallFunction(
+        thread_id=thread.id,
+        key=key,
+        function_name=ref.ref_name,
+        arguments=arguments,
+        asynchronous=ref.invoke == "async",
+        timeout=limit,
+    )
+    run.command(call)
+    if call.asynchronous:
         return None
-    block(
-        thread,
-        {
-            "kind": WaitKind.CALL,
-            "key": key,
-            "function": ref.ref_name,
-            "arguments": arguments,
-            "node": node,
-        },
-    )
-    run.command(
-        CallFunction(
-            thread_id=thread.id,
-            key=key,
-            function_name=ref.ref_name,
-            arguments=arguments,
-        )
-    )
+    wait = {
+        "kind": WaitKind.CALL,
+        "key": key,
+        "function": ref.ref_name,
+        "arguments": arguments,
+        "node": node,
+    }
+    if limit is not None:
+        wait["timeout"] = limit.total_seconds()
+    block(thread, wait)
     return BLOCKED
 
 
@@ -307,12 +305,12 @@ def _await_result_event(
         ],
     }
     limit = (
-        timeout
-        or state.timeouts.get("actionExecTimeout")
-        or run.definition.timeouts.get("actionExecTimeout")
+        parse_duration(str(timeout))
+        if timeout
+        else timeouts.action_limit(run, thread, state)
     )
-    if limit:
-        due = run.now + parse_duration(str(limit))
+    if limit is not None:
+        due = run.now + limit
         wait["due"] = due.isoformat()
         run.command(ScheduleTimer(thread_id=thread.id, key=key, due=due))
     block(thread, wait)

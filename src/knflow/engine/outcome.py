@@ -7,7 +7,7 @@ scheduling a timer are commands the runtime carries out after committing the new
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Final
 
@@ -121,6 +121,8 @@ class CallFunction:
     """Evaluated arguments."""
     asynchronous: bool = False
     """Fire and forget: the thread did not block."""
+    timeout: timedelta | None = None
+    """`actionExecTimeout` of the branch, state or workflow; None: the runtime's default."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -53,6 +53,19 @@ def watch_branch(run: Run, child: Thread, state: State) -> None:
         )
 
 
+def action_limit(run: Run, thread: Thread, state: State) -> timedelta | None:
+    """Return the `actionExecTimeout` that applies: the branch's, the state's, the workflow's."""
+    declared = None
+    if thread.role == "branch":
+        declared = state.branches[thread.index].timeouts.get("actionExecTimeout")
+    declared = (
+        declared
+        or state.timeouts.get("actionExecTimeout")
+        or run.definition.timeouts.get("actionExecTimeout")
+    )
+    return parse_duration(str(declared)) if declared else None
+
+
 def workflow_limit(declared: Json) -> timedelta | None:
     """Return the duration of a `workflowExecTimeout` (string or `{duration, ...}`)."""
     if isinstance(declared, dict):

@@ -17,27 +17,24 @@ from knflow.engine.execution import Execution, ThreadStatus, WaitKind
 from knflow.events import types
 from knflow.events.codec import Event
 from knflow.runtime.services import Services
-from knflow.workflow.model import Definition
-from knflow.workflow.parsing import parse_duration
 
 EVENT_NAMESPACE: Final = uuid.UUID("3b0f5f0e-9a51-4c57-8d2e-7f1f64a9c2d4")
 
 
-def call_timeout(settings: Settings, definition: Definition) -> timedelta:
-    """How long a service call may take: the workflow's `actionExecTimeout`, else the default."""
-    declared = definition.timeouts.get("actionExecTimeout")
-    return parse_duration(str(declared)) if declared else settings.action_timeout
+def call_timeout(settings: Settings, declared: timedelta | None) -> timedelta:
+    """How long a service call may take: its `actionExecTimeout`, else the default."""
+    return declared if declared is not None else settings.action_timeout
 
 
 def claim_deadline(
-    services: Services, definition: Definition, now: datetime
+    services: Services, declared: timedelta | None, now: datetime
 ) -> datetime:
     """Until when a claimed call belongs to its executor: twice the call's timeout.
 
     Past it, the executor is presumed dead (SIGKILL, lost node) and the call may be claimed
     again, so at most that one call is repeated.
     """
-    return now + 2 * call_timeout(services.settings, definition)
+    return now + 2 * call_timeout(services.settings, declared)
 
 
 def step_event(instance_id: str, thread_id: str, seq: int, *, now: datetime) -> Event:

@@ -14,7 +14,7 @@ import logging
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from knflow.engine import interpreter
 from knflow.engine.context import InstanceContext
@@ -70,6 +70,7 @@ class PendingCall:
     loaded: LoadedDefinition
     headers: Mapping[str, str]
     asynchronous: bool = False
+    timeout: timedelta | None = None
 
 
 @dataclass(slots=True)
@@ -265,7 +266,7 @@ def _claim_and_dispatch(
             writer.local_claims -= 1
             assert thread.wait is not None
             thread.wait["claimed_until"] = (
-                claims.claim_deadline(writer.services, loaded.definition, writer.now)
+                claims.claim_deadline(writer.services, command.timeout, writer.now)
             ).isoformat()
             writer.aftermath.calls.append(_pending(row, loaded, command))
         else:
@@ -289,6 +290,7 @@ def _pending(
         command.function_name,
         command.arguments,
         asynchronous=asynchronous,
+        timeout=command.timeout,
     )
 
 
@@ -301,6 +303,7 @@ def pending_call(
     arguments: Json,
     *,
     asynchronous: bool = False,
+    timeout: timedelta | None = None,
 ) -> PendingCall:
     """Describe a call this process performs; `X-Authorization-*` start headers go along."""
     forwarded = {
@@ -317,6 +320,7 @@ def pending_call(
         loaded=loaded,
         headers=forwarded,
         asynchronous=asynchronous,
+        timeout=timeout,
     )
 
 

@@ -118,7 +118,7 @@ def perform(services: Services, call: PendingCall) -> tuple[Json, Failure | None
                 instance_id=call.instance_id,
                 workflow_id=definition.workflow_id,
                 forward_headers=call.headers,
-                timeout=claims.call_timeout(services.settings, definition),
+                timeout=claims.call_timeout(services.settings, call.timeout),
             ),
         )
     except ActionError as error:

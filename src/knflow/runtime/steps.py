@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from datetime import timedelta
 from typing import Any
 
 from knflow import logs
@@ -64,9 +65,8 @@ def take_step(
             logger.debug("step event for a claimed or waiting thread ignored")
             return writer.aftermath
         wait = thread.wait or {}
-        wait["claimed_until"] = claim_deadline(
-            services, loaded.definition, writer.now
-        ).isoformat()
+        limit = timedelta(seconds=wait["timeout"]) if wait.get("timeout") else None
+        wait["claimed_until"] = claim_deadline(services, limit, writer.now).isoformat()
         instances.update(
             conn,
             dataclasses.replace(
@@ -81,6 +81,7 @@ def take_step(
                 str(wait["key"]),
                 str(wait["function"]),
                 wait.get("arguments"),
+                timeout=limit,
             )
         )
         return writer.aftermath
