@@ -101,7 +101,7 @@ def complete_wait(
             )
         result = result["events"][0]["payload"]
     try:
-        _apply_result(run, thread, action, state, result)
+        _apply_result(run, thread, action, result)
     except ExpressionError as error:
         return Failure(message=str(error), kind="ExpressionError")
     run.trace(
@@ -182,7 +182,7 @@ def _call_function(
     scope = run.scope(thread)
     if function_def.type == "expression":
         result = run.evaluator.evaluate(function_def.operation, action_input, scope)
-        _apply_result(run, thread, action, None, result)
+        _apply_result(run, thread, action, result)
         return None
     arguments = _arguments(run, ref.arguments, action_input, thread)
     if function_def.type == "custom" and function_def.operation == NOTIFY_OPERATION:
@@ -317,9 +317,7 @@ def _await_result_event(
     return BLOCKED
 
 
-def _apply_result(
-    run: Run, thread: Thread, action: Action, state: State | None, result: Json
-) -> None:
+def _apply_result(run: Run, thread: Thread, action: Action, result: Json) -> None:
     scope = run.scope(thread)
     if thread.role != MAIN:  # parents replay their children's results; main needs none
         thread.contributions.append([thread.pc, result])

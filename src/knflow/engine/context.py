@@ -51,9 +51,7 @@ class Run:
     steps_left: int = 10_000
     """Guard against a definition that loops forever without waiting."""
 
-    def scope(
-        self, thread: Thread, *, variables: Mapping[str, Json] | None = None
-    ) -> Scope:
+    def scope(self, thread: Thread) -> Scope:
         """Return what expressions see in `thread` besides its data."""
         workflow: dict[str, Any] = {
             "id": self.definition.workflow_id,
@@ -64,9 +62,7 @@ class Run:
             "prevActionResult": thread.last_result,
         }
         param = thread.scratch.get("param")
-        found: dict[str, Json] = dict(variables or {})
-        if param:
-            found.setdefault(param, thread.scratch.get("item"))
+        found: dict[str, Json] = {param: thread.scratch.get("item")} if param else {}
         return Scope(
             workflow=workflow,
             constants=self.definition.constants,

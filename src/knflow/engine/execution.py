@@ -48,7 +48,6 @@ class Stage(StrEnum):
     ENTER = "enter"
     RUN = "run"
     COLLECT = "collect"
-    COMPENSATE = "compensate"
 
 
 @dataclass(slots=True, kw_only=True)

@@ -127,7 +127,6 @@ def _end(run: Run, thread: Thread, after: dict[str, Any]) -> None:
     timed_out = run.execution.timed_out
     aborted = timed_out and not run.definition.keep_active
     run.outcome.status = InstanceStatus.ABORTED if aborted else InstanceStatus.COMPLETED
-    run.outcome.timed_out = timed_out
     continue_as = after.get("continue_as")
     if continue_as:
         run.command(_continue_as(run, thread, continue_as))

@@ -264,5 +264,3 @@ class Outcome:
     """Whether the workflow data changed (a variable event is due)."""
     ignored: bool = False
     """The activation was stale or a duplicate: nothing changed."""
-    timed_out: bool = False
-    """The workflow's `workflowExecTimeout` expired (the instance ends ABORTED)."""
