@@ -32,8 +32,9 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from knflow.config import Settings
 from knflow.devstack import postgres
 from knflow.outbound.http import new_client
-from knflow.runtime import definitions, job_trigger, starting
+from knflow.runtime.job_trigger import firing
 from knflow.runtime.services import Services
+from knflow.runtime.start_workflow import registration, starting
 from knflow.store import db, migrate
 from knflow.workflow import loading
 
@@ -120,7 +121,7 @@ def watch_in_process(url: str, window_seconds: float) -> None:
     http = new_client(timedelta(seconds=5))
     services = Services(settings=Settings(database_url=url), pool=pool, http=http)
     try:
-        job_trigger.watch(services, window=timedelta(seconds=window_seconds))
+        firing.watch(services, window=timedelta(seconds=window_seconds))
     finally:
         http.close()
         pool.close()
@@ -190,7 +191,7 @@ def scratch_database() -> Iterator[str]:
 def _register(services: Services) -> None:
     source = loading.load_text(json.dumps(WORKFLOW), name="lateness.sw.json")
     with db.transaction(services.pool) as conn:
-        definitions.register_source(
+        registration.register_source(
             conn, source, settings=services.settings, now=services.clock()
         )
 

@@ -19,8 +19,8 @@ from psycopg_pool import ConnectionPool
 from knflow.config import Settings
 from knflow.devstack import postgres
 from knflow.outbound.http import new_client
-from knflow.runtime import definitions
 from knflow.runtime.services import Services
+from knflow.runtime.start_workflow import registration
 from knflow.store import db, migrate
 from tests.peers import HttpPeer, started_peer
 from tests.stack import DevStack
@@ -164,4 +164,4 @@ def services(pool: ConnectionPool) -> Iterator[Services]:
 @pytest.fixture
 def register(services: Services) -> Callable[[Path], list[str]]:
     """Register every definition of a folder."""
-    return lambda folder: definitions.register_folder(services, folder)
+    return lambda folder: registration.register_folder(services, folder)

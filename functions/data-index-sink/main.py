@@ -6,6 +6,6 @@ CloudEvents are accepted at `/` (the broker) and at the Kogito paths `/processes
 
 from knflow import serving
 from knflow.graphql import http as graphql_http
-from knflow.runtime import index
+from knflow.runtime.data_index import ingest
 
-handle = serving.event_function(index.ingest, routes=graphql_http.routes())
+handle = serving.event_function(ingest.handle_event, routes=graphql_http.routes())

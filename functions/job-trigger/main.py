@@ -1,6 +1,6 @@
 """job-trigger: fire timers and scheduled starts, serve the Kogito Job Service v2 API."""
 
 from knflow import serving
-from knflow.runtime import job_trigger, jobs_api
+from knflow.runtime.job_trigger import firing, jobs_api
 
-handle = serving.event_function(job_trigger.on_event, routes=jobs_api.ROUTES)
+handle = serving.event_function(firing.handle_event, routes=jobs_api.ROUTES)

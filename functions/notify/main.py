@@ -1,6 +1,6 @@
 """notify: deliver notification requests and instance endings to Backstage."""
 
 from knflow import serving
-from knflow.runtime import notify
+from knflow.runtime.notify import delivery
 
-handle = serving.event_function(notify.handle_event)
+handle = serving.event_function(delivery.handle_event)

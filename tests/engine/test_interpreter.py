@@ -458,7 +458,10 @@ def test_on_events_in_parallel_action_mode_call_every_action_at_once() -> None:
     )
     evaluator, instance = Evaluator(), InstanceContext(instance_id="i")
     waiting = interpreter.start(definition, evaluator, instance, data={}, now=NOW)
-    key = waiting.execution.main.wait["key"]  # type: ignore[index]
+    wait = waiting.execution.main.wait
+    assert wait is not None
+    key = wait.key
+    assert key is not None
     arrival = {"kind": "event", "events": [{"ref": "go", "payload": {}}]}
     woken = interpreter.advance(
         definition,

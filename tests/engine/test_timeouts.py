@@ -279,7 +279,7 @@ def test_keep_active_accumulates_events_until_the_workflow_timeout() -> None:
             Evaluator(),
             INSTANCE,
             outcome.execution,
-            CallCompleted(thread_id="main", key=wait["key"], result=arrival),
+            CallCompleted(thread_id="main", key=str(wait.key), result=arrival),
             now=NOW,
         )
         assert outcome.status == "ACTIVE"

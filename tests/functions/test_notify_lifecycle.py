@@ -12,7 +12,7 @@ from knflow.events import codec
 from knflow.events.codec import Event
 from knflow.store import db
 from tests.peers import HttpPeer, Reply
-from tests.runtime.test_notify_lifecycle import state_event, store_run
+from tests.runtime.notify.ended_runs import state_event, store_run
 
 MAIN = Path(__file__).resolve().parents[2] / "functions" / "notify" / "main.py"
 PATH = "/api/notifications/notifications"

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from knflow.outbound import http
-from knflow.outbound.functions import FunctionCall
+from knflow.outbound.function_call import FunctionCall
 
 MakeCall = Callable[..., FunctionCall]
 

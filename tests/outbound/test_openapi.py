@@ -9,7 +9,8 @@ import pytest
 from knflow.config import Settings
 from knflow.errors import ActionError
 from knflow.outbound import function_errors
-from knflow.outbound.functions import FunctionCall, invoke
+from knflow.outbound.function_call import FunctionCall
+from knflow.outbound.functions import invoke
 from knflow.outbound.http import HttpClient
 from tests.outbound.conftest import MakeCall
 from tests.peers import HttpPeer, Reply

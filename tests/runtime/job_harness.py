@@ -15,8 +15,8 @@ from psycopg_pool import ConnectionPool
 
 from knflow.config import Settings
 from knflow.outbound.http import new_client
-from knflow.runtime import definitions
 from knflow.runtime.services import Services
+from knflow.runtime.start_workflow import registration
 from knflow.store import db, outbox
 from knflow.workflow import loading
 
@@ -64,7 +64,7 @@ def register(services: Services, document: dict[str, Any]) -> None:
     """Register a workflow definition as start-workflow would."""
     source = loading.load_text(json.dumps(document), name=f"{document['id']}.sw.json")
     with db.transaction(services.pool) as conn:
-        definitions.register_source(
+        registration.register_source(
             conn, source, settings=services.settings, now=services.clock()
         )
 

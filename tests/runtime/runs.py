@@ -7,8 +7,10 @@ from datetime import timedelta
 from typing import Any
 
 from knflow.events.codec import Event
-from knflow.runtime import inbox, local, starting
+from knflow.runtime import local_run
 from knflow.runtime.services import Services
+from knflow.runtime.start_workflow import starting
+from knflow.runtime.step_executor import inbox
 from knflow.store import instances, outbox
 
 
@@ -22,7 +24,7 @@ def start(services: Services, workflow_id: str, data: Any) -> str:
 
 def finish(services: Services, instance_id: str) -> instances.StatusView:
     """Run the instance until it ends or waits for an event (timers fire on the way)."""
-    return local.run_to_end(services, instance_id, timeout=timedelta(seconds=30))
+    return local_run.run_to_end(services, instance_id, timeout=timedelta(seconds=30))
 
 
 def send(
@@ -37,7 +39,7 @@ def send(
     identity = json.dumps(
         [event_type, data, sorted(extensions.items())], sort_keys=True
     )
-    inbox.receive(
+    inbox.handle_event(
         services,
         Event(
             id=identity,

@@ -1,6 +1,6 @@
 """The SonataFlow examples whose behaviour their index states, run through the runtime.
 
-Events are handed to step-executor's intake (`inbox.receive`), timers fire through the local
+Events are handed to step-executor's intake (`inbox.handle_event`), timers fire through the local
 runner. Functions of type `service:java:` are Java classes of the example projects; where an
 example ends with one, the test swaps it for a `sysout` function (knflow runs no Java).
 """
@@ -14,8 +14,8 @@ import pytest
 
 from knflow.events import types
 from knflow.events.codec import Event
-from knflow.runtime import inbox
 from knflow.runtime.services import Services
+from knflow.runtime.step_executor import inbox
 from tests.examples import copy_example
 from tests.peers import HttpPeer, Recorded, Reply
 from tests.runtime import runs
@@ -227,7 +227,7 @@ def test_an_unmatched_event_is_kept_and_taken_by_a_later_wait(
         type=types.STEP_READY.replace("step.ready", "x"),
         data={},
     )
-    inbox.receive(
+    inbox.handle_event(
         services, early
     )  # nothing waits for it: acknowledged and kept, nothing fails
     instance_id = runs.start(services, "master", {})

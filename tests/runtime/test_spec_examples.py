@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from knflow.runtime import definitions
 from knflow.runtime.services import Services
+from knflow.runtime.start_workflow import registration
 from tests.conftest import REFERENCE, TEST_DATA
 from tests.peers import HttpPeer, Recorded, Reply
 from tests.runtime import runs
@@ -135,7 +135,7 @@ def test_greet_customers_follows_the_spec_data_flow(
     folder.mkdir()
     shutil.copy(TEST_DATA / "openapi" / "stand-in.json", folder)
     (folder / "greet.sw.json").write_text(json.dumps(document))
-    definitions.register_folder(services, folder)
+    registration.register_folder(services, folder)
     greetings = {
         "hello": {
             "english": "Hello",

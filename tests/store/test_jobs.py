@@ -6,9 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 from psycopg_pool import ConnectionPool
 
+from knflow.engine.outcome import InstanceStatus
 from knflow.store import db, definitions, instances, jobs
 from knflow.store.definitions import StoredDefinition
 from knflow.store.instances import InstanceRow
+from knflow.store.jobs import JobStatus
 
 T0 = datetime(2030, 1, 1, 10, 0, tzinfo=UTC)
 HTTP = {"type": "http", "url": "http://peer/hook"}
@@ -40,7 +42,7 @@ def test_upserting_an_existing_id_replaces_it_with_fresh_counters(
     first = _schedule(pool, "j1", T0)
     with db.transaction(pool) as conn:
         jobs.set_status(
-            conn, first, status="RETRY", now=T0, retries=2, last_error="boom"
+            conn, first, status=JobStatus.RETRY, now=T0, retries=2, last_error="boom"
         )
     again = _schedule(pool, "j1", T0 + timedelta(minutes=1), repeat_limit=3)
     assert (again.status, again.retries, again.last_error) == ("SCHEDULED", 0, None)
@@ -79,7 +81,7 @@ def test_a_running_job_is_due_again_only_when_its_lease_ran_out(
         jobs.set_status(
             conn,
             job,
-            status="RUNNING",
+            status=JobStatus.RUNNING,
             now=T0,
             expiration_time=lease_end,
             occurrence_at=T0,
@@ -110,7 +112,7 @@ def test_set_status_records_counters_and_clears_the_occurrence(
         retrying = jobs.set_status(
             conn,
             job,
-            status="RETRY",
+            status=JobStatus.RETRY,
             now=T0,
             expiration_time=T0 + timedelta(seconds=1),
             retries=1,
@@ -118,7 +120,7 @@ def test_set_status_records_counters_and_clears_the_occurrence(
             last_error="answered 500",
         )
         done = jobs.set_status(
-            conn, retrying, status="EXECUTED", now=T0, execution_counter=1
+            conn, retrying, status=JobStatus.EXECUTED, now=T0, execution_counter=1
         )
     assert (retrying.retries, retrying.occurrence_at) == (1, T0)
     assert retrying.last_error == "answered 500"
@@ -175,7 +177,9 @@ def test_stalled_instances_lists_old_runnable_active_instances_page_by_page(
     _instance(pool, "old-2", updated=T0 - timedelta(minutes=4))
     _instance(pool, "fresh", updated=T0)
     _instance(pool, "waiting", updated=T0 - timedelta(minutes=5), waiting=True)
-    _instance(pool, "done", updated=T0 - timedelta(minutes=5), status="COMPLETED")
+    _instance(
+        pool, "done", updated=T0 - timedelta(minutes=5), status=InstanceStatus.COMPLETED
+    )
     before = T0 - timedelta(minutes=1)
     with db.transaction(pool) as conn:
         first = jobs.stalled_instances(conn, before=before, limit=1)
@@ -227,7 +231,7 @@ def _instance(
     *,
     updated: datetime,
     waiting: bool = False,
-    status: str = "ACTIVE",
+    status: InstanceStatus = InstanceStatus.ACTIVE,
 ) -> None:
     with db.transaction(pool) as conn:
         definitions.upsert(

@@ -8,7 +8,7 @@ import pytest
 
 from knflow.store import db, notifications
 from knflow.store.notifications import Channel, DeliveryStatus
-from tests.runtime.test_notify_lifecycle import store_run
+from tests.runtime.notify.ended_runs import store_run
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=40)

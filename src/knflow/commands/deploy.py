@@ -93,8 +93,8 @@ def deploy_to_database(folder: Path, database_url: str | None) -> list[str]:
         KnflowError: a definition is invalid or the database is unreachable.
     """
     from knflow.outbound.http import new_client
-    from knflow.runtime import definitions
     from knflow.runtime.services import Services
+    from knflow.runtime.start_workflow import registration
     from knflow.store import db
 
     settings = Settings.from_environment()
@@ -104,8 +104,8 @@ def deploy_to_database(folder: Path, database_url: str | None) -> list[str]:
     http = new_client(settings.action_timeout)
     try:
         services = Services(settings=settings, pool=pool, http=http)
-        definitions.register_folder(services, folder)
-        definitions.mark_unavailable_except(services, workflow_ids)
+        registration.register_folder(services, folder)
+        registration.mark_unavailable_except(services, workflow_ids)
     finally:
         http.close()
         pool.close()

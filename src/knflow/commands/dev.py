@@ -23,7 +23,7 @@ from knflow.devstack.broker import DevBroker
 from knflow.devstack.manifests import Routing
 from knflow.devstack.supervisor import Plan, Supervisor
 from knflow.errors import DefinitionError, KnflowError
-from knflow.runtime import definitions
+from knflow.runtime.start_workflow import registration
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -145,7 +145,7 @@ def _register(plan: Plan, database_url: str, folder: Path) -> list[str]:
         jobs_url=plan.url("job-trigger"),
     )
     with environment.services(settings, database_url) as services:
-        return definitions.register_folder(services, folder)
+        return registration.register_folder(services, folder)
 
 
 def _namespace(routing: Routing, settings: Settings) -> str:

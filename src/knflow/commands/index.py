@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Rebuild the projection; print what was replayed."""
     from knflow.outbound.http import new_client
-    from knflow.runtime import index
+    from knflow.runtime.data_index import rebuild
     from knflow.runtime.services import Services
     from knflow.store import db
 
@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         with new_client(settings.action_timeout) as http:
             services = Services(settings=settings, pool=pool, http=http)
-            report = index.rebuild(services)
+            report = rebuild.rebuild(services)
     except KnflowError as error:
         sys.stderr.write(f"knflow index: {error}\n")
         return 1

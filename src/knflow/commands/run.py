@@ -12,8 +12,9 @@ from typing import Any
 from knflow.commands import environment
 from knflow.config import Settings
 from knflow.errors import DefinitionError, KnflowError
-from knflow.runtime import definitions, local, starting
+from knflow.runtime import local_run
 from knflow.runtime.services import Services
+from knflow.runtime.start_workflow import registration, starting
 from knflow.store import db
 from knflow.workflow import loading
 
@@ -55,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
                 services, args.workflows or args.file.parent, skip=args.file
             )
             with db.transaction(services.pool) as conn:
-                definitions.register_source(
+                registration.register_source(
                     conn, source, settings=settings, now=services.clock()
                 )
             workflow_id = str(source.document.get("id") or source.document.get("key"))
@@ -65,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
                     workflow_id=workflow_id, data=data, variables={}, headers={}
                 ),
             )
-            view = local.run_to_end(
+            view = local_run.run_to_end(
                 services, row.id, timeout=timedelta(seconds=args.timeout)
             )
     except KnflowError as error:
@@ -97,7 +98,7 @@ def _register_others(services: Services, folder: Path, *, skip: Path) -> None:
             continue
         try:
             with db.transaction(services.pool) as conn:
-                definitions.register_source(
+                registration.register_source(
                     conn,
                     loading.load_file(path),
                     settings=services.settings,

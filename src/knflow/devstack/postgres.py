@@ -45,12 +45,18 @@ class EmbeddedPostgres:
 
     def stop(self) -> None:
         """Stop the server (fast shutdown); its files stay for the next start."""
-        _run(self.run_as, [self.pg_ctl, "-D", str(self.data_dir), "-m", "fast", "-w", "stop"])
+        _run(
+            self.run_as,
+            [self.pg_ctl, "-D", str(self.data_dir), "-m", "fast", "-w", "stop"],
+        )
 
 
 def is_answering(host: str = "127.0.0.1", port: int = 5432) -> bool:
     """Tell whether something accepts TCP connections at host:port."""
-    with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
+    with (
+        contextlib.suppress(OSError),
+        socket.create_connection((host, port), timeout=0.5),
+    ):
         return True
     return False
 
@@ -67,14 +73,41 @@ def start_embedded(data_dir: Path) -> EmbeddedPostgres:
     if run_as:
         shutil.chown(data_dir, user=run_as)
     if not (data_dir / "PG_VERSION").exists():
-        _run(run_as, [str(bin_dir / "initdb"), "-D", str(data_dir), "-U", "postgres",
-                      "-A", "trust", "--no-sync", "-E", "UTF8"])
+        _run(
+            run_as,
+            [
+                str(bin_dir / "initdb"),
+                "-D",
+                str(data_dir),
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "--no-sync",
+                "-E",
+                "UTF8",
+            ],
+        )
     port = _free_port()
     pg_ctl = str(bin_dir / "pg_ctl")
     options = f"-c listen_addresses=127.0.0.1 -p {port} -k {data_dir} -c fsync=off"
-    _run(run_as, [pg_ctl, "-D", str(data_dir), "-o", options, "-l", str(data_dir / "server.log"),
-                  "-w", "start"])
-    logger.info("embedded postgresql started", extra={"port": port, "data_dir": str(data_dir)})
+    _run(
+        run_as,
+        [
+            pg_ctl,
+            "-D",
+            str(data_dir),
+            "-o",
+            options,
+            "-l",
+            str(data_dir / "server.log"),
+            "-w",
+            "start",
+        ],
+    )
+    logger.info(
+        "embedded postgresql started", extra={"port": port, "data_dir": str(data_dir)}
+    )
     return EmbeddedPostgres(data_dir=data_dir, port=port, pg_ctl=pg_ctl, run_as=run_as)
 
 
@@ -99,7 +132,9 @@ def _unprivileged_user() -> str | None:
         with contextlib.suppress(KeyError):
             pwd.getpwnam(name)
             return name
-    raise RuntimeError("running as root and no 'postgres' user exists to run PostgreSQL as")
+    raise RuntimeError(
+        "running as root and no 'postgres' user exists to run PostgreSQL as"
+    )
 
 
 def _run(run_as: str | None, command: list[str]) -> None:

@@ -13,13 +13,23 @@ from typing import Any, Final
 
 from knflow.engine import dataflow, emitting, timeouts
 from knflow.engine.context import Run
-from knflow.engine.execution import MAIN, Thread, ThreadStatus, WaitKind
+from knflow.engine.execution import MAIN, Thread, ThreadStatus
 from knflow.engine.outcome import (
     CallFunction,
     Failure,
     RequestNotification,
     ScheduleTimer,
     StartSubflow,
+)
+from knflow.engine.thread_waits import (
+    AwaitedEvent,
+    CallWait,
+    EventWait,
+    SubflowWait,
+    TimerWait,
+    Wait,
+    WaitKind,
+    WaitLevel,
 )
 from knflow.errors import ExpressionError
 from knflow.workflow.model import Action, Json, State
@@ -82,17 +92,17 @@ def complete_wait(
     run: Run, thread: Thread, actions: Sequence[Action], state: State, result: Json
 ) -> Failure | None:
     """Merge the result of the call the thread waited for, and move past that action."""
-    wait = thread.wait or {}
+    wait = thread.wait
     thread.wait = None
     thread.status = ThreadStatus.RUNNABLE
-    if wait.get("kind") == WaitKind.TIMER:
-        thread.scratch["slept"] = wait.get("phase")
-        if wait.get("phase", "").startswith("after:"):
+    if isinstance(wait, TimerWait):
+        thread.scratch["slept"] = wait.phase
+        if (wait.phase or "").startswith("after:"):
             thread.scratch.pop("slept", None)
             thread.pc += 1
         return None
     action = actions[thread.pc]
-    if wait.get("kind") == WaitKind.EVENT:
+    if isinstance(wait, EventWait):
         if not isinstance(result, dict) or result.get("kind") != WaitKind.EVENT:
             name = _action_name(action, thread)
             return Failure(
@@ -106,7 +116,7 @@ def complete_wait(
         return Failure(message=str(error), kind="ExpressionError")
     run.trace(
         "exit",
-        node=wait.get("node", ""),
+        node=_wait_node(wait),
         node_id=_node_id(state, thread),
         name=_action_name(action, thread),
         node_type=SUBFLOW_NODE_TYPE if action.sub_flow_ref else ACTION_NODE_TYPE,
@@ -201,16 +211,16 @@ def _call_function(
     run.command(call)
     if call.asynchronous:
         return None
-    wait = {
-        "kind": WaitKind.CALL,
-        "key": key,
-        "function": ref.ref_name,
-        "arguments": arguments,
-        "node": node,
-    }
-    if limit is not None:
-        wait["timeout"] = limit.total_seconds()
-    block(thread, wait)
+    block(
+        thread,
+        CallWait(
+            key=key,
+            function=ref.ref_name,
+            arguments=arguments,
+            node=node,
+            timeout=limit,
+        ),
+    )
     return BLOCKED
 
 
@@ -234,15 +244,7 @@ def _start_subflow(
     )
     if not wait:
         return None
-    block(
-        thread,
-        {
-            "kind": WaitKind.SUBFLOW,
-            "key": key,
-            "workflow": ref.workflow_id,
-            "node": node,
-        },
-    )
+    block(thread, SubflowWait(key=key, workflow=ref.workflow_id, node=node))
     return BLOCKED
 
 
@@ -289,21 +291,18 @@ def _await_result_event(
 ) -> Blocked:
     result_def = run.definition.events.get(ref)
     key = run.new_key(thread)
-    wait: dict[str, Any] = {
-        "kind": WaitKind.EVENT,
-        "key": key,
-        "level": "action",
-        "node": node,
-        "all": False,
-        "received": [],
-        "events": [
-            {
-                "ref": ref,
-                "type": result_def.type if result_def else ref,
-                "source": result_def.source if result_def else None,
-            }
+    wait = EventWait(
+        key=key,
+        level=WaitLevel.ACTION,
+        node=node,
+        events=[
+            AwaitedEvent(
+                ref=ref,
+                type=result_def.type if result_def else ref,
+                source=result_def.source if result_def else None,
+            )
         ],
-    }
+    )
     limit = (
         parse_duration(str(timeout))
         if timeout
@@ -311,7 +310,7 @@ def _await_result_event(
     )
     if limit is not None:
         due = run.now + limit
-        wait["due"] = due.isoformat()
+        wait.due = due
         run.command(ScheduleTimer(thread_id=thread.id, key=key, due=due))
     block(thread, wait)
     return BLOCKED
@@ -338,15 +337,12 @@ def _arguments(run: Run, arguments: Json, action_input: Json, thread: Thread) ->
 def _sleep(run: Run, thread: Thread, duration: timedelta, phase: str) -> Blocked:
     key = run.new_key(thread)
     due = run.now + duration
-    block(
-        thread,
-        {"kind": WaitKind.TIMER, "key": key, "due": due.isoformat(), "phase": phase},
-    )
+    block(thread, TimerWait(key=key, due=due, phase=phase))
     run.command(ScheduleTimer(thread_id=thread.id, key=key, due=due))
     return BLOCKED
 
 
-def block(thread: Thread, wait: dict[str, Any]) -> None:
+def block(thread: Thread, wait: Wait) -> None:
     """Block `thread` on `wait` (its checkpoint)."""
     thread.wait = wait
     thread.status = ThreadStatus.BLOCKED
@@ -365,3 +361,12 @@ def _action_name(action: Action, thread: Thread) -> str:
 def _node_id(state: State | None, thread: Thread) -> str:
     base = str(state.index) if state is not None else "?"
     return f"{base}:{thread.role}{thread.index}:{thread.pc}"
+
+
+def _wait_node(wait: Wait | None) -> str:
+    """The node instance id of the action a call, subflow or result event belonged to."""
+    if isinstance(wait, (CallWait, SubflowWait)):
+        return wait.node
+    if isinstance(wait, EventWait):
+        return wait.node or ""
+    return ""

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from knflow.engine.context import Run
-from knflow.engine.execution import Stage, Thread, ThreadStatus, WaitKind
+from knflow.engine.execution import Stage, Thread, ThreadStatus
+from knflow.engine.thread_waits import ChildrenWait, QueuedWait
 from knflow.workflow.model import Json
 
 
@@ -37,18 +38,17 @@ def start_children(
             index=index,
             data=data,
             status=ThreadStatus.BLOCKED,
-            wait={"kind": WaitKind.QUEUED},
+            wait=QueuedWait(),
             scratch=dict(scratch[index]) if scratch else {},
         )
         run.execution.threads[child.id] = child
         created.append(child)
     parent.status = ThreadStatus.BLOCKED
     parent.stage = Stage.COLLECT
-    parent.wait = {
-        "kind": WaitKind.CHILDREN,
-        "need": len(created) if need is None else need,
-        "batch": batch or len(created) or 1,
-    }
+    parent.wait = ChildrenWait(
+        need=len(created) if need is None else need,
+        batch=batch or len(created) or 1,
+    )
     if not created:
         _wake(parent)
         return created
@@ -59,11 +59,7 @@ def start_children(
 def child_finished(run: Run, child: Thread) -> None:
     """Update the parent after `child` ended (done or failed)."""
     parent = run.execution.threads.get(child.parent or "")
-    if (
-        parent is None
-        or parent.wait is None
-        or parent.wait.get("kind") != WaitKind.CHILDREN
-    ):
+    if parent is None or not isinstance(parent.wait, ChildrenWait):
         return
     if child.status is ThreadStatus.FAILED:
         parent.scratch["child_failure"] = child.error
@@ -72,7 +68,7 @@ def child_finished(run: Run, child: Thread) -> None:
         return
     siblings = run.execution.children_of(parent.id)
     done = sum(1 for t in siblings if t.status is ThreadStatus.DONE)
-    if done >= parent.wait["need"]:
+    if done >= parent.wait.need:
         cancel_children(run, parent)
         _wake(parent)
         return
@@ -96,19 +92,17 @@ def cancel_children(run: Run, parent: Thread) -> None:
 
 
 def _start_queued(run: Run, parent: Thread) -> None:
+    if not isinstance(parent.wait, ChildrenWait):
+        return
+    batch = parent.wait.batch
     children = run.execution.children_of(parent.id)
     running = sum(
-        1
-        for t in children
-        if t.is_open and (t.wait or {}).get("kind") != WaitKind.QUEUED
+        1 for t in children if t.is_open and not isinstance(t.wait, QueuedWait)
     )
     for child in children:
-        if running >= parent.wait["batch"]:  # type: ignore[index]
+        if running >= batch:
             return
-        if (
-            child.status is ThreadStatus.BLOCKED
-            and (child.wait or {}).get("kind") == WaitKind.QUEUED
-        ):
+        if child.status is ThreadStatus.BLOCKED and isinstance(child.wait, QueuedWait):
             child.status = ThreadStatus.RUNNABLE
             child.wait = None
             child.seq += 1

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Final
 
+from knflow.engine.thread_waits import EXTERNAL, Wait, WaitKind, wait_from_json
 from knflow.workflow.model import Json
 
 MAIN: Final = "main"
@@ -28,18 +29,6 @@ class ThreadStatus(StrEnum):
     DONE = "DONE"
     FAILED = "FAILED"
     CANCELLED = "CANCELLED"
-
-
-class WaitKind(StrEnum):
-    """What a blocked thread waits for."""
-
-    CALL = "call"
-    SUBFLOW = "subflow"
-    CHILDREN = "children"
-    TIMER = "timer"
-    EVENT = "event"
-    QUEUED = "queued"
-    """A child not started yet (`batchSize`)."""
 
 
 class Stage(StrEnum):
@@ -74,7 +63,7 @@ class Thread:
     """Lifecycle."""
     seq: int = 0
     """Bumped on every change; a step event for an older value is stale."""
-    wait: dict[str, Any] | None = None
+    wait: Wait | None = None
     """What it is blocked on; for calls, the call itself (the checkpoint)."""
     last_result: Json = None
     """Result of the previous action (`$WORKFLOW.prevActionResult`)."""
@@ -100,7 +89,7 @@ class Thread:
             "data": self.data,
             "status": str(self.status),
             "seq": self.seq,
-            "wait": self.wait,
+            "wait": None if self.wait is None else self.wait.to_json(),
             "last_result": self.last_result,
             "contributions": self.contributions,
             "error": self.error,
@@ -122,7 +111,7 @@ class Thread:
             data=raw.get("data"),
             status=ThreadStatus(raw.get("status", ThreadStatus.RUNNABLE)),
             seq=raw.get("seq", 0),
-            wait=raw.get("wait"),
+            wait=wait_from_json(raw.get("wait")),
             last_result=raw.get("last_result"),
             contributions=raw.get("contributions") or [],
             error=raw.get("error"),
@@ -204,17 +193,16 @@ class Execution:
     def is_waiting_externally(self) -> bool:
         """Tell whether every open thread waits for an event or a timer (nothing to run now)."""
         open_threads = [t for t in self.threads.values() if t.is_open]
-        external = (WaitKind.EVENT, WaitKind.TIMER, WaitKind.SUBFLOW, WaitKind.CHILDREN)
         return (
             bool(open_threads)
             and all(
                 t.status is ThreadStatus.BLOCKED
                 and t.wait is not None
-                and t.wait.get("kind") in external
+                and t.wait.kind in EXTERNAL
                 for t in open_threads
             )
             and any(
-                t.wait and t.wait.get("kind") in (WaitKind.EVENT, WaitKind.TIMER)
+                t.wait is not None and t.wait.kind in (WaitKind.EVENT, WaitKind.TIMER)
                 for t in open_threads
             )
         )

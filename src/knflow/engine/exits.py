@@ -13,8 +13,9 @@ from typing import Any, Final
 from knflow.engine import emitting, failures, timeouts
 from knflow.engine.children import cancel_children
 from knflow.engine.context import Run
-from knflow.engine.execution import Stage, Thread, ThreadStatus, WaitKind
+from knflow.engine.execution import Stage, Thread, ThreadStatus
 from knflow.engine.outcome import ContinueAs, Failure, InstanceStatus
+from knflow.engine.thread_waits import EventWait, WaitLevel
 from knflow.workflow.model import End, Json, State, StateType, Transition
 
 STATE_NODE_TYPE: Final = "CompositeContextNode"
@@ -152,12 +153,7 @@ def _rest(run: Run, main: Thread) -> None:
         goto(main, start.name)
         return
     main.status = ThreadStatus.BLOCKED
-    main.wait = {
-        "kind": WaitKind.EVENT,
-        "key": run.new_key(main),
-        "level": "state",
-        "events": [],
-    }
+    main.wait = EventWait(key=run.new_key(main), level=WaitLevel.STATE)
     main.seq += 1
 
 

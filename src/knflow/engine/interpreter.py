@@ -20,7 +20,6 @@ from knflow.engine.execution import (
     Stage,
     Thread,
     ThreadStatus,
-    WaitKind,
 )
 from knflow.engine.exits import (
     STATE_NODE_TYPE,
@@ -31,6 +30,7 @@ from knflow.engine.exits import (
 )
 from knflow.engine.expressions import Evaluator
 from knflow.engine.outcome import (
+    ERROR_MESSAGE_FAILURE,
     Activation,
     CallCompleted,
     Deadline,
@@ -43,6 +43,13 @@ from knflow.engine.outcome import (
 )
 from knflow.engine.results import BLOCKED, Failed, Finished, StateResult
 from knflow.engine.states import foreach, inject, operation, parallel, switch, waits
+from knflow.engine.thread_waits import (
+    CallWait,
+    EventWait,
+    TimerWait,
+    WaitKind,
+    WaitLevel,
+)
 from knflow.errors import ExpressionError
 from knflow.workflow.model import Definition, Json, State, StateType
 
@@ -179,29 +186,31 @@ def _accepts(thread: Thread | None, activation: Activation) -> bool:
     return (
         thread.status is ThreadStatus.BLOCKED
         and thread.wait is not None
-        and thread.wait.get("key") == activation.key
+        and thread.wait.key == activation.key
     )
 
 
 def _resume(run: Run, thread: Thread, activation: CallCompleted) -> None:
     """Hand a finished call, timer or event to the blocked thread and make it runnable."""
-    wait = thread.wait or {}
+    wait = thread.wait
     thread.seq += 1
     if activation.failure is not None:
-        if wait.get("kind") == WaitKind.CALL and _retry(
-            run, thread, activation.failure
-        ):
+        if isinstance(wait, CallWait) and _retry(run, thread, activation.failure):
             return
         thread.wait = None
         thread.status = ThreadStatus.RUNNABLE
         thread.scratch["failure"] = activation.failure.to_json()
         return
-    if wait.get("level") == "state":
+    if isinstance(wait, (EventWait, TimerWait)) and wait.level is WaitLevel.STATE:
         result = activation.result
         arrived: dict[str, Any] = (
-            result if isinstance(result, dict) else {"kind": "timer"}
+            result if isinstance(result, dict) else {"kind": WaitKind.TIMER.value}
         )
-        if wait.get("all") and arrived.get("kind") == "event":
+        if (
+            isinstance(wait, EventWait)
+            and wait.all
+            and arrived.get("kind") == WaitKind.EVENT
+        ):
             gathered = _gather(wait, arrived)
             if gathered is None:
                 return  # SW 0.8 `exclusive: false`: keep waiting for the other events
@@ -260,27 +269,23 @@ def _retry(run: Run, thread: Thread, failure: Failure) -> bool:
     attempts[str(thread.pc)] = attempt
     key = run.new_key(thread)
     due = run.now + delay
-    thread.wait = {
-        "kind": WaitKind.TIMER,
-        "key": key,
-        "due": due.isoformat(),
-        "phase": f"retry:{thread.pc}",
-        "failure": failure.to_json(),
-    }
+    thread.wait = TimerWait(
+        key=key, due=due, phase=f"retry:{thread.pc}", failure=failure.to_json()
+    )
     thread.status = ThreadStatus.BLOCKED
     run.command(ScheduleTimer(thread_id=thread.id, key=key, due=due))
     return True
 
 
-def _gather(wait: dict[str, Any], arrived: dict[str, Any]) -> dict[str, Any] | None:
+def _gather(wait: EventWait, arrived: dict[str, Any]) -> dict[str, Any] | None:
     """Collect events of an all-events wait; return them all once every one arrived."""
-    received = {r["ref"]: r for r in wait.get("received", [])}
+    received = {r["ref"]: r for r in wait.received}
     for event in arrived.get("events", []):
         received.setdefault(event["ref"], event)
-    wait["received"] = list(received.values())
-    if not {e["ref"] for e in wait.get("events", [])} <= set(received):
+    wait.received = list(received.values())
+    if wait.pending():
         return None
-    return {"kind": "event", "events": list(received.values())}
+    return {"kind": WaitKind.EVENT.value, "events": list(received.values())}
 
 
 def _drain(run: Run) -> None:
@@ -386,7 +391,9 @@ def _exit(run: Run, thread: Thread, state: State, finished: Finished) -> None:
         return
     if message is not None:
         thread.data = data
-        fail_instance(run, thread, state, Failure(message=message, kind="ErrorMessage"))
+        fail_instance(
+            run, thread, state, Failure(message=message, kind=ERROR_MESSAGE_FAILURE)
+        )
         return
     run.trace(
         "exit",

@@ -30,6 +30,9 @@ ENDED: Final = frozenset(
 )
 """Statuses an instance does not leave by itself (ERROR only through retrigger or skip)."""
 
+ERROR_MESSAGE_FAILURE: Final = "ErrorMessage"
+"""The failure kind of a state whose SonataFlow `errorMessage` metadata failed the instance."""
+
 
 # --- activations -------------------------------------------------------------------------
 

@@ -20,6 +20,8 @@ from knflow.workflow.model import Json
 
 JOB_EVENT_NAMESPACE: Final = uuid.UUID("9e2b7c44-51d0-4f3a-8c6e-2a7d1b0e5f93")
 """Namespace of the uuid5 event ids; never change it (ids would stop de-duplicating)."""
+SINK_EVENT_NAMESPACE: Final = uuid.UUID("4a7e9d21-3c5b-4f08-a6d2-8b1e0c9f7d35")
+"""Namespace of the ids of the CloudEvents sink recipients receive."""
 SOURCE: Final = "/knflow/jobs"
 """CloudEvent `source` of every JobEvent (the Job Service sends `<its url>/jobs`)."""
 STATUSES: Final = frozenset({"SCHEDULED", "RETRY", "EXECUTED", "ERROR", "CANCELED"})
@@ -76,6 +78,40 @@ def job_event(facts: JobFacts) -> Event:
         data=job_data(facts),
         time=facts.last_update,
         extensions=_extensions(facts),
+    )
+
+
+def sink_event(
+    *,
+    job_id: str,
+    recipient: Mapping[str, Json],
+    firing: int,
+    remaining: int | None,
+    now: datetime,
+) -> Event:
+    """Build the CloudEvent a sink recipient receives at the `firing`-th firing of a job.
+
+    The Job Service sends the number of firings left as the `limit` extension (-1: forever,
+    `remaining` None).
+    """
+    payload = recipient.get("payload")
+    data = payload.get("data") if isinstance(payload, dict) else None
+    raw_extensions = recipient.get("ce-extensions")
+    extensions: dict[str, str] = {
+        str(k): str(v)
+        for k, v in (raw_extensions if isinstance(raw_extensions, dict) else {}).items()
+    }
+    extensions["limit"] = str(-1 if remaining is None else max(remaining, 0))
+    subject = recipient.get("ce-subject")
+    return Event(
+        id=str(uuid.uuid5(SINK_EVENT_NAMESPACE, f"{job_id}/{firing}")),
+        source=str(recipient.get("ce-source") or SOURCE),
+        type=str(recipient.get("ce-type")),
+        subject=None if subject is None else str(subject),
+        data=data,
+        time=now,
+        datacontenttype=str(recipient.get("ce-datacontenttype") or "application/json"),
+        extensions=extensions,
     )
 
 

@@ -23,7 +23,7 @@ from knflow.outbound.function_http import Answer, FunctionRequest
 from knflow.workflow.model import Json
 
 if TYPE_CHECKING:
-    from knflow.outbound.functions import FunctionCall
+    from knflow.outbound.function_call import FunctionCall
 
 SERVICE_RESOURCE: Final = "services.v1.serving.knative.dev"
 CLOUD_EVENT_CONTENT_TYPE: Final = "application/cloudevents+json; charset=UTF-8"

@@ -31,7 +31,7 @@ from knflow.outbound.openapi_documents import Operation
 from knflow.workflow.model import Json
 
 if TYPE_CHECKING:
-    from knflow.outbound.functions import FunctionCall
+    from knflow.outbound.function_call import FunctionCall
 
 DOCUMENT_SUFFIXES: Final = (".json", ".yaml", ".yml")
 BODY_ARGUMENT: Final = "body"

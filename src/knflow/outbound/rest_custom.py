@@ -18,7 +18,7 @@ from knflow.outbound.function_http import FunctionRequest
 from knflow.workflow.model import Json
 
 if TYPE_CHECKING:
-    from knflow.outbound.functions import FunctionCall
+    from knflow.outbound.function_call import FunctionCall
 
 METHODS: Final = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"})
 HEADER_PREFIX: Final = "HEADER_"

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Final
 from knflow.workflow.model import Json
 
 if TYPE_CHECKING:
-    from knflow.outbound.functions import FunctionCall
+    from knflow.outbound.function_call import FunctionCall
 
 LOGGER_NAME: Final = "knflow.sysout"
 LEVELS: Final = {

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
-from psycopg.rows import class_row
+from psycopg.rows import RowFactory, kwargs_row
 from psycopg.types.json import Jsonb
 
+from knflow.engine.outcome import InstanceStatus
 from knflow.errors import ConflictError
 from knflow.store.db import Connection
 from knflow.store.sql import queries
 from knflow.workflow.model import Json
 
-_JSON_COLUMNS = ("data", "variables", "execution", "headers", "correlation")
+_JSON_COLUMNS: Final = ("data", "variables", "execution", "headers", "correlation")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -27,8 +28,8 @@ class InstanceRow:
     """Its workflow."""
     workflow_version: str
     """The pinned definition version."""
-    status: str
-    """ACTIVE, COMPLETED, ERROR, ABORTED or SUSPENDED."""
+    status: InstanceStatus
+    """Where the instance stands."""
     revision: int
     """Bumped by every update."""
     data: Json
@@ -75,7 +76,7 @@ class InstanceRow:
 class StatusView:
     """The little a poller needs to know."""
 
-    status: str
+    status: InstanceStatus
     """Instance status."""
     waiting: bool
     """Waiting for an event or timer."""
@@ -97,7 +98,7 @@ def insert(conn: Connection, row: InstanceRow) -> bool:
 
 def lock(conn: Connection, instance_id: str) -> InstanceRow | None:
     """Return the instance with its row locked until the transaction ends."""
-    with conn.cursor(row_factory=class_row(InstanceRow)) as cursor:
+    with conn.cursor(row_factory=_INSTANCE_ROWS) as cursor:
         return cursor.execute(
             queries("instances")["lock_instance"], {"id": instance_id}
         ).fetchone()
@@ -105,7 +106,7 @@ def lock(conn: Connection, instance_id: str) -> InstanceRow | None:
 
 def get(conn: Connection, instance_id: str) -> InstanceRow | None:
     """Return the instance without locking it."""
-    with conn.cursor(row_factory=class_row(InstanceRow)) as cursor:
+    with conn.cursor(row_factory=_INSTANCE_ROWS) as cursor:
         return cursor.execute(
             queries("instances")["get_instance"], {"id": instance_id}
         ).fetchone()
@@ -157,15 +158,29 @@ def open_children(conn: Connection, parent_instance_id: str) -> list[str]:
 
 def status_of(conn: Connection, instance_id: str) -> StatusView | None:
     """Return the status, waiting flag and data of an instance."""
-    with conn.cursor(row_factory=class_row(StatusView)) as cursor:
+    with conn.cursor(row_factory=_STATUS_VIEWS) as cursor:
         return cursor.execute(
             queries("instances")["status_of"], {"id": instance_id}
         ).fetchone()
 
 
 def _params(row: InstanceRow) -> dict[str, Any]:
-    params = asdict(row)
+    """Return the row's columns as parameters, sharing its values (no deep copy of the data)."""
+    params = {field.name: getattr(row, field.name) for field in fields(row)}
+    params["status"] = row.status.value
     params["correlation"] = params["correlation"] or {}
     for column in _JSON_COLUMNS:
         params[column] = Jsonb(params[column])
     return params
+
+
+def _instance_from_columns(**columns: Any) -> InstanceRow:
+    return InstanceRow(**{**columns, "status": InstanceStatus(columns["status"])})
+
+
+def _status_from_columns(**columns: Any) -> StatusView:
+    return StatusView(**{**columns, "status": InstanceStatus(columns["status"])})
+
+
+_INSTANCE_ROWS: Final[RowFactory[InstanceRow]] = kwargs_row(_instance_from_columns)
+_STATUS_VIEWS: Final[RowFactory[StatusView]] = kwargs_row(_status_from_columns)

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any, Final
 
-from psycopg.rows import class_row
+from psycopg.rows import RowFactory, class_row, kwargs_row
 from psycopg.types.json import Jsonb
 
 from knflow.store.db import Connection
@@ -21,14 +22,34 @@ from knflow.workflow.model import Json
 EARLIEST: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+class JobStatus(StrEnum):
+    """Where a job stands, with the Kogito Job Service's names (plus RUNNING)."""
+
+    SCHEDULED = "SCHEDULED"
+    RUNNING = "RUNNING"
+    """Claimed by a firer calling its recipient; `expiration_time` is the lease end."""
+    RETRY = "RETRY"
+    EXECUTED = "EXECUTED"
+    ERROR = "ERROR"
+    CANCELED = "CANCELED"
+
+
+PENDING_STATUSES: Final = frozenset(
+    {JobStatus.SCHEDULED, JobStatus.RETRY, JobStatus.RUNNING}
+)
+"""Jobs that will still fire."""
+FAILING_STATUSES: Final = frozenset({JobStatus.RETRY, JobStatus.ERROR})
+"""Jobs whose last attempt failed."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class JobRow:
     """One job."""
 
     id: str
     """Job id."""
-    status: str
-    """SCHEDULED, RUNNING, EXECUTED, RETRY, ERROR or CANCELED."""
+    status: JobStatus
+    """Where it stands."""
     expiration_time: datetime
     """When it fires next (RUNNING: when the firer's lease ends)."""
     recipient: Json
@@ -126,7 +147,7 @@ def upsert(
         "execution_timeout_ms": execution_timeout_ms,
         "now": now,
     }
-    with conn.cursor(row_factory=class_row(JobRow)) as cursor:
+    with conn.cursor(row_factory=_JOB_ROWS) as cursor:
         row = cursor.execute(queries("jobs")["upsert_job"], params).fetchone()
     assert row is not None, "INSERT ... RETURNING returns the row"
     return row
@@ -134,7 +155,7 @@ def upsert(
 
 def claim_due(conn: Connection, *, now: datetime, limit: int = 50) -> list[JobRow]:
     """Lock due jobs (and running jobs whose lease ran out) for this transaction."""
-    with conn.cursor(row_factory=class_row(JobRow)) as cursor:
+    with conn.cursor(row_factory=_JOB_ROWS) as cursor:
         return cursor.execute(
             queries("jobs")["claim_due_jobs"], {"now": now, "limit": limit}
         ).fetchall()
@@ -156,7 +177,7 @@ def set_status(
     conn: Connection,
     job: JobRow,
     *,
-    status: str,
+    status: JobStatus,
     now: datetime,
     expiration_time: datetime | None = None,
     retries: int | None = None,
@@ -168,12 +189,12 @@ def set_status(
 
     `occurrence_at` is cleared unless given: it only means something while RUNNING or RETRY.
     """
-    with conn.cursor(row_factory=class_row(JobRow)) as cursor:
+    with conn.cursor(row_factory=_JOB_ROWS) as cursor:
         row = cursor.execute(
             queries("jobs")["set_job_status"],
             {
                 "id": job.id,
-                "status": status,
+                "status": status.value,
                 "now": now,
                 "expiration_time": expiration_time or job.expiration_time,
                 "retries": job.retries if retries is None else retries,
@@ -190,19 +211,19 @@ def set_status(
 
 def get(conn: Connection, job_id: str) -> JobRow | None:
     """Return a job."""
-    with conn.cursor(row_factory=class_row(JobRow)) as cursor:
+    with conn.cursor(row_factory=_JOB_ROWS) as cursor:
         return cursor.execute(queries("jobs")["get_job"], {"id": job_id}).fetchone()
 
 
 def lock(conn: Connection, job_id: str) -> JobRow | None:
     """Return a job with its row locked until the transaction ends."""
-    with conn.cursor(row_factory=class_row(JobRow)) as cursor:
+    with conn.cursor(row_factory=_JOB_ROWS) as cursor:
         return cursor.execute(queries("jobs")["lock_job"], {"id": job_id}).fetchone()
 
 
 def cancel(conn: Connection, job_id: str, *, now: datetime) -> JobRow | None:
     """Cancel a pending or running job; return it, or None when it was not pending."""
-    with conn.cursor(row_factory=class_row(JobRow)) as cursor:
+    with conn.cursor(row_factory=_JOB_ROWS) as cursor:
         return cursor.execute(
             queries("jobs")["cancel_job"], {"id": job_id, "now": now}
         ).fetchone()
@@ -212,7 +233,7 @@ def cancel_for_instance(
     conn: Connection, instance_id: str, *, now: datetime
 ) -> list[JobRow]:
     """Cancel every pending job of an instance (it ended); return the cancelled jobs."""
-    with conn.cursor(row_factory=class_row(JobRow)) as cursor:
+    with conn.cursor(row_factory=_JOB_ROWS) as cursor:
         return cursor.execute(
             queries("jobs")["cancel_instance_jobs"],
             {"instance_id": instance_id, "now": now},
@@ -266,3 +287,10 @@ def release_watch(conn: Connection, *, name: str, holder: str, now: datetime) ->
     conn.execute(
         queries("jobs")["release_watch"], {"name": name, "holder": holder, "now": now}
     )
+
+
+def _job_from_columns(**columns: Any) -> JobRow:
+    return JobRow(**{**columns, "status": JobStatus(columns["status"])})
+
+
+_JOB_ROWS: Final[RowFactory[JobRow]] = kwargs_row(_job_from_columns)

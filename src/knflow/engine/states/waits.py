@@ -13,10 +13,17 @@ from typing import Any
 from knflow.engine import dataflow
 from knflow.engine.actions import block, run_actions, thread_actions
 from knflow.engine.context import Run
-from knflow.engine.execution import Thread, WaitKind
+from knflow.engine.execution import Thread
 from knflow.engine.outcome import Failure, ScheduleTimer
 from knflow.engine.results import BLOCKED, Failed, Finished, StateResult
 from knflow.engine.states import operation
+from knflow.engine.thread_waits import (
+    AwaitedEvent,
+    EventWait,
+    TimerWait,
+    WaitKind,
+    WaitLevel,
+)
 from knflow.workflow.model import Json, State
 from knflow.workflow.parsing import parse_duration
 
@@ -30,10 +37,7 @@ def run_sleep(run: Run, thread: Thread, state: State) -> StateResult:
         return Finished(data=thread.data)
     key = run.new_key(thread)
     due = run.now + state.duration
-    block(
-        thread,
-        {"kind": WaitKind.TIMER, "key": key, "due": due.isoformat(), "level": "state"},
-    )
+    block(thread, TimerWait(key=key, due=due, level=WaitLevel.STATE))
     run.command(ScheduleTimer(thread_id=thread.id, key=key, due=due))
     return BLOCKED
 
@@ -157,26 +161,19 @@ def _await(
     for ref in refs:
         event_def = run.definition.events.get(ref)
         awaited.append(
-            {
-                "ref": ref,
-                "type": event_def.type if event_def else ref,
-                "source": event_def.source if event_def else None,
-            }
+            AwaitedEvent(
+                ref=ref,
+                type=event_def.type if event_def else ref,
+                source=event_def.source if event_def else None,
+            )
         )
-    wait: dict[str, Any] = {
-        "kind": WaitKind.EVENT,
-        "key": key,
-        "level": "state",
-        "events": awaited,
-        "all": not exclusive,
-        "received": [],
-    }
+    wait = EventWait(key=key, level=WaitLevel.STATE, events=awaited, all=not exclusive)
     timeout = state.timeouts.get("eventTimeout") or run.definition.timeouts.get(
         "eventTimeout"
     )
     if timeout:
         due = run.now + parse_duration(str(timeout))
-        wait["due"] = due.isoformat()
+        wait.due = due
         run.command(ScheduleTimer(thread_id=thread.id, key=key, due=due))
     block(thread, wait)
     return BLOCKED

@@ -1,0 +1,76 @@
+"""Carrying out what a unit of work leaves for after its commit: publishing events, performing calls.
+
+A claimed call runs here, outside any transaction; its result (or failure) is applied in a new
+unit of work, which may claim the next call, and so on until the instance waits, fans out to
+step-executor, or ends. Several calls claimed at once (a local run) run concurrently.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import Final
+
+from knflow.engine.outcome import CallCompleted
+from knflow.runtime.instances import calls, publishing
+from knflow.runtime.instances.transaction import apply_activation
+from knflow.runtime.instances.work import AfterCommit, CallPolicy, PendingCall
+from knflow.runtime.services import Services
+
+logger = logging.getLogger(__name__)
+
+MOST_CONCURRENT_CALLS: Final = 16
+
+
+def carry_out(services: Services, after: AfterCommit) -> None:
+    """Publish what was queued and perform the claimed calls, following each to its next wait.
+
+    A loop, not recursion: a sequential foreach over thousands of calls is carried out call
+    by call. Past the step budget the next calls go to step-executor as step events, so one
+    invocation never outlives its request timeout (run to the next wait, within a budget).
+    """
+    deadline = time.monotonic() + services.settings.step_budget.total_seconds()
+    waiting = [after]
+    while waiting:
+        current = waiting.pop()
+        policy = (
+            CallPolicy.KEEP_FIRST
+            if time.monotonic() < deadline
+            else CallPolicy.HAND_OVER
+        )
+        publishing.publish_ids(services, current.outbox_ids)
+        for call in (c for c in current.calls if c.asynchronous):
+            _fire_and_forget(services, call)
+        pending = [c for c in current.calls if not c.asynchronous]
+        if len(pending) == 1:
+            waiting.append(complete_call(services, pending[0], policy=policy))
+        elif pending:
+            workers = min(len(pending), MOST_CONCURRENT_CALLS)
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                waiting.extend(
+                    pool.map(partial(complete_call, services, policy=policy), pending)
+                )
+
+
+def complete_call(
+    services: Services,
+    call: PendingCall,
+    *,
+    policy: CallPolicy = CallPolicy.KEEP_FIRST,
+) -> AfterCommit:
+    """Perform a claimed call and apply its outcome in a new unit of work."""
+    result, failure = calls.perform(services, call)
+    activation = CallCompleted(
+        thread_id=call.thread_id, key=call.key, result=result, failure=failure
+    )
+    return apply_activation(services, call.instance_id, activation, calls=policy)
+
+
+def _fire_and_forget(services: Services, call: PendingCall) -> None:
+    _, failure = calls.perform(services, call)
+    if failure is not None:
+        logger.warning(
+            "async function call failed", extra={"function": call.function_name}
+        )

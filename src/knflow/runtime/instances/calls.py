@@ -1,0 +1,102 @@
+"""Service calls performed by this process: what to call, and calling it.
+
+A call is performed outside any transaction; its result (or failure) comes back to the engine
+as an activation. The `X-Authorization-*` headers of the request that started the instance go
+along with every call, as SonataFlow forwards them.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from knflow.engine.outcome import CallFunction, Failure
+from knflow.engine.thread_waits import CallWait
+from knflow.errors import ActionError
+from knflow.outbound import functions
+from knflow.outbound.function_call import FunctionCall
+from knflow.runtime.catalog import LoadedDefinition
+from knflow.runtime.instances import claims
+from knflow.runtime.instances.work import PendingCall
+from knflow.runtime.services import Services
+from knflow.store.instances import InstanceRow
+from knflow.workflow.model import Json
+
+logger = logging.getLogger(__name__)
+
+FORWARDED_PREFIX = "x-authorization-"
+
+
+def pending(
+    row: InstanceRow, loaded: LoadedDefinition, thread_id: str, wait: CallWait
+) -> PendingCall:
+    """Describe the call `thread_id` of `row` is blocked on, for this process to perform."""
+    return PendingCall(
+        instance_id=row.id,
+        thread_id=thread_id,
+        key=wait.key,
+        function_name=wait.function,
+        arguments=wait.arguments,
+        loaded=loaded,
+        headers=forwarded_headers(row),
+        timeout=wait.timeout,
+    )
+
+
+def asynchronous(
+    row: InstanceRow, loaded: LoadedDefinition, command: CallFunction
+) -> PendingCall:
+    """Describe an `invoke: async` call: performed after commit, nobody waits for it."""
+    return PendingCall(
+        instance_id=row.id,
+        thread_id=command.thread_id,
+        key=command.key,
+        function_name=command.function_name,
+        arguments=command.arguments,
+        loaded=loaded,
+        headers=forwarded_headers(row),
+        asynchronous=True,
+        timeout=command.timeout,
+    )
+
+
+def forwarded_headers(row: InstanceRow) -> dict[str, str]:
+    """Return the start request's `X-Authorization-*` headers, forwarded to every call."""
+    return {
+        name: value
+        for name, value in (row.headers or {}).items()
+        if name.lower().startswith(FORWARDED_PREFIX)
+    }
+
+
+def perform(services: Services, call: PendingCall) -> tuple[Json, Failure | None]:
+    """Call the service; return its result, or a failure the engine can match against `onErrors`."""
+    definition = call.loaded.definition
+    function_def = definition.functions[call.function_name]
+    try:
+        result = functions.invoke(
+            services.http,
+            services.settings,
+            FunctionCall(
+                function_name=function_def.name,
+                function_type=function_def.type,
+                operation=function_def.operation,
+                arguments=call.arguments,
+                resources=call.loaded.source.resources,
+                instance_id=call.instance_id,
+                workflow_id=definition.workflow_id,
+                forward_headers=call.headers,
+                timeout=claims.call_timeout(services.settings, call.timeout),
+            ),
+        )
+    except ActionError as error:
+        logger.info(
+            "function call failed",
+            extra={"function": call.function_name, "kind": error.kind},
+        )
+        return None, Failure(
+            message=str(error),
+            kind=error.kind,
+            status=error.status,
+            retryable=error.retryable,
+        )
+    return result, None

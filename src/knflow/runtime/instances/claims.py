@@ -1,0 +1,57 @@
+"""Claims on service calls: who performs a call a thread is blocked on, and until when.
+
+A thread blocked on a call records in its wait until when the claiming executor owns the call;
+past that deadline the executor is presumed dead and another may claim it, so at most that one
+call is repeated.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from knflow.config import Settings
+from knflow.engine.execution import Execution, Thread, ThreadStatus
+from knflow.engine.thread_waits import CallWait
+
+
+def call_timeout(settings: Settings, declared: timedelta | None) -> timedelta:
+    """How long a service call may take: its `actionExecTimeout`, else the default."""
+    return declared if declared is not None else settings.action_timeout
+
+
+def claim_deadline(
+    settings: Settings, declared: timedelta | None, now: datetime
+) -> datetime:
+    """Until when a claimed call belongs to its executor: twice the call's timeout.
+
+    Past it, the executor is presumed dead (SIGKILL, lost node) and the call may be claimed
+    again, so at most that one call is repeated.
+    """
+    return now + 2 * call_timeout(settings, declared)
+
+
+def call_wait_of(thread: Thread) -> CallWait | None:
+    """Return the call a blocked thread waits for, if it waits for one."""
+    if thread.status is not ThreadStatus.BLOCKED or not isinstance(
+        thread.wait, CallWait
+    ):
+        return None
+    return thread.wait
+
+
+def claim(wait: CallWait, settings: Settings, now: datetime) -> None:
+    """Take the call for this executor until its claim deadline (the caller commits it)."""
+    wait.claimed_until = claim_deadline(settings, wait.timeout, now)
+
+
+def claimable_call(
+    execution: Execution, thread_id: str, now: datetime
+) -> CallWait | None:
+    """Return the call a thread waits for when nobody holds a live claim on it."""
+    thread = execution.threads.get(thread_id)
+    wait = None if thread is None else call_wait_of(thread)
+    if wait is None:
+        return None
+    if wait.claimed_until is not None and wait.claimed_until > now:
+        return None
+    return wait

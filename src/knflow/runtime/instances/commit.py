@@ -1,0 +1,232 @@
+"""Committing an engine outcome: the instance row, its events and its follow-up work, in one unit of work.
+
+`commit_outcome` is the only place that turns engine commands into rows: outgoing CloudEvents and
+Kogito process events go to the outbox; service calls are either claimed by this process (kept
+for after the commit) or handed to step-executor with a step event; timers become job rows. What
+the commit means for other instances — a subflow to start, a parent to resume, children to end —
+is queued on the unit of work as a `Consequence`, never done here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+
+from knflow.engine.execution import ThreadStatus
+from knflow.engine.outcome import (
+    ENDED,
+    CallFunction,
+    ContinueAs,
+    EmitEvent,
+    InstanceStatus,
+    Outcome,
+    RequestNotification,
+    ScheduleThread,
+    ScheduleTimer,
+    StartSubflow,
+)
+from knflow.events import hints, kogito, produced, types
+from knflow.runtime.catalog import LoadedDefinition
+from knflow.runtime.instances import calls, claims, correlation, process_events, timers
+from knflow.runtime.instances.work import (
+    ContinueInstance,
+    EndChildren,
+    ResumeParent,
+    StartChild,
+    TakeBacklog,
+    UnitOfWork,
+)
+from knflow.store import instances, jobs, subscriptions
+from knflow.store.instances import InstanceRow
+
+
+def commit_outcome(
+    work: UnitOfWork,
+    loaded: LoadedDefinition,
+    before: InstanceRow,
+    outcome: Outcome,
+    *,
+    is_new: bool,
+) -> InstanceRow:
+    """Persist `outcome` for the instance `before` (inserted when `is_new`) and its commands.
+
+    Returns the row as committed (with its new revision); an ignored activation changes
+    nothing and returns `before`.
+    """
+    if outcome.ignored and not is_new:
+        return before
+    row = _next_row(before, outcome, work.now)
+    _claim_and_dispatch(work, loaded, row, outcome)
+    row = dataclasses.replace(
+        row,
+        execution=outcome.execution.to_json(),
+        waiting=outcome.execution.is_waiting_externally(),
+    )
+    if is_new:
+        instances.insert(work.conn, row)
+    else:
+        instances.update(work.conn, row)
+        row = dataclasses.replace(row, revision=row.revision + 1)
+    for event in process_events.for_commit(
+        loaded,
+        row,
+        outcome,
+        settings=work.services.settings,
+        now=work.now,
+        is_new=is_new,
+    ):
+        work.queue_event(event, instance_id=row.id)
+    if row.status in ENDED:
+        _leave(work, row)
+        _carry_out(work, loaded, row, outcome)
+        work.consequences.append(EndChildren(parent=row, everyone=False))
+        work.consequences.append(ResumeParent(child=row))
+        return row
+    wanted = correlation.subscriptions_of(loaded, row)
+    subscriptions.replace_for_instance(work.conn, row.id, wanted, now=work.now)
+    _carry_out(work, loaded, row, outcome)
+    if wanted:
+        work.consequences.append(TakeBacklog(instance_id=row.id))
+    return row
+
+
+def abort(work: UnitOfWork, loaded: LoadedDefinition, row: InstanceRow) -> InstanceRow:
+    """Abort a locked, unfinished instance; its running subflows and waiting parent follow."""
+    aborted = dataclasses.replace(
+        row,
+        status=InstanceStatus.ABORTED,
+        updated_at=work.now,
+        ended_at=work.now,
+        waiting=False,
+    )
+    instances.update(work.conn, aborted)
+    aborted = dataclasses.replace(aborted, revision=row.revision + 1)
+    _leave(work, aborted)
+    queue_state_change(work, loaded, aborted, event_type=kogito.STATE_ENDED)
+    work.consequences.append(EndChildren(parent=aborted, everyone=True))
+    work.consequences.append(ResumeParent(child=aborted))
+    return aborted
+
+
+def queue_state_change(
+    work: UnitOfWork, loaded: LoadedDefinition, row: InstanceRow, *, event_type: int
+) -> None:
+    """Announce a management change (abort, retrigger) to the Data Index."""
+    event = process_events.state_change(
+        loaded,
+        row,
+        settings=work.services.settings,
+        now=work.now,
+        event_type=event_type,
+    )
+    work.queue_event(event, instance_id=row.id)
+
+
+def _leave(work: UnitOfWork, row: InstanceRow) -> None:
+    """Drop what an ended instance waited for: its subscriptions and pending timers."""
+    subscriptions.replace_for_instance(work.conn, row.id, [], now=work.now)
+    for cancelled in jobs.cancel_for_instance(work.conn, row.id, now=work.now):
+        work.announce_job(cancelled)
+
+
+def _next_row(before: InstanceRow, outcome: Outcome, now: datetime) -> InstanceRow:
+    """The row after `outcome`: an active instance carries no error; an ended one its end time."""
+    status = outcome.status
+    failure = outcome.failure
+    keeps_error = status is not InstanceStatus.ACTIVE
+    return dataclasses.replace(
+        before,
+        status=status,
+        data=outcome.data if outcome.data is not None else before.data,
+        error_state=outcome.failed_state
+        if failure
+        else (before.error_state if keeps_error else None),
+        error_node=outcome.failed_node
+        if failure
+        else (before.error_node if keeps_error else None),
+        error_message=failure.message
+        if failure
+        else (before.error_message if keeps_error else None),
+        updated_at=now,
+        ended_at=now
+        if status in ENDED and status is not InstanceStatus.ERROR
+        else None,
+    )
+
+
+def _claim_and_dispatch(
+    work: UnitOfWork, loaded: LoadedDefinition, row: InstanceRow, outcome: Outcome
+) -> None:
+    """Keep the calls the unit's policy allows in this process; the others go to step-executor."""
+    execution = outcome.execution
+    for command in outcome.commands:
+        if not isinstance(command, CallFunction):
+            continue
+        if command.asynchronous:
+            work.after_commit.calls.append(calls.asynchronous(row, loaded, command))
+            continue
+        thread = execution.threads.get(command.thread_id)
+        if thread is None or thread.status is not ThreadStatus.BLOCKED:
+            continue
+        call_wait = claims.call_wait_of(thread)
+        if call_wait is None:
+            continue
+        if work.claim_call():
+            claims.claim(call_wait, work.services.settings, work.now)
+            work.after_commit.calls.append(
+                calls.pending(row, loaded, thread.id, call_wait)
+            )
+        else:
+            work.queue_event(
+                hints.step_event(row.id, thread.id, thread.seq, now=work.now),
+                instance_id=row.id,
+            )
+
+
+def _carry_out(
+    work: UnitOfWork, loaded: LoadedDefinition, row: InstanceRow, outcome: Outcome
+) -> None:
+    for command in outcome.commands:
+        if isinstance(command, EmitEvent):
+            work.queue_event(
+                produced.produced_event(
+                    command, producer=_producer(loaded, row), now=work.now
+                ),
+                instance_id=row.id,
+            )
+        elif isinstance(command, RequestNotification):
+            notification = EmitEvent(
+                key=command.key,
+                type=types.NOTIFICATION_REQUESTED,
+                source=None,
+                data=command.body,
+            )
+            work.queue_event(
+                produced.produced_event(
+                    notification, producer=_producer(loaded, row), now=work.now
+                ),
+                instance_id=row.id,
+            )
+        elif isinstance(command, ScheduleThread):
+            work.queue_event(
+                hints.step_event(row.id, command.thread_id, command.seq, now=work.now),
+                instance_id=row.id,
+            )
+        elif isinstance(command, ScheduleTimer):
+            timers.schedule(work, row, command)
+        elif isinstance(command, StartSubflow):
+            work.consequences.append(StartChild(parent=row, command=command))
+        elif isinstance(command, ContinueAs):
+            work.consequences.append(ContinueInstance(ended=row, command=command))
+
+
+def _producer(loaded: LoadedDefinition, row: InstanceRow) -> produced.Producer:
+    return produced.Producer(
+        instance_id=row.id,
+        workflow_id=loaded.definition.workflow_id,
+        version=loaded.definition.version,
+        business_key=row.business_key,
+        correlation={
+            name: str(value) for name, value in (row.correlation or {}).items()
+        },
+    )

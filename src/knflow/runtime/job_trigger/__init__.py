@@ -1,0 +1,1 @@
+"""job-trigger: fire timers and scheduled starts, serve the Kogito Job Service API, reconcile."""

@@ -1,0 +1,1 @@
+"""notify: deliver notification requests and instance endings to Backstage and webhooks."""

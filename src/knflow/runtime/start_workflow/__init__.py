@@ -1,0 +1,1 @@
+"""start-workflow: the SonataFlow REST API, instance management, and definition registration."""

@@ -1,0 +1,197 @@
+"""Registering workflow definitions and loading them for execution.
+
+A definition is stored once per (id, version) with everything it needs (text, inlined parts,
+OpenAPI documents, resolved schemas), so no function ever reads workflow files. Registration
+announces the definition to the Data Index with a `ProcessDefinitionEvent` in the same
+transaction. Loaded definitions are cached per process by checksum: no step re-parses a
+definition or recompiles its expressions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from knflow.config import Settings
+from knflow.events import kogito
+from knflow.runtime import catalog
+from knflow.runtime.instances import publishing, schedules
+from knflow.runtime.services import Services
+from knflow.store import db
+from knflow.store import definitions as stored_definitions
+from knflow.store.db import Connection
+from knflow.store.definitions import StoredDefinition
+from knflow.workflow import loading, validation
+from knflow.workflow.loading import WorkflowSource
+from knflow.workflow.model import Definition, Json
+from knflow.workflow.parsing import parse_definition
+
+logger = logging.getLogger(__name__)
+
+
+def register_folder(services: Services, folder: Path) -> list[str]:
+    """Register every workflow file in `folder`; return the ids registered or changed.
+
+    Unchanged definitions are left alone (no event). Each file is its own transaction.
+
+    Raises:
+        DefinitionError: a file is invalid (nothing of that file is stored).
+    """
+    changed = []
+    for source in loading.load_directory(folder):
+        with db.transaction(services.pool) as conn:
+            if register_source(
+                conn, source, settings=services.settings, now=services.clock()
+            ):
+                changed.append(
+                    str(source.document.get("id") or source.document.get("key"))
+                )
+    publishing.publish_due(services)
+    return changed
+
+
+def register_source(
+    conn: Connection, source: WorkflowSource, *, settings: Settings, now: datetime
+) -> bool:
+    """Validate and store one definition and queue its `ProcessDefinitionEvent`.
+
+    Returns False when an identical definition was already registered. The caller owns the
+    transaction.
+
+    Raises:
+        DefinitionError: the definition is invalid.
+    """
+    validation.check(source)
+    definition = parse_definition(source.document)
+    stored_source = loading.to_stored(source)
+    stored = StoredDefinition(
+        workflow_id=definition.workflow_id,
+        version=definition.version,
+        name=definition.name,
+        description=definition.description,
+        source=stored_source,
+        checksum=_checksum(stored_source),
+        status="AVAILABLE",
+        registered_at=now,
+    )
+    if not stored_definitions.upsert(conn, stored):
+        return False
+    schedules.schedule_starts(conn, definition, now)
+    publishing.enqueue(
+        conn,
+        definition_event(stored, definition, settings=settings, now=now),
+        instance_id=None,
+        now=now,
+    )
+    logger.info(
+        "definition registered",
+        extra={"workflow_id": definition.workflow_id, "version": definition.version},
+    )
+    return True
+
+
+def mark_unavailable_except(services: Services, workflow_ids: list[str]) -> list[str]:
+    """Mark every workflow not in `workflow_ids` unavailable and tell the Data Index."""
+    return _withdraw(
+        services,
+        lambda conn: stored_definitions.mark_unavailable_except(conn, workflow_ids),
+    )
+
+
+def mark_unavailable(services: Services, workflow_ids: list[str]) -> list[str]:
+    """Mark the named workflows unavailable and tell the Data Index."""
+    return _withdraw(
+        services, lambda conn: stored_definitions.mark_unavailable(conn, workflow_ids)
+    )
+
+
+def _withdraw(
+    services: Services, change: Callable[[Connection], list[StoredDefinition]]
+) -> list[str]:
+    """Apply `change` and announce each withdrawn version with `metadata.status: unavailable`."""
+    now = services.clock()
+    with db.transaction(services.pool) as conn:
+        changed = change(conn)
+        for stored in changed:
+            definition = services.definitions.load(stored).definition
+            event = definition_event(
+                stored,
+                definition,
+                settings=services.settings,
+                now=now,
+                status="unavailable",
+            )
+            publishing.enqueue(conn, event, instance_id=None, now=now)
+            schedules.cancel_starts(conn, stored.workflow_id, now)
+    publishing.publish_due(services)
+    return [stored.workflow_id for stored in changed]
+
+
+def definition_event(
+    stored: StoredDefinition,
+    definition: Definition,
+    *,
+    settings: Settings,
+    now: datetime,
+    status: str = "available",
+) -> Any:
+    """Build the `ProcessDefinitionEvent` announcing `definition`."""
+    metadata: dict[str, Json] = {**definition.metadata, "status": status}
+    if definition.annotations:
+        metadata.setdefault("annotations", list(definition.annotations))
+    return kogito.definition_event(
+        workflow_id=definition.workflow_id,
+        version=definition.version,
+        name=definition.name,
+        description=definition.description,
+        annotations=list(definition.annotations),
+        endpoint=catalog.endpoint(settings, definition.workflow_id),
+        source_text=loading.from_stored(stored.source).text,
+        metadata=metadata,
+        nodes=node_definitions(definition),
+        at=now,
+    )
+
+
+def node_definitions(definition: Definition) -> list[Mapping[str, Json]]:
+    """Return the definition's nodes as the Data Index lists them: start, states, end."""
+    nodes: list[Mapping[str, Json]] = [
+        {
+            "id": "start",
+            "name": "Start",
+            "type": "StartNode",
+            "uniqueId": "start",
+            "metadata": {},
+        }
+    ]
+    for state in definition.states.values():
+        nodes.append(
+            {
+                "id": str(state.index),
+                "name": state.name,
+                "type": "CompositeContextNode",
+                "uniqueId": str(state.index),
+                "metadata": {"state": state.type.value},
+            }
+        )
+    nodes.append(
+        {
+            "id": "end",
+            "name": "End",
+            "type": "EndNode",
+            "uniqueId": "end",
+            "metadata": {},
+        }
+    )
+    return nodes
+
+
+def _checksum(stored_source: Json) -> str:
+    return hashlib.sha256(
+        json.dumps(stored_source, sort_keys=True).encode("utf-8")
+    ).hexdigest()

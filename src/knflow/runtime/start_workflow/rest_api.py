@@ -1,0 +1,261 @@
+"""start-workflow's HTTP API in the SonataFlow runtime's shapes (what the Orchestrator plugin calls).
+
+`POST /{workflowId}` starts an instance and answers 201 `{id, workflowdata}` once the instance
+ended, waits for an event or timer, or the synchronous budget ran out; management endpoints live
+under `/management/processes`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+from knflow.engine.execution import MAIN, Execution
+from knflow.engine.outcome import ERROR_MESSAGE_FAILURE, Failure, InstanceStatus
+from knflow.errors import InputError, NotFoundError
+from knflow.events import codec, types
+from knflow.runtime import catalog
+from knflow.runtime.instances import publishing
+from knflow.runtime.services import Services
+from knflow.runtime.start_workflow import management, registration, starting
+from knflow.runtime.web import Request, Response, Route
+from knflow.store import db, instances
+from knflow.store import definitions as stored_definitions
+from knflow.store.instances import InstanceRow
+from knflow.workflow import loading
+
+WORKFLOW_LABEL: Final = "knflow.dev/workflow"
+PRIVATE_HEADERS: Final = frozenset(
+    {"authorization", "cookie", "proxy-authorization", "content-length", "host"}
+)
+
+
+def list_definitions(services: Services, request: Request) -> Response:
+    """`GET /management/processes`: the ids of the available workflows."""
+    with db.transaction(services.pool) as conn:
+        return Response(
+            body=[d.workflow_id for d in stored_definitions.list_available(conn)]
+        )
+
+
+def describe_definition(services: Services, request: Request) -> Response:
+    """`GET /management/processes/{id}`: the definition with its input schema fully resolved."""
+    with db.transaction(services.pool) as conn:
+        loaded = catalog.load(conn, services.definitions, request.params["workflow_id"])
+    definition = loaded.definition
+    return Response(
+        body={
+            "id": definition.workflow_id,
+            "name": definition.name,
+            "version": definition.version,
+            "description": definition.description,
+            "annotations": list(definition.annotations),
+            "metadata": dict(definition.metadata),
+            "type": "SW",
+            "inputSchema": loaded.source.input_schema,
+            "outputSchema": loaded.source.output_schema,
+            "endpoint": catalog.endpoint(services.settings, definition.workflow_id),
+        }
+    )
+
+
+def definition_source(services: Services, request: Request) -> Response:
+    """`GET /management/processes/{id}/source`: the definition text as registered."""
+    with db.transaction(services.pool) as conn:
+        loaded = catalog.load(conn, services.definitions, request.params["workflow_id"])
+    text = loaded.source.text
+    content_type = (
+        "application/json" if text.lstrip().startswith("{") else "application/yaml"
+    )
+    return Response(body=text.encode("utf-8"), headers={"content-type": content_type})
+
+
+def abort_instance(services: Services, request: Request) -> Response:
+    """`DELETE /management/processes/{id}/instances/{iid}`."""
+    row = management.abort(
+        services, request.params["workflow_id"], request.params["instance_id"]
+    )
+    return Response(body=_instance_body(row.id, row.data))
+
+
+def retrigger_instance(services: Services, request: Request) -> Response:
+    """`POST /management/processes/{id}/instances/{iid}/retrigger`."""
+    row = management.retrigger(
+        services, request.params["workflow_id"], request.params["instance_id"]
+    )
+    view = starting.await_settled(services, row.id, services.settings.sync_budget)
+    return Response(body=_instance_body(row.id, view.data))
+
+
+def skip_instance(services: Services, request: Request) -> Response:
+    """`POST /management/processes/{id}/instances/{iid}/skip`."""
+    row = management.skip(
+        services, request.params["workflow_id"], request.params["instance_id"]
+    )
+    view = starting.await_settled(services, row.id, services.settings.sync_budget)
+    return Response(body=_instance_body(row.id, view.data))
+
+
+def instance_error(services: Services, request: Request) -> Response:
+    """`GET /management/processes/{id}/instances/{iid}/error`."""
+    return Response(
+        body=management.error_of(
+            services, request.params["workflow_id"], request.params["instance_id"]
+        )
+    )
+
+
+def definitions_changed(services: Services, request: Request) -> Response:
+    """`POST /management/definitions/events`: a workflow ConfigMap was added, changed or deleted.
+
+    The ApiServerSource sends the whole ConfigMap; each data entry is a definition file.
+    """
+    event = codec.from_http(request.headers, request.body)
+    configmap = event.data if isinstance(event.data, dict) else {}
+    if event.type == types.APISERVER_RESOURCE_DELETE:
+        labels = (configmap.get("metadata") or {}).get("labels") or {}
+        workflow_id = labels.get(WORKFLOW_LABEL)
+        withdrawn = (
+            registration.mark_unavailable(services, [workflow_id])
+            if workflow_id
+            else []
+        )
+        return Response(status=202, body={"unavailable": withdrawn})
+    registered = []
+    for name, text in sorted((configmap.get("data") or {}).items()):
+        source = loading.load_text(str(text), name=str(name))
+        with db.transaction(services.pool) as conn:
+            if registration.register_source(
+                conn, source, settings=services.settings, now=services.clock()
+            ):
+                registered.append(
+                    str(source.document.get("id") or source.document.get("key"))
+                )
+    publishing.publish_due(services)
+    return Response(status=202, body={"registered": registered})
+
+
+def start_instance(services: Services, request: Request) -> Response:
+    """`POST /{workflowId}`: start an instance and answer once it settled (or the budget ran out)."""
+    workflow_id = request.params["workflow_id"]
+    body = request.json(empty=None)
+    data, variables = split_body(body)
+    row = starting.start_instance(
+        services,
+        starting.StartRequest(
+            workflow_id=workflow_id,
+            data=data,
+            variables=variables,
+            headers=kept_headers(request.headers),
+            business_key=request.query.get("businessKey"),
+        ),
+    )
+    view = starting.await_settled(services, row.id, services.settings.sync_budget)
+    location = {"location": f"/{workflow_id}/{row.id}"}
+    if view.status is InstanceStatus.ERROR:
+        with db.transaction(services.pool) as conn:
+            failed = instances.get(conn, row.id)
+        status = 400 if failed is not None and _failed_by_error_message(failed) else 500
+        return Response(
+            status=status,
+            headers=location,
+            body={
+                "id": row.id,
+                "failedNodeId": failed.error_node if failed else None,
+                "failedNodeName": view.error_state,
+                "message": view.error_message,
+            },
+        )
+    return Response(
+        status=201, headers=location, body=_instance_body(row.id, view.data)
+    )
+
+
+def list_instances(services: Services, request: Request) -> Response:
+    """`GET /{workflowId}`: the active instances `[{id, workflowdata}]`."""
+    workflow_id = request.params["workflow_id"]
+    with db.transaction(services.pool) as conn:
+        catalog.load(conn, services.definitions, workflow_id)
+        active = instances.list_active(conn, workflow_id)
+    return Response(
+        body=[_instance_body(instance_id, data) for instance_id, data in active]
+    )
+
+
+def get_instance(services: Services, request: Request) -> Response:
+    """`GET /{workflowId}/{instanceId}`: 200 while active, 404 once ended (SonataFlow behaviour)."""
+    with db.transaction(services.pool) as conn:
+        row = management.find_instance(
+            conn, request.params["workflow_id"], request.params["instance_id"]
+        )
+    if row.status is not InstanceStatus.ACTIVE:
+        raise NotFoundError(
+            f"instance '{row.id}' is {row.status}; ended instances are in the Data Index"
+        )
+    return Response(body=_instance_body(row.id, row.data))
+
+
+def split_body(body: Any) -> tuple[Any, dict[str, Any]]:
+    """Split a start body: `{"workflowdata": {...}, ...others}` or the data itself.
+
+    Raises:
+        InputError: the body is JSON but not an object.
+    """
+    if body is None:
+        return {}, {}
+    if not isinstance(body, dict):
+        raise InputError(
+            'the request body must be a JSON object (the workflow data, or {"workflowdata": ...})'
+        )
+    if "workflowdata" in body:
+        others = {k: v for k, v in body.items() if k != "workflowdata"}
+        return body["workflowdata"] if body["workflowdata"] is not None else {}, others
+    return body, {}
+
+
+def kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """Headers kept for the instance (`$WORKFLOW.headers`; `X-Authorization-*` are forwarded)."""
+    return {k: v for k, v in headers.items() if k.lower() not in PRIVATE_HEADERS}
+
+
+def _instance_body(instance_id: str, data: Any) -> dict[str, Any]:
+    return {"id": instance_id, "workflowdata": data}
+
+
+def _failed_by_error_message(row: InstanceRow) -> bool:
+    """SonataFlow answers 400 when a state's `errorMessage` metadata failed the instance."""
+    main = Execution.from_json(row.execution).threads.get(MAIN)
+    if not row.error_message or main is None or main.error is None:
+        return False
+    return Failure.from_json(main.error).kind == ERROR_MESSAGE_FAILURE
+
+
+ROUTES: Final = (
+    Route("GET", "/management/processes", list_definitions),
+    Route("GET", "/management/processes/{workflow_id}", describe_definition),
+    Route("GET", "/management/processes/{workflow_id}/source", definition_source),
+    Route(
+        "DELETE",
+        "/management/processes/{workflow_id}/instances/{instance_id}",
+        abort_instance,
+    ),
+    Route(
+        "POST",
+        "/management/processes/{workflow_id}/instances/{instance_id}/retrigger",
+        retrigger_instance,
+    ),
+    Route(
+        "POST",
+        "/management/processes/{workflow_id}/instances/{instance_id}/skip",
+        skip_instance,
+    ),
+    Route(
+        "GET",
+        "/management/processes/{workflow_id}/instances/{instance_id}/error",
+        instance_error,
+    ),
+    Route("POST", "/management/definitions/events", definitions_changed),
+    Route("POST", "/{workflow_id}", start_instance),
+    Route("GET", "/{workflow_id}", list_instances),
+    Route("GET", "/{workflow_id}/{instance_id}", get_instance),
+)

@@ -1,0 +1,87 @@
+"""Starting an instance by REST call: create it, run it as far as it goes here, and wait for it.
+
+`POST /{workflowId}` answers once the instance ended, waits for an event or timer, or the
+synchronous budget ran out (SonataFlow's REST behaviour).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Final
+
+from knflow.engine.outcome import InstanceStatus
+from knflow.runtime.instances import after_commit, transaction
+from knflow.runtime.instances.creating import NewInstance, create_instance
+from knflow.runtime.services import Services
+from knflow.store import db, instances
+from knflow.store.instances import InstanceRow, StatusView
+from knflow.workflow.model import Json
+
+FIRST_POLL: Final = 0.02
+LONGEST_POLL: Final = 0.25
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StartRequest:
+    """A request to start an instance."""
+
+    workflow_id: str
+    """Which workflow."""
+    data: Json
+    """The workflow input (`workflowdata`)."""
+    variables: Mapping[str, Json] = field(default_factory=dict)
+    """Other top-level keys of the request (`initiatorEntity`, `targetEntity`, ...)."""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    """Headers kept for the instance."""
+    business_key: str | None = None
+    """Optional business key."""
+    version: str | None = None
+    """Pinned version; the latest when None."""
+
+
+def start_instance(services: Services, request: StartRequest) -> InstanceRow:
+    """Create an instance, run it as far as it goes in this process, and return its first row.
+
+    Raises:
+        NotFoundError: the workflow is not registered.
+        InputError: the input violates the definition's `dataInputSchema`.
+    """
+    with transaction.unit_of_work(services) as work:
+        row = create_instance(
+            work,
+            NewInstance(
+                workflow_id=request.workflow_id,
+                version=request.version,
+                data=request.data,
+                variables=request.variables,
+                headers=request.headers,
+                business_key=request.business_key,
+            ),
+        )
+    after_commit.carry_out(services, work.after_commit)
+    return row
+
+
+def await_settled(
+    services: Services, instance_id: str, budget: timedelta
+) -> StatusView:
+    """Wait until the instance ended or waits for an event or timer, at most `budget`."""
+    deadline = time.monotonic() + budget.total_seconds()
+    pause = FIRST_POLL
+    while True:
+        with db.transaction(services.pool) as conn:
+            view = instances.status_of(conn, instance_id)
+        assert view is not None, "the caller created the instance"
+        if (
+            view.status is not InstanceStatus.ACTIVE
+            or view.waiting
+            or time.monotonic() >= deadline
+        ):
+            return view
+        time.sleep(pause)
+        pause = min(
+            pause * 2, LONGEST_POLL
+        )  # fast answers stay fast; long runs cost few queries

@@ -1,0 +1,135 @@
+"""step-executor's entry: step events continue threads; other events resume or start instances.
+
+Every consumed event is recorded once (by source and id), so a redelivery changes nothing. An
+event is given to every waiting instance it correlates with; if none took it, it starts instances
+of workflows whose start state waits for it; otherwise it is kept for a while (see
+`instances.backlog`).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from knflow import logs
+from knflow.engine.execution import MAIN, Execution
+from knflow.engine.outcome import InstanceStatus
+from knflow.engine.thread_waits import EventWait
+from knflow.events import types
+from knflow.events.codec import Event
+from knflow.runtime.catalog import LoadedDefinition
+from knflow.runtime.instances import after_commit, correlation, transaction
+from knflow.runtime.instances.advancing import deliver, load_definition
+from knflow.runtime.instances.creating import NewInstance, create_instance
+from knflow.runtime.instances.work import UnitOfWork
+from knflow.runtime.services import Services
+from knflow.runtime.step_executor import steps
+from knflow.store import definitions as stored_definitions
+from knflow.store import instances, subscriptions
+from knflow.store.subscriptions import Subscription
+from knflow.workflow.model import EventDef, StateType
+
+logger = logging.getLogger(__name__)
+
+
+def handle_event(services: Services, event: Event) -> None:
+    """Handle one CloudEvent delivered to step-executor."""
+    if event.type == types.STEP_READY:
+        steps.run_step(services, event)
+        return
+    with transaction.unit_of_work(services) as work:
+        row_id = correlation.record(work.conn, event, now=work.now)
+        if row_id is None:
+            logger.debug("duplicate event ignored")
+            return
+        taken = _resume_waiting(work, event) or _start_instances(work, event, row_id)
+        if taken:
+            subscriptions.mark_consumed(
+                work.conn, row_id, consumed_by=",".join(taken), now=work.now
+            )
+        else:
+            logger.info("event matched no instance; kept for late waits")
+    after_commit.carry_out(services, work.after_commit)
+
+
+def _resume_waiting(work: UnitOfWork, event: Event) -> list[str]:
+    resumed: list[str] = []
+    for subscription in subscriptions.for_type(work.conn, event.type):
+        if subscription.instance_id in resumed or not correlation.matches(
+            subscription, event
+        ):
+            continue
+        row = instances.lock(work.conn, subscription.instance_id)
+        if row is None or row.status is not InstanceStatus.ACTIVE:
+            continue
+        with logs.context(instance_id=row.id):
+            after = deliver(work, load_definition(work, row), row, subscription, event)
+        if after.revision != row.revision:  # the wait moved on meanwhile: not taken
+            resumed.append(row.id)
+    return resumed
+
+
+def _start_instances(work: UnitOfWork, event: Event, row_id: int) -> list[str]:
+    started: list[str] = []
+    for stored in stored_definitions.list_available(work.conn):
+        loaded = work.services.definitions.load(stored)
+        found = _start_event(loaded, event)
+        if found is None:
+            continue
+        ref, event_def = found
+        # Taken before the start, so the new wait does not also find it in the backlog.
+        subscriptions.mark_consumed(
+            work.conn, row_id, consumed_by="start", now=work.now
+        )
+        started.append(_start_by_event(work, loaded, ref, event_def, event))
+    return started
+
+
+def _start_event(loaded: LoadedDefinition, event: Event) -> tuple[str, EventDef] | None:
+    """Return the event definition of `loaded`'s start state that `event` is, if any."""
+    definition = loaded.definition
+    start = definition.states.get(definition.start)
+    if start is None or start.type is not StateType.EVENT:
+        return None
+    for ref in (r for on_events in start.on_events for r in on_events.event_refs):
+        event_def = definition.events.get(ref)
+        if event_def is not None and event_def.type == event.type:
+            return ref, event_def
+    return None
+
+
+def _start_by_event(
+    work: UnitOfWork,
+    loaded: LoadedDefinition,
+    ref: str,
+    event_def: EventDef,
+    event: Event,
+) -> str:
+    """Create an instance waiting in its start state and hand it the event that started it."""
+    definition = loaded.definition
+    row = create_instance(
+        work,
+        NewInstance(
+            workflow_id=definition.workflow_id,
+            version=definition.version,
+            data={},
+            business_key=event.attribute(correlation.BUSINESS_KEY_ATTRIBUTE),
+            correlation=correlation.start_correlation(event_def, event),
+            by_event=True,
+        ),
+    )
+    fresh = instances.lock(work.conn, row.id)
+    assert fresh is not None, "created in this transaction"
+    wait = Execution.from_json(fresh.execution).threads[MAIN].wait
+    assert isinstance(wait, EventWait), "an event start state waits for its events"
+    subscription = Subscription(
+        instance_id=row.id,
+        thread_id=MAIN,
+        wait_key=wait.key,
+        event_ref=ref,
+        event_type=event.type,
+        event_source=None,
+        correlation={},
+        business_key=row.business_key,
+    )
+    deliver(work, loaded, fresh, subscription, event)
+    return row.id

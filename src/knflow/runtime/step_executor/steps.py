@@ -1,0 +1,101 @@
+"""Continuing one thread of one instance for each `knflow.step.ready` event.
+
+Stale or duplicate step events (the thread moved on, or its call is claimed by another
+executor) are acknowledged and ignored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass
+
+from knflow import logs
+from knflow.engine.execution import Execution, ThreadStatus
+from knflow.engine.outcome import InstanceStatus, RunThread
+from knflow.errors import InputError
+from knflow.events.codec import Event
+from knflow.runtime.instances import after_commit, calls, claims, transaction
+from knflow.runtime.instances.advancing import advance_locked, load_definition
+from knflow.runtime.instances.work import AfterCommit
+from knflow.runtime.services import Services
+from knflow.store import instances
+from knflow.workflow.model import Json
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepRequest:
+    """What a step event asks: run (or claim the call of) one thread at one sequence number."""
+
+    instance_id: str
+    """The instance."""
+    thread_id: str
+    """The thread."""
+    seq: int
+    """The thread's sequence number when the event was sent; another value means stale."""
+
+
+def run_step(services: Services, event: Event) -> None:
+    """Handle one step event, then carry out what it left for after the commit.
+
+    Raises:
+        InputError: the event data does not name an instance, thread and sequence number.
+    """
+    step = parse_step(event.data)
+    with logs.context(instance_id=step.instance_id, step=step.thread_id):
+        after_commit.carry_out(services, take_step(services, step))
+
+
+def take_step(services: Services, step: StepRequest) -> AfterCommit:
+    """Run a runnable thread, or claim the call a blocked thread waits for."""
+    with transaction.unit_of_work(services) as work:
+        row = instances.lock(work.conn, step.instance_id)
+        if row is None or row.status is not InstanceStatus.ACTIVE:
+            return work.after_commit
+        execution = Execution.from_json(row.execution)
+        thread = execution.threads.get(step.thread_id)
+        if thread is None or thread.seq != step.seq:
+            logger.debug("stale step event ignored")
+            return work.after_commit
+        loaded = load_definition(work, row)
+        if thread.status is ThreadStatus.RUNNABLE:
+            advance_locked(work, row, RunThread(thread_id=thread.id), loaded=loaded)
+            return work.after_commit
+        call = claims.claimable_call(execution, thread.id, work.now)
+        if call is None:
+            logger.debug("step event for a claimed or waiting thread ignored")
+            return work.after_commit
+        claims.claim(call, services.settings, work.now)
+        instances.update(
+            work.conn,
+            dataclasses.replace(
+                row, execution=execution.to_json(), updated_at=work.now
+            ),
+        )
+        work.after_commit.calls.append(calls.pending(row, loaded, thread.id, call))
+    return work.after_commit
+
+
+def parse_step(data: Json) -> StepRequest:
+    """Read a step event's data.
+
+    Raises:
+        InputError: it does not name an instance, thread and sequence number.
+    """
+    if (
+        not isinstance(data, dict)
+        or not data.get("instanceId")
+        or not data.get("threadId")
+    ):
+        raise InputError("step event data must be {instanceId, threadId, seq}")
+    try:
+        seq = int(data.get("seq", 0))
+    except (TypeError, ValueError) as error:
+        raise InputError(
+            f"step event seq is not a number: {data.get('seq')!r}"
+        ) from error
+    return StepRequest(
+        instance_id=str(data["instanceId"]), thread_id=str(data["threadId"]), seq=seq
+    )

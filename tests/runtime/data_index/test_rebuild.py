@@ -1,0 +1,145 @@
+"""`knflow index rebuild`: the projection recomputed from definitions and the outbox."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict
+from datetime import timedelta
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
+
+from knflow import cli
+from knflow.config import Settings
+from knflow.events import types
+from knflow.events.codec import Event
+from knflow.outbound.http import new_client
+from knflow.runtime.data_index import ingest, rebuild
+from knflow.runtime.services import Services
+from knflow.store import db, index
+from tests.graphql import sample_runs
+from tests.graphql.sample_runs import T0
+
+SOURCE = '{"id": "greet", "version": "1.0", "name": "Greet", "states": [{"name": "A", "type": "inject"}]}'
+
+
+@pytest.fixture
+def services(pool: ConnectionPool) -> Iterator[Services]:
+    settings = Settings(service_url="http://runtime.test:8081")
+    with new_client(timedelta(seconds=5)) as http:
+        yield Services(settings=settings, pool=pool, http=http, clock=lambda: T0)
+
+
+def record(
+    database_url: str, events: Sequence[Event], *, status: str = "AVAILABLE"
+) -> None:
+    """Write what the runtime would have: a registered definition and its outbox."""
+    with psycopg.connect(database_url) as conn:
+        conn.execute(
+            "INSERT INTO definitions (workflow_id, version, name, description, source,"
+            " checksum, status, registered_at) VALUES ('greet', '1.0', 'Greet', 'says hi',"
+            " %s, 'c', %s, %s)",
+            (
+                Jsonb(
+                    {
+                        "text": SOURCE,
+                        "document": {
+                            "annotations": ["a"],
+                            "states": [{"name": "A", "type": "inject"}],
+                        },
+                    }
+                ),
+                status,
+                T0,
+            ),
+        )
+        for event in events:
+            conn.execute(
+                "INSERT INTO outbox (event_id, event_type, instance_id, event)"
+                " VALUES (%s, %s, %s, %s)",
+                (
+                    event.id,
+                    event.type,
+                    event.extensions.get("kogitoprocinstanceid"),
+                    Jsonb(event.to_dict()),
+                ),
+            )
+
+
+def rows(services: Services) -> dict[str, list[dict[str, Any]]]:
+    with db.transaction(services.pool) as conn:
+        ids = ["i-1", "i-2", "ghost"]
+        return {
+            "instances": sorted(
+                (asdict(r) for r in index.instances_by_ids(conn, ids)),
+                key=lambda r: str(r["id"]),
+            ),
+            "nodes": [asdict(n) for n in index.nodes_of(conn, ids)],
+        }
+
+
+def test_rebuild_recomputes_the_projection_from_the_outbox(
+    database_url: str, services: Services
+) -> None:
+    events = sample_runs.completed_run("i-1") + sample_runs.failed_run("i-2")
+    record(database_url, events)
+    ingest.handle_event(services, events[0])
+    ingest.handle_event(services, sample_runs.waiting_run("ghost")[0])
+
+    report = rebuild.rebuild(services)
+
+    seen = rows(services)
+    assert report.events == len(events)
+    assert [(r["id"], r["state"]) for r in seen["instances"]] == [
+        ("i-1", 2),
+        ("i-2", 5),
+    ]
+    assert len(seen["nodes"]) == 4
+
+
+def test_rebuild_announces_every_registered_definition(
+    database_url: str, services: Services
+) -> None:
+    record(database_url, [], status="UNAVAILABLE")
+
+    report = rebuild.rebuild(services)
+
+    with db.transaction(services.pool) as conn:
+        found = index.get_definition(conn, "greet", "1.0")
+    assert report.definitions == 1
+    assert found is not None
+    assert found.source == SOURCE
+    assert found.endpoint == "http://runtime.test:8081/greet"
+    assert found.service_url == "http://runtime.test:8081"
+    assert found.metadata["status"] == "unavailable"
+    assert found.annotations == ["a"]
+    assert [n["name"] for n in found.nodes] == ["A"]
+
+
+def test_rebuild_skips_other_and_malformed_outbox_events(
+    database_url: str, services: Services
+) -> None:
+    step = Event(id="s-1", source="/x", type=types.STEP_READY, data={"instance": "i-1"})
+    broken = Event(
+        id="b-1", source="/x", type=types.PROCESS_INSTANCE_STATE, data={"state": 1}
+    )
+    record(database_url, [step, broken, *sample_runs.completed_run("i-1")])
+
+    report = rebuild.rebuild(services)
+
+    assert report.skipped == 1
+    assert report.events == len(sample_runs.completed_run("i-1"))
+
+
+def test_the_cli_rebuilds_and_reports(
+    database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    record(database_url, sample_runs.completed_run("i-1"))
+
+    code = cli.main(["index", "rebuild", "--database-url", database_url])
+
+    assert code == 0
+    assert "1 definition(s), 8 event(s) replayed, 0 skipped" in capsys.readouterr().out
