@@ -51,7 +51,8 @@ def settle(services: Services, aftermath: Aftermath) -> None:
     while waiting:
         current = waiting.pop()
         # Past the step budget, the next calls go to step-executor as step events, so one
-        # invocation never outlives its request timeout (DESIGN.md §2, principle 4).
+        # invocation never outlives its request timeout (docs/architecture.md §2,
+        # principle 4).
         keep = time.monotonic() < deadline
         publishing.publish_ids(services, current.outbox_ids)
         for call in (c for c in current.calls if c.asynchronous):
