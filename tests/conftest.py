@@ -26,8 +26,10 @@ from tests.peers import HttpPeer, started_peer
 from tests.stack import DevStack
 
 ROOT = Path(__file__).resolve().parent.parent
-REFERENCE = ROOT.parent / "shared" / "reference"
 TEST_DATA = Path(__file__).resolve().parent / "data"
+REFERENCE_DATA = (
+    TEST_DATA / "reference"
+)  # upstream data files, see tests/data/NOTICE.md
 
 
 def _server_url() -> str:

@@ -10,9 +10,9 @@ import json
 import shutil
 from pathlib import Path
 
-from tests.conftest import REFERENCE
+from tests.conftest import REFERENCE_DATA
 
-SONATAFLOW_EXAMPLES = REFERENCE / "sonataflow-examples"
+SONATAFLOW_EXAMPLES = REFERENCE_DATA / "sonataflow-examples"
 
 
 def copy_example(

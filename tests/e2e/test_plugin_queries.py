@@ -2,7 +2,7 @@
 
 One `knflow dev` stack serves the module: it runs a completed, a failed, a waiting and a
 parent/child instance through start-workflow, and the queries read what the runtime's events
-built in the Data Index (the query texts are the plugin's, see orchestrator-contract.md §1.2).
+built in the Data Index (the query texts are the plugin's, see tests/graphql/plugin_queries.py).
 """
 
 from __future__ import annotations

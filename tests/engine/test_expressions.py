@@ -9,7 +9,7 @@ import pytest
 
 from knflow.engine.expressions import Evaluator, Scope, compile_cache_info
 from knflow.errors import ExpressionError
-from tests.conftest import REFERENCE
+from tests.conftest import REFERENCE_DATA
 
 NO_SCOPE = Scope()
 SCOPE = Scope(
@@ -474,7 +474,7 @@ def _expressions(node: object, key: str = "") -> Iterator[str]:
 
 
 @pytest.mark.parametrize(
-    "path", sorted(REFERENCE.rglob("*.sw.json")), ids=lambda path: path.name
+    "path", sorted(REFERENCE_DATA.rglob("*.sw.json")), ids=lambda path: path.name
 )
 def test_every_expression_of_the_reference_workflows_compiles(path):
     document = json.loads(path.read_text())

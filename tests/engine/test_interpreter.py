@@ -18,10 +18,10 @@ from knflow.engine.outcome import (
     StartSubflow,
 )
 from knflow.workflow.parsing import parse_definition
-from tests.conftest import REFERENCE
+from tests.conftest import REFERENCE_DATA
 from tests.engine.harness import NOW, definition_from, run
 
-EXAMPLES = REFERENCE / "sonataflow-examples"
+EXAMPLES = REFERENCE_DATA / "sonataflow-examples"
 
 
 @pytest.mark.parametrize(

@@ -11,13 +11,13 @@ from flask.testing import FlaskClient
 
 from knflow.events import codec
 from knflow.events.codec import Event
-from tests.conftest import REFERENCE
+from tests.conftest import REFERENCE_DATA
 from tests.graphql import sample_runs
 from tests.graphql.conftest import data, environment, post_event, sink
 
 __all__ = ["environment", "sink"]  # fixtures shared with the GraphQL tests
 
-FIXTURES = REFERENCE / "data-index" / "events"
+FIXTURES = REFERENCE_DATA / "data-index" / "events"
 STRUCTURED = {"content-type": "application/cloudevents+json"}
 
 

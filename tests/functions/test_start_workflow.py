@@ -12,11 +12,11 @@ from flask.testing import FlaskClient
 
 from knflow.events import codec, types
 from knflow.events.codec import Event
-from tests.conftest import REFERENCE, TEST_DATA
+from tests.conftest import REFERENCE_DATA, TEST_DATA
 from tests.functions.conftest import FunctionClient
 from tests.peers import HttpPeer, Reply
 
-EXAMPLES = REFERENCE / "sonataflow-examples"
+EXAMPLES = REFERENCE_DATA / "sonataflow-examples"
 
 
 @pytest.fixture

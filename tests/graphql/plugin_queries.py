@@ -1,4 +1,9 @@
-"""Query texts the Backstage Orchestrator plugin sends (orchestrator-contract.md §1.2)."""
+"""Query texts the Backstage Orchestrator plugin sends (as its DataIndexService writes them).
+
+The shapes a real plugin sent are recorded in
+tests/data/reference/orchestrator-plugin/backend-8.13.2-calls.txt and replayed by
+test_recorded_plugin_calls.py.
+"""
 
 Q5_BODY = (
     "{id, version, processName, processId, state, start, end, nodes { id }, variables,"

@@ -1,7 +1,7 @@
 """The reference schemas manifests are checked against, loaded once per test process.
 
-The CRDs and the func.yaml schema stay in `../shared/reference/knative/` (never copied
-into the project); this module reads them from there.
+The Knative CRDs and knative/func's func.yaml schema are upstream data files copied into
+`tests/data/reference/knative/` (sources in tests/data/NOTICE.md); this module reads them there.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from typing import Any
 
 from knflow.deploy import admission, documents, validation
 from knflow.deploy.plan import describe
-from tests.conftest import REFERENCE
+from tests.conftest import REFERENCE_DATA
 
-KNATIVE_REFERENCE = REFERENCE / "knative"
+KNATIVE_REFERENCE = REFERENCE_DATA / "knative"
 
 
 @functools.cache

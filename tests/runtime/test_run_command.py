@@ -10,11 +10,11 @@ import psycopg
 import pytest
 
 from knflow import cli
-from tests.conftest import REFERENCE, TEST_DATA
+from tests.conftest import REFERENCE_DATA, TEST_DATA
 from tests.peers import HttpPeer, Recorded, Reply
 
 WORKFLOWS = TEST_DATA / "workflows"
-EXAMPLES = REFERENCE / "sonataflow-examples"
+EXAMPLES = REFERENCE_DATA / "sonataflow-examples"
 
 
 @pytest.fixture(autouse=True)

@@ -18,11 +18,11 @@ import pytest
 
 from knflow.runtime.services import Services
 from knflow.runtime.start_workflow import registration
-from tests.conftest import REFERENCE, TEST_DATA
+from tests.conftest import REFERENCE_DATA, TEST_DATA
 from tests.peers import HttpPeer, Recorded, Reply
 from tests.runtime import runs
 
-SPEC = REFERENCE / "serverless-workflow-0.8" / "examples"
+SPEC = REFERENCE_DATA / "serverless-workflow-0.8" / "examples"
 Register = Callable[[Path], list[str]]
 
 

@@ -23,10 +23,10 @@ from knflow.errors import DefinitionError
 from knflow.workflow import loading, structure, validation
 from knflow.workflow.loading import WorkflowSource
 from knflow.workflow.model import Json
-from tests.conftest import REFERENCE
+from tests.conftest import REFERENCE_DATA
 
-SPEC = REFERENCE / "serverless-workflow-0.8"
-SONATAFLOW = REFERENCE / "sonataflow-examples"
+SPEC = REFERENCE_DATA / "serverless-workflow-0.8"
+SONATAFLOW = REFERENCE_DATA / "sonataflow-examples"
 FILES: Final = sorted(
     path
     for folder in (SPEC / "examples", SONATAFLOW)
@@ -229,7 +229,7 @@ def stem(path: Path) -> str:
 
 
 PARSEABLE: Final = [path for path in FILES if path.name not in UNPARSEABLE]
-IDS: Final = [path.relative_to(REFERENCE).as_posix() for path in PARSEABLE]
+IDS: Final = [path.relative_to(REFERENCE_DATA).as_posix() for path in PARSEABLE]
 
 
 def test_every_reference_definition_is_covered() -> None:

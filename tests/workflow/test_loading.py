@@ -13,10 +13,10 @@ from psycopg.types.json import Jsonb
 from knflow.errors import DefinitionError, Problem
 from knflow.workflow import loading
 from knflow.workflow.model import Json
-from tests.conftest import REFERENCE
+from tests.conftest import REFERENCE_DATA
 
-SPEC_EXAMPLES = REFERENCE / "serverless-workflow-0.8" / "examples"
-SONATAFLOW = REFERENCE / "sonataflow-examples"
+SPEC_EXAMPLES = REFERENCE_DATA / "serverless-workflow-0.8" / "examples"
+SONATAFLOW = REFERENCE_DATA / "sonataflow-examples"
 MINIMAL = {
     "id": "w",
     "specVersion": "0.8",

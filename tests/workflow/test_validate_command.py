@@ -8,10 +8,12 @@ from pathlib import Path
 import pytest
 
 from knflow import cli
-from tests.conftest import REFERENCE, TEST_DATA
+from tests.conftest import REFERENCE_DATA, TEST_DATA
 
 INVALID = TEST_DATA / "workflows" / "invalid"
-HELLO = REFERENCE / "serverless-workflow-0.8" / "examples" / "01-helloworld.sw.json"
+HELLO = (
+    REFERENCE_DATA / "serverless-workflow-0.8" / "examples" / "01-helloworld.sw.json"
+)
 
 
 def validate(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

@@ -1,8 +1,8 @@
 """The Knative admission-webhook rules that the CRD schemas leave out, checked offline.
 
-Re-implements what knative/eventing's validation webhooks refuse (knative-jobs.md
-§2.1): Trigger brokers and filter dialects, delivery values, destinations (ref or URI),
-PingSource schedules and data, ApiServerSource and SinkBinding subjects, with the
+Re-implements what knative/eventing's validation webhooks refuse: Trigger brokers and
+filter dialects, delivery values, destinations (ref or URI), PingSource schedules and
+data, ApiServerSource and SinkBinding subjects, with the
 default feature flags (`delivery-timeout` enabled; `delivery-retryafter`,
 cross-namespace references and new ApiServerSource filters disabled). Pure.
 """

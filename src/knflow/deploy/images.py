@@ -96,8 +96,9 @@ def deploy_all(
 ) -> None:
     """Push and pin every image, migrate the database, then `func deploy` each function.
 
-    Functions report not-ready while the schema is behind (STYLE.md §8), so the migration
-    Job runs first when `kubectl` is at hand; otherwise the way to run it is printed.
+    Functions report not-ready while the schema is behind (docs/architecture.md §4), so
+    the migration Job runs first when `kubectl` is at hand; otherwise the way to run it is
+    printed.
 
     Raises:
         UnavailableError: a push, a pin, the migration or a deployment failed.

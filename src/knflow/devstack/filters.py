@@ -1,7 +1,7 @@
 """Trigger filters: the legacy `filter.attributes` and the `filters` dialects.
 
 Parses the filter part of a Trigger and decides whether an event passes, with the
-semantics of Knative's event filters (knative-jobs.md §2.2). CESQL is refused.
+semantics of Knative's event filters. CESQL is refused.
 """
 
 from __future__ import annotations

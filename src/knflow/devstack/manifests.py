@@ -77,7 +77,7 @@ class Delivery:
         """Return the wait before retry number `attempt` (0 = the first retry).
 
         Knative documents `delay × n` / `delay × 2^n` counting retries from 1, while its
-        retry loop counts from 0 (knative-jobs.md §2.3); `count_from` picks the reading.
+        retry loop counts from 0; `count_from` picks the reading.
         Without both a policy and a delay, retries follow each other without a wait.
         """
         if self.backoff_policy is None or self.backoff_delay is None:
@@ -195,8 +195,9 @@ def consumed_event_triggers(
 ) -> list[dict[str, Any]]:
     """Return one Trigger object per event type consumed by the definitions.
 
-    Each routes its type to step-executor (DESIGN.md §3) without a delivery spec of its
-    own, so the broker's delivery applies. Objects carry `knflow.dev/generated: "true"`.
+    Each routes its type to step-executor (docs/architecture.md §3) without a delivery
+    spec of its own, so the broker's delivery applies. Objects carry
+    `knflow.dev/generated: "true"`.
     """
     types = sorted(
         {event_type for source in sources for event_type in _consumed(source)}

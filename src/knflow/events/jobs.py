@@ -1,9 +1,9 @@
 """Builder of the `JobEvent` the Kogito Job Service sends the Data Index on each job status change.
 
-`data` is the Job Service's "ScheduledJob" view (knative-jobs.md §3.5); the envelope carries
-the `kogito*` extensions when the job belongs to an instance. Ids are uuid5 values of the
-job and its status, counters and expiration, so a re-emitted event keeps its id. This module
-builds events; it never sends them.
+`data` is the Job Service's "ScheduledJob" view; the envelope carries the `kogito*`
+extensions when the job belongs to an instance. Ids are uuid5 values of the job and its
+status, counters and expiration, so a re-emitted event keeps its id. This module builds
+events; it never sends them.
 """
 
 from __future__ import annotations

@@ -10,10 +10,10 @@ from knflow.runtime.instances import publishing
 from knflow.runtime.services import Services
 from knflow.runtime.start_workflow import starting
 from knflow.store import outbox
-from tests.conftest import REFERENCE
+from tests.conftest import REFERENCE_DATA
 from tests.peers import HttpPeer, Reply
 
-HELLO = REFERENCE / "sonataflow-examples" / "serverless-workflow-hello-world"
+HELLO = REFERENCE_DATA / "sonataflow-examples" / "serverless-workflow-hello-world"
 
 
 def _unsent(services: Services) -> int:

@@ -9,10 +9,10 @@ from typing import Any
 from knflow.events import types
 from knflow.runtime.services import Services
 from knflow.runtime.start_workflow import registration
-from tests.conftest import REFERENCE
+from tests.conftest import REFERENCE_DATA
 
 EXPRESSION = (
-    REFERENCE / "sonataflow-examples" / "serverless-workflow-expression-quarkus"
+    REFERENCE_DATA / "sonataflow-examples" / "serverless-workflow-expression-quarkus"
 )
 
 

@@ -1,6 +1,6 @@
 """The Kogito Job Service v2 contract: job JSON in and out, `/v2/jobs`, `job.create`/`job.delete`, JobEvents.
 
-Shapes follow knative-jobs.md §3.2–3.5. Like the Job Service, only `timer` schedules are
+Shapes are the Job Service's own. Like the Job Service, only `timer` schedules are
 accepted through the API, re-posting an id replaces the job, and a job that fired, failed or
 was cancelled is gone for `GET` (its history lives in the JobEvents). Calling a recipient when
 a job fires (http, or a CloudEvent to a sink) is described here and carried out by job-trigger.

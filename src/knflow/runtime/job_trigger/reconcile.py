@@ -1,10 +1,11 @@
-"""The reconcile job-trigger runs on each tick: what makes "events are hints" true (DESIGN.md §2).
+"""The reconcile job-trigger runs on each tick: what makes "events are hints" true.
 
 It re-publishes outbox rows stuck unsent and re-sends the step event of instances that could
 run but made no progress for `redrive_after` (their event was lost, or the executor that
 claimed their call died). Timers whose time passed while nothing ran are fired by
 `job_trigger.fire_due`, which runs on every wake. The reconcile only queues events: a
-re-sent step event for a thread that moved on meanwhile is ignored by step-executor.
+re-sent step event for a thread that moved on meanwhile is ignored by step-executor
+(docs/architecture.md §2, principles 1 and 2).
 """
 
 from __future__ import annotations
