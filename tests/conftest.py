@@ -22,6 +22,7 @@ from knflow.outbound.http import new_client
 from knflow.runtime.services import Services
 from knflow.runtime.start_workflow import registration
 from knflow.store import db, migrate
+from tests.backstage import BackstageStandIn
 from tests.peers import HttpPeer, started_peer
 from tests.stack import DevStack
 
@@ -121,6 +122,12 @@ def pool(database_url: str) -> Iterator[ConnectionPool]:
 def http_peer() -> Iterator[HttpPeer]:
     """A local HTTP server standing in for an external service; see `tests/peers.py`."""
     yield from started_peer()
+
+
+@pytest.fixture
+def backstage_api(http_peer: HttpPeer) -> BackstageStandIn:
+    """Backstage's Notifications API on `http_peer`; see `tests/backstage.py`."""
+    return BackstageStandIn(http_peer)
 
 
 @pytest.fixture
