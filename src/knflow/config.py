@@ -46,13 +46,18 @@ class Settings:
     runtime_url: str = "http://localhost:8081"
     """URL of start-workflow's management API, called by Data Index mutations."""
     backstage_url: str = ""
-    """Backstage base URL for notifications and run links."""
+    """Backstage base URL notify posts notifications to (often a cluster-internal address)."""
+    backstage_public_url: str = ""
+    """Developer Hub's public URL for links in notifications; empty: relative links,
+    which Backstage resolves against its own `app.baseUrl`."""
     backstage_token: str = ""
     """Bearer token for the Backstage Notifications API."""
     notify_webhook_url: str = ""
     """Optional generic webhook receiving each notification as JSON."""
     notify_outcomes: frozenset[str] = frozenset({"COMPLETED", "ERROR", "ABORTED"})
     """Instance outcomes that produce a lifecycle notification."""
+    notify_give_up_after: timedelta = timedelta(hours=24)
+    """How long notify keeps retrying a notification a channel did not take."""
     job_window: timedelta = timedelta(seconds=45)
     """How long one job-trigger invocation stays to fire jobs at their exact time; keep it
     below the ping Trigger's delivery timeout (50 s) and Knative's request timeout."""
@@ -92,6 +97,7 @@ class Settings:
                 env.get("KNFLOW_SERVICE_URL", "http://localhost:8081"),
             ),
             backstage_url=env.get("BACKSTAGE_URL", "").rstrip("/"),
+            backstage_public_url=env.get("BACKSTAGE_PUBLIC_URL", "").rstrip("/"),
             backstage_token=env.get("BACKSTAGE_NOTIFICATIONS_TOKEN", ""),
             notify_webhook_url=env.get("NOTIFY_WEBHOOK_URL", ""),
             notify_outcomes=frozenset(
@@ -100,6 +106,9 @@ class Settings:
                     "KNFLOW_NOTIFY_OUTCOMES", "COMPLETED,ERROR,ABORTED"
                 ).split(",")
                 if s.strip()
+            ),
+            notify_give_up_after=timedelta(
+                seconds=float(env.get("KNFLOW_NOTIFY_GIVE_UP_AFTER_SECONDS", "86400"))
             ),
             job_window=timedelta(
                 seconds=float(env.get("KNFLOW_JOB_WINDOW_SECONDS", "45"))

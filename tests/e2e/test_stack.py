@@ -13,6 +13,7 @@ import psycopg
 
 from knflow.events import codec
 from knflow.events.codec import Event
+from tests.backstage import TOKEN, BackstageStandIn
 from tests.conftest import TEST_DATA
 from tests.peers import HttpPeer, Recorded, Reply
 from tests.stack import DevStack
@@ -175,32 +176,20 @@ def test_a_started_instance_is_in_the_data_index_within_a_second(
 
 
 def test_an_ended_run_notifies_its_initiator_in_backstage(
-    dev_stack_factory: StackFactory, tmp_path: Path, http_peer: HttpPeer
+    dev_stack_factory: StackFactory, tmp_path: Path, backstage_api: BackstageStandIn
 ) -> None:
-    http_peer.route(
-        "POST", "/api/notifications/notifications", Reply(status=201, body={})
-    )
     env = {
-        "BACKSTAGE_URL": http_peer.url,
-        "BACKSTAGE_NOTIFICATIONS_TOKEN": "secret-token",
+        "BACKSTAGE_URL": backstage_api.url,
+        "BACKSTAGE_NOTIFICATIONS_TOKEN": TOKEN,
     }
     stack = dev_stack_factory(_workflows(tmp_path, "child.sw.json"), env=env)
     body = {"workflowdata": {"n": 1}, "initiatorEntity": "user:default/ann"}
     instance_id = httpx.post(
         f"{stack.url('start-workflow')}/child", json=body, timeout=30
     ).json()["id"]
-    sent = http_peer.wait_for(
-        1, method="POST", path="/api/notifications/notifications", timeout=30
-    )
-    notification = sent[0].json()
-    assert sent[0].headers["authorization"] == "Bearer secret-token"
-    assert notification["recipients"] == {
-        "type": "entity",
-        "entityRef": ["user:default/ann"],
-    }
-    assert notification["payload"]["link"].endswith(
-        f"/orchestrator/instances/{instance_id}"
-    )
+    [stored] = eventually(backstage_api.notifications, timeout=30)
+    assert stored["user"] == "user:default/ann"
+    assert stored["payload"]["link"] == f"/orchestrator/instances/{instance_id}"
 
 
 def test_a_sleep_is_woken_by_job_trigger_on_time_not_at_the_next_tick(

@@ -11,35 +11,30 @@ from functions_framework import create_app
 from knflow.events import codec, types
 from knflow.events.codec import Event
 from knflow.store import db, notifications
-from knflow.store.notifications import Channel, DeliveryStatus
+from knflow.store.notifications import Channel, DeliveryStatus, SendOutcome
+from tests.backstage import TOKEN, BackstageStandIn
 from tests.peers import HttpPeer, Reply
+from tests.waiting import eventually
 
 MAIN = Path(__file__).resolve().parents[2] / "functions" / "notify" / "main.py"
-PATH = "/api/notifications/notifications"
-TOKEN = "backstage-static-token"
 BODY = {
     "recipients": {"type": "entity", "entityRef": ["group:default/ops"]},
     "payload": {"title": "Deploy finished", "severity": "normal", "topic": "deploy"},
 }
+OPS = ["user:default/ana", "user:default/bo"]
 
 
 @pytest.fixture
-def backstage(http_peer: HttpPeer) -> HttpPeer:
-    """Backstage's Notifications API: answers 201 only to the right bearer token."""
-
-    def answer(request):
-        if request.headers.get("authorization") != f"Bearer {TOKEN}":
-            return Reply(401, {"error": {"message": "Missing credentials"}})
-        return Reply(201, [{"id": "n1", "payload": request.json()["payload"]}])
-
-    http_peer.route("POST", PATH, answer)
+def backstage(http_peer: HttpPeer, backstage_api: BackstageStandIn) -> BackstageStandIn:
+    """Backstage with group ops of two users, and a webhook at /hook beside it."""
+    backstage_api.groups["group:default/ops"] = OPS
     http_peer.route("POST", "/hook", Reply(200))
-    return http_peer
+    return backstage_api
 
 
 @pytest.fixture
 def environment(
-    monkeypatch: pytest.MonkeyPatch, database_url: str, backstage: HttpPeer
+    monkeypatch: pytest.MonkeyPatch, database_url: str, backstage: BackstageStandIn
 ) -> pytest.MonkeyPatch:
     """The process environment the function reads its settings from."""
     monkeypatch.setenv("DATABASE_URL", database_url)
@@ -57,6 +52,12 @@ def client(environment: pytest.MonkeyPatch) -> FlaskClient:
 def _app_client() -> FlaskClient:
     app = create_app(target="handle", source=str(MAIN), signature_type="http")
     return app.test_client()
+
+
+def _ping(client: FlaskClient):
+    tick = Event(id="tick", source="/ping", type=types.PING, data={"reason": "tick"})
+    headers, body = codec.to_binary_http(tick)
+    return client.post("/", headers=headers, data=body)
 
 
 def _post(client: FlaskClient, data=BODY, event_id: str = "ev-1"):
@@ -77,70 +78,73 @@ def _deliveries(database_url: str, event_id: str = "ev-1"):
 
 
 def test_notification_event_makes_exactly_one_backstage_post(
-    client: FlaskClient, backstage: HttpPeer, database_url: str
+    client: FlaskClient, backstage: BackstageStandIn, database_url: str
 ) -> None:
     answer = _post(client)
 
     assert (answer.status_code, answer.data) == (202, b"")
-    [request] = backstage.received("POST", PATH)
+    [request] = backstage.posts()
     assert request.json() == BODY
-    assert _deliveries(database_url)[Channel.BACKSTAGE].status is DeliveryStatus.SENT
+    assert [n["user"] for n in backstage.notifications()] == OPS
+    delivery = _deliveries(database_url)[Channel.BACKSTAGE]
+    assert (delivery.status, delivery.recipient_count) == (DeliveryStatus.SENT, 2)
 
 
 def test_webhook_receives_the_notification_with_instance_and_workflow(
-    client: FlaskClient, backstage: HttpPeer
+    client: FlaskClient, backstage: BackstageStandIn
 ) -> None:
     _post(client)
 
-    [request] = backstage.received("POST", "/hook")
+    [request] = backstage.peer.received("POST", "/hook")
     assert request.json()["instanceId"] == "inst-7"
     assert request.json()["workflowId"] == "deploy"
     assert request.json()["payload"] == BODY["payload"]
 
 
 def test_duplicate_delivery_still_makes_one_post(
-    client: FlaskClient, backstage: HttpPeer
+    client: FlaskClient, backstage: BackstageStandIn
 ) -> None:
     first = _post(client)
     second = _post(client)
 
     assert (first.status_code, second.status_code) == (202, 202)
-    assert len(backstage.received("POST", PATH)) == 1
-    assert len(backstage.received("POST", "/hook")) == 1
+    assert len(backstage.posts()) == 1
+    assert len(backstage.peer.received("POST", "/hook")) == 1
 
 
-def test_two_503s_then_200_deliver_on_the_third_delivery(
-    client: FlaskClient, backstage: HttpPeer, database_url: str
+def test_backstage_down_answers_503_and_a_ping_after_the_back_off_delivers_once(
+    client: FlaskClient, backstage: BackstageStandIn, database_url: str
 ) -> None:
-    backstage.queue("POST", PATH, Reply(503), Reply(503))
+    backstage.up = False
+    answers = [_post(client).status_code, _post(client).status_code]
+    backstage.up = True
 
-    statuses = [_post(client).status_code for _ in range(3)]
+    eventually(lambda: _ping(client).status_code == 202 and backstage.notifications())
 
-    assert statuses == [503, 503, 202]
-    assert len(backstage.received("POST", PATH)) == 3
-    delivery = _deliveries(database_url)[Channel.BACKSTAGE]
-    assert (delivery.status, delivery.attempts) == (DeliveryStatus.SENT, 3)
+    assert answers == [503, 503]
+    assert _post(client).status_code == 202
+    assert len(backstage.notifications()) == len(OPS)
+    assert _deliveries(database_url)[Channel.BACKSTAGE].status is DeliveryStatus.SENT
 
 
-def test_backstage_400_is_recorded_and_not_retried(
-    client: FlaskClient, backstage: HttpPeer, database_url: str
+def test_backstage_refusal_is_recorded_and_not_retried(
+    client: FlaskClient, backstage: BackstageStandIn, database_url: str
 ) -> None:
-    refusal = {"error": {"name": "InputError", "message": "Invalid recipients"}}
-    backstage.queue("POST", PATH, Reply(400, refusal))
+    data = {**BODY, "payload": {"title": "t", "link": "javascript:alert(1)"}}
 
-    first = _post(client)
-    again = _post(client)
+    first = _post(client, data)
+    again = _post(client, data)
 
     assert (first.status_code, again.status_code) == (422, 202)
-    assert "Invalid recipients" in first.get_json()["message"]
-    assert len(backstage.received("POST", PATH)) == 1
+    assert "Invalid link provided" in first.get_json()["message"]
+    assert len(backstage.posts()) == 1
     delivery = _deliveries(database_url)[Channel.BACKSTAGE]
     assert delivery.status is DeliveryStatus.REJECTED
-    assert "Invalid recipients" in (delivery.last_error or "")
+    assert "Invalid link provided" in (delivery.last_error or "")
 
 
 def test_bad_data_is_refused_with_400_and_recorded_and_the_function_keeps_running(
-    client: FlaskClient, backstage: HttpPeer, database_url: str
+    client: FlaskClient, backstage: BackstageStandIn, database_url: str
 ) -> None:
     bad = _post(client, {"payload": {"title": "no recipients"}}, event_id="ev-bad")
     good = _post(client)
@@ -153,13 +157,36 @@ def test_bad_data_is_refused_with_400_and_recorded_and_the_function_keeps_runnin
         DeliveryStatus.REFUSED,
         "notification has no recipients",
     )
-    assert len(backstage.received("POST", PATH)) == 1
+    assert len(backstage.posts()) == 1
 
 
-def test_wrong_token_is_a_permanent_failure(environment: pytest.MonkeyPatch) -> None:
+def test_notification_refused_for_a_wrong_token_goes_out_once_the_token_is_fixed(
+    environment: pytest.MonkeyPatch, backstage: BackstageStandIn, database_url: str
+) -> None:
     environment.setenv("BACKSTAGE_NOTIFICATIONS_TOKEN", "wrong")
+    refused = _post(_app_client())
+    environment.setenv("BACKSTAGE_NOTIFICATIONS_TOKEN", TOKEN)
+    fixed = _app_client()
+
+    eventually(lambda: _ping(fixed).status_code == 202 and backstage.notifications())
+
+    assert refused.status_code == 503
+    assert "check BACKSTAGE_NOTIFICATIONS_TOKEN" in refused.get_json()["message"]
+    delivery = _deliveries(database_url)[Channel.BACKSTAGE]
+    assert (delivery.status, delivery.outcome) == (
+        DeliveryStatus.SENT,
+        SendOutcome.SENT,
+    )
+
+
+def test_a_failure_past_the_configured_give_up_age_is_dead_lettered(
+    environment: pytest.MonkeyPatch, backstage: BackstageStandIn, database_url: str
+) -> None:
+    environment.setenv("KNFLOW_NOTIFY_GIVE_UP_AFTER_SECONDS", "0")
+    backstage.up = False
 
     answer = _post(_app_client())
 
     assert answer.status_code == 422
-    assert "Missing credentials" in answer.get_json()["message"]
+    assert "gave up after 1 attempt over 0:00:00" in answer.get_json()["message"]
+    assert _deliveries(database_url)[Channel.BACKSTAGE].status is DeliveryStatus.DEAD

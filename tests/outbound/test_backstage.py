@@ -11,6 +11,7 @@ import pytest
 from knflow.errors import ActionError, InputError, UnavailableError
 from knflow.outbound import backstage
 from knflow.outbound.http import HttpClient, new_client
+from tests.backstage import TOKEN, BackstageStandIn
 from tests.peers import HttpPeer, Reply
 
 PATH = "/api/notifications/notifications"
@@ -124,17 +125,155 @@ def test_parse_notification_refuses_bad_bodies_with_the_reason(
 
 
 def test_send_notification_posts_the_body_with_the_bearer_token(
-    client: HttpClient, http_peer: HttpPeer
+    client: HttpClient, backstage_api: BackstageStandIn
 ) -> None:
-    http_peer.route("POST", PATH, Reply(201, [{"id": "n1"}]))
-
-    backstage.send_notification(
-        client, BODY, base_url=http_peer.url + "/", token="s3cret"
+    created = backstage.send_notification(
+        client, BODY, base_url=backstage_api.url + "/", token=TOKEN
     )
 
-    [request] = http_peer.received("POST", PATH)
-    assert request.headers["authorization"] == "Bearer s3cret"
+    [request] = backstage_api.posts()
+    assert request.headers["authorization"] == f"Bearer {TOKEN}"
     assert request.json() == BODY
+    assert created == 1
+
+
+def test_send_notification_counts_zero_for_refs_that_resolve_to_nobody(
+    client: HttpClient, backstage_api: BackstageStandIn
+) -> None:
+    body = {**BODY, "recipients": {"type": "entity", "entityRef": "group:default/x"}}
+
+    created = backstage.send_notification(
+        client, body, base_url=backstage_api.url, token=TOKEN
+    )
+
+    assert created == 0
+
+
+def test_send_notification_counts_nothing_when_the_answer_is_not_an_array(
+    client: HttpClient, http_peer: HttpPeer
+) -> None:
+    http_peer.route("POST", PATH, Reply(201, {}))
+
+    assert (
+        backstage.send_notification(client, BODY, base_url=http_peer.url, token="t")
+        is None
+    )
+
+
+@pytest.mark.parametrize(
+    ("token", "status", "reason"),
+    [
+        ("", 401, "Missing credentials"),
+        ("wrong", 401, "Illegal token"),
+        ("catalog-only", 403, "restricted to plugin"),
+    ],
+    ids=["none", "unknown", "restricted"],
+)
+def test_send_notification_with_refused_credentials_is_retryable_and_says_what_to_check(
+    client: HttpClient,
+    backstage_api: BackstageStandIn,
+    token: str,
+    status: int,
+    reason: str,
+) -> None:
+    backstage_api.restricted_tokens.add("catalog-only")
+
+    with pytest.raises(ActionError, match=reason) as raised:
+        backstage.send_notification(
+            client, BODY, base_url=backstage_api.url, token=token
+        )
+
+    assert (raised.value.retryable, raised.value.status) == (True, status)
+    assert "check BACKSTAGE_NOTIFICATIONS_TOKEN" in str(raised.value)
+    assert backstage.is_credentials_refusal(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("recipients", "status"),
+    [({"type": "broadcast"}, 500), (BODY["recipients"], 400)],
+    ids=["broadcast-500", "user-400"],
+)
+def test_backstage_refuses_an_unfitted_title_past_its_column(
+    client: HttpClient, backstage_api: BackstageStandIn, recipients: dict, status: int
+) -> None:
+    body = {"recipients": recipients, "payload": {"title": "t" * 256}}
+
+    with pytest.raises(ActionError, match="character varying") as raised:
+        backstage.send_notification(
+            client, body, base_url=backstage_api.url, token=TOKEN
+        )
+
+    assert raised.value.status == status
+    assert backstage_api.notifications() == []
+
+
+@pytest.mark.parametrize(
+    "link",
+    ["/orchestrator/instances/1", "https://devhub.example.com/x"],
+    ids=["relative", "https"],
+)
+def test_backstage_takes_relative_and_web_links(
+    client: HttpClient, backstage_api: BackstageStandIn, link: str
+) -> None:
+    body = {**BODY, "payload": {"title": "t", "link": link}}
+
+    backstage.send_notification(client, body, base_url=backstage_api.url, token=TOKEN)
+
+    [stored] = backstage_api.notifications()
+    assert stored["payload"]["link"] == link
+
+
+@pytest.mark.parametrize(
+    "link", ["javascript:alert(1)", "data:text/html,hi"], ids=["javascript", "data"]
+)
+def test_backstage_refuses_links_that_are_not_http_or_https(
+    client: HttpClient, backstage_api: BackstageStandIn, link: str
+) -> None:
+    body = {**BODY, "payload": {"title": "t", "link": link}}
+
+    with pytest.raises(ActionError, match="answered 400: Invalid link provided"):
+        backstage.send_notification(
+            client, body, base_url=backstage_api.url, token=TOKEN
+        )
+
+    assert backstage_api.notifications() == []
+
+
+def test_fit_payload_keeps_texts_at_the_limit() -> None:
+    payload = {name: "a" * 255 for name in backstage.LIMITED_TEXTS}
+
+    assert backstage.fit_payload(payload) == payload
+
+
+def test_fit_payload_cuts_a_long_title_and_writes_it_out_first_in_the_description() -> (
+    None
+):
+    title = "b" * 300
+
+    fitted = backstage.fit_payload({"title": title, "description": "why"})
+
+    assert fitted["title"] == "b" * 254 + "\u2026"
+    assert fitted["description"] == f"{title}\n\nwhy"
+
+
+def test_fit_payload_keeps_long_scopes_that_share_a_prefix_distinct() -> None:
+    first = backstage.fit_payload({"title": "t", "scope": "s" * 300 + "1"})
+    second = backstage.fit_payload({"title": "t", "scope": "s" * 300 + "2"})
+
+    assert len(first["scope"]) == len(second["scope"]) == 255
+    assert first["scope"] != second["scope"]
+
+
+def test_fit_payload_is_idempotent() -> None:
+    fitted = backstage.fit_payload({"title": "c" * 400, "scope": "d" * 400})
+
+    assert backstage.fit_payload(fitted) == fitted
+
+
+def test_parse_notification_fits_the_payload() -> None:
+    parsed = backstage.parse_notification({**BODY, "payload": {"title": "e" * 256}})
+
+    assert len(parsed["payload"]["title"]) == 255
 
 
 @pytest.mark.parametrize("status", [500, 503, 429, 408])

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from knflow.store import db, notifications
-from knflow.store.notifications import Channel, DeliveryStatus
+from knflow.store.notifications import Channel, DeliveryStatus, SendOutcome
 from tests.runtime.notify.ended_runs import store_run
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -22,7 +22,11 @@ def conn(pool: db.Pool):
 
 
 def _insert(
-    conn, event_id: str = "ev-1", channel: Channel = Channel.BACKSTAGE, body=BODY
+    conn,
+    event_id: str = "ev-1",
+    channel: Channel = Channel.BACKSTAGE,
+    body=BODY,
+    now: datetime = NOW,
 ):
     notifications.insert_delivery(
         conn,
@@ -32,13 +36,28 @@ def _insert(
         instance_id="inst-1",
         workflow_id="greet",
         body=body,
-        now=NOW,
+        now=now,
+        retry_at=now + LEASE,
     )
 
 
-def _claim(conn, now: datetime = NOW):
+def _claim(conn, now: datetime = NOW, event_id: str = "ev-1"):
     return notifications.start_attempt(
-        conn, "ev-1", Channel.BACKSTAGE, now=now, lease_until=now + LEASE
+        conn, event_id, Channel.BACKSTAGE, now=now, lease_until=now + LEASE
+    )
+
+
+def _fail(conn, *, retry_at: datetime | None, event_id: str = "ev-1", attempt=1):
+    notifications.finish_attempt(
+        conn,
+        event_id,
+        Channel.BACKSTAGE,
+        attempt=attempt,
+        status=DeliveryStatus.FAILED,
+        outcome=SendOutcome.UNAVAILABLE,
+        last_error="503",
+        now=NOW,
+        retry_at=retry_at,
     )
 
 
@@ -94,23 +113,36 @@ def test_start_attempt_takes_over_a_claim_whose_lease_ran_out(conn) -> None:
     assert claimed.attempts == 2
 
 
-def test_start_attempt_claims_a_failed_row_again(conn) -> None:
+def test_start_attempt_claims_a_failed_row_once_its_back_off_passed(conn) -> None:
     _insert(conn)
     _claim(conn)
-    notifications.finish_attempt(
-        conn,
-        "ev-1",
-        Channel.BACKSTAGE,
-        attempt=1,
-        status=DeliveryStatus.FAILED,
-        last_error="503",
-        now=NOW,
-    )
+    _fail(conn, retry_at=NOW + timedelta(seconds=4))
 
-    claimed = _claim(conn)
+    claimed = _claim(conn, NOW + timedelta(seconds=4))
 
     assert claimed is not None
-    assert (claimed.attempts, claimed.last_error) == (2, "503")
+    assert (claimed.attempts, claimed.last_error, claimed.retry_at) == (2, "503", None)
+
+
+def test_start_attempt_leaves_a_failed_row_inside_its_back_off_uncounted(conn) -> None:
+    _insert(conn)
+    _claim(conn)
+    _fail(conn, retry_at=NOW + timedelta(seconds=4))
+
+    claimed = _claim(conn, NOW + timedelta(seconds=3))
+
+    found = notifications.get_delivery(conn, "ev-1", Channel.BACKSTAGE)
+    assert claimed is None
+    assert found is not None
+    assert (found.status, found.attempts) == (DeliveryStatus.FAILED, 1)
+
+
+def test_start_attempt_treats_a_failed_row_without_retry_time_as_due(conn) -> None:
+    _insert(conn)
+    _claim(conn)
+    _fail(conn, retry_at=None)
+
+    assert _claim(conn) is not None
 
 
 def test_finish_attempt_marks_sent_and_a_sent_row_is_never_claimed(conn) -> None:
@@ -123,8 +155,10 @@ def test_finish_attempt_marks_sent_and_a_sent_row_is_never_claimed(conn) -> None
         Channel.BACKSTAGE,
         attempt=1,
         status=DeliveryStatus.SENT,
+        outcome=SendOutcome.NO_RECIPIENTS,
         last_error=None,
         now=NOW + timedelta(seconds=1),
+        recipient_count=0,
     )
 
     found = notifications.get_delivery(conn, "ev-1", Channel.BACKSTAGE)
@@ -135,6 +169,7 @@ def test_finish_attempt_marks_sent_and_a_sent_row_is_never_claimed(conn) -> None
         NOW + timedelta(seconds=1),
         None,
     )
+    assert (found.outcome, found.recipient_count) == (SendOutcome.NO_RECIPIENTS, 0)
     assert _claim(conn, NOW + timedelta(hours=1)) is None
 
 
@@ -149,6 +184,7 @@ def test_finish_attempt_of_an_attempt_that_lost_its_claim_changes_nothing(conn) 
         Channel.BACKSTAGE,
         attempt=1,
         status=DeliveryStatus.FAILED,
+        outcome=SendOutcome.UNAVAILABLE,
         last_error="late",
         now=NOW + LEASE,
     )
@@ -246,26 +282,23 @@ def test_find_ended_instance_of_an_unknown_instance_is_none(conn) -> None:
     assert notifications.find_ended_instance(conn, "nope") is None
 
 
-def test_list_stalled_returns_failed_rows_past_back_off_and_dead_claims(conn) -> None:
-    for event_id, status in [("ev-a", "FAILED"), ("ev-b", "FAILED"), ("ev-c", None)]:
+def test_list_stalled_returns_due_rows_and_dead_claims_longest_waiting_first(
+    conn,
+) -> None:
+    for event_id in ("ev-due", "ev-later", "ev-claimed"):
         _insert(conn, event_id=event_id)
-        notifications.start_attempt(
-            conn, event_id, Channel.BACKSTAGE, now=NOW, lease_until=NOW + LEASE
-        )
-        if status:
-            notifications.finish_attempt(
-                conn,
-                event_id,
-                Channel.BACKSTAGE,
-                attempt=1,
-                status=DeliveryStatus.FAILED,
-                last_error="503",
-                now=NOW if event_id == "ev-a" else NOW + LEASE,
-            )
+        _claim(conn, event_id=event_id)
+    _fail(conn, event_id="ev-due", retry_at=NOW + timedelta(seconds=5))
+    _fail(conn, event_id="ev-later", retry_at=NOW + LEASE + timedelta(seconds=1))
+    _insert(conn, event_id="ev-unclaimed", now=NOW - timedelta(seconds=1))
 
     stalled = notifications.list_stalled(conn, now=NOW + LEASE, limit=10)
 
-    assert sorted(delivery.event_id for delivery in stalled) == ["ev-a", "ev-c"]
+    assert [delivery.event_id for delivery in stalled] == [
+        "ev-due",
+        "ev-unclaimed",
+        "ev-claimed",
+    ]
 
 
 def test_list_stalled_ignores_finished_and_live_rows(conn) -> None:
@@ -273,3 +306,26 @@ def test_list_stalled_ignores_finished_and_live_rows(conn) -> None:
     _claim(conn)
 
     assert notifications.list_stalled(conn, now=NOW, limit=10) == []
+
+
+def test_list_stalled_leaves_a_fresh_unclaimed_row_to_its_own_delivery(conn) -> None:
+    _insert(conn)
+
+    assert notifications.list_stalled(conn, now=NOW + LEASE / 2, limit=10) == []
+
+
+def test_expire_deliveries_kills_old_unsent_rows_and_spares_the_rest(conn) -> None:
+    cutoff = NOW - timedelta(hours=1)
+    _insert(conn, event_id="ev-old-failed", now=cutoff)
+    _claim(conn, event_id="ev-old-failed")
+    _fail(conn, event_id="ev-old-failed", retry_at=NOW + timedelta(minutes=5))
+    _insert(conn, event_id="ev-old-pending", now=cutoff)
+    _insert(conn, event_id="ev-old-claimed", now=cutoff)
+    _claim(conn, event_id="ev-old-claimed")
+    _insert(conn, event_id="ev-young", now=cutoff + timedelta(seconds=1))
+
+    expired = notifications.expire_deliveries(conn, created_before=cutoff, now=NOW)
+
+    assert sorted(d.event_id for d in expired) == ["ev-old-failed", "ev-old-pending"]
+    assert {d.status for d in expired} == {DeliveryStatus.DEAD}
+    assert expired[0].retry_at is None

@@ -39,6 +39,21 @@ class DeliveryStatus(StrEnum):
     REFUSED = "REFUSED"
 
 
+class SendOutcome(StrEnum):
+    """How one send ended: what an operator (or a metric of notify) counts per attempt."""
+
+    SENT = "SENT"
+    """The channel took the notification."""
+    NO_RECIPIENTS = "NO_RECIPIENTS"
+    """Backstage took it, but its entity refs resolved to no user who gets it."""
+    UNAVAILABLE = "UNAVAILABLE"
+    """No answer, a timeout, 408, 429 or 5xx: the channel is down or busy."""
+    UNAUTHORIZED = "UNAUTHORIZED"
+    """401 or 403: knflow's token or the channel's access rules are wrong."""
+    REJECTED = "REJECTED"
+    """Another 4xx: the channel refused this notification for good."""
+
+
 FINAL_STATUSES: Final = frozenset(
     {
         DeliveryStatus.SENT,
@@ -79,6 +94,12 @@ class Delivery:
     """When the row last changed."""
     sent_at: datetime | None
     """When the channel accepted the notification."""
+    retry_at: datetime | None
+    """While `PENDING` or `FAILED`: when the next attempt may start."""
+    outcome: SendOutcome | None
+    """How the last attempt ended; None before the first one ends."""
+    recipient_count: int | None
+    """How many notifications Backstage created (users reached; 1 for a broadcast)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -111,8 +132,12 @@ def insert_delivery(
     workflow_id: str | None,
     body: Json,
     now: datetime,
+    retry_at: datetime,
 ) -> None:
-    """Create the `PENDING` row of `event_id` on `channel` unless it exists already."""
+    """Create the `PENDING` row of `event_id` on `channel` unless it exists already.
+
+    `retry_at` is when the re-drive takes the row over if no delivery claims it by then.
+    """
     conn.execute(
         queries("notifications")["insert_delivery"],
         {
@@ -123,6 +148,7 @@ def insert_delivery(
             "workflow_id": workflow_id,
             "body": Jsonb(body),
             "now": now,
+            "retry_at": retry_at,
         },
     )
 
@@ -137,9 +163,10 @@ def start_attempt(
 ) -> Delivery | None:
     """Claim the row for one send and count the attempt.
 
-    Returns None when the row is finished or another delivery holds a live claim (read
-    it with `get_delivery` to tell which). A claim whose lease ran out is taken over:
-    its holder may have crashed after sending, so a notification can go out once more.
+    Returns None when the row is finished, waits for its `retry_at`, or another delivery
+    holds a live claim (read it with `get_delivery` to tell which); none of these counts
+    as an attempt. A claim whose lease ran out is taken over: its holder may have crashed
+    after sending, so a notification can go out once more.
     """
     row = conn.execute(
         queries("notifications")["start_attempt"],
@@ -160,10 +187,16 @@ def finish_attempt(
     *,
     attempt: int,
     status: DeliveryStatus,
+    outcome: SendOutcome,
     last_error: str | None,
     now: datetime,
+    retry_at: datetime | None = None,
+    recipient_count: int | None = None,
 ) -> bool:
-    """Record how attempt number `attempt` ended; False when it lost the claim."""
+    """Record how attempt number `attempt` ended; False when it lost the claim.
+
+    `retry_at` is set for a `FAILED` row: the next attempt waits until then.
+    """
     cursor = conn.execute(
         queries("notifications")["finish_attempt"],
         {
@@ -171,7 +204,10 @@ def finish_attempt(
             "channel": channel.value,
             "attempt": attempt,
             "status": status.value,
+            "outcome": outcome.value,
             "last_error": last_error,
+            "retry_at": retry_at,
+            "recipient_count": recipient_count,
             "now": now,
         },
     )
@@ -221,10 +257,22 @@ def list_deliveries(conn: Connection, event_id: str) -> list[Delivery]:
     return [_from_row(row) for row in rows]
 
 
-def list_stalled(conn: Connection, *, now: datetime, limit: int) -> list[Delivery]:
-    """Return up to `limit` failed rows past their back-off and rows with dead claims.
+def expire_deliveries(
+    conn: Connection, *, created_before: datetime, now: datetime
+) -> list[Delivery]:
+    """Mark `DEAD` every unsent, unclaimed row first seen at or before `created_before`."""
+    rows = conn.execute(
+        queries("notifications")["expire_deliveries"],
+        {"created_before": created_before, "now": now},
+    ).fetchall()
+    return [_from_row(row) for row in rows]
 
-    The back-off after attempt n is 30 s x 2^(n-1), at most an hour.
+
+def list_stalled(conn: Connection, *, now: datetime, limit: int) -> list[Delivery]:
+    """Return up to `limit` due rows no event will finish, longest waiting first.
+
+    Due: a `PENDING` or `FAILED` row whose `retry_at` has come, or a claim whose lease
+    ran out (its holder died).
     """
     rows = conn.execute(
         queries("notifications")["list_stalled"], {"now": now, "limit": limit}
@@ -268,6 +316,9 @@ def _from_row(row: tuple[Any, ...]) -> Delivery:
         created_at,
         updated_at,
         sent_at,
+        retry_at,
+        outcome,
+        recipient_count,
     ) = row
     return Delivery(
         event_id=event_id,
@@ -283,4 +334,7 @@ def _from_row(row: tuple[Any, ...]) -> Delivery:
         created_at=created_at,
         updated_at=updated_at,
         sent_at=sent_at,
+        retry_at=retry_at,
+        outcome=None if outcome is None else SendOutcome(outcome),
+        recipient_count=recipient_count,
     )

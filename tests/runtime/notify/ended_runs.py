@@ -22,15 +22,16 @@ def store_run(
     error_message: str | None = None,
     metadata: dict | None = None,
     annotations: list | None = None,
+    name: str = "Greeting",
 ) -> None:
-    """Store a definition `greet` 1.0 and one ended instance of it (migration 0001)."""
-    document = {"id": "greet", "version": "1.0", "name": "Greeting"}
+    """Store a definition `greet` 1.0 named `name` and one ended instance of it."""
+    document = {"id": "greet", "version": "1.0", "name": name}
     document |= {"metadata": metadata} if metadata else {}
     document |= {"annotations": annotations} if annotations else {}
     conn.execute(
         "INSERT INTO definitions (workflow_id, version, name, source, checksum)"
-        " VALUES ('greet', '1.0', 'Greeting', %(source)s, 'x') ON CONFLICT DO NOTHING",
-        {"source": Jsonb({"text": "", "document": document})},
+        " VALUES ('greet', '1.0', %(name)s, %(source)s, 'x') ON CONFLICT DO NOTHING",
+        {"name": name, "source": Jsonb({"text": "", "document": document})},
     )
     conn.execute(
         "INSERT INTO instances (id, workflow_id, workflow_version, status, variables,"

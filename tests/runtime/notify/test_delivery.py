@@ -1,39 +1,34 @@
-"""The notify use case: requests, the delivery log, retries and refusals."""
+"""The notify use case: requests, the delivery log, redeliveries and refusals."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
 from knflow.config import Settings
 from knflow.errors import ActionError, InputError, UnavailableError
-from knflow.events import types
-from knflow.events.codec import Event
 from knflow.outbound.http import new_client
 from knflow.runtime.notify import delivery as notify
 from knflow.runtime.services import Services
 from knflow.store import db, notifications
-from knflow.store.notifications import Channel, DeliveryStatus
+from knflow.store.notifications import Channel, DeliveryStatus, SendOutcome
+from tests.backstage import PATH, TOKEN, BackstageStandIn
 from tests.peers import HttpPeer, Reply
-
-PATH = "/api/notifications/notifications"
-TOKEN = "t0ken"
-BODY = {
-    "recipients": {"type": "entity", "entityRef": ["user:default/ana"]},
-    "payload": {"title": "Approval needed", "link": "https://backstage/x"},
-}
-NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+from tests.runtime.notify.deliveries import (
+    BODY,
+    NOW,
+    at,
+    delivery_of,
+    notification_event,
+)
 
 
 @pytest.fixture
-def services(pool: db.Pool, http_peer: HttpPeer) -> Iterator[Services]:
-    http_peer.route("POST", PATH, Reply(201, [{"id": "n1"}]))
-    http_peer.route("POST", "/hook", Reply(200))
+def services(pool: db.Pool, backstage_api: BackstageStandIn) -> Iterator[Services]:
     settings = Settings(
-        backstage_url=http_peer.url,
+        backstage_url=backstage_api.url,
         backstage_token=TOKEN,
         action_timeout=timedelta(seconds=5),
     )
@@ -47,115 +42,101 @@ def _with_webhook(services: Services, url: str) -> Services:
         backstage_token=TOKEN,
         notify_webhook_url=url,
     )
-    return Services(settings=settings, pool=services.pool, http=services.http)
-
-
-def _event(
-    data=BODY, event_id: str = "ev-1", type_: str = types.NOTIFICATION_REQUESTED
-):
-    extensions = {"kogitoprocinstanceid": "inst-1", "kogitoprocid": "greet"}
-    return Event(
-        id=event_id, source="/test", type=type_, data=data, extensions=extensions
+    return Services(
+        settings=settings, pool=services.pool, http=services.http, clock=lambda: NOW
     )
 
 
-def _delivery(
-    services: Services, channel: Channel = Channel.BACKSTAGE, event_id="ev-1"
-):
-    with db.transaction(services.pool) as conn:
-        return notifications.get_delivery(conn, event_id, channel)
-
-
 def test_requested_notification_is_posted_once_with_token_and_exact_body(
-    services: Services, http_peer: HttpPeer
+    services: Services, backstage_api: BackstageStandIn
 ) -> None:
-    notify.handle_event(services, _event())
+    notify.handle_event(services, notification_event())
 
-    [request] = http_peer.received("POST", PATH)
+    [request] = backstage_api.posts()
     assert request.headers["authorization"] == f"Bearer {TOKEN}"
     assert request.json() == BODY
-    delivery = _delivery(services)
-    assert delivery is not None
+    delivery = delivery_of(services)
     assert (delivery.status, delivery.attempts, delivery.sent_at) == (
         DeliveryStatus.SENT,
         1,
         NOW,
     )
+    assert (delivery.outcome, delivery.recipient_count) == (SendOutcome.SENT, 1)
     assert (delivery.instance_id, delivery.workflow_id) == ("inst-1", "greet")
 
 
 def test_redelivered_event_sends_nothing_again(
-    services: Services, http_peer: HttpPeer
+    services: Services, backstage_api: BackstageStandIn
 ) -> None:
-    notify.handle_event(services, _event())
+    notify.handle_event(services, notification_event())
 
-    notify.handle_event(services, _event())
+    notify.handle_event(services, notification_event())
 
-    assert len(http_peer.received("POST", PATH)) == 1
+    assert len(backstage_api.notifications()) == 1
 
 
-def test_failed_send_is_retryable_and_counted_then_sent_on_redelivery(
-    services: Services, http_peer: HttpPeer
+def test_failed_sends_are_retried_by_redeliveries_that_come_after_the_back_off(
+    services: Services, http_peer: HttpPeer, backstage_api: BackstageStandIn
 ) -> None:
     http_peer.queue("POST", PATH, Reply(503), Reply(503))
 
-    for _ in range(2):
+    for second in (0, 1):
         with pytest.raises(UnavailableError, match="answered 503"):
-            notify.handle_event(services, _event())
-    notify.handle_event(services, _event())
+            notify.handle_event(at(services, second), notification_event())
+    notify.handle_event(at(services, 3), notification_event())
 
-    assert len(http_peer.received("POST", PATH)) == 3
-    delivery = _delivery(services)
-    assert delivery is not None
+    assert len(backstage_api.posts()) == 3
+    assert len(backstage_api.notifications()) == 1
+    delivery = delivery_of(services)
     assert (delivery.status, delivery.attempts) == (DeliveryStatus.SENT, 3)
 
 
-def test_send_failing_max_attempts_times_is_dead_and_permanent(
-    services: Services, http_peer: HttpPeer
+def test_redelivery_inside_the_back_off_neither_sends_nor_counts(
+    services: Services, backstage_api: BackstageStandIn
 ) -> None:
-    http_peer.route("POST", PATH, Reply(502))
-    for _ in range(notify.MAX_ATTEMPTS - 1):
-        with pytest.raises(UnavailableError):
-            notify.handle_event(services, _event())
+    backstage_api.up = False
+    with pytest.raises(UnavailableError):
+        notify.handle_event(services, notification_event())
+    backstage_api.up = True
 
-    with pytest.raises(ActionError, match="gave up after 5 attempts") as raised:
-        notify.handle_event(services, _event())
+    with pytest.raises(UnavailableError, match="next try is due"):
+        notify.handle_event(at(services, 0.9), notification_event())
 
-    assert raised.value.retryable is False
-    delivery = _delivery(services)
-    assert delivery is not None
-    assert (delivery.status, delivery.attempts) == (DeliveryStatus.DEAD, 5)
+    assert len(backstage_api.posts()) == 1
+    delivery = delivery_of(services)
+    assert (delivery.status, delivery.attempts) == (DeliveryStatus.FAILED, 1)
+    assert delivery.retry_at == NOW + notify.RETRY_FIRST
 
 
 def test_backstage_refusal_is_recorded_and_never_retried(
-    services: Services, http_peer: HttpPeer
+    services: Services, backstage_api: BackstageStandIn
 ) -> None:
-    refusal = {"error": {"name": "InputError", "message": "Invalid link"}}
-    http_peer.route("POST", PATH, Reply(400, refusal))
+    data = {**BODY, "payload": {"title": "t", "link": "javascript:alert(1)"}}
 
-    with pytest.raises(ActionError, match="Invalid link") as raised:
-        notify.handle_event(services, _event())
-    notify.handle_event(services, _event())
+    with pytest.raises(ActionError, match="Invalid link provided") as raised:
+        notify.handle_event(services, notification_event(data))
+    notify.handle_event(at(services, 3600), notification_event(data))
 
     assert raised.value.retryable is False
-    assert len(http_peer.received("POST", PATH)) == 1
-    delivery = _delivery(services)
-    assert delivery is not None
-    assert delivery.status is DeliveryStatus.REJECTED
-    assert "Invalid link" in (delivery.last_error or "")
+    assert len(backstage_api.posts()) == 1
+    delivery = delivery_of(services)
+    assert (delivery.status, delivery.outcome) == (
+        DeliveryStatus.REJECTED,
+        SendOutcome.REJECTED,
+    )
+    assert "Invalid link provided" in (delivery.last_error or "")
 
 
 def test_bad_notification_data_is_refused_and_recorded(
-    services: Services, http_peer: HttpPeer
+    services: Services, backstage_api: BackstageStandIn
 ) -> None:
     data = {"recipients": {"type": "broadcast"}, "payload": {"description": "x"}}
 
     with pytest.raises(InputError, match=r"'ev-1' is refused: .*has no title"):
-        notify.handle_event(services, _event(data))
+        notify.handle_event(services, notification_event(data))
 
-    assert http_peer.received("POST", PATH) == []
-    delivery = _delivery(services, Channel.INTAKE)
-    assert delivery is not None
+    assert backstage_api.posts() == []
+    delivery = delivery_of(services, Channel.INTAKE)
     assert (delivery.status, delivery.body) == (DeliveryStatus.REFUSED, data)
     assert delivery.last_error == "notification payload has no title"
 
@@ -163,9 +144,10 @@ def test_bad_notification_data_is_refused_and_recorded(
 def test_webhook_gets_the_notification_and_its_ids(
     services: Services, http_peer: HttpPeer
 ) -> None:
+    http_peer.route("POST", "/hook", Reply(200))
     both = _with_webhook(services, http_peer.url + "/hook")
 
-    notify.handle_event(both, _event())
+    notify.handle_event(both, notification_event())
 
     [request] = http_peer.received("POST", "/hook")
     assert request.json() == {
@@ -178,21 +160,22 @@ def test_webhook_gets_the_notification_and_its_ids(
 
 
 def test_redelivery_retries_only_the_channel_that_failed(
-    services: Services, http_peer: HttpPeer
+    services: Services, http_peer: HttpPeer, backstage_api: BackstageStandIn
 ) -> None:
+    http_peer.route("POST", "/hook", Reply(200))
     both = _with_webhook(services, http_peer.url + "/hook")
     http_peer.queue("POST", PATH, Reply(503))
     with pytest.raises(UnavailableError):
-        notify.handle_event(both, _event())
+        notify.handle_event(both, notification_event())
 
-    notify.handle_event(both, _event())
+    notify.handle_event(at(both, 1), notification_event())
 
-    assert len(http_peer.received("POST", PATH)) == 2
+    assert len(backstage_api.posts()) == 2
     assert len(http_peer.received("POST", "/hook")) == 1
 
 
 def test_delivery_while_another_holds_the_claim_is_retryable_and_sends_nothing(
-    services: Services, http_peer: HttpPeer
+    services: Services, backstage_api: BackstageStandIn
 ) -> None:
     with db.transaction(services.pool) as conn:
         notifications.insert_delivery(
@@ -204,6 +187,7 @@ def test_delivery_while_another_holds_the_claim_is_retryable_and_sends_nothing(
             workflow_id=None,
             body=BODY,
             now=NOW,
+            retry_at=NOW + timedelta(minutes=1),
         )
         notifications.start_attempt(
             conn,
@@ -214,9 +198,9 @@ def test_delivery_while_another_holds_the_claim_is_retryable_and_sends_nothing(
         )
 
     with pytest.raises(UnavailableError, match="being sent to backstage"):
-        notify.handle_event(services, _event())
+        notify.handle_event(services, notification_event())
 
-    assert http_peer.received("POST", PATH) == []
+    assert backstage_api.posts() == []
 
 
 def test_without_any_channel_the_notification_is_dropped(
@@ -225,74 +209,13 @@ def test_without_any_channel_the_notification_is_dropped(
     with new_client(timedelta(seconds=5)) as client:
         bare = Services(settings=Settings(), pool=pool, http=client)
 
-        notify.handle_event(bare, _event())
+        notify.handle_event(bare, notification_event())
 
-    assert _delivery(bare) is None
+    with db.transaction(pool) as conn:
+        assert notifications.list_deliveries(conn, "ev-1") == []
     assert http_peer.requests == []
 
 
 def test_unknown_event_type_is_refused(services: Services) -> None:
     with pytest.raises(InputError, match="does not handle events of type 'other'"):
-        notify.handle_event(services, _event(type_="other"))
-
-
-def _ping() -> Event:
-    return Event(id="ping-1", source="/ping", type=types.PING, data={"reason": "tick"})
-
-
-def _at(services: Services, moment: datetime) -> Services:
-    return dataclasses.replace(services, clock=lambda: moment)
-
-
-def test_ping_resends_a_failed_delivery_whose_back_off_passed(
-    services: Services, http_peer: HttpPeer
-) -> None:
-    http_peer.queue("POST", PATH, Reply(503))
-    with pytest.raises(UnavailableError):
-        notify.handle_event(services, _event())
-
-    notify.handle_event(_at(services, NOW + timedelta(seconds=30)), _ping())
-
-    [_, resent] = http_peer.received("POST", PATH)
-    assert resent.json() == BODY
-    delivery = _delivery(services)
-    assert delivery is not None
-    assert (delivery.status, delivery.attempts) == (DeliveryStatus.SENT, 2)
-
-
-def test_ping_leaves_a_failed_delivery_inside_its_back_off(
-    services: Services, http_peer: HttpPeer
-) -> None:
-    http_peer.queue("POST", PATH, Reply(503))
-    with pytest.raises(UnavailableError):
-        notify.handle_event(services, _event())
-
-    notify.handle_event(_at(services, NOW + timedelta(seconds=29)), _ping())
-
-    assert len(http_peer.received("POST", PATH)) == 1
-
-
-def test_ping_resends_a_delivery_whose_sender_died_mid_send(
-    services: Services, http_peer: HttpPeer
-) -> None:
-    with db.transaction(services.pool) as conn:
-        notifications.insert_delivery(
-            conn,
-            event_id="ev-1",
-            channel=Channel.BACKSTAGE,
-            event_type="x",
-            instance_id=None,
-            workflow_id=None,
-            body=BODY,
-            now=NOW,
-        )
-        notifications.start_attempt(
-            conn, "ev-1", Channel.BACKSTAGE, now=NOW, lease_until=NOW
-        )
-
-    notify.handle_event(services, _ping())
-
-    assert len(http_peer.received("POST", PATH)) == 1
-    delivery = _delivery(services)
-    assert delivery is not None
-    assert (delivery.status, delivery.attempts) == (DeliveryStatus.SENT, 2)
+        notify.handle_event(services, notification_event(type_="other"))

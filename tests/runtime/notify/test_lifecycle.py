@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -13,21 +15,19 @@ from knflow.events import types
 from knflow.events.codec import Event
 from knflow.outbound.http import new_client
 from knflow.runtime.notify import delivery as notify
+from knflow.runtime.notify import lifecycle
 from knflow.runtime.services import Services
 from knflow.store import db, notifications
 from knflow.store.notifications import Channel, DeliveryStatus
-from tests.peers import HttpPeer, Reply
+from tests.backstage import TOKEN, BackstageStandIn
 from tests.runtime.notify.ended_runs import NOW, state_event, store_run
-
-PATH = "/api/notifications/notifications"
 
 
 @pytest.fixture
-def services(pool: db.Pool, http_peer: HttpPeer) -> Iterator[Services]:
-    http_peer.route("POST", PATH, Reply(201, []))
+def services(pool: db.Pool, backstage_api: BackstageStandIn) -> Iterator[Services]:
     settings = Settings(
-        backstage_url=http_peer.url,
-        backstage_token="t",
+        backstage_url=backstage_api.url,
+        backstage_token=TOKEN,
         notify_outcomes=frozenset({"COMPLETED", "ERROR"}),
     )
     with new_client(timedelta(seconds=5)) as client:
@@ -39,18 +39,18 @@ def _arrange(services: Services, **run) -> None:
         store_run(conn, **run)
 
 
-def _sent(http_peer: HttpPeer) -> list[dict]:
-    return [request.json() for request in http_peer.received("POST", PATH)]
+def _sent(backstage_api: BackstageStandIn) -> list[dict]:
+    return [request.json() for request in backstage_api.posts()]
 
 
 def test_completed_run_notifies_its_initiator(
-    services: Services, http_peer: HttpPeer
+    services: Services, backstage_api: BackstageStandIn
 ) -> None:
     _arrange(services, variables={"initiatorEntity": "user:default/ana"})
 
     notify.handle_event(services, state_event())
 
-    assert _sent(http_peer) == [
+    assert _sent(backstage_api) == [
         {
             "recipients": {"type": "entity", "entityRef": ["user:default/ana"]},
             "payload": {
@@ -58,14 +58,14 @@ def test_completed_run_notifies_its_initiator(
                 "description": "Run inst-1 of workflow 'greet' completed.",
                 "severity": "normal",
                 "topic": "greet",
-                "link": f"{http_peer.url}/orchestrator/instances/inst-1",
+                "link": "/orchestrator/instances/inst-1",
             },
         }
     ]
 
 
 def test_failed_run_notice_is_high_and_carries_the_error(
-    services: Services, http_peer: HttpPeer
+    services: Services, backstage_api: BackstageStandIn
 ) -> None:
     _arrange(
         services,
@@ -76,14 +76,14 @@ def test_failed_run_notice_is_high_and_carries_the_error(
 
     notify.handle_event(services, state_event(event_type=5, status="ERROR"))
 
-    [sent] = _sent(http_peer)
+    [sent] = _sent(backstage_api)
     assert sent["payload"]["title"] == "Workflow 'Greeting' failed"
     assert sent["payload"]["severity"] == "high"
     assert sent["payload"]["description"].endswith("failed: service 'pay' answered 500")
 
 
 def test_outcome_outside_the_configured_ones_notifies_nobody(
-    services: Services, http_peer: HttpPeer
+    services: Services, backstage_api: BackstageStandIn
 ) -> None:
     _arrange(
         services, variables={"initiatorEntity": "user:default/ana"}, status="ABORTED"
@@ -91,11 +91,11 @@ def test_outcome_outside_the_configured_ones_notifies_nobody(
 
     notify.handle_event(services, state_event(status="ABORTED"))
 
-    assert _sent(http_peer) == []
+    assert _sent(backstage_api) == []
 
 
 def test_workflow_metadata_chooses_outcomes_and_adds_recipients(
-    services: Services, http_peer: HttpPeer
+    services: Services, backstage_api: BackstageStandIn
 ) -> None:
     metadata = {
         "knflow.dev/notify-recipients": "group:default/ops, user:default/ana",
@@ -110,49 +110,49 @@ def test_workflow_metadata_chooses_outcomes_and_adds_recipients(
 
     notify.handle_event(services, state_event(status="ABORTED"))
 
-    [sent] = _sent(http_peer)
+    [sent] = _sent(backstage_api)
     assert sent["recipients"]["entityRef"] == ["user:default/ana", "group:default/ops"]
     assert sent["payload"]["title"] == "Workflow 'Greeting' was aborted"
 
 
 def test_annotation_adds_recipients_when_nobody_started_the_run(
-    services: Services, http_peer: HttpPeer
+    services: Services, backstage_api: BackstageStandIn
 ) -> None:
     _arrange(services, annotations=["knflow.dev/notify-recipients=group:default/ops"])
 
     notify.handle_event(services, state_event())
 
-    [sent] = _sent(http_peer)
+    [sent] = _sent(backstage_api)
     assert sent["recipients"]["entityRef"] == ["group:default/ops"]
 
 
 def test_run_without_initiator_or_extra_recipients_notifies_nobody(
-    services: Services, http_peer: HttpPeer
+    services: Services, backstage_api: BackstageStandIn
 ) -> None:
     _arrange(services)
 
     notify.handle_event(services, state_event())
 
-    assert _sent(http_peer) == []
+    assert _sent(backstage_api) == []
 
 
 def test_unknown_instance_notifies_nobody(
-    services: Services, http_peer: HttpPeer
+    services: Services, backstage_api: BackstageStandIn
 ) -> None:
     notify.handle_event(services, state_event("elsewhere"))
 
-    assert _sent(http_peer) == []
+    assert _sent(backstage_api) == []
 
 
 def test_redelivered_state_event_notifies_once(
-    services: Services, http_peer: HttpPeer
+    services: Services, backstage_api: BackstageStandIn
 ) -> None:
     _arrange(services, variables={"initiatorEntity": ["user:default/ana"]})
 
     notify.handle_event(services, state_event())
     notify.handle_event(services, state_event())
 
-    assert len(_sent(http_peer)) == 1
+    assert len(_sent(backstage_api)) == 1
     with db.transaction(services.pool) as conn:
         delivery = notifications.get_delivery(conn, state_event().id, Channel.BACKSTAGE)
     assert delivery is not None
@@ -171,6 +171,52 @@ def test_state_event_without_object_data_is_refused_and_recorded(
         delivery = notifications.get_delivery(conn, "ev-x", Channel.INTAKE)
     assert delivery is not None
     assert delivery.status is DeliveryStatus.REFUSED
+
+
+def test_run_link_is_relative_so_backstage_resolves_it_on_its_own_base_url(
+    services: Services, backstage_api: BackstageStandIn
+) -> None:
+    _arrange(services, variables={"initiatorEntity": "user:default/ana"})
+
+    notify.handle_event(services, state_event())
+
+    [stored] = backstage_api.notifications()
+    assert stored["payload"]["link"] == "/orchestrator/instances/inst-1"
+    assert backstage_api.url not in json.dumps(stored)
+
+
+def test_run_link_uses_the_public_url_when_one_is_configured(
+    services: Services, backstage_api: BackstageStandIn
+) -> None:
+    settings = dataclasses.replace(
+        services.settings, backstage_public_url="https://devhub.example.com"
+    )
+    _arrange(services, variables={"initiatorEntity": "user:default/ana"})
+
+    notify.handle_event(dataclasses.replace(services, settings=settings), state_event())
+
+    [stored] = backstage_api.notifications()
+    assert stored["payload"]["link"] == (
+        "https://devhub.example.com/orchestrator/instances/inst-1"
+    )
+
+
+def test_long_workflow_name_is_cut_inside_the_title_and_kept_in_the_description(
+    services: Services, backstage_api: BackstageStandIn
+) -> None:
+    name = "Provision " + "x" * 300
+    _arrange(services, variables={"initiatorEntity": "user:default/ana"}, name=name)
+
+    notify.handle_event(services, state_event())
+
+    [stored] = backstage_api.notifications()
+    title = stored["payload"]["title"]
+    assert len(title) == 255
+    assert title.startswith("Workflow 'Provision xxx")
+    assert title.endswith("x\u2026' completed")
+    assert stored["payload"]["description"] == (
+        f"Workflow '{name}' completed\n\nRun inst-1 of workflow 'greet' completed."
+    )
 
 
 @pytest.mark.parametrize(
@@ -203,4 +249,4 @@ def test_state_event_without_object_data_is_refused_and_recorded(
 def test_lifecycle_outcome_reads_ended_runs_from_event_type_and_state(
     data: dict, outcome: str | None
 ) -> None:
-    assert notify.lifecycle_outcome(data) == outcome
+    assert lifecycle.lifecycle_outcome(data) == outcome

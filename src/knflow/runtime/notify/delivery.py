@@ -6,45 +6,55 @@ transaction, sent after commit, and its outcome recorded in a second one. A rede
 event finds its row finished and sends nothing. A crash after the send and before the
 outcome is recorded leaves a claim whose lease runs out; the next delivery sends once
 more (at least once, and at most one extra send per crash).
+
+A send that time can fix (the channel is down or busy, or refuses knflow's credentials
+until someone fixes them) leaves the row `FAILED` with a back-off. A redelivery or the
+periodic re-drive tries it again once the back-off has passed; one that comes sooner
+neither sends nor counts. Only age ends the retries: a row still unsent
+`Settings.notify_give_up_after` after it was first seen is `DEAD`, however fast or slow
+the broker redelivered.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Final
 
 from knflow import logs
 from knflow.errors import ActionError, InputError, KnflowError, UnavailableError
-from knflow.events import kogito, types
+from knflow.events import types
 from knflow.events.codec import Event
 from knflow.outbound import backstage
+from knflow.runtime.notify import lifecycle
 from knflow.runtime.services import Services
 from knflow.store import db, notifications
-from knflow.store.notifications import FINAL_STATUSES, Channel, DeliveryStatus
+from knflow.store.notifications import (
+    FINAL_STATUSES,
+    Channel,
+    Delivery,
+    DeliveryStatus,
+    SendOutcome,
+)
 from knflow.workflow.model import Json
 
 logger = logging.getLogger(__name__)
 
-MAX_ATTEMPTS: Final = 5
-"""Sends per channel before a notification is dead-lettered (answered 422)."""
+RETRY_FIRST: Final = timedelta(seconds=1)
+"""Back-off after a first failed attempt; it doubles after each further one. The
+Triggers' broker retries (exponential from 1 s) then find the row due."""
+RETRY_LONGEST: Final = timedelta(minutes=10)
+"""The longest back-off: how late a notification may follow a channel's return."""
 LEASE_MARGIN: Final = timedelta(seconds=10)
 """Added to the HTTP timeout: how long a claim outlives the send it covers."""
 STALLED_BATCH: Final = 50
-"""Stalled deliveries retried per ping; the rest wait for the next one."""
-RECIPIENTS_KEY: Final = "knflow.dev/notify-recipients"
-"""Definition metadata (or annotation) naming extra recipients of lifecycle notices."""
-OUTCOMES_KEY: Final = "knflow.dev/notify-outcomes"
-"""Definition metadata (or annotation) overriding `Settings.notify_outcomes`."""
-ERROR_STATE: Final = kogito.state_number("ERROR")
-ENDED_STATES: Final = (kogito.state_number("COMPLETED"), kogito.state_number("ABORTED"))
-OUTCOME_VERBS: Final = {
-    "COMPLETED": "completed",
-    "ABORTED": "was aborted",
-    "ERROR": "failed",
-}
+"""Due deliveries retried per ping; the rest wait for the next one."""
+CHANNEL_DOWN: Final = frozenset({SendOutcome.UNAVAILABLE, SendOutcome.UNAUTHORIZED})
+"""Outcomes that say nothing else will get through the channel now either."""
+_MAX_DOUBLINGS: Final = 20
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -63,30 +73,48 @@ class Notification:
     """The workflow it is about, when known."""
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Sent:
+    """How one send ended."""
+
+    outcome: SendOutcome
+    """What happened."""
+    failure: KnflowError | None = None
+    """The error, unless the channel took the notification."""
+    recipient_count: int | None = None
+    """How many notifications Backstage created, when it said."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Attempt:
+    """What one try at a logged delivery did."""
+
+    outcome: SendOutcome | None
+    """How the send ended; None when nothing was sent (finished, not due, claimed)."""
+    failure: KnflowError | None
+    """What to report to the broker, if anything."""
+
+
 def handle_event(services: Services, event: Event) -> None:
     """Deliver the notification `event` asks for; acknowledged events return None.
 
     Raises:
         InputError: unknown event type, or bad notification data (recorded as refused).
-        UnavailableError: a channel failed in a way a retry can fix; the broker retries.
-        ActionError: a channel refused for good, or `MAX_ATTEMPTS` sends failed.
+        UnavailableError: a channel has not taken the notification yet; it stays in the
+            log, and a redelivery or the re-drive tries again after its back-off.
+        ActionError: a channel refused for good, or the give-up age was reached.
     """
-    notification: Notification | None
-    if event.type == types.NOTIFICATION_REQUESTED:
-        notification = _requested_notification(services, event)
-    elif event.type == types.PROCESS_INSTANCE_STATE:
-        notification = _lifecycle_notification(services, event)
-    elif event.type == types.PING:
+    if event.type == types.PING:
         redeliver_stalled(services)
         return
-    else:
+    if event.type not in (types.NOTIFICATION_REQUESTED, types.PROCESS_INSTANCE_STATE):
         raise InputError(f"notify does not handle events of type '{event.type}'")
+    try:
+        notification = _notification_of(services, event)
+    except InputError as error:
+        raise _refuse(services, event, error) from error
     if notification is not None:
-        context = {
-            "instance_id": notification.instance_id or "",
-            "workflow_id": notification.workflow_id or "",
-        }
-        with logs.context(**context):
+        with _about(notification.instance_id, notification.workflow_id):
             deliver(services, notification)
 
 
@@ -97,8 +125,8 @@ def deliver(services: Services, notification: Notification) -> None:
     not hold back the others; a redelivery then retries only the channels still open.
 
     Raises:
-        UnavailableError: some channel may succeed on a later delivery.
-        ActionError: some channel refused for good or ran out of attempts.
+        UnavailableError: some channel has not taken it yet and will be retried.
+        ActionError: some channel refused for good or the give-up age was reached.
     """
     channels = _configured_channels(services)
     if not channels:
@@ -116,95 +144,65 @@ def deliver(services: Services, notification: Notification) -> None:
 
 
 def redeliver_stalled(services: Services) -> None:
-    """Retry deliveries no event will finish: failed ones past their back-off, dead claims.
+    """Give up on deliveries past the give-up age, then retry the due ones.
 
-    The periodic ping calls this, so that a notification whose retries the broker lost,
-    or whose sender crashed, still goes out (or is marked dead after `MAX_ATTEMPTS`).
+    The periodic ping calls this, so that a notification still goes out after the
+    broker stopped redelivering it, or after its sender crashed. A channel whose send
+    fails as down or unauthorized is left alone for the rest of the sweep: during an
+    outage each ping costs one request per channel, not one per notification.
     """
     channels = _configured_channels(services)
+    now = services.clock()
     with db.transaction(services.pool) as conn:
-        stalled = notifications.list_stalled(
-            conn, now=services.clock(), limit=STALLED_BATCH
+        expired = notifications.expire_deliveries(
+            conn, created_before=now - services.settings.notify_give_up_after, now=now
         )
+        stalled = notifications.list_stalled(conn, now=now, limit=STALLED_BATCH)
+    for delivery in expired:
+        with _about(delivery.instance_id, delivery.workflow_id):
+            logger.warning("notification given up", extra=_facts(delivery))
+    down: set[Channel] = set()
     for delivery in stalled:
-        if delivery.channel not in channels:
+        if delivery.channel not in channels or delivery.channel in down:
             continue
-        context = {
-            "instance_id": delivery.instance_id or "",
-            "workflow_id": delivery.workflow_id or "",
-        }
-        with logs.context(**context):
-            _attempt(services, delivery.event_id, delivery.channel, delivery.body)
+        with _about(delivery.instance_id, delivery.workflow_id):
+            attempt = _attempt(
+                services, delivery.event_id, delivery.channel, delivery.body
+            )
+        if attempt.outcome in CHANNEL_DOWN:
+            down.add(delivery.channel)
 
 
-def lifecycle_outcome(data: Mapping[str, Json]) -> str | None:
-    """Return COMPLETED, ABORTED or ERROR when a process state event ends a run.
+def retry_delay(attempt: int) -> timedelta:
+    """Return the back-off after failed attempt number `attempt` (1 for the first)."""
+    doublings = min(max(attempt - 1, 0), _MAX_DOUBLINGS)
+    delay: timedelta = RETRY_FIRST * (1 << doublings)
+    return min(delay, RETRY_LONGEST)
 
-    An ENDED event (eventType 2) ends a run with state 2 COMPLETED or 3 ABORTED; ERROR
-    (state 5) may come with any event type. Anything else is None.
+
+def _notification_of(services: Services, event: Event) -> Notification | None:
+    """The notification `event` asks for; None for a state event that ends no run.
+
+    Raises:
+        InputError: the event data is not a notification or a process state.
     """
-    state = _as_int(data.get("state"))
-    if state == ERROR_STATE:
-        return kogito.INSTANCE_STATES[ERROR_STATE]
-    if _as_int(data.get("eventType")) == kogito.STATE_ENDED and state in ENDED_STATES:
-        return kogito.INSTANCE_STATES[state]
-    return None
-
-
-def _requested_notification(services: Services, event: Event) -> Notification:
-    try:
-        body = backstage.parse_notification(event.data)
-    except InputError as error:
-        raise _refuse(services, event, error) from error
-    return Notification(
-        event_id=event.id,
-        event_type=event.type,
-        body=body,
-        instance_id=event.extensions.get("kogitoprocinstanceid"),
-        workflow_id=event.extensions.get("kogitoprocid"),
-    )
-
-
-def _lifecycle_notification(services: Services, event: Event) -> Notification | None:
-    """The notice of an ended instance to its initiator, or None when none is due."""
-    data = event.data
-    if not isinstance(data, Mapping):
-        raise _refuse(
-            services, event, InputError("process state data must be an object")
+    if event.type == types.NOTIFICATION_REQUESTED:
+        return Notification(
+            event_id=event.id,
+            event_type=event.type,
+            body=backstage.parse_notification(event.data),
+            instance_id=event.extensions.get("kogitoprocinstanceid"),
+            workflow_id=event.extensions.get("kogitoprocid"),
         )
-    outcome = lifecycle_outcome(data)
-    if outcome is None:
-        return None
-    instance_id = data.get("processInstanceId") or event.extensions.get(
-        "kogitoprocinstanceid"
-    )
-    if not isinstance(instance_id, str) or not instance_id:
-        raise _refuse(
-            services, event, InputError("process state event names no instance")
-        )
-    with db.transaction(services.pool) as conn:
-        ended = notifications.find_ended_instance(conn, instance_id)
-    if ended is None:
-        logger.info(
-            "lifecycle notice skipped: unknown instance",
-            extra={"instance_id": instance_id},
-        )
-        return None
-    if outcome not in _notified_outcomes(services, ended):
-        return None
-    recipients = _lifecycle_recipients(ended)
-    if not recipients:
-        logger.info(
-            "lifecycle notice skipped: no recipients",
-            extra={"instance_id": instance_id},
-        )
+    notice = lifecycle.notice_of(services, event)
+    if notice is None:
         return None
     return Notification(
         event_id=event.id,
         event_type=event.type,
-        body=_lifecycle_body(services, ended, outcome=outcome, recipients=recipients),
-        instance_id=instance_id,
-        workflow_id=ended.workflow_id,
+        body=notice.body,
+        instance_id=notice.instance_id,
+        workflow_id=notice.workflow_id,
     )
 
 
@@ -224,86 +222,6 @@ def _refuse(services: Services, event: Event, error: InputError) -> InputError:
     return InputError(f"notification event '{event.id}' is refused: {error}")
 
 
-def _notified_outcomes(
-    services: Services, ended: notifications.EndedInstance
-) -> frozenset[str]:
-    """The workflow's own `knflow.dev/notify-outcomes`, else the settings."""
-    chosen = _workflow_setting(ended, OUTCOMES_KEY)
-    if not chosen:
-        return services.settings.notify_outcomes
-    return frozenset(outcome.upper() for outcome in chosen)
-
-
-def _lifecycle_recipients(ended: notifications.EndedInstance) -> list[str]:
-    """The initiator, then the workflow's extra recipients, each once."""
-    initiator = ended.initiator
-    refs = [initiator] if isinstance(initiator, str) else []
-    if isinstance(initiator, list):
-        refs = [ref for ref in initiator if isinstance(ref, str)]
-    refs.extend(_workflow_setting(ended, RECIPIENTS_KEY))
-    return list(dict.fromkeys(ref.strip() for ref in refs if ref.strip()))
-
-
-def _workflow_setting(ended: notifications.EndedInstance, key: str) -> list[str]:
-    """A list, or comma-separated text, from definition metadata or annotations.
-
-    SW 0.8 annotations are plain strings, so there the setting is written `key=a,b`.
-    """
-    value: Json = None
-    if isinstance(ended.metadata, Mapping):
-        value = ended.metadata.get(key)
-    if value is None and isinstance(ended.annotations, list):
-        for annotation in ended.annotations:
-            name, _, rest = str(annotation).partition("=")
-            if name.strip() == key:
-                value = rest
-    if isinstance(value, list):
-        return [str(item).strip() for item in value if str(item).strip()]
-    if isinstance(value, str):
-        return [item.strip() for item in value.split(",") if item.strip()]
-    return []
-
-
-def _lifecycle_body(
-    services: Services,
-    ended: notifications.EndedInstance,
-    *,
-    outcome: str,
-    recipients: list[str],
-) -> dict[str, Json]:
-    name = ended.workflow_name or ended.workflow_id
-    payload: dict[str, Json] = {
-        "title": f"Workflow '{name}' {OUTCOME_VERBS[outcome]}",
-        "description": _lifecycle_description(ended, outcome),
-        "severity": "high" if outcome == "ERROR" else "normal",
-        "topic": ended.workflow_id,
-    }
-    if services.settings.backstage_url:
-        base = services.settings.backstage_url
-        payload["link"] = f"{base}/orchestrator/instances/{ended.instance_id}"
-    return {
-        "recipients": {"type": "entity", "entityRef": recipients},
-        "payload": payload,
-    }
-
-
-def _lifecycle_description(ended: notifications.EndedInstance, outcome: str) -> str:
-    run = f"Run {ended.instance_id} of workflow '{ended.workflow_id}'"
-    if outcome != "ERROR":
-        return f"{run} {OUTCOME_VERBS[outcome]}."
-    return f"{run} failed: {ended.error_message or 'no error message was recorded'}"
-
-
-def _as_int(value: Json) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
-    return None
-
-
 def _configured_channels(services: Services) -> list[Channel]:
     settings = services.settings
     channels = []
@@ -319,6 +237,7 @@ def _deliver_on(
 ) -> KnflowError | None:
     """Log, claim, send and record one channel; return the failure, if any."""
     body = _channel_body(notification, channel)
+    now = services.clock()
     with db.transaction(services.pool) as conn:
         notifications.insert_delivery(
             conn,
@@ -328,105 +247,187 @@ def _deliver_on(
             instance_id=notification.instance_id,
             workflow_id=notification.workflow_id,
             body=body,
-            now=services.clock(),
+            now=now,
+            retry_at=_lease_end(services, now),
         )
-    return _attempt(services, notification.event_id, channel, body)
+    return _attempt(services, notification.event_id, channel, body).failure
 
 
 def _attempt(
     services: Services, event_id: str, channel: Channel, body: Mapping[str, Json]
-) -> KnflowError | None:
+) -> _Attempt:
     """Claim a logged delivery, send `body` after commit and record the outcome."""
     now = services.clock()
-    lease_until = now + services.settings.action_timeout + LEASE_MARGIN
     with db.transaction(services.pool) as conn:
         claimed = notifications.start_attempt(
-            conn, event_id, channel, now=now, lease_until=lease_until
+            conn, event_id, channel, now=now, lease_until=_lease_end(services, now)
         )
         current = claimed or notifications.get_delivery(conn, event_id, channel)
     if claimed is None:
-        return _unclaimed(event_id, channel, current)
-    failure = _send(services, channel, body)
-    return _record(
-        services, event_id, channel, attempt=claimed.attempts, failure=failure
-    )
+        return _Attempt(outcome=None, failure=_unclaimed(event_id, channel, current))
+    sent = _send(services, channel, body)
+    return _Attempt(outcome=sent.outcome, failure=_record(services, claimed, sent))
+
+
+def _lease_end(services: Services, now: datetime) -> datetime:
+    return now + services.settings.action_timeout + LEASE_MARGIN
 
 
 def _unclaimed(
-    event_id: str, channel: Channel, current: notifications.Delivery | None
+    event_id: str, channel: Channel, current: Delivery | None
 ) -> KnflowError | None:
-    """A duplicate delivery: acknowledged when finished, retried while another sends."""
+    """A delivery that may not send now: acknowledged when finished, else retryable."""
     if current is not None and current.status in FINAL_STATUSES:
         logger.debug(
             "duplicate notification ignored",
             extra={"channel": channel.value, "status": current.status.value},
         )
         return None
+    if current is not None and current.status is DeliveryStatus.FAILED:
+        due = "now" if current.retry_at is None else current.retry_at.isoformat()
+        return UnavailableError(
+            f"notification '{event_id}' is not sent to {channel.value} yet; the next"
+            f" try is due {due} (last try: {current.last_error})"
+        )
     return UnavailableError(
         f"notification '{event_id}' is being sent to {channel.value}"
         " by another delivery"
     )
 
 
-def _send(
-    services: Services, channel: Channel, body: Mapping[str, Json]
-) -> KnflowError | None:
+def _send(services: Services, channel: Channel, body: Mapping[str, Json]) -> _Sent:
     settings = services.settings
     try:
-        if channel is Channel.BACKSTAGE:
-            backstage.send_notification(
-                services.http,
-                body,
-                base_url=settings.backstage_url,
-                token=settings.backstage_token,
-            )
-        else:
+        if channel is Channel.WEBHOOK:
             backstage.send_webhook(services.http, body, url=settings.notify_webhook_url)
+            return _Sent(outcome=SendOutcome.SENT)
+        count = backstage.send_notification(
+            services.http,
+            body,
+            base_url=settings.backstage_url,
+            token=settings.backstage_token,
+        )
     except (ActionError, UnavailableError) as error:
-        return error
-    return None
+        return _Sent(outcome=_failure_outcome(error), failure=error)
+    if count == 0 and _entity_refs(body) is not None:
+        return _Sent(outcome=SendOutcome.NO_RECIPIENTS, recipient_count=0)
+    return _Sent(outcome=SendOutcome.SENT, recipient_count=count)
 
 
-def _record(
-    services: Services,
-    event_id: str,
-    channel: Channel,
-    *,
-    attempt: int,
-    failure: KnflowError | None,
-) -> KnflowError | None:
-    """Store how the attempt ended; return the failure to report to the broker."""
-    status = _status_after(failure, attempt)
+def _failure_outcome(error: KnflowError) -> SendOutcome:
+    if backstage.is_credentials_refusal(error):
+        return SendOutcome.UNAUTHORIZED
+    if error.retryable:
+        return SendOutcome.UNAVAILABLE
+    return SendOutcome.REJECTED
+
+
+def _record(services: Services, claimed: Delivery, sent: _Sent) -> KnflowError | None:
+    """Store how the attempt ended; return the failure to report to the broker.
+
+    Every attempt that sent ends here with one `SendOutcome`: the place to count them.
+    """
+    now = services.clock()
+    status = _status_after(services, claimed, sent, now)
+    retry_at = None
+    if status is DeliveryStatus.FAILED:
+        retry_at = now + retry_delay(claimed.attempts)
     with db.transaction(services.pool) as conn:
         notifications.finish_attempt(
             conn,
-            event_id,
-            channel,
-            attempt=attempt,
+            claimed.event_id,
+            claimed.channel,
+            attempt=claimed.attempts,
             status=status,
-            last_error=None if failure is None else str(failure),
-            now=services.clock(),
+            outcome=sent.outcome,
+            last_error=None if sent.failure is None else str(sent.failure),
+            retry_at=retry_at,
+            recipient_count=sent.recipient_count,
+            now=now,
         )
-    extra = {"channel": channel.value, "attempt": attempt, "status": status.value}
-    if failure is None:
-        logger.info("notification sent", extra=extra)
-        return None
-    logger.warning("notification not sent", extra={**extra, "reason": str(failure)})
-    if status is DeliveryStatus.DEAD:
-        return ActionError(
-            f"gave up after {attempt} attempts: {failure}", kind="NotificationError"
-        )
-    return failure
+    _log_attempt(claimed, sent, status=status, retry_at=retry_at)
+    if sent.failure is None or status is not DeliveryStatus.DEAD:
+        return sent.failure
+    age = timedelta(seconds=int((now - claimed.created_at).total_seconds()))
+    attempts = f"{claimed.attempts} attempt{'' if claimed.attempts == 1 else 's'}"
+    return ActionError(
+        f"gave up after {attempts} over {age}: {sent.failure}",
+        kind="NotificationError",
+    )
 
 
-def _status_after(failure: KnflowError | None, attempt: int) -> DeliveryStatus:
-    if failure is None:
+def _status_after(
+    services: Services, claimed: Delivery, sent: _Sent, now: datetime
+) -> DeliveryStatus:
+    if sent.failure is None:
         return DeliveryStatus.SENT
-    if not failure.retryable:
+    if not sent.failure.retryable:
         return DeliveryStatus.REJECTED
-    if attempt >= MAX_ATTEMPTS:
+    if now - claimed.created_at >= services.settings.notify_give_up_after:
         return DeliveryStatus.DEAD
     return DeliveryStatus.FAILED
+
+
+def _log_attempt(
+    claimed: Delivery,
+    sent: _Sent,
+    *,
+    status: DeliveryStatus,
+    retry_at: datetime | None,
+) -> None:
+    extra: dict[str, object] = {
+        "channel": claimed.channel.value,
+        "attempt": claimed.attempts,
+        "status": status.value,
+        "outcome": sent.outcome.value,
+    }
+    if sent.outcome is SendOutcome.SENT:
+        logger.info(
+            "notification sent", extra={**extra, "recipients": sent.recipient_count}
+        )
+        return
+    if sent.outcome is SendOutcome.NO_RECIPIENTS:
+        # Backstage resolved the refs to nobody: unknown or empty groups, users
+        # missing from the catalog, or every user turned these notifications off.
+        logger.warning(
+            "notification reached nobody",
+            extra={**extra, "entity_refs": _entity_refs(claimed.body)},
+        )
+        return
+    extra["reason"] = str(sent.failure)
+    if retry_at is not None:
+        extra["retry_at"] = retry_at.isoformat()
+    if sent.outcome is SendOutcome.UNAUTHORIZED:
+        logger.error("notification refused: credentials are wrong", extra=extra)
+    elif status is DeliveryStatus.DEAD:
+        logger.warning("notification given up", extra=extra)
+    else:
+        logger.warning("notification not sent", extra=extra)
+
+
+def _entity_refs(body: Json) -> Json:
+    """The entity refs of a Backstage body with entity recipients, else None."""
+    if not isinstance(body, Mapping):
+        return None
+    recipients = body.get("recipients")
+    if not isinstance(recipients, Mapping) or recipients.get("type") != "entity":
+        return None
+    return recipients.get("entityRef")
+
+
+def _facts(delivery: Delivery) -> dict[str, object]:
+    return {
+        "channel": delivery.channel.value,
+        "attempt": delivery.attempts,
+        "status": delivery.status.value,
+        "reason": delivery.last_error,
+    }
+
+
+@contextmanager
+def _about(instance_id: str | None, workflow_id: str | None) -> Iterator[None]:
+    with logs.context(instance_id=instance_id or "", workflow_id=workflow_id or ""):
+        yield
 
 
 def _channel_body(notification: Notification, channel: Channel) -> Mapping[str, Json]:

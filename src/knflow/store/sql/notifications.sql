@@ -1,33 +1,41 @@
 -- name: insert_delivery
 -- Create the delivery row of one event on one channel; a redelivered event keeps its row.
+-- retry_at is when the re-drive takes over a row whose first claim never happened.
 INSERT INTO notification_deliveries
        (event_id, channel, event_type, instance_id, workflow_id, body, status,
-        created_at, updated_at)
+        retry_at, created_at, updated_at)
 VALUES (%(event_id)s, %(channel)s, %(event_type)s, %(instance_id)s, %(workflow_id)s,
-        %(body)s, 'PENDING', %(now)s, %(now)s)
+        %(body)s, 'PENDING', %(retry_at)s, %(now)s, %(now)s)
     ON CONFLICT (event_id, channel) DO NOTHING
 
 -- name: start_attempt
--- Claim the row for one send: only a row never sent, a failed one, or one whose previous
--- claimant's lease ran out (it crashed mid-send). The UPDATE's row lock makes a concurrent
--- duplicate wait and then find the row claimed, so two deliveries never both send.
+-- Claim the row for one send: only a row never sent, a failed one whose back-off has passed
+-- (retry_at NULL: written by the previous release, due), or one whose previous claimant's
+-- lease ran out (it crashed mid-send). The UPDATE's row lock makes a concurrent duplicate
+-- wait and then find the row claimed, so two deliveries never both send.
 UPDATE notification_deliveries
    SET status = 'SENDING',
        attempts = attempts + 1,
        lease_until = %(lease_until)s,
+       retry_at = NULL,
        updated_at = %(now)s
  WHERE event_id = %(event_id)s
    AND channel = %(channel)s
-   AND (status IN ('PENDING', 'FAILED')
+   AND (status = 'PENDING'
+        OR (status = 'FAILED' AND coalesce(retry_at, updated_at) <= %(now)s)
         OR (status = 'SENDING' AND lease_until <= %(now)s))
 RETURNING event_id, channel, event_type, instance_id, workflow_id, body, status,
-          attempts, last_error, lease_until, created_at, updated_at, sent_at
+          attempts, last_error, lease_until, created_at, updated_at, sent_at, retry_at,
+          last_outcome, recipient_count
 
 -- name: finish_attempt
 -- Record how a claimed send ended; matches only while this attempt still holds the claim.
 UPDATE notification_deliveries
    SET status = %(status)s,
+       last_outcome = %(outcome)s,
        last_error = %(last_error)s,
+       retry_at = %(retry_at)s,
+       recipient_count = %(recipient_count)s,
        lease_until = NULL,
        updated_at = %(now)s,
        sent_at = CASE WHEN %(status)s = 'SENT' THEN %(now)s ELSE sent_at END
@@ -47,7 +55,8 @@ VALUES (%(event_id)s, 'intake', %(event_type)s, %(instance_id)s, %(workflow_id)s
 
 -- name: get_delivery
 SELECT event_id, channel, event_type, instance_id, workflow_id, body, status,
-       attempts, last_error, lease_until, created_at, updated_at, sent_at
+       attempts, last_error, lease_until, created_at, updated_at, sent_at, retry_at,
+       last_outcome, recipient_count
   FROM notification_deliveries
  WHERE event_id = %(event_id)s
    AND channel = %(channel)s
@@ -55,7 +64,8 @@ SELECT event_id, channel, event_type, instance_id, workflow_id, body, status,
 -- name: list_deliveries
 -- Every row of one event, one per channel.
 SELECT event_id, channel, event_type, instance_id, workflow_id, body, status,
-       attempts, last_error, lease_until, created_at, updated_at, sent_at
+       attempts, last_error, lease_until, created_at, updated_at, sent_at, retry_at,
+       last_outcome, recipient_count
   FROM notification_deliveries
  WHERE event_id = %(event_id)s
  ORDER BY channel
@@ -71,15 +81,27 @@ SELECT i.id, i.workflow_id, d.name, i.variables->'initiatorEntity', i.error_mess
    AND d.version = i.workflow_version
  WHERE i.id = %(instance_id)s
 
+-- name: expire_deliveries
+-- Give up on unsent rows that reached the give-up age (a claimed one is judged when its
+-- attempt ends).
+UPDATE notification_deliveries
+   SET status = 'DEAD',
+       retry_at = NULL,
+       updated_at = %(now)s
+ WHERE status IN ('PENDING', 'FAILED')
+   AND created_at <= %(created_before)s
+RETURNING event_id, channel, event_type, instance_id, workflow_id, body, status,
+          attempts, last_error, lease_until, created_at, updated_at, sent_at, retry_at,
+          last_outcome, recipient_count
+
 -- name: list_stalled
--- Deliveries no event will finish: failed ones whose back-off has passed (30 s, doubling
--- per attempt, at most an hour) and claims whose holder died. Oldest first.
+-- Deliveries no event will finish: unclaimed and failed rows that are due (retry_at NULL:
+-- written by the previous release) and claims whose holder died. Longest waiting first.
 SELECT event_id, channel, event_type, instance_id, workflow_id, body, status,
-       attempts, last_error, lease_until, created_at, updated_at, sent_at
+       attempts, last_error, lease_until, created_at, updated_at, sent_at, retry_at,
+       last_outcome, recipient_count
   FROM notification_deliveries
- WHERE (status = 'FAILED'
-        AND updated_at + least(interval '30 seconds' * power(2, attempts - 1),
-                               interval '1 hour') <= %(now)s)
+ WHERE (status IN ('PENDING', 'FAILED') AND coalesce(retry_at, updated_at) <= %(now)s)
     OR (status = 'SENDING' AND lease_until <= %(now)s)
- ORDER BY updated_at
+ ORDER BY coalesce(retry_at, lease_until, updated_at)
  LIMIT %(limit)s
