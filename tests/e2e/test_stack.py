@@ -141,8 +141,12 @@ def test_killed_step_executor_is_restarted_and_every_instance_completes_once(
     eventually(all_completed, timeout=90)
     with psycopg.connect(database_url) as conn:
         ended = conn.execute(
-            "SELECT instance_id, count(*) FROM outbox WHERE event_type = 'ProcessInstanceStateDataEvent'"
-            " AND event->'data'->>'eventType' = '2' GROUP BY instance_id"
+            "SELECT instance_id, count(*)"
+            "  FROM outbox, jsonb_array_elements(event->'data') AS inner_event"
+            " WHERE event_type = 'MultipleProcessInstanceDataEvent'"
+            "   AND inner_event->>'type' = 'ProcessInstanceStateDataEvent'"
+            "   AND inner_event->'data'->>'eventType' = '2'"
+            " GROUP BY instance_id"
         ).fetchall()
     assert sorted(ended) == sorted((i, 1) for i in ids)
 

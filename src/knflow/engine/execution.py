@@ -19,6 +19,8 @@ from knflow.engine.thread_waits import EXTERNAL, Wait, WaitKind, wait_from_json
 from knflow.workflow.model import Json
 
 MAIN: Final = "main"
+INPUT_IS_DATA: Final = "input_is_data"
+"""Stored on the main thread when its state input was left out because it equals the data."""
 
 
 class ThreadStatus(StrEnum):
@@ -142,10 +144,20 @@ class Execution:
     expiring: bool = False
     """`workflowExecTimeout` expired without `interrupt`: stop when the current state ends."""
 
-    def to_json(self) -> dict[str, Any]:
-        """Render for storage."""
+    def to_json(self, *, workflow_data: Json = None) -> dict[str, Any]:
+        """Render for storage, leaving out what the instance row already holds.
+
+        The main thread's data is the instance's workflow data, stored in its own column: it
+        is left out when it equals `workflow_data`, and so is the current state's input when
+        it equals the data (a foreach over thousands of items would otherwise store them
+        three times on every step).
+        """
+        threads = {tid: t.to_json() for tid, t in self.threads.items()}
+        main = threads.get(MAIN)
+        if main is not None:
+            _leave_out_workflow_data(main, workflow_data)
         return {
-            "threads": {tid: t.to_json() for tid, t in self.threads.items()},
+            "threads": threads,
             "counter": self.counter,
             "completed": self.completed,
             "compensating": self.compensating,
@@ -154,14 +166,19 @@ class Execution:
         }
 
     @classmethod
-    def from_json(cls, raw: dict[str, Any] | None) -> Execution:
-        """Rebuild from storage."""
+    def from_json(
+        cls, raw: dict[str, Any] | None, *, workflow_data: Json = None
+    ) -> Execution:
+        """Rebuild from storage; `workflow_data` is the instance's data column."""
         raw = raw or {}
+        threads = {
+            tid: Thread.from_json(t) for tid, t in (raw.get("threads") or {}).items()
+        }
+        main = threads.get(MAIN)
+        if main is not None:
+            _restore_workflow_data(main, raw["threads"][MAIN], workflow_data)
         return cls(
-            threads={
-                tid: Thread.from_json(t)
-                for tid, t in (raw.get("threads") or {}).items()
-            },
+            threads=threads,
             counter=raw.get("counter", 0),
             completed=list(raw.get("completed") or ()),
             compensating=raw.get("compensating"),
@@ -206,3 +223,24 @@ class Execution:
                 for t in open_threads
             )
         )
+
+
+def _leave_out_workflow_data(main: dict[str, Any], workflow_data: Json) -> None:
+    data = main["data"]
+    if data is None or data != workflow_data:
+        return
+    del main["data"]
+    scratch = main.get("scratch") or {}
+    if "input" in scratch and scratch["input"] == data:
+        main["scratch"] = {k: v for k, v in scratch.items() if k != "input"}
+        main[INPUT_IS_DATA] = True
+
+
+def _restore_workflow_data(
+    main: Thread, stored: dict[str, Any], workflow_data: Json
+) -> None:
+    if "data" in stored:
+        return
+    main.data = workflow_data
+    if stored.get(INPUT_IS_DATA):
+        main.scratch["input"] = workflow_data

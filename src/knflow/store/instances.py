@@ -112,15 +112,19 @@ def get(conn: Connection, instance_id: str) -> InstanceRow | None:
         ).fetchone()
 
 
-def update(conn: Connection, row: InstanceRow) -> int:
+def update(conn: Connection, row: InstanceRow, *, data_changed: bool = True) -> int:
     """Write the mutable fields of `row`, whose `revision` is the one read; return the new revision.
+
+    With `data_changed` False the stored workflow data is kept as it is: most steps of a
+    long foreach leave a large data value unchanged, and rewriting it costs every step.
 
     Raises:
         ConflictError: the row changed since it was read.
     """
-    found = conn.execute(
-        queries("instances")["update_instance"], _params(row)
-    ).fetchone()
+    params = _params(row)
+    if not data_changed:
+        params["data"] = None
+    found = conn.execute(queries("instances")["update_instance"], params).fetchone()
     if found is None:
         raise ConflictError(
             f"instance '{row.id}' changed concurrently (revision {row.revision})"

@@ -54,6 +54,42 @@ def enqueue(
     return None if found is None else int(found[0])  # type: ignore[call-overload]
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueuedEvent:
+    """An event to write to the outbox."""
+
+    event_id: str
+    """The CloudEvent id (deterministic)."""
+    event_type: str
+    """The CloudEvent type."""
+    instance_id: str | None
+    """The instance it is about."""
+    event: Json
+    """The structured-mode CloudEvent."""
+
+
+def enqueue_all(
+    conn: Connection, queued: list[QueuedEvent], *, first_attempt_at: datetime
+) -> dict[str, int]:
+    """Add events in one statement; return the row id of each newly queued event id.
+
+    Event ids already queued are skipped (absent from the answer).
+    """
+    if not queued:
+        return {}
+    rows = conn.execute(
+        queries("outbox")["enqueue_events"],
+        {
+            "event_ids": [q.event_id for q in queued],
+            "event_types": [q.event_type for q in queued],
+            "instance_ids": [q.instance_id for q in queued],
+            "events": [Jsonb(q.event) for q in queued],
+            "next_attempt_at": first_attempt_at,
+        },
+    ).fetchall()
+    return {str(event_id): int(row_id) for row_id, event_id in rows}  # type: ignore[call-overload]
+
+
 def claim_due(conn: Connection, *, now: datetime, limit: int = 100) -> list[OutboxRow]:
     """Lock up to `limit` due unsent rows for this transaction."""
     with conn.cursor(row_factory=class_row(OutboxRow)) as cursor:
@@ -71,6 +107,11 @@ def claim_ids(conn: Connection, ids: list[int]) -> list[OutboxRow]:
 def mark_sent(conn: Connection, row_id: int, *, now: datetime) -> None:
     """Record a successful delivery."""
     conn.execute(queries("outbox")["mark_sent"], {"id": row_id, "now": now})
+
+
+def mark_all_sent(conn: Connection, row_ids: list[int], *, now: datetime) -> None:
+    """Record the successful delivery of several rows at once."""
+    conn.execute(queries("outbox")["mark_all_sent"], {"ids": row_ids, "now": now})
 
 
 def mark_failed(

@@ -67,7 +67,7 @@ def _crash_after_commit(
     register(services, document)
     with transaction.unit_of_work(services, calls=calls) as work:
         row = create_instance(work, NewInstance(workflow_id=document["id"], data={}))
-    publishing.publish_ids(services, work.after_commit.outbox_ids)
+    publishing.publish(services, work.after_commit.outgoing)
     return row.id
 
 

@@ -1,5 +1,8 @@
 """ForEach state: one child thread per element of `inputCollection`, `batchSize` at a time.
 
+The items are kept on the state's thread; an iteration's thread exists only while it runs
+(`engine.children`).
+
 The iteration parameter is visible both as a variable (`$item`, SonataFlow) and as a field of
 the iteration data (`.item`, the spec). Each iteration's result is the result of its last
 action; results are appended to `outputCollection` in input order.
@@ -10,12 +13,12 @@ from __future__ import annotations
 from typing import Final
 
 from knflow.engine import dataflow
-from knflow.engine.children import collect_children, start_children
+from knflow.engine.children import ChildRole, collect_children, start_children
 from knflow.engine.context import Run
 from knflow.engine.execution import Stage, Thread
 from knflow.engine.outcome import Failure
 from knflow.engine.results import BLOCKED, Failed, Finished, StateResult
-from knflow.workflow.model import Json, State
+from knflow.workflow.model import State
 
 DEFAULT_PARAM: Final = "item"
 
@@ -26,6 +29,8 @@ def run_state(run: Run, thread: Thread, state: State) -> StateResult:
         return _start(run, thread, state)
     failure = thread.scratch.pop("child_failure", None)
     children = collect_children(run, thread)
+    thread.scratch.pop("items", None)
+    thread.scratch.pop("param", None)
     if failure is not None:
         return Failed(failure=Failure.from_json(failure))
     if not state.output_collection:
@@ -48,15 +53,15 @@ def _start(run: Run, thread: Thread, state: State) -> StateResult:
                 kind="ExpressionError",
             )
         )
-    param = _param_name(state.iteration_param)
-    inputs = [_iteration_data(thread.data, param, item) for item in items]
+    thread.scratch["param"] = _param_name(state.iteration_param)
+    thread.scratch["items"] = items
     start_children(
         run,
         thread,
-        role="iteration",
-        inputs=inputs,
+        role=ChildRole.ITERATION,
+        count=len(items),
         batch=_batch(state, len(items)),
-        scratch=[{"param": param, "item": item} for item in items],
+        keep_results=bool(state.output_collection),
     )
     return BLOCKED
 
@@ -69,12 +74,6 @@ def _param_name(declared: str | None) -> str:
     if name.startswith("${") and name.endswith("}"):
         name = name[2:-1].strip()
     return name.lstrip(".$") or DEFAULT_PARAM
-
-
-def _iteration_data(data: Json, param: str, item: Json) -> Json:
-    if isinstance(data, dict):
-        return {**data, param: item}
-    return {param: item}
 
 
 def _batch(state: State, count: int) -> int:

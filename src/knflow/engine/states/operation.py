@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from knflow.engine import dataflow
 from knflow.engine.actions import run_actions
-from knflow.engine.children import collect_children, start_children
+from knflow.engine.children import ChildRole, collect_children, start_children
 from knflow.engine.context import Run
 from knflow.engine.execution import Stage, Thread
 from knflow.engine.outcome import Failure
@@ -35,11 +35,7 @@ def run_in_parallel(
             else {}
         )
         start_children(
-            run,
-            thread,
-            role="action",
-            inputs=[thread.data] * len(actions),
-            scratch=[dict(carried) for _ in actions],
+            run, thread, role=ChildRole.ACTION, count=len(actions), carried=carried
         )
         return BLOCKED
     failure = thread.scratch.pop("child_failure", None)

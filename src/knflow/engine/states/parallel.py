@@ -7,7 +7,7 @@ the others are cancelled. Branch results are merged into the state data in branc
 from __future__ import annotations
 
 from knflow.engine import dataflow, timeouts
-from knflow.engine.children import collect_children, start_children
+from knflow.engine.children import ChildRole, collect_children, start_children
 from knflow.engine.context import Run
 from knflow.engine.execution import Stage, Thread
 from knflow.engine.outcome import Failure
@@ -21,13 +21,10 @@ def run_state(run: Run, thread: Thread, state: State) -> StateResult:
         need = None
         if state.completion_type == "atLeast" and state.num_completed not in (None, ""):
             need = min(int(state.num_completed), len(state.branches))
-        inputs = [thread.data] * len(
-            state.branches
-        )  # never changed in place: shared safely
-        for child in start_children(
-            run, thread, role="branch", inputs=inputs, need=need
+        for branch in start_children(
+            run, thread, role=ChildRole.BRANCH, count=len(state.branches), need=need
         ):
-            timeouts.watch_branch(run, child, state)
+            timeouts.watch_branch(run, branch, state)
         return BLOCKED
     failure = thread.scratch.pop("child_failure", None)
     children = collect_children(run, thread)

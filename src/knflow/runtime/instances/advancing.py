@@ -35,7 +35,7 @@ def advance_locked(
         loaded.definition,
         loaded.evaluator,
         instance_context(row, work.services),
-        Execution.from_json(row.execution),
+        Execution.from_json(row.execution, workflow_data=row.data),
         activation,
         now=work.now,
     )

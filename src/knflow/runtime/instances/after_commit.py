@@ -40,7 +40,7 @@ def carry_out(services: Services, after: AfterCommit) -> None:
             if time.monotonic() < deadline
             else CallPolicy.HAND_OVER
         )
-        publishing.publish_ids(services, current.outbox_ids)
+        publishing.publish(services, current.outgoing)
         for call in (c for c in current.calls if c.asynchronous):
             _fire_and_forget(services, call)
         pending = [c for c in current.calls if not c.asynchronous]

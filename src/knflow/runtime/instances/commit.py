@@ -59,23 +59,26 @@ def commit_outcome(
     _claim_and_dispatch(work, loaded, row, outcome)
     row = dataclasses.replace(
         row,
-        execution=outcome.execution.to_json(),
+        execution=outcome.execution.to_json(workflow_data=row.data),
         waiting=outcome.execution.is_waiting_externally(),
     )
     if is_new:
         instances.insert(work.conn, row)
     else:
-        instances.update(work.conn, row)
+        instances.update(work.conn, row, data_changed=outcome.data_changed)
         row = dataclasses.replace(row, revision=row.revision + 1)
-    for event in process_events.for_commit(
-        loaded,
-        row,
-        outcome,
-        settings=work.services.settings,
-        now=work.now,
-        is_new=is_new,
-    ):
-        work.queue_event(event, instance_id=row.id)
+    work.queue_process_events(
+        row.id,
+        process_events.for_commit(
+            loaded,
+            row,
+            outcome,
+            settings=work.services.settings,
+            now=work.now,
+            is_new=is_new,
+        ),
+        state=kogito.state_number(row.status),
+    )
     if row.status in ENDED:
         _leave(work, row)
         _carry_out(work, loaded, row, outcome)
@@ -119,7 +122,7 @@ def queue_state_change(
         now=work.now,
         event_type=event_type,
     )
-    work.queue_event(event, instance_id=row.id)
+    work.queue_process_events(row.id, [event], state=kogito.state_number(row.status))
 
 
 def _leave(work: UnitOfWork, row: InstanceRow) -> None:

@@ -1,13 +1,21 @@
-"""The outbox publisher: events are queued in the transaction that caused them, sent after commit.
+"""The outbox publisher: events are written in the transaction that caused them, sent after commit.
 
-A row is marked sent only after the sink answered 2xx; failures are retried with exponential
-back-off, so a broker outage delays events but loses none. Without `K_SINK` (a local run)
-nothing is sent and rows stay queued for whoever drains them.
+A unit of work writes all its events with one statement and hands them, in memory, to this
+module after its commit: they are posted without being read back, and marked sent together.
+Inside an HTTP request (`deferring`), publishing waits until the answer was sent, so no caller
+waits for the broker. A row is marked sent only after the sink answered 2xx; a failed one is
+retried with exponential back-off by the reconcile (`publish_due`), as is a row whose writer
+died before publishing it. Without `K_SINK` (a local run) nothing is sent and rows stay
+queued for whoever drains them.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Final
 
@@ -18,18 +26,45 @@ from knflow.outbound import sink
 from knflow.runtime.services import Services
 from knflow.store import db, outbox
 from knflow.store.db import Connection
-from knflow.store.outbox import OutboxRow
+from knflow.store.outbox import QueuedEvent
 
 logger = logging.getLogger(__name__)
 
 FIRST_RETRY: Final = timedelta(seconds=1)
 LONGEST_RETRY: Final = timedelta(minutes=5)
+WRITER_GRACE: Final = timedelta(seconds=10)
+"""How long the reconcile leaves a fresh row to the process that wrote it."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Outgoing:
+    """An event written to the outbox, to publish after its commit."""
+
+    row_id: int
+    """Its outbox row."""
+    event: Event
+    """The event itself (published from memory, never read back)."""
+
+
+@dataclass(slots=True)
+class Deferred:
+    """What one HTTP request publishes, sent once its answer is on its way."""
+
+    outgoing: list[Outgoing] = field(default_factory=list)
+    """Events waiting for the answer."""
+
+
+_DEFERRED: ContextVar[Deferred | None] = ContextVar("knflow_deferred", default=None)
 
 
 def enqueue(
     conn: Connection, event: Event, *, instance_id: str | None, now: datetime
 ) -> int | None:
-    """Queue `event` in the caller's transaction; return its row id (None if already queued)."""
+    """Queue one event in the caller's transaction, due at once; return its row id.
+
+    For changes made outside a unit of work (registration, schedules), which are published
+    by `publish_due`. None means the event id was queued before.
+    """
     return outbox.enqueue(
         conn,
         event_id=event.id,
@@ -40,40 +75,104 @@ def enqueue(
     )
 
 
-def publish_ids(services: Services, ids: list[int]) -> int:
-    """Send the given rows now (right after the commit that wrote them); return how many were sent."""
-    if not ids or not services.settings.k_sink:
-        return 0
-    with db.transaction(services.pool) as conn:
-        return _send_rows(services, conn, outbox.claim_ids(conn, ids))
-
-
-def publish_due(services: Services, *, limit: int = 200) -> int:
-    """Send every due unsent row (reconcile and retries); return how many were sent."""
-    if not services.settings.k_sink:
-        return 0
-    with db.transaction(services.pool) as conn:
-        return _send_rows(
-            services, conn, outbox.claim_due(conn, now=services.clock(), limit=limit)
+def write_all(
+    conn: Connection, events: Sequence[tuple[Event, str | None]], *, now: datetime
+) -> list[Outgoing]:
+    """Write `(event, instance id)` pairs in one statement; return those newly queued."""
+    queued = [
+        QueuedEvent(
+            event_id=event.id,
+            event_type=event.type,
+            instance_id=instance_id,
+            event=event.to_dict(),
         )
+        for event, instance_id in events
+    ]
+    row_ids = outbox.enqueue_all(conn, queued, first_attempt_at=now + WRITER_GRACE)
+    return [
+        Outgoing(row_id=row_ids[event.id], event=event)
+        for event, _ in events
+        if event.id in row_ids
+    ]
 
 
-def _send_rows(services: Services, conn: Connection, rows: list[OutboxRow]) -> int:
-    sent = 0
-    for row in rows:
-        headers, body = codec.to_binary_http(codec.from_dict(row.event))
+@contextmanager
+def deferring() -> Iterator[Deferred]:
+    """Collect what is published inside the block instead of sending it (`send` it later)."""
+    deferred = Deferred()
+    token = _DEFERRED.set(deferred)
+    try:
+        yield deferred
+    finally:
+        _DEFERRED.reset(token)
+
+
+def publish(services: Services, outgoing: Sequence[Outgoing]) -> int:
+    """Send events just committed; inside `deferring`, keep them for after the answer.
+
+    Returns how many were sent now.
+    """
+    deferred = _DEFERRED.get()
+    if deferred is not None:
+        deferred.outgoing.extend(outgoing)
+        return 0
+    return send(services, outgoing)
+
+
+def send(services: Services, outgoing: Sequence[Outgoing]) -> int:
+    """Post each event to the sink, then record the outcomes in one transaction."""
+    if not outgoing or not services.settings.k_sink:
+        return 0
+    sent: list[int] = []
+    failed: list[tuple[Outgoing, UnavailableError]] = []
+    for item in outgoing:
+        headers, body = codec.to_binary_http(item.event)
         try:
             sink.post(services.http, services.settings.k_sink, headers, body)
         except UnavailableError as error:
-            delay = min(FIRST_RETRY * (2 ** min(row.attempts, 12)), LONGEST_RETRY)
-            outbox.mark_failed(
-                conn, row.id, error=str(error), next_attempt_at=services.clock() + delay
-            )
-            logger.warning(
-                "event delivery failed",
-                extra={"event_id": row.event_id, "attempts": row.attempts + 1},
-            )
+            failed.append((item, error))
             continue
-        outbox.mark_sent(conn, row.id, now=services.clock())
-        sent += 1
+        sent.append(item.row_id)
+    with db.transaction(services.pool) as conn:
+        if sent:
+            outbox.mark_all_sent(conn, sent, now=services.clock())
+        for item, failure in failed:
+            _record_failure(services, conn, item.row_id, item.event.id, failure, 0)
+    return len(sent)
+
+
+def publish_due(services: Services, *, limit: int = 200) -> int:
+    """Send every due unsent row (reconcile, retries, registrations); return how many were sent."""
+    if not services.settings.k_sink:
+        return 0
+    sent = 0
+    with db.transaction(services.pool) as conn:
+        for row in outbox.claim_due(conn, now=services.clock(), limit=limit):
+            headers, body = codec.to_binary_http(codec.from_dict(row.event))
+            try:
+                sink.post(services.http, services.settings.k_sink, headers, body)
+            except UnavailableError as error:
+                _record_failure(
+                    services, conn, row.id, row.event_id, error, row.attempts
+                )
+                continue
+            outbox.mark_sent(conn, row.id, now=services.clock())
+            sent += 1
     return sent
+
+
+def _record_failure(
+    services: Services,
+    conn: Connection,
+    row_id: int,
+    event_id: str,
+    error: UnavailableError,
+    attempts: int,
+) -> None:
+    delay = min(FIRST_RETRY * (2 ** min(attempts, 12)), LONGEST_RETRY)
+    outbox.mark_failed(
+        conn, row_id, error=str(error), next_attempt_at=services.clock() + delay
+    )
+    logger.warning(
+        "event delivery failed", extra={"event_id": event_id, "attempts": attempts + 1}
+    )

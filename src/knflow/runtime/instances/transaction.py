@@ -51,6 +51,7 @@ def unit_of_work(
         )
         yield work
         _carry_out_consequences(work)
+        work.write_events()
 
 
 def apply_activation(

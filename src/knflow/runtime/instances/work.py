@@ -4,7 +4,9 @@ Every use case that changes instances opens one (`transaction.unit_of_work`). In
 queue outgoing events and claim service calls (`AfterCommit`, carried out once the transaction
 committed), and queue their consequences for other instances (`Consequence`: a child to start, a
 parent to resume...), which the unit of work carries out, in order, before it commits — so one
-transaction holds a whole cascade without recursion between the modules that commit.
+transaction holds a whole cascade without recursion between the modules that commit. Queued
+events are written to the outbox together, just before the commit, with each instance's process
+events grouped into one CloudEvent.
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ from enum import StrEnum
 from typing import Final
 
 from knflow.engine.outcome import ContinueAs, StartSubflow
+from knflow.events import kogito
 from knflow.events.codec import Event
 from knflow.runtime.catalog import LoadedDefinition
 from knflow.runtime.instances import job_status, publishing
+from knflow.runtime.instances.publishing import Outgoing
 from knflow.runtime.services import Services
 from knflow.store.db import Connection
 from knflow.store.instances import InstanceRow
@@ -67,8 +71,8 @@ class PendingCall:
 class AfterCommit:
     """What the unit of work leaves for after its commit: events to publish, calls to perform."""
 
-    outbox_ids: list[int] = field(default_factory=list)
-    """Outbox rows written in the transaction."""
+    outgoing: list[Outgoing] = field(default_factory=list)
+    """Events written in the transaction, to publish."""
     calls: list[PendingCall] = field(default_factory=list)
     """Calls claimed by this process."""
 
@@ -122,6 +126,16 @@ class TakeBacklog:
 Consequence = StartChild | ContinueInstance | EndChildren | ResumeParent | TakeBacklog
 
 
+@dataclass(slots=True)
+class ProcessEvents:
+    """The Kogito process events one instance's commits queued in a unit of work."""
+
+    events: list[Event] = field(default_factory=list)
+    """In commit order."""
+    state: int = kogito.INSTANCE_STATES.index("ACTIVE")
+    """The instance's state number after the last of those commits."""
+
+
 @dataclass(slots=True, kw_only=True)
 class UnitOfWork:
     """One transaction over instances; built by `transaction.unit_of_work`, never by hand."""
@@ -138,14 +152,39 @@ class UnitOfWork:
     """Events and calls for after the commit."""
     consequences: deque[Consequence] = field(default_factory=deque)
     """Changes of other instances still to make in this transaction, in order."""
+    events: list[tuple[Event, str | None]] = field(default_factory=list)
+    """Events to write to the outbox, with the instance each is about."""
+    process_events: dict[str, ProcessEvents] = field(default_factory=dict)
+    """Kogito process events to group, by instance."""
 
     def queue_event(self, event: Event, *, instance_id: str | None) -> None:
-        """Write `event` to the outbox in this transaction, to publish after the commit."""
-        row_id = publishing.enqueue(
-            self.conn, event, instance_id=instance_id, now=self.now
+        """Write `event` to the outbox with this transaction, to publish after the commit."""
+        self.events.append((event, instance_id))
+
+    def queue_process_events(
+        self, instance_id: str, events: list[Event], *, state: int
+    ) -> None:
+        """Queue an instance's process events; `state` is its state number after them."""
+        queued = self.process_events.setdefault(instance_id, ProcessEvents())
+        queued.events.extend(events)
+        queued.state = state
+
+    def write_events(self) -> None:
+        """Write everything queued to the outbox in one statement; keep it for publishing.
+
+        Called once, just before the commit: each instance's process events become one
+        grouped event.
+        """
+        grouped = [
+            (kogito.grouped_event(queued.events, state=queued.state), instance_id)
+            for instance_id, queued in self.process_events.items()
+            if queued.events
+        ]
+        self.after_commit.outgoing.extend(
+            publishing.write_all(self.conn, grouped + self.events, now=self.now)
         )
-        if row_id is not None:
-            self.after_commit.outbox_ids.append(row_id)
+        self.events.clear()
+        self.process_events.clear()
 
     def announce_job(
         self, job: JobRow, *, response: tuple[str, str] | None = None

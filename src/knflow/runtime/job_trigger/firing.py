@@ -315,7 +315,7 @@ def _complete_call(services: Services, call: ClaimedCall) -> None:
             _record_success(work, row, call.occurrence, response=response)
         else:
             _record_retry(work, row, call.occurrence, failure)
-    publishing.publish_ids(services, work.after_commit.outbox_ids)
+    publishing.publish(services, work.after_commit.outgoing)
 
 
 def _call_recipient(services: Services, job: JobRow) -> tuple[str, str] | None:
@@ -446,4 +446,4 @@ def _record_failure(services: Services, job_id: str, error: KnflowError) -> None
             last_error=str(error),
         )
         work.announce_job(row)
-    publishing.publish_ids(services, work.after_commit.outbox_ids)
+    publishing.publish(services, work.after_commit.outgoing)

@@ -97,7 +97,7 @@ def create_job(services: Services, body: Json) -> JobRow:
     with transaction.unit_of_work(services) as work:
         row = store_job(work.conn, spec, now=work.now)
         _announce_scheduled(work, row)
-    publishing.publish_ids(services, work.after_commit.outbox_ids)
+    publishing.publish(services, work.after_commit.outgoing)
     return row
 
 
@@ -147,7 +147,7 @@ def cancel_job(services: Services, job_id: str) -> JobRow:
         if row is None:
             raise NotFoundError(f"job '{job_id}' does not exist")
         work.announce_job(row)
-    publishing.publish_ids(services, work.after_commit.outbox_ids)
+    publishing.publish(services, work.after_commit.outgoing)
     return row
 
 
@@ -174,7 +174,7 @@ def reschedule_job(services: Services, job_id: str, body: Json) -> JobRow:
             retries=0,
         )
         _announce_scheduled(work, row)
-    publishing.publish_ids(services, work.after_commit.outbox_ids)
+    publishing.publish(services, work.after_commit.outgoing)
     return row
 
 

@@ -107,6 +107,10 @@ def handle_event(services: Services, event: Event) -> None:
     if event.type == types.PING:
         redeliver_stalled(services)
         return
+    if event.type == types.PROCESS_INSTANCE_MULTIPLE:
+        for state_event in lifecycle.state_events_in(event):
+            handle_event(services, state_event)
+        return
     if event.type not in (types.NOTIFICATION_REQUESTED, types.PROCESS_INSTANCE_STATE):
         raise InputError(f"notify does not handle events of type '{event.type}'")
     try:

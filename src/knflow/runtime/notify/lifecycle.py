@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 from knflow.config import Settings
 from knflow.errors import InputError
-from knflow.events import kogito
+from knflow.events import codec, kogito, types
 from knflow.events.codec import Event
 from knflow.outbound import backstage
 from knflow.runtime.services import Services
@@ -50,6 +50,27 @@ class Notice:
     """The run that ended."""
     workflow_id: str
     """Its workflow."""
+
+
+def state_events_in(grouped: Event) -> list[Event]:
+    """Return the process state events a grouped event (one commit of an instance) carries.
+
+    The runtime groups each commit's process events into one `MultipleProcessInstanceDataEvent`
+    (Kogito's grouped format); notify's Triggers route those whose instance ended.
+
+    Raises:
+        InputError: the grouped data is not a list of CloudEvents.
+    """
+    if not isinstance(grouped.data, list):
+        raise InputError("grouped process events must be a JSON array of CloudEvents")
+    events = []
+    for item in grouped.data:
+        if not isinstance(item, Mapping):
+            raise InputError("a grouped process event is not a JSON object")
+        inner = codec.from_dict(dict(item))
+        if inner.type == types.PROCESS_INSTANCE_STATE:
+            events.append(inner)
+    return events
 
 
 def notice_of(services: Services, event: Event) -> Notice | None:

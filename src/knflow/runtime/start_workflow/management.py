@@ -140,7 +140,7 @@ def _restart(
             loaded.definition,
             loaded.evaluator,
             instance_context(row, services),
-            Execution.from_json(row.execution),
+            Execution.from_json(row.execution, workflow_data=row.data),
             now=work.now,
         )
         result = commit_outcome(work, loaded, active, outcome, is_new=False)

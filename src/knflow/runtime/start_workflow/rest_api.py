@@ -224,7 +224,7 @@ def _instance_body(instance_id: str, data: Any) -> dict[str, Any]:
 
 def _failed_by_error_message(row: InstanceRow) -> bool:
     """SonataFlow answers 400 when a state's `errorMessage` metadata failed the instance."""
-    main = Execution.from_json(row.execution).threads.get(MAIN)
+    main = Execution.from_json(row.execution, workflow_data=row.data).threads.get(MAIN)
     if not row.error_message or main is None or main.error is None:
         return False
     return Failure.from_json(main.error).kind == ERROR_MESSAGE_FAILURE

@@ -54,7 +54,7 @@ def take_step(services: Services, step: StepRequest) -> AfterCommit:
         row = instances.lock(work.conn, step.instance_id)
         if row is None or row.status is not InstanceStatus.ACTIVE:
             return work.after_commit
-        execution = Execution.from_json(row.execution)
+        execution = Execution.from_json(row.execution, workflow_data=row.data)
         thread = execution.threads.get(step.thread_id)
         if thread is None or thread.seq != step.seq:
             logger.debug("stale step event ignored")
@@ -71,7 +71,9 @@ def take_step(services: Services, step: StepRequest) -> AfterCommit:
         instances.update(
             work.conn,
             dataclasses.replace(
-                row, execution=execution.to_json(), updated_at=work.now
+                row,
+                execution=execution.to_json(workflow_data=row.data),
+                updated_at=work.now,
             ),
         )
         work.after_commit.calls.append(calls.pending(row, loaded, thread.id, call))

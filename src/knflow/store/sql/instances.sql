@@ -31,10 +31,11 @@ SELECT id, workflow_id, workflow_version, status, revision, data, variables, exe
 
 -- name: update_instance
 -- Optimistic check on revision: the caller holds the row lock, so this only guards mistakes.
+-- A NULL data parameter keeps the stored data (unchanged data is not rewritten).
 UPDATE instances
    SET status = %(status)s,
        revision = revision + 1,
-       data = %(data)s,
+       data = COALESCE(%(data)s, data),
        variables = %(variables)s,
        execution = %(execution)s,
        waiting = %(waiting)s,

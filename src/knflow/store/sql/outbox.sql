@@ -5,6 +5,17 @@ VALUES (%(event_id)s, %(event_type)s, %(instance_id)s, %(event)s, %(now)s)
 ON CONFLICT (event_id) DO NOTHING
 RETURNING id
 
+-- name: enqueue_events
+-- All events of one unit of work in one statement; a repeated id is a no-op. Their first
+-- attempt is left to the writer, which publishes them right after the commit: the reconcile
+-- only takes them once `next_attempt_at` passed (the writer died, or the broker refused).
+INSERT INTO outbox (event_id, event_type, instance_id, event, next_attempt_at)
+SELECT queued.event_id, queued.event_type, queued.instance_id, queued.event, %(next_attempt_at)s
+  FROM unnest(%(event_ids)s::text[], %(event_types)s::text[], %(instance_ids)s::text[],
+              %(events)s::jsonb[]) AS queued (event_id, event_type, instance_id, event)
+ON CONFLICT (event_id) DO NOTHING
+RETURNING id, event_id
+
 -- name: claim_due
 -- Lock due, unsent rows; SKIP LOCKED lets several publishers work without sending a row twice.
 SELECT id, event_id, event_type, instance_id, event, attempts
@@ -30,6 +41,15 @@ UPDATE outbox
        attempts = attempts + 1,
        last_error = NULL
  WHERE id = %(id)s
+
+-- name: mark_all_sent
+-- One statement for every event a publisher delivered; rows another publisher marked stay.
+UPDATE outbox
+   SET sent_at = %(now)s,
+       attempts = attempts + 1,
+       last_error = NULL
+ WHERE id = ANY(%(ids)s)
+   AND sent_at IS NULL
 
 -- name: mark_failed
 UPDATE outbox
