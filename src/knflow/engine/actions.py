@@ -240,6 +240,7 @@ def _start_subflow(
             data=action_input,
             wait=wait,
             terminate_with_parent=ref.on_parent_complete == "terminate",
+            variables=run.scope(thread).variables,
         )
     )
     if not wait:

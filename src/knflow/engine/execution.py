@@ -141,6 +141,10 @@ class Execution:
     """`workflowExecTimeout` expired: the instance ends ABORTED (after `runBefore`)."""
     expiring: bool = False
     """`workflowExecTimeout` expired without `interrupt`: stop when the current state ends."""
+    input: Json = None
+    """The instance's input, as it started (`$WORKFLOW.input`)."""
+    variables: dict[str, Json] = field(default_factory=dict)
+    """Variables inherited from the parent (a foreach's iteration variable), for subflows."""
 
     def to_json(self) -> dict[str, Any]:
         """Render for storage."""
@@ -151,6 +155,8 @@ class Execution:
             "compensating": self.compensating,
             "timed_out": self.timed_out,
             "expiring": self.expiring,
+            "input": self.input,
+            "variables": self.variables,
         }
 
     @classmethod
@@ -167,6 +173,8 @@ class Execution:
             compensating=raw.get("compensating"),
             timed_out=bool(raw.get("timed_out", False)),
             expiring=bool(raw.get("expiring", False)),
+            input=raw.get("input"),
+            variables=dict(raw.get("variables") or {}),
         )
 
     @property

@@ -321,8 +321,28 @@ def _scope_value(name: str, scope: Scope) -> Json:
     if name == "CONST":
         return scope.constants
     if name in ("SECRET", "SECRETS"):
-        return dict(scope.secrets)
+        return _secret_tree(scope.secrets)
     return scope.variables[name]
+
+
+def _secret_tree(secrets: Mapping[str, str]) -> dict[str, Json]:
+    """Return the secrets by name, and dotted names also as nested objects.
+
+    SonataFlow reads `$SECRET.expression.my_name` from the property
+    `expression.my_name`; the flat name stays readable as `$SECRET["expression.my_name"]`.
+    """
+    tree: dict[str, Json] = dict(secrets)
+    for name, value in secrets.items():
+        *parents, leaf = name.split(".")
+        node = tree
+        for part in parents:
+            branch = node.setdefault(part, {})
+            if not isinstance(branch, dict):
+                break
+            node = branch
+        else:
+            node.setdefault(leaf, value)
+    return tree
 
 
 def _jq_message(error: Exception) -> str:

@@ -8,7 +8,7 @@ ends, compensation, `onErrors`) in `exits`; each state type's behaviour in `engi
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from knflow.engine import actions, dataflow, retries, timeouts
@@ -75,9 +75,14 @@ def start(
     data: Json,
     now: Any,
     state: str | None = None,
+    variables: Mapping[str, Json] | None = None,
 ) -> Outcome:
-    """Create the execution of a new instance and run it to its first wait."""
-    execution = Execution()
+    """Create the execution of a new instance and run it to its first wait.
+
+    `variables` are scope variables a parent hands its subflow (a foreach's iteration
+    variable: SonataFlow's subflows see it).
+    """
+    execution = Execution(input=data, variables=dict(variables or {}))
     execution.threads[MAIN] = Thread(
         id=MAIN, state=state or definition.start, data=data
     )

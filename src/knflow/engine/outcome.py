@@ -6,6 +6,7 @@ scheduling a timer are commands the runtime carries out after committing the new
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -146,6 +147,8 @@ class StartSubflow:
     """`invoke: sync`."""
     terminate_with_parent: bool = True
     """`onParentComplete: terminate` for async children."""
+    variables: Mapping[str, Json] = field(default_factory=dict)
+    """Scope variables the child sees too (a foreach's iteration variable)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -14,6 +14,7 @@ from typing import Final
 import isodate
 
 from knflow.errors import DefinitionError, Problem
+from knflow.workflow import dialect
 from knflow.workflow.model import (
     DEFAULT_VERSION,
     Action,
@@ -40,7 +41,11 @@ _MISPLACED_DAYS: Final = re.compile(r"^PT((?:\d+(?:\.\d+)?[WD])+)(.*)$")
 def parse_definition(
     document: Mapping[str, Json], *, lenient: bool = True
 ) -> Definition:
-    """Build a `Definition` from a validated document with its external parts inlined."""
+    """Build a `Definition` from a validated document with its external parts inlined.
+
+    The document is read in 0.8 form: SonataFlow's spellings are rewritten first.
+    """
+    document = dialect.to_canonical(dict(document))
     states = tuple(
         _parse_state(raw, index)
         for index, raw in enumerate(document.get("states") or ())

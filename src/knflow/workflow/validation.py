@@ -16,7 +16,7 @@ from jsonschema.exceptions import SchemaError
 from jsonschema.validators import validator_for
 
 from knflow.errors import DefinitionError, Problem
-from knflow.workflow import references, structure, values
+from knflow.workflow import dialect, references, structure, values
 from knflow.workflow.loading import WorkflowSource
 from knflow.workflow.model import Json
 
@@ -32,6 +32,8 @@ def find_problems(
     `resources` holds the OpenAPI/AsyncAPI documents of `rest`/`asyncapi` functions,
     keyed as written before the `#`; when None, operations are not checked.
     """
+    if not strict and isinstance(document, dict):
+        document = dialect.to_canonical(document)
     found = structure.find_structure_problems(document, strict=strict)
     found += references.find_reference_problems(
         document, strict=strict, resources=resources
