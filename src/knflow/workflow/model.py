@@ -323,6 +323,8 @@ class Definition:
     """Retry every error by default."""
     lenient: bool = True
     """SonataFlow-compatible parsing (bare expressions)."""
+    output_schema: Json = None
+    """SonataFlow's `workflow-output-schema`, when output that violates it fails the instance."""
     document: Mapping[str, Json] = field(default_factory=dict)
     """The document as registered."""
 

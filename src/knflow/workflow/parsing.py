@@ -6,6 +6,7 @@ The document has its external parts already inlined by `loading` and has passed
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping
 from datetime import timedelta
@@ -15,6 +16,7 @@ import isodate
 
 from knflow.errors import DefinitionError, Problem
 from knflow.workflow import dialect
+from knflow.workflow.loading import WorkflowSource
 from knflow.workflow.model import (
     DEFAULT_VERSION,
     Action,
@@ -87,6 +89,14 @@ def parse_definition(
         lenient=lenient,
         document=document,
     )
+
+
+def parse_source(source: WorkflowSource) -> Definition:
+    """Build the `Definition` of a validated source, with its output schema when enforced."""
+    definition = parse_definition(source.document)
+    if source.output_schema is None or not source.fail_on_output_validation:
+        return definition
+    return dataclasses.replace(definition, output_schema=source.output_schema)
 
 
 def parse_duration(text: str) -> timedelta:

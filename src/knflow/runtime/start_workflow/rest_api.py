@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from knflow.engine.execution import MAIN, Execution
+from knflow.engine.exits import OUTPUT_KIND
 from knflow.engine.outcome import ERROR_MESSAGE_FAILURE, Failure, InstanceStatus
 from knflow.errors import InputError, NotFoundError
 from knflow.events import codec, types
@@ -223,11 +224,12 @@ def _instance_body(instance_id: str, data: Any) -> dict[str, Any]:
 
 
 def _failed_by_error_message(row: InstanceRow) -> bool:
-    """SonataFlow answers 400 when a state's `errorMessage` metadata failed the instance."""
+    """SonataFlow answers 400 when a state's `errorMessage` metadata or the output schema
+    failed the instance."""
     main = Execution.from_json(row.execution).threads.get(MAIN)
     if not row.error_message or main is None or main.error is None:
         return False
-    return Failure.from_json(main.error).kind == ERROR_MESSAGE_FAILURE
+    return Failure.from_json(main.error).kind in (ERROR_MESSAGE_FAILURE, OUTPUT_KIND)
 
 
 ROUTES: Final = (
