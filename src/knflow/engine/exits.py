@@ -110,6 +110,11 @@ def goto(thread: Thread, state_name: str) -> None:
     thread.seq += 1
 
 
+def compensate_then_abort(run: Run, main: Thread) -> None:
+    """Compensate the completed states, then end the instance ABORTED (SonataFlow's abort)."""
+    _start_compensation(run, main, {"end": True, "terminate": True, "aborted": True})
+
+
 def _start_compensation(run: Run, thread: Thread, after: dict[str, Any]) -> None:
     """SW 0.8 compensation: compensate completed states in reverse order, then go on."""
     queue = [
@@ -153,7 +158,9 @@ def _end(run: Run, thread: Thread, after: dict[str, Any]) -> None:
         if other.is_open:
             other.status = ThreadStatus.CANCELLED
     timed_out = run.execution.timed_out
-    aborted = timed_out and not run.definition.keep_active
+    aborted = (timed_out and not run.definition.keep_active) or bool(
+        after.get("aborted")
+    )
     run.outcome.status = InstanceStatus.ABORTED if aborted else InstanceStatus.COMPLETED
     continue_as = after.get("continue_as")
     if continue_as:

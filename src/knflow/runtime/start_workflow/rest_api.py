@@ -72,9 +72,20 @@ def definition_source(services: Services, request: Request) -> Response:
 
 
 def abort_instance(services: Services, request: Request) -> Response:
-    """`DELETE /management/processes/{id}/instances/{iid}`."""
+    """`DELETE /management/processes/{id}/instances/{iid}` and `DELETE /{id}/{iid}`."""
     row = management.abort(
         services, request.params["workflow_id"], request.params["instance_id"]
+    )
+    return Response(body=_instance_body(row.id, row.data))
+
+
+def patch_instance(services: Services, request: Request) -> Response:
+    """`PATCH /{workflowId}/{id}`: merge the body into the instance's data (SonataFlow)."""
+    row = management.patch_data(
+        services,
+        request.params["workflow_id"],
+        request.params["instance_id"],
+        request.json(empty=None),
     )
     return Response(body=_instance_body(row.id, row.data))
 
@@ -224,13 +235,22 @@ def _instance_body(instance_id: str, data: Any) -> dict[str, Any]:
 
 
 def _failed_by_error_message(row: InstanceRow) -> bool:
-    """SonataFlow answers 400 when a state's `errorMessage` metadata or the output schema
-    failed the instance."""
+    """Tell whether the instance failed on its own data, which SonataFlow answers 400.
+
+    That is a state's `errorMessage` metadata, a failing expression (a division by zero
+    in RetriggerIT) or output violating `workflow-output-schema`; a failed service call
+    stays a 500.
+    """
     main = Execution.from_json(row.execution).threads.get(MAIN)
     if not row.error_message or main is None or main.error is None:
         return False
-    return Failure.from_json(main.error).kind in (ERROR_MESSAGE_FAILURE, OUTPUT_KIND)
+    return Failure.from_json(main.error).kind in DATA_FAILURES
 
+
+DATA_FAILURES: Final = frozenset(
+    {ERROR_MESSAGE_FAILURE, "ExpressionError", OUTPUT_KIND}
+)
+"""Failure kinds caused by the instance's data (answered 400 when a start fails)."""
 
 ROUTES: Final = (
     Route("GET", "/management/processes", list_definitions),
@@ -260,4 +280,6 @@ ROUTES: Final = (
     Route("POST", "/{workflow_id}", start_instance),
     Route("GET", "/{workflow_id}", list_instances),
     Route("GET", "/{workflow_id}/{instance_id}", get_instance),
+    Route("DELETE", "/{workflow_id}/{instance_id}", abort_instance),
+    Route("PATCH", "/{workflow_id}/{instance_id}", patch_instance),
 )
