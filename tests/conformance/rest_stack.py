@@ -52,8 +52,11 @@ class RestStack:
         assert answer.status_code == 201, answer.text
         return str(answer.json()["id"])
 
-    def send(self, event_type: str, data: Any = None, **extensions: str) -> None:
-        """Post a CloudEvent to the broker, as the ITs post one to the app or Kafka."""
+    def send(self, event_type: str, data: Any = None, **extensions: str) -> str:
+        """Post a CloudEvent to the broker, as the ITs post one to the app or Kafka.
+
+        Returns the event's id.
+        """
         event = Event(
             id=str(uuid.uuid4()),
             source="sonataflow-conformance",
@@ -64,6 +67,25 @@ class RestStack:
         headers, body = codec.to_binary_http(event)
         answer = httpx.post(self.stack.broker_url, headers=headers, content=body)
         assert answer.status_code == 202, answer.text
+        return event.id
+
+    def wait_received(self, event_id: str) -> None:
+        """Wait until step-executor has taken the event (matched or not)."""
+        eventually(
+            lambda: self._one(
+                "SELECT 1 FROM received_events WHERE event_id = %s", event_id
+            ),
+            lambda row: row is not None,
+        )
+
+    def ended_instances(self, workflow_id: str) -> int:
+        """How many instances of the workflow completed."""
+        row = self._one(
+            "SELECT count(*) FROM instances WHERE workflow_id = %s"
+            " AND status = 'COMPLETED'",
+            workflow_id,
+        )
+        return int(row[0])
 
     def is_active(self, workflow_id: str, instance_id: str) -> bool:
         """`GET /{workflowId}/{id}` answers 200 (404 once the instance ended)."""

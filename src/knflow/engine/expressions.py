@@ -395,7 +395,13 @@ def _unwrap(expression: str, *, legacy: bool) -> str:
 
 
 def _jsonpath_value(expression: str, text: str, data: Json, scope: Scope) -> Json:
-    """Read a JSONPath as Jayway: a definite path's value (or null), else all matches."""
+    """Read a JSONPath as Jayway: a definite path's value (or null), else all matches.
+
+    A path written from the root without `$` (`.data`, as SonataFlow's event tests do)
+    is read from the root.
+    """
+    if text.startswith(".") and len(text) > 1 and text[1] not in "./":
+        text = "$" + text
     if not text.startswith(("$", "@")):
         raise ExpressionError("is not a JSONPath expression", expression=expression)
     root, path_text = _jsonpath_root(text, data, scope)

@@ -50,6 +50,8 @@ class Failure:
     """HTTP status when a service answered."""
     retryable: bool = False
     """Whether the failure may go away on a retry."""
+    ancestors: tuple[str, ...] = ()
+    """Java superclass names `kind` also matches (`java.io.IOException`...), as SonataFlow."""
 
     def to_json(self) -> dict[str, Any]:
         """Render for storage."""
@@ -58,6 +60,7 @@ class Failure:
             "kind": self.kind,
             "status": self.status,
             "retryable": self.retryable,
+            "ancestors": list(self.ancestors),
         }
 
     @classmethod
@@ -68,6 +71,7 @@ class Failure:
             kind=raw.get("kind", "Error"),
             status=raw.get("status"),
             retryable=bool(raw.get("retryable", False)),
+            ancestors=tuple(raw.get("ancestors") or ()),
         )
 
 

@@ -15,7 +15,7 @@ from typing import Final
 import isodate
 
 from knflow.errors import DefinitionError, Problem
-from knflow.workflow import dialect
+from knflow.workflow import asyncapi, dialect
 from knflow.workflow.loading import WorkflowSource
 from knflow.workflow.model import (
     DEFAULT_VERSION,
@@ -92,11 +92,21 @@ def parse_definition(
 
 
 def parse_source(source: WorkflowSource) -> Definition:
-    """Build the `Definition` of a validated source, with its output schema when enforced."""
+    """Build the `Definition` of a validated source, with what its resources say.
+
+    That is the channels of its `asyncapi` functions and, when enforced, its output schema.
+    """
     definition = parse_definition(source.document)
-    if source.output_schema is None or not source.fail_on_output_validation:
-        return definition
-    return dataclasses.replace(definition, output_schema=source.output_schema)
+    functions = {
+        name: (function.type, function.operation)
+        for name, function in definition.functions.items()
+    }
+    enforced = source.output_schema is not None and source.fail_on_output_validation
+    return dataclasses.replace(
+        definition,
+        async_operations=asyncapi.operations_of(functions, source.resources),
+        output_schema=source.output_schema if enforced else None,
+    )
 
 
 def parse_duration(text: str) -> timedelta:
