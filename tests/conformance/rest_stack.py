@@ -78,6 +78,25 @@ class RestStack:
             lambda row: row is not None,
         )
 
+    def correlated(self, workflow_id: str, attribute: str, value: str) -> str | None:
+        """The id of the instance whose correlation `attribute` is `value`, if any."""
+        row = self._one(
+            "SELECT id FROM instances WHERE workflow_id = %s AND correlation->>%s = %s",
+            workflow_id,
+            attribute,
+            value,
+        )
+        return None if row is None else str(row[0])
+
+    def announced_definitions(self) -> set[str]:
+        """Ids of the definitions a `ProcessDefinitionEvent` was published for."""
+        with psycopg.connect(self.database_url) as conn:
+            rows = conn.execute(
+                "SELECT event->'data'->>'id' FROM outbox"
+                " WHERE event_type = 'ProcessDefinitionEvent'"
+            ).fetchall()
+        return {str(row[0]) for row in rows}
+
     def ended_instances(self, workflow_id: str) -> int:
         """How many instances of the workflow completed."""
         row = self._one(

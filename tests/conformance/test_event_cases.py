@@ -234,15 +234,26 @@ def test_timers_of_several_instances_all_fire(sonataflow: RestStack) -> None:
         assert sonataflow.ended(workflow_id, instance_id, timeout=60) == "COMPLETED"
 
 
-def test_correlated_events_start_and_finish_an_instance(sonataflow: RestStack) -> None:
-    """CorrelationIT.correlationEventTestDefault: both events carry the same `userid`."""
+@pytest.mark.parametrize(
+    "start_from",
+    [{}, {"kogitoprocstartfromnode": "printWaitMessage"}],
+    ids=["correlationEventTestDefault", "correlationEventStartFromNodeTest"],
+)
+def test_correlated_events_start_and_finish_an_instance(
+    sonataflow: RestStack, start_from: dict[str, str]
+) -> None:
+    """CorrelationIT: both events carry the same `userid`."""
     user = str(uuid.uuid4())
     sonataflow.send(
-        "correlation_start_event_type", {"message": "Starting workflow"}, userid=user
+        "correlation_start_event_type",
+        {"message": "Starting workflow"},
+        userid=user,
+        **start_from,
     )
     instance_id = eventually(
-        lambda: sonataflow.active_ids("correlation"), lambda ids: len(ids) == 1
-    )[0]
+        lambda: sonataflow.correlated("correlation", "userid", user),
+        lambda found: found is not None,
+    )
 
     sonataflow.send("correlation_event_type", {"message": "Hello"}, userid=user)
 
@@ -312,3 +323,12 @@ def test_callback_failure_handler_publishes_the_error(sonataflow: RestStack) -> 
     assert answer.status_code == 201, answer.text
 
     assert sonataflow.published("error", instance_id=answer.json()["id"])
+
+
+def test_every_definition_is_announced(sonataflow: RestStack) -> None:
+    """WorkflowEventIT.testWorkflowDefinitionsEvents: one definition event per workflow."""
+    listed = sonataflow.call("GET", "/management/processes").json()
+
+    announced = sonataflow.announced_definitions()
+
+    assert set(listed) <= announced

@@ -2,8 +2,10 @@
 
 Two modes: strict accepts what the Serverless Workflow 0.8 JSON schema accepts; lenient
 (the default) also accepts what SonataFlow accepts (no `specVersion`, `arguments` as a
-jq string, callbacks without `resultEventRef`, data switches without `defaultCondition`,
-an extra `name` in `functionRef`, `eventTimeout` at state level, inline input schemas).
+jq string or a list, callbacks without `resultEventRef`, switches without
+`defaultCondition`, nameless branches, an extra `name` in `functionRef`, `eventTimeout` at
+state level, inline input schemas), and reads the document through
+`dialect.to_canonical` first (string booleans, `$CONST` timeouts...).
 Bare expressions without `${ }` are plain strings to the schema, so both modes accept
 them; how they are read is the engine's business. Reference rules apply in both modes.
 """
