@@ -36,6 +36,9 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+DROP = Reply(status=0)
+"""A reply that closes the connection without answering (WireMock's connection reset)."""
+
 Responder = Callable[[Recorded], Reply]
 
 
@@ -147,6 +150,9 @@ class HttpPeer:
                     body,
                 )
                 reply = peer._answer(recorded)
+                if reply.status == DROP.status:
+                    self.close_connection = True  # no answer: the client sees a reset
+                    return
                 payload = (
                     b""
                     if reply.body is None

@@ -4,7 +4,7 @@ Trigger per consumed event type, all valid for the cluster."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ class Source:
     path: Path | None
     text: str
     document: Mapping[str, Any]
+    resources: Mapping[str, Any] = field(default_factory=dict)
 
 
 def _source(workflow_id: str, *events: tuple[str, str], version: str = "1.0") -> Source:

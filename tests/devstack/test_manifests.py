@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -221,6 +221,7 @@ def test_every_repository_trigger_names_a_function_folder_and_has_a_dead_letter_
 @dataclass(frozen=True)
 class _Source:
     document: dict[str, Any]
+    resources: dict[str, Any] = field(default_factory=dict)
 
 
 def test_consumed_event_types_get_one_generated_trigger_each_to_step_executor() -> None:

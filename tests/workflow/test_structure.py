@@ -181,16 +181,6 @@ BOTH_MODES = [
         ],
     ),
     (
-        "event-switch-without-default",
-        workflow(switch(eventConditions=[{"eventRef": "in", "end": True}])),
-        [
-            (
-                "/states/0",
-                "an event-based switch state needs the property 'defaultCondition'",
-            )
-        ],
-    ),
-    (
         "condition-with-transition-and-end",
         workflow(
             switch(
@@ -253,11 +243,6 @@ BOTH_MODES = [
         [("/states/0/onEvents/0/eventRefs/1", "'in' is listed twice")],
     ),
     (
-        "consumed-event-without-source",
-        workflow(events=[{"name": "in", "type": "t"}]),
-        [("/events/0", "a consumed event definition needs the property 'source'")],
-    ),
-    (
         "start-object-without-schedule",
         workflow(start={"stateName": "s"}),
         [("/start", "a start definition needs the property 'schedule'")],
@@ -285,6 +270,23 @@ BOTH_MODES = [
 ]
 # (id, document, problems in strict mode, problems in lenient mode)
 MODE_DEPENDENT = [
+    (
+        "event-switch-without-default",
+        workflow(switch(eventConditions=[{"eventRef": "in", "end": True}])),
+        [
+            (
+                "/states/0",
+                "an event-based switch state needs the property 'defaultCondition'",
+            )
+        ],
+        [],
+    ),
+    (
+        "consumed-event-without-source",
+        workflow(events=[{"name": "in", "type": "t"}]),
+        [("/events/0", "a consumed event definition needs the property 'source'")],
+        [],
+    ),
     (
         "no-spec-version",
         {"id": "w", "states": [inject()]},

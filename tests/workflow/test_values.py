@@ -55,7 +55,7 @@ BASE: dict[str, Any] = {"id": "v", "specVersion": "0.8", "start": "s"}
                         "name": "s",
                         "type": "parallel",
                         "completionType": "atLeast",
-                        "numCompleted": "${ .n }",
+                        "numCompleted": "several",
                         "branches": [{"name": "b", "actions": []}],
                         "end": True,
                     }

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import logging
 import sys
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -12,6 +15,7 @@ from typing import Any
 from knflow.commands import environment
 from knflow.config import Settings
 from knflow.errors import DefinitionError, KnflowError
+from knflow.outbound import sysout
 from knflow.runtime import local_run
 from knflow.runtime.services import Services
 from knflow.runtime.start_workflow import registration, starting
@@ -19,6 +23,7 @@ from knflow.store import db
 from knflow.workflow import loading
 
 WORKFLOW_SUFFIXES = (".sw.json", ".sw.yaml", ".sw.yml")
+LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,6 +47,41 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the instance; print its output on stdout (exit 0) or its failure on stderr (exit 1)."""
+    with _logs_on_stderr():
+        return _run(args)
+
+
+@contextlib.contextmanager
+def _logs_on_stderr() -> Iterator[None]:
+    """Show `sysout` messages (every level) and other warnings on stderr while running.
+
+    Stdout stays the workflow's output alone, so it can be piped.
+    """
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    handler.addFilter(_SysoutOrWarning())
+    root = logging.getLogger()
+    sysout_logger = logging.getLogger(sysout.LOGGER_NAME)
+    levels = (root.level, sysout_logger.level)
+    root.addHandler(handler)
+    root.setLevel(min(root.level or logging.WARNING, logging.WARNING))
+    sysout_logger.setLevel(logging.DEBUG)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(levels[0])
+        sysout_logger.setLevel(levels[1])
+
+
+class _SysoutOrWarning(logging.Filter):
+    """Pass every `sysout` record and the warnings and errors of other loggers."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.name == sysout.LOGGER_NAME or record.levelno >= logging.WARNING
+
+
+def _run(args: argparse.Namespace) -> int:
     settings = Settings.from_environment()
     try:
         data = _read_input(args.input)

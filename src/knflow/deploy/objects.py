@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Final, Protocol
 
 from knflow.errors import InputError
+from knflow.workflow import asyncapi
 
 PART_OF: Final = "knflow"
 GENERATED_LABEL: Final = "knflow.dev/generated"
@@ -57,6 +58,11 @@ class DefinitionSource(Protocol):
     @property
     def document(self) -> Mapping[str, Any]:
         """The parsed definition with external parts inlined."""
+        ...
+
+    @property
+    def resources(self) -> Mapping[str, Any]:
+        """Its OpenAPI/AsyncAPI documents."""
         ...
 
 
@@ -116,7 +122,7 @@ def consumed_event_triggers(
     """
     consumers: dict[str, set[str]] = {}
     for source in sources:
-        for event_type in consumed_types(source.document):
+        for event_type in consumed_types(source.document, source.resources):
             consumers.setdefault(event_type, set()).add(
                 str(source.document.get("id", ""))
             )
@@ -126,11 +132,23 @@ def consumed_event_triggers(
     ]
 
 
-def consumed_types(document: Mapping[str, Any]) -> list[str]:
-    """Return the event types a definition document consumes, in document order."""
+def consumed_types(
+    document: Mapping[str, Any], resources: Mapping[str, Any] | None = None
+) -> list[str]:
+    """Return the event types a definition document consumes, in document order.
+
+    The channels its `asyncapi` functions wait on (in `resources`) come last.
+    """
     events = document.get("events") or []
     if not isinstance(events, list):
-        return []
+        events = []
+    return [
+        *_consumed_events(events),
+        *asyncapi.received_channels(document, resources or {}),
+    ]
+
+
+def _consumed_events(events: list[Any]) -> list[str]:
     return [
         str(event["type"])
         for event in events

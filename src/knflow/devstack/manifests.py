@@ -22,6 +22,7 @@ import yaml
 from knflow.devstack import filters
 from knflow.devstack.filters import Filter
 from knflow.errors import InputError
+from knflow.workflow import asyncapi
 
 EVENTING_API: Final = "eventing.knative.dev/v1"
 SOURCES_API: Final = "sources.knative.dev/v1"
@@ -39,6 +40,11 @@ class DefinitionSource(Protocol):
     @property
     def document(self) -> Mapping[str, Any]:
         """The parsed definition with external parts inlined."""
+        ...
+
+    @property
+    def resources(self) -> Mapping[str, Any]:
+        """Its OpenAPI/AsyncAPI documents."""
         ...
 
 
@@ -333,11 +339,14 @@ def _duration(raw: Any, where: str) -> timedelta | None:
 def _consumed(source: DefinitionSource) -> list[str]:
     events = source.document.get("events") or []
     return [
-        str(event["type"])
-        for event in events
-        if isinstance(event, Mapping)
-        and event.get("type")
-        and event.get("kind", "consumed") == "consumed"
+        *(
+            str(event["type"])
+            for event in events
+            if isinstance(event, Mapping)
+            and event.get("type")
+            and event.get("kind", "consumed") == "consumed"
+        ),
+        *asyncapi.received_channels(source.document, source.resources),
     ]
 
 

@@ -16,6 +16,7 @@ from knflow.engine.context import Run
 from knflow.engine.execution import MAIN, Thread, ThreadStatus
 from knflow.engine.outcome import (
     CallFunction,
+    EmitEvent,
     Failure,
     RequestNotification,
     ScheduleTimer,
@@ -32,7 +33,7 @@ from knflow.engine.thread_waits import (
     WaitLevel,
 )
 from knflow.errors import ExpressionError
-from knflow.workflow.model import Action, Json, State
+from knflow.workflow.model import Action, AsyncAction, AsyncOperation, Json, State
 from knflow.workflow.parsing import parse_duration
 
 NOTIFY_OPERATION: Final = "notify"
@@ -195,6 +196,9 @@ def _call_function(
         _apply_result(run, thread, action, result)
         return None
     arguments = _arguments(run, ref.arguments, action_input, thread)
+    channel = run.definition.async_operations.get(ref.ref_name)
+    if function_def.type == "asyncapi" and channel is not None:
+        return _use_channel(run, thread, channel, arguments, state=state, node=node)
     if function_def.type == "custom" and function_def.operation == NOTIFY_OPERATION:
         run.command(RequestNotification(key=run.new_key(thread), body=arguments))
         return None
@@ -240,6 +244,7 @@ def _start_subflow(
             data=action_input,
             wait=wait,
             terminate_with_parent=ref.on_parent_complete == "terminate",
+            variables=run.scope(thread).variables,
         )
     )
     if not wait:
@@ -286,23 +291,57 @@ def _produce_event(
     )
 
 
+def _use_channel(
+    run: Run,
+    thread: Thread,
+    channel: AsyncOperation,
+    arguments: Json,
+    *,
+    state: State,
+    node: str,
+) -> Blocked | None:
+    """An `asyncapi` function: publish its arguments, or wait for a message (SonataFlow).
+
+    The CloudEvent type is the channel's address; a received message's data is the
+    action's result.
+    """
+    if channel.action is AsyncAction.SEND:
+        run.command(
+            EmitEvent(
+                key=run.new_key(thread),
+                type=channel.channel,
+                source=None,
+                data=arguments if arguments is not None else thread.data,
+            )
+        )
+        return None
+    awaited = AwaitedEvent(ref=channel.channel, type=channel.channel, source=None)
+    return _await_event(run, thread, awaited, state=state, node=node, timeout=None)
+
+
 def _await_result_event(
     run: Run, thread: Thread, ref: str, *, state: State, node: str, timeout: Json
 ) -> Blocked:
     result_def = run.definition.events.get(ref)
-    key = run.new_key(thread)
-    wait = EventWait(
-        key=key,
-        level=WaitLevel.ACTION,
-        node=node,
-        events=[
-            AwaitedEvent(
-                ref=ref,
-                type=result_def.type if result_def else ref,
-                source=result_def.source if result_def else None,
-            )
-        ],
+    awaited = AwaitedEvent(
+        ref=ref,
+        type=result_def.type if result_def else ref,
+        source=result_def.source if result_def else None,
     )
+    return _await_event(run, thread, awaited, state=state, node=node, timeout=timeout)
+
+
+def _await_event(
+    run: Run,
+    thread: Thread,
+    awaited: AwaitedEvent,
+    *,
+    state: State,
+    node: str,
+    timeout: Json,
+) -> Blocked:
+    key = run.new_key(thread)
+    wait = EventWait(key=key, level=WaitLevel.ACTION, node=node, events=[awaited])
     limit = (
         parse_duration(str(timeout))
         if timeout

@@ -18,6 +18,8 @@ from knflow.engine.outcome import Command, NodeTrace, Outcome
 from knflow.workflow.model import Definition, Json
 
 NODE_NAMESPACE: Final = uuid.UUID("8f7e0b6c-4f0e-4c8a-9d55-0c6b1f3a2e10")
+ANONYMOUS: Final = "anonymous"
+"""`$WORKFLOW.identity` of an instance started without authentication (as SonataFlow)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -30,6 +32,10 @@ class InstanceContext:
     """Headers of the request that started it (`$WORKFLOW.headers`)."""
     secrets: Mapping[str, str] = field(default_factory=dict)
     """`$SECRET` values."""
+    identity: str = ANONYMOUS
+    """Who started the instance (`$WORKFLOW.identity`), when the runtime recorded it."""
+    input: Json = None
+    """The input the instance started with (`$WORKFLOW.input`)."""
 
 
 @dataclass(slots=True, kw_only=True)
@@ -60,9 +66,13 @@ class Run:
             "instanceId": self.instance.instance_id,
             "headers": dict(self.instance.headers),
             "prevActionResult": thread.last_result,
+            "input": self.instance.input,
+            "identity": self.instance.identity,
         }
         param = thread.scratch.get("param")
-        found: dict[str, Json] = {param: thread.scratch.get("item")} if param else {}
+        found: dict[str, Json] = dict(self.execution.variables)
+        if param:
+            found[param] = thread.scratch.get("item")
         return Scope(
             workflow=workflow,
             constants=self.definition.constants,

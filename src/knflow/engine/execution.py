@@ -143,6 +143,8 @@ class Execution:
     """`workflowExecTimeout` expired: the instance ends ABORTED (after `runBefore`)."""
     expiring: bool = False
     """`workflowExecTimeout` expired without `interrupt`: stop when the current state ends."""
+    variables: dict[str, Json] = field(default_factory=dict)
+    """Variables inherited from the parent (a foreach's iteration variable), for subflows."""
 
     def to_json(self, *, workflow_data: Json = None) -> dict[str, Any]:
         """Render for storage, leaving out what the instance row already holds.
@@ -163,6 +165,7 @@ class Execution:
             "compensating": self.compensating,
             "timed_out": self.timed_out,
             "expiring": self.expiring,
+            "variables": self.variables,
         }
 
     @classmethod
@@ -184,6 +187,7 @@ class Execution:
             compensating=raw.get("compensating"),
             timed_out=bool(raw.get("timed_out", False)),
             expiring=bool(raw.get("expiring", False)),
+            variables=dict(raw.get("variables") or {}),
         )
 
     @property

@@ -13,12 +13,14 @@ from typing import Any, Final
 from knflow.engine import emitting, failures, timeouts
 from knflow.engine.children import cancel_children
 from knflow.engine.context import Run
-from knflow.engine.execution import Stage, Thread, ThreadStatus
+from knflow.engine.execution import MAIN, Stage, Thread, ThreadStatus
 from knflow.engine.outcome import ContinueAs, Failure, InstanceStatus
 from knflow.engine.thread_waits import EventWait, WaitLevel
 from knflow.workflow.model import End, Json, State, StateType, Transition
 
 STATE_NODE_TYPE: Final = "CompositeContextNode"
+OUTPUT_KIND: Final = "OutputValidation"
+"""Failure kind of an output that violates `workflow-output-schema` (a 400 at the REST API)."""
 
 
 def terminate(run: Run, main: Thread) -> None:
@@ -74,13 +76,43 @@ def follow(
     if end.compensate:
         _start_compensation(run, thread, after)
         return
+    violation = _output_violation(run, thread, after)
+    if violation is not None:
+        fail_instance(run, thread, state, Failure(message=violation, kind=OUTPUT_KIND))
+        return
     _end(run, thread, after)
+
+
+def _output_violation(run: Run, thread: Thread, after: dict[str, Any]) -> str | None:
+    """Check the output of an ending instance against `workflow-output-schema`.
+
+    SonataFlow refuses such an output (its caller gets a 400); the instance fails here with
+    the schema's first complaint.
+    """
+    schema = run.definition.output_schema
+    if schema is None or thread.id != MAIN or _stays_active(run, after):
+        return None
+    # Imported here: few workflows declare an output schema, and every function start
+    # pays for its imports.
+    import jsonschema
+
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    errors = sorted(validator.iter_errors(thread.data), key=lambda e: e.json_path)
+    if not errors:
+        return None
+    first = errors[0]
+    return f"workflow output is invalid at {first.json_path}: {first.message}"
 
 
 def goto(thread: Thread, state_name: str) -> None:
     thread.state = state_name
     thread.stage = Stage.ENTER
     thread.seq += 1
+
+
+def compensate_then_abort(run: Run, main: Thread) -> None:
+    """Compensate the completed states, then end the instance ABORTED (SonataFlow's abort)."""
+    _start_compensation(run, main, {"end": True, "terminate": True, "aborted": True})
 
 
 def _start_compensation(run: Run, thread: Thread, after: dict[str, Any]) -> None:
@@ -126,7 +158,9 @@ def _end(run: Run, thread: Thread, after: dict[str, Any]) -> None:
         if other.is_open:
             other.status = ThreadStatus.CANCELLED
     timed_out = run.execution.timed_out
-    aborted = timed_out and not run.definition.keep_active
+    aborted = (timed_out and not run.definition.keep_active) or bool(
+        after.get("aborted")
+    )
     run.outcome.status = InstanceStatus.ABORTED if aborted else InstanceStatus.COMPLETED
     continue_as = after.get("continue_as")
     if continue_as:

@@ -321,8 +321,28 @@ def _scope_value(name: str, scope: Scope) -> Json:
     if name == "CONST":
         return scope.constants
     if name in ("SECRET", "SECRETS"):
-        return dict(scope.secrets)
+        return _secret_tree(scope.secrets)
     return scope.variables[name]
+
+
+def _secret_tree(secrets: Mapping[str, str]) -> dict[str, Json]:
+    """Return the secrets by name, and dotted names also as nested objects.
+
+    SonataFlow reads `$SECRET.expression.my_name` from the property
+    `expression.my_name`; the flat name stays readable as `$SECRET["expression.my_name"]`.
+    """
+    tree: dict[str, Json] = dict(secrets)
+    for name, value in secrets.items():
+        *parents, leaf = name.split(".")
+        node = tree
+        for part in parents:
+            branch = node.setdefault(part, {})
+            if not isinstance(branch, dict):
+                break
+            node = branch
+        else:
+            node.setdefault(leaf, value)
+    return tree
 
 
 def _jq_message(error: Exception) -> str:
@@ -375,7 +395,13 @@ def _unwrap(expression: str, *, legacy: bool) -> str:
 
 
 def _jsonpath_value(expression: str, text: str, data: Json, scope: Scope) -> Json:
-    """Read a JSONPath as Jayway: a definite path's value (or null), else all matches."""
+    """Read a JSONPath as Jayway: a definite path's value (or null), else all matches.
+
+    A path written from the root without `$` (`.data`, as SonataFlow's event tests do)
+    is read from the root.
+    """
+    if text.startswith(".") and len(text) > 1 and text[1] not in "./":
+        text = "$" + text
     if not text.startswith(("$", "@")):
         raise ExpressionError("is not a JSONPath expression", expression=expression)
     root, path_text = _jsonpath_root(text, data, scope)

@@ -8,7 +8,8 @@ ends, compensation, `onErrors`) in `exits`; each state type's behaviour in `engi
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from knflow.engine import actions, dataflow, retries, timeouts
@@ -23,6 +24,7 @@ from knflow.engine.execution import (
 )
 from knflow.engine.exits import (
     STATE_NODE_TYPE,
+    compensate_then_abort,
     fail_instance,
     follow,
     handle_failure,
@@ -75,9 +77,15 @@ def start(
     data: Json,
     now: Any,
     state: str | None = None,
+    variables: Mapping[str, Json] | None = None,
 ) -> Outcome:
-    """Create the execution of a new instance and run it to its first wait."""
-    execution = Execution()
+    """Create the execution of a new instance and run it to its first wait.
+
+    `variables` are scope variables a parent hands its subflow (a foreach's iteration
+    variable: SonataFlow's subflows see it).
+    """
+    instance = dataclasses.replace(instance, input=data)  # `$WORKFLOW.input`
+    execution = Execution(variables=dict(variables or {}))
     execution.threads[MAIN] = Thread(
         id=MAIN, state=state or definition.start, data=data
     )
@@ -145,6 +153,44 @@ def skip(
     follow(run, main, state, state.transition, state.end)
     _drain(run)
     return _finish(run, initial=None)
+
+
+def abort(
+    definition: Definition,
+    evaluator: Evaluator,
+    instance: InstanceContext,
+    execution: Execution,
+    *,
+    now: Any,
+) -> Outcome | None:
+    """Compensate the completed states of an instance being aborted; None when none did.
+
+    SonataFlow compensates on abort (its CompensationRestIT): the compensating states run,
+    then the instance ends ABORTED. Without completed compensable states the runtime
+    aborts the instance at once.
+    """
+    if not execution.completed or execution.compensating is not None:
+        return None
+    main = _reset_to_main(execution)
+    run = _new_run(definition, evaluator, instance, execution, now)
+    compensate_then_abort(run, main)
+    _drain(run)
+    return _finish(run, initial=None)
+
+
+def patch_data(execution: Execution, patch: Mapping[str, Json]) -> Json:
+    """Merge `patch` into the main thread's data (and the input of its state); return it.
+
+    SonataFlow's `PATCH /{workflowId}/{id}`: a retrigger that follows re-runs the failed
+    state on the patched input.
+    """
+    main = execution.main
+    if isinstance(main.data, dict):
+        main.data = {**main.data, **patch}
+    stored_input = main.scratch.get("input")
+    if isinstance(stored_input, dict):
+        main.scratch["input"] = {**stored_input, **patch}
+    return main.data
 
 
 def _reset_to_main(execution: Execution) -> Thread:

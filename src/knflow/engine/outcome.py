@@ -6,6 +6,7 @@ scheduling a timer are commands the runtime carries out after committing the new
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -49,6 +50,8 @@ class Failure:
     """HTTP status when a service answered."""
     retryable: bool = False
     """Whether the failure may go away on a retry."""
+    ancestors: tuple[str, ...] = ()
+    """Java superclass names `kind` also matches (`java.io.IOException`...), as SonataFlow."""
 
     def to_json(self) -> dict[str, Any]:
         """Render for storage."""
@@ -57,6 +60,7 @@ class Failure:
             "kind": self.kind,
             "status": self.status,
             "retryable": self.retryable,
+            "ancestors": list(self.ancestors),
         }
 
     @classmethod
@@ -67,6 +71,7 @@ class Failure:
             kind=raw.get("kind", "Error"),
             status=raw.get("status"),
             retryable=bool(raw.get("retryable", False)),
+            ancestors=tuple(raw.get("ancestors") or ()),
         )
 
 
@@ -146,6 +151,8 @@ class StartSubflow:
     """`invoke: sync`."""
     terminate_with_parent: bool = True
     """`onParentComplete: terminate` for async children."""
+    variables: Mapping[str, Json] = field(default_factory=dict)
+    """Scope variables the child sees too (a foreach's iteration variable)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

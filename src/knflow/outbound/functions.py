@@ -9,10 +9,11 @@ Supported (SW 0.8 `functions[].type` and SonataFlow custom operations):
   (`knflow.outbound.knative`).
 - `custom` `sysout[:LEVEL]` (`knflow.outbound.sysout`).
 
-Every other type (`asyncapi`, `rpc`, `graphql`, `odata`) and custom prefix
-(`service:java:`, `script:python`, `camel:`, `dmn`...) fails with a permanent
-`ActionError` of kind `java.lang.UnsupportedOperationException`. `expression` functions
-never get here: the engine evaluates them.
+Every other type (`rpc`, `graphql`, `odata`) and custom prefix (`service:java:`,
+`script:python`, `camel:`, `dmn`...) fails with a permanent `ActionError` of kind
+`java.lang.UnsupportedOperationException`. `expression` functions never get here, nor
+`asyncapi` functions whose operation their document defines: the engine evaluates the
+former and publishes or awaits CloudEvents for the latter.
 
 Base URLs come from `Settings.function_urls` (environment `KNFLOW_FUNCTION_URL_<key>`),
 looked up by the key as written and in its environment form (upper case, other
@@ -77,7 +78,8 @@ def invoke(client: HttpClient, settings: Settings, call: FunctionCall) -> Json:
     raise function_errors.unsupported_call(
         call.function_name,
         f"type '{call.function_type}' is not supported by knflow "
-        "(supported: rest (OpenAPI), expression, custom rest:, knative:, sysout)",
+        "(supported: rest (OpenAPI), asyncapi, expression, custom rest:, knative:, "
+        "sysout)",
     )
 
 

@@ -13,6 +13,7 @@ from typing import Final
 from urllib.parse import unquote
 
 from knflow.outbound import function_errors
+from knflow.workflow import references
 from knflow.workflow.model import Json
 
 HTTP_METHODS: Final = ("get", "put", "post", "delete", "options", "head", "patch")
@@ -50,13 +51,15 @@ def find_operation(
     Raises:
         ActionError: a reference on the way is external, dangling or circular.
     """
+    # SonataFlow matches ids by the Java method name it derives (`reverse,` is `reverse`).
+    wanted = references.find_operation_id(document, operation_id, strict=False)
     for path, raw_item in (document.get("paths") or {}).items():
         item = resolve(document, raw_item, function_name=function_name)
         if not isinstance(item, dict):
             continue
         for method in HTTP_METHODS:
             spec = resolve(document, item.get(method), function_name=function_name)
-            if isinstance(spec, dict) and spec.get("operationId") == operation_id:
+            if isinstance(spec, dict) and spec.get("operationId") == wanted:
                 return _operation(
                     document,
                     item,

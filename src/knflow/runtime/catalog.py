@@ -17,7 +17,7 @@ from knflow.store.definitions import StoredDefinition
 from knflow.workflow import loading
 from knflow.workflow.loading import WorkflowSource
 from knflow.workflow.model import Definition
-from knflow.workflow.parsing import parse_definition
+from knflow.workflow.parsing import parse_source
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -56,7 +56,7 @@ class DefinitionCache:
 
 def _parse(stored: StoredDefinition) -> LoadedDefinition:
     source = loading.from_stored(stored.source)
-    definition = parse_definition(source.document)
+    definition = parse_source(source)
     evaluator = Evaluator(
         language=definition.expression_lang,
         functions=definition.expression_functions,

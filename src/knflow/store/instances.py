@@ -15,7 +15,14 @@ from knflow.store.db import Connection
 from knflow.store.sql import queries
 from knflow.workflow.model import Json
 
-_JSON_COLUMNS: Final = ("data", "variables", "execution", "headers", "correlation")
+_JSON_COLUMNS: Final = (
+    "data",
+    "variables",
+    "execution",
+    "headers",
+    "correlation",
+    "input",
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -70,6 +77,8 @@ class InstanceRow:
     """Correlation attribute values fixed by the start event (`{name: value}`)."""
     terminate_with_parent: bool = False
     """An async subflow with `onParentComplete: terminate`: it ends with its parent."""
+    input: Json = None
+    """The input it started with (`$WORKFLOW.input`); written once, never updated."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

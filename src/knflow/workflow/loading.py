@@ -34,6 +34,8 @@ EXTERNAL_SECTIONS: Final = (
 )
 """Top-level keys that may be given as the name of a file holding their content."""
 OUTPUT_SCHEMA_EXTENSION: Final = "workflow-output-schema"
+URI_DEFINITIONS_EXTENSION: Final = "workflow-uri-definitions"
+"""SonataFlow extension naming the file behind an operation's document part."""
 STORED_FORMAT: Final = 1
 _REMOTE_SCHEMES: Final = ("http://", "https://")
 
@@ -311,6 +313,7 @@ def _unwrap(content: Json, key: str) -> Json:
 def _resources(document: Mapping[str, Json], files: _Files) -> dict[str, Json]:
     loaded: dict[str, Json] = {}
     failed: set[str] = set()
+    aliases = uri_definitions(document)
     functions = document.get("functions")
     for index, function in enumerate(functions if isinstance(functions, list) else []):
         source = _operation_source(function)
@@ -323,12 +326,39 @@ def _resources(document: Mapping[str, Json], files: _Files) -> dict[str, Json]:
             )
             files.problems.append(Problem(pointer, reason))
             continue
-        content = files.read(source, pointer)
+        content = files.read(aliases.get(source, source), pointer)
         if content is None:
             failed.add(source)
         else:
             loaded[source] = content
     return loaded
+
+
+def uri_definitions(document: Mapping[str, Json]) -> dict[str, str]:
+    """Return the `workflow-uri-definitions` extension's map of names to files.
+
+    With it, `"operation": "multiplication#Do Operation"` reads the document of the file
+    the extension gives for `multiplication`; resources stay keyed by the name.
+    """
+    found: dict[str, str] = {}
+    for extension in _extensions(document, URI_DEFINITIONS_EXTENSION):
+        definitions = extension.get("definitions")
+        if isinstance(definitions, dict):
+            found.update(
+                (name, uri) for name, uri in definitions.items() if isinstance(uri, str)
+            )
+    return found
+
+
+def _extensions(
+    document: Mapping[str, Json], extension_id: str
+) -> list[Mapping[str, Json]]:
+    extensions = document.get("extensions")
+    return [
+        extension
+        for extension in (extensions if isinstance(extensions, list) else [])
+        if isinstance(extension, dict) and extension.get("extensionid") == extension_id
+    ]
 
 
 def _operation_source(function: Json) -> str | None:

@@ -279,6 +279,23 @@ class State:
     """callback: filter of the callback payload."""
 
 
+class AsyncAction(StrEnum):
+    """What the workflow does on the channel."""
+
+    SEND = "send"
+    RECEIVE = "receive"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AsyncOperation:
+    """An AsyncAPI operation as a workflow uses it."""
+
+    action: AsyncAction
+    """Publish (`send`) or wait (`receive`)."""
+    channel: str
+    """The channel's address: the CloudEvent type sent or awaited."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Definition:
     """A parsed workflow definition, pinned by (`workflow_id`, `version`)."""
@@ -323,6 +340,10 @@ class Definition:
     """Retry every error by default."""
     lenient: bool = True
     """SonataFlow-compatible parsing (bare expressions)."""
+    async_operations: Mapping[str, AsyncOperation] = field(default_factory=dict)
+    """The AsyncAPI operation of each `asyncapi` function, by function name."""
+    output_schema: Json = None
+    """SonataFlow's `workflow-output-schema`, when output that violates it fails the instance."""
     document: Mapping[str, Json] = field(default_factory=dict)
     """The document as registered."""
 

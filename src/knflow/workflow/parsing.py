@@ -6,6 +6,7 @@ The document has its external parts already inlined by `loading` and has passed
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping
 from datetime import timedelta
@@ -14,6 +15,8 @@ from typing import Final
 import isodate
 
 from knflow.errors import DefinitionError, Problem
+from knflow.workflow import asyncapi, dialect
+from knflow.workflow.loading import WorkflowSource
 from knflow.workflow.model import (
     DEFAULT_VERSION,
     Action,
@@ -40,7 +43,11 @@ _MISPLACED_DAYS: Final = re.compile(r"^PT((?:\d+(?:\.\d+)?[WD])+)(.*)$")
 def parse_definition(
     document: Mapping[str, Json], *, lenient: bool = True
 ) -> Definition:
-    """Build a `Definition` from a validated document with its external parts inlined."""
+    """Build a `Definition` from a validated document with its external parts inlined.
+
+    The document is read in 0.8 form: SonataFlow's spellings are rewritten first.
+    """
+    document = dialect.to_canonical(dict(document))
     states = tuple(
         _parse_state(raw, index)
         for index, raw in enumerate(document.get("states") or ())
@@ -81,6 +88,24 @@ def parse_definition(
         auto_retries=bool(document.get("autoRetries", False)),
         lenient=lenient,
         document=document,
+    )
+
+
+def parse_source(source: WorkflowSource) -> Definition:
+    """Build the `Definition` of a validated source, with what its resources say.
+
+    That is the channels of its `asyncapi` functions and, when enforced, its output schema.
+    """
+    definition = parse_definition(source.document)
+    functions = {
+        name: (function.type, function.operation)
+        for name, function in definition.functions.items()
+    }
+    enforced = source.output_schema is not None and source.fail_on_output_validation
+    return dataclasses.replace(
+        definition,
+        async_operations=asyncapi.operations_of(functions, source.resources),
+        output_schema=source.output_schema if enforced else None,
     )
 
 

@@ -8,6 +8,7 @@ does no I/O: OpenAPI/AsyncAPI documents come in as already loaded `resources`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Final
@@ -29,6 +30,7 @@ _HTTP_METHODS: Final = (
     "patch",
     "trace",
 )
+_NON_WORD: Final = re.compile(r"[^A-Za-z0-9]+")
 
 
 @dataclass(slots=True, kw_only=True)
@@ -95,6 +97,29 @@ def operation_ids(document: Json) -> set[str]:
     if isinstance(operations, dict):
         found |= {key for key in operations if isinstance(key, str)}
     return found
+
+
+def find_operation_id(document: Json, written: str, *, strict: bool) -> str | None:
+    """Return the operation id of `document` that `written` names, or None.
+
+    Strict mode matches exactly. Otherwise SonataFlow's matching applies too: it derives
+    a Java method name from each id (`Do Operation` is `doOperation`, `reverse,` is
+    `reverse`), so a reference matches an id with the same derived name.
+    """
+    defined = operation_ids(document)
+    if written in defined or strict:
+        return written if written in defined else None
+    wanted = java_method_name(written)
+    return next((i for i in sorted(defined) if java_method_name(i) == wanted), None)
+
+
+def java_method_name(operation_id: str) -> str:
+    """Derive the camel-cased name SonataFlow's OpenAPI generator gives an operation."""
+    words = [word for word in _NON_WORD.split(operation_id) if word]
+    if not words:
+        return ""
+    head, *tail = words
+    return head[:1].lower() + head[1:] + "".join(w[:1].upper() + w[1:] for w in tail)
 
 
 def _collect(document: Mapping[str, Json], *, strict: bool) -> _Names:
@@ -220,12 +245,22 @@ def _check_transition(
             f"state {quote(target)} is used for compensation; "
             "only compensation states may transition to it",
         )
-    elif source_compensates and not target_compensates:
+    elif (
+        source_compensates
+        and not target_compensates
+        and _is_strict_exit(pointer, names)
+    ):
         names.report(
             pointer,
             f"a compensation state may only transition to compensation states, "
             f"and {quote(target)} is not one",
         )
+
+
+def _is_strict_exit(pointer: str, names: _Names) -> bool:
+    # SonataFlow lets a compensation state's error handler leave the compensation
+    # (its compensation example does); the 0.8 prose does not, so strict mode refuses it.
+    return names.strict or "/onErrors/" not in pointer
 
 
 def _check_event(event: str, pointer: str, names: _Names, *, produced: bool) -> None:
@@ -400,7 +435,9 @@ def _check_operation(
     operation_id = operation.partition("#")[2]
     if source not in resources:
         names.report(pointer, f"document {quote(source)} is not loaded")
-    elif operation_id not in operation_ids(resources[source]):
+    elif (
+        find_operation_id(resources[source], operation_id, strict=names.strict) is None
+    ):
         names.report(
             pointer,
             f"document {quote(source)} has no operation {quote(operation_id)}",

@@ -154,6 +154,9 @@ _PARALLEL_STATE: Final = _state(
                     "actions": parts.ACTIONS,
                 },
                 required=("name", "actions"),
+                # SonataFlow names a nameless branch by its position and runs a branch
+                # without actions as done.
+                lenient_optional=("name", "actions"),
             )
         ),
         "completionType": choice("allOf", "atLeast"),
@@ -255,6 +258,8 @@ _EVENT_SWITCH_STATE: Final = ObjectShape(
     },
     required=("name", "type", "eventConditions", "defaultCondition"),
     lenient_fields=_LENIENT_EVENT_TIMEOUT,
+    # SonataFlow: without a default, the state waits for one of its events.
+    lenient_optional=("defaultCondition",),
 )
 
 # A switch of unclear kind (both or no condition lists): the common properties only.

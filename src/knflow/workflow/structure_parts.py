@@ -112,6 +112,9 @@ FUNCTION: Final = ObjectShape(
 def _event_required(value: Mapping[str, Json], pointer: str, walk: Walk) -> None:
     # SW 0.8 events.json: `source` is required unless the event is not consumed; an
     # absent `kind` means consumed.
+    # SonataFlow routes consumed events by `type` alone and needs no `source`.
+    if not walk.strict:
+        return
     if value.get("kind", "consumed") == "consumed" and "source" not in value:
         walk.report(pointer, "a consumed event definition needs the property 'source'")
 
@@ -334,10 +337,11 @@ _FUNCTION_REF: Final = either(
                 "invoke": INVOKE,
             },
             required=("refName",),
-            # SonataFlow: `arguments` may be one jq expression building the object, and
-            # an extra `name` key is ignored.
+            # SonataFlow: `arguments` may be one jq expression building the object or
+            # a list (positional arguments of a Java service), and an extra `name` key
+            # is ignored.
             lenient_fields={
-                "arguments": anything_of("object", "string"),
+                "arguments": anything_of("object", "string", "array"),
                 "name": TEXT,
             },
         ),

@@ -2,8 +2,10 @@
 
 Two modes: strict accepts what the Serverless Workflow 0.8 JSON schema accepts; lenient
 (the default) also accepts what SonataFlow accepts (no `specVersion`, `arguments` as a
-jq string, callbacks without `resultEventRef`, data switches without `defaultCondition`,
-an extra `name` in `functionRef`, `eventTimeout` at state level, inline input schemas).
+jq string or a list, callbacks without `resultEventRef`, switches without
+`defaultCondition`, nameless branches, an extra `name` in `functionRef`, `eventTimeout` at
+state level, inline input schemas), and reads the document through
+`dialect.to_canonical` first (string booleans, `$CONST` timeouts...).
 Bare expressions without `${ }` are plain strings to the schema, so both modes accept
 them; how they are read is the engine's business. Reference rules apply in both modes.
 """
@@ -16,7 +18,7 @@ from jsonschema.exceptions import SchemaError
 from jsonschema.validators import validator_for
 
 from knflow.errors import DefinitionError, Problem
-from knflow.workflow import references, structure, values
+from knflow.workflow import dialect, references, structure, values
 from knflow.workflow.loading import WorkflowSource
 from knflow.workflow.model import Json
 
@@ -32,6 +34,8 @@ def find_problems(
     `resources` holds the OpenAPI/AsyncAPI documents of `rest`/`asyncapi` functions,
     keyed as written before the `#`; when None, operations are not checked.
     """
+    if not strict and isinstance(document, dict):
+        document = dialect.to_canonical(document)
     found = structure.find_structure_problems(document, strict=strict)
     found += references.find_reference_problems(
         document, strict=strict, resources=resources

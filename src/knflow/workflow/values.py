@@ -88,5 +88,9 @@ def _duration_problem(value: Json, pointer: str) -> Iterator[Problem]:
 
 
 def _count_problem(value: Json, pointer: str) -> Iterator[Problem]:
+    # SonataFlow evaluates `numCompleted: ".numCompleted"` on the state's data; a bare
+    # path (or `${ }`) is an expression the engine evaluates, anything else a typo.
+    if isinstance(value, str) and value.strip().startswith((".", "${", "$")):
+        return
     if isinstance(value, str) and not value.strip().isdigit():
         yield Problem(pointer, f"'{value}' is not a whole number")

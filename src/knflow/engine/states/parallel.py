@@ -12,6 +12,7 @@ from knflow.engine.context import Run
 from knflow.engine.execution import Stage, Thread
 from knflow.engine.outcome import Failure
 from knflow.engine.results import BLOCKED, Failed, Finished, StateResult
+from knflow.errors import ExpressionError
 from knflow.workflow.model import State
 
 
@@ -20,7 +21,7 @@ def run_state(run: Run, thread: Thread, state: State) -> StateResult:
     if thread.stage is Stage.RUN:
         need = None
         if state.completion_type == "atLeast" and state.num_completed not in (None, ""):
-            need = min(int(state.num_completed), len(state.branches))
+            need = min(_num_completed(run, thread, state), len(state.branches))
         for branch in start_children(
             run, thread, role=ChildRole.BRANCH, count=len(state.branches), need=need
         ):
@@ -39,3 +40,23 @@ def run_state(run: Run, thread: Thread, state: State) -> StateResult:
                 run.evaluator, actions[pc].action_data_filter, data, result, scope
             )
     return Finished(data=data)
+
+
+def _num_completed(run: Run, thread: Thread, state: State) -> int:
+    """Read `numCompleted`: a count, or (SonataFlow) an expression on the state data.
+
+    Raises:
+        ExpressionError: the expression fails or does not give a whole number.
+    """
+    written = state.num_completed
+    if isinstance(written, int) or (isinstance(written, str) and written.isdigit()):
+        return int(written)
+    value = run.evaluator.evaluate(str(written), thread.data, run.scope(thread))
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    raise ExpressionError(
+        f"numCompleted must give a whole number, got {value!r}",
+        expression=str(written),
+    )

@@ -8,9 +8,9 @@ them: `{ref, type, source}` per awaited event.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
-from knflow.engine import dataflow
+from knflow.engine import dataflow, failures
 from knflow.engine.actions import block, run_actions, thread_actions
 from knflow.engine.context import Run
 from knflow.engine.execution import Thread
@@ -24,8 +24,11 @@ from knflow.engine.thread_waits import (
     WaitKind,
     WaitLevel,
 )
-from knflow.workflow.model import Json, State
+from knflow.workflow.model import State
 from knflow.workflow.parsing import parse_duration
+
+TIMED_OUT: Final = "TimedOut"
+"""Failure kind of an expired `eventTimeout` (SonataFlow's error code for it)."""
 
 
 def run_sleep(run: Run, thread: Thread, state: State) -> StateResult:
@@ -46,7 +49,7 @@ def run_callback(run: Run, thread: Thread, state: State) -> StateResult:
     """Callback state: run the action, then wait for the callback event (or its timeout)."""
     arrived = thread.scratch.pop("arrived", None)
     if arrived is not None:
-        return _after_event(run, thread, state.event_data_filter, arrived)
+        return _after_event(run, thread, state, arrived)
     if state.action is not None and thread.pc < 1:
         outcome = run_actions(run, thread, (state.action,), state)
         if outcome is BLOCKED:
@@ -60,9 +63,7 @@ def run_event(run: Run, thread: Thread, state: State) -> StateResult:
     """Event state: wait for its events (any, or all with `exclusive: false`), then run actions."""
     arrived = thread.scratch.pop("arrived", None)
     if arrived is not None and arrived.get("kind") == WaitKind.TIMER:
-        return Finished(
-            data=thread.data
-        )  # SW 0.8: on eventTimeout, move on without actions
+        return _on_event_timeout(run, thread, state)
     if arrived is not None:
         thread.scratch["matched"] = arrived.get("events", [])
         for received in arrived.get("events", []):
@@ -138,13 +139,30 @@ def _in_parallel(state: State, thread: Thread) -> bool:
     )
 
 
+def _on_event_timeout(run: Run, thread: Thread, state: State) -> StateResult:
+    """SW 0.8: when `eventTimeout` expires, the state moves on without the event.
+
+    SonataFlow raises a `TimedOut` error instead when an `onErrors` entry catches it, so a
+    workflow can handle the timeout on its own path.
+    """
+    failure = Failure(
+        message=f"no event arrived in state '{state.name}' before its eventTimeout",
+        kind=TIMED_OUT,
+    )
+    if failures.find_handler(run.definition, state, failure) is not None:
+        return Failed(failure=failure)
+    return Finished(data=thread.data)
+
+
 def _after_event(
-    run: Run, thread: Thread, event_filter: Json, arrived: dict[str, Any]
+    run: Run,
+    thread: Thread,
+    state: State,
+    arrived: dict[str, Any],
 ) -> StateResult:
     if arrived.get("kind") == WaitKind.TIMER:
-        return Finished(
-            data=thread.data
-        )  # SW 0.8: a callback timeout moves on through transition
+        return _on_event_timeout(run, thread, state)
+    event_filter = state.event_data_filter
     payload = arrived["events"][0]["payload"]
     return Finished(
         data=dataflow.merge_event_data(

@@ -68,5 +68,8 @@ def load_definition(work: UnitOfWork, row: InstanceRow) -> LoadedDefinition:
 def instance_context(row: InstanceRow, services: Services) -> InstanceContext:
     """Return what expressions of `row` see about their instance."""
     return InstanceContext(
-        instance_id=row.id, headers=row.headers or {}, secrets=services.settings.secrets
+        instance_id=row.id,
+        headers=row.headers or {},
+        secrets=services.settings.secrets,
+        input=row.input,
     )

@@ -12,7 +12,7 @@ import logging
 from knflow.engine.outcome import CallFunction, Failure
 from knflow.engine.thread_waits import CallWait
 from knflow.errors import ActionError
-from knflow.outbound import functions
+from knflow.outbound import function_errors, functions
 from knflow.outbound.function_call import FunctionCall
 from knflow.runtime.catalog import LoadedDefinition
 from knflow.runtime.instances import claims
@@ -98,5 +98,6 @@ def perform(services: Services, call: PendingCall) -> tuple[Json, Failure | None
             kind=error.kind,
             status=error.status,
             retryable=error.retryable,
+            ancestors=function_errors.kind_names(error.kind)[1:],
         )
     return result, None

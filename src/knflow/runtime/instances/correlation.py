@@ -32,7 +32,7 @@ BUSINESS_KEY_ATTRIBUTE: Final = "kogitobusinesskey"
 
 def subscriptions_of(loaded: LoadedDefinition, row: InstanceRow) -> list[Subscription]:
     """Return what the instance's blocked threads wait for."""
-    execution = Execution.from_json(row.execution)
+    execution = Execution.from_json(row.execution, workflow_data=row.data)
     found = []
     for thread in execution.threads.values():
         wait = thread.wait

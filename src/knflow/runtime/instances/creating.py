@@ -68,6 +68,8 @@ class NewInstance:
     """Correlation values fixed by a start event."""
     by_event: bool = False
     """Started by an event: `dataInputSchema` does not apply (SW 0.8)."""
+    scope_variables: Mapping[str, Json] = dataclasses.field(default_factory=dict)
+    """Variables a parent hands its subflow (a foreach's iteration variable)."""
 
 
 def create_instance(work: UnitOfWork, new: NewInstance) -> InstanceRow:
@@ -93,6 +95,7 @@ def create_instance(work: UnitOfWork, new: NewInstance) -> InstanceRow:
         instance_context(row, work.services),
         data=data,
         now=work.now,
+        variables=new.scope_variables,
     )
     return commit_outcome(work, loaded, row, outcome, is_new=True)
 
@@ -161,4 +164,5 @@ def _new_row(
         ended_at=None,
         correlation=dict(new.correlation) if new.correlation else None,
         terminate_with_parent=bool(parent and parent.terminate_with_parent),
+        input=data,
     )

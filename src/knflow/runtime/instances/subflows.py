@@ -51,6 +51,7 @@ def start_child(work: UnitOfWork, asked: StartChild) -> None:
         data=command.data,
         headers=parent.headers or {},
         parent=link,
+        scope_variables=command.variables,
     )
     try:
         create_instance(work, new)

@@ -1,4 +1,4 @@
-"""The management use cases of start-workflow: abort, retrigger, skip, and the error of an instance."""
+"""The management use cases of start-workflow: abort, patch, retrigger, skip, and the error of an instance."""
 
 from __future__ import annotations
 
@@ -9,15 +9,17 @@ from typing import Final
 from knflow.engine import interpreter
 from knflow.engine.execution import Execution
 from knflow.engine.outcome import InstanceStatus, Outcome
-from knflow.errors import ConflictError, NotFoundError
+from knflow.errors import ConflictError, InputError, NotFoundError
 from knflow.events import kogito
 from knflow.runtime.instances import after_commit, subflows, transaction
 from knflow.runtime.instances.advancing import instance_context, load_definition
 from knflow.runtime.instances.commit import commit_outcome, queue_state_change
+from knflow.runtime.instances.work import UnitOfWork
 from knflow.runtime.services import Services
 from knflow.store import db, instances
 from knflow.store.db import Connection
 from knflow.store.instances import InstanceRow
+from knflow.workflow.model import Json
 
 ABORTABLE: Final = frozenset(
     {InstanceStatus.ACTIVE, InstanceStatus.ERROR, InstanceStatus.SUSPENDED}
@@ -51,9 +53,39 @@ def abort(services: Services, workflow_id: str, instance_id: str) -> InstanceRow
             raise ConflictError(
                 f"instance '{instance_id}' is {row.status} and cannot be aborted"
             )
-        row = subflows.abort(work, row)
+        row = _compensate_then_abort(work, row)
     after_commit.carry_out(services, work.after_commit)
     return row
+
+
+def patch_data(
+    services: Services, workflow_id: str, instance_id: str, patch: Json
+) -> InstanceRow:
+    """Merge `patch` into the data of an active or failed instance (SonataFlow's PATCH).
+
+    Raises:
+        NotFoundError: no such instance.
+        ConflictError: the instance already ended.
+        InputError: the patch is not a JSON object.
+    """
+    if not isinstance(patch, dict):
+        raise InputError("the request body must be a JSON object of data to merge")
+    with db.transaction(services.pool) as conn:
+        row = _lock(conn, workflow_id, instance_id)
+        if row.status not in ABORTABLE:
+            raise ConflictError(
+                f"instance '{instance_id}' is {row.status} and its data cannot change"
+            )
+        execution = Execution.from_json(row.execution, workflow_data=row.data)
+        data = interpreter.patch_data(execution, patch)
+        patched = dataclasses.replace(
+            row,
+            data=data,
+            execution=execution.to_json(workflow_data=data),
+            updated_at=services.clock(),
+        )
+        instances.update(conn, patched)
+    return patched
 
 
 def retrigger(services: Services, workflow_id: str, instance_id: str) -> InstanceRow:
@@ -146,6 +178,23 @@ def _restart(
         result = commit_outcome(work, loaded, active, outcome, is_new=False)
     after_commit.carry_out(services, work.after_commit)
     return result
+
+
+def _compensate_then_abort(work: UnitOfWork, row: InstanceRow) -> InstanceRow:
+    """Run the compensation of an active instance, then abort it (SonataFlow's abort)."""
+    if row.status is not InstanceStatus.ACTIVE:
+        return subflows.abort(work, row)
+    loaded = load_definition(work, row)
+    outcome = interpreter.abort(
+        loaded.definition,
+        loaded.evaluator,
+        instance_context(row, work.services),
+        Execution.from_json(row.execution, workflow_data=row.data),
+        now=work.now,
+    )
+    if outcome is None:
+        return subflows.abort(work, row)
+    return commit_outcome(work, loaded, row, outcome, is_new=False)
 
 
 def _lock(conn: Connection, workflow_id: str, instance_id: str) -> InstanceRow:

@@ -29,7 +29,7 @@ from knflow.store.definitions import StoredDefinition
 from knflow.workflow import loading, validation
 from knflow.workflow.loading import WorkflowSource
 from knflow.workflow.model import Definition, Json
-from knflow.workflow.parsing import parse_definition
+from knflow.workflow.parsing import parse_source
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def register_source(
         DefinitionError: the definition is invalid.
     """
     validation.check(source)
-    definition = parse_definition(source.document)
+    definition = parse_source(source)
     stored_source = loading.to_stored(source)
     stored = StoredDefinition(
         workflow_id=definition.workflow_id,

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from knflow.engine.execution import MAIN, Execution
+from knflow.engine.exits import OUTPUT_KIND
 from knflow.engine.outcome import ERROR_MESSAGE_FAILURE, Failure, InstanceStatus
 from knflow.errors import InputError, NotFoundError
 from knflow.events import codec, types
@@ -71,9 +72,20 @@ def definition_source(services: Services, request: Request) -> Response:
 
 
 def abort_instance(services: Services, request: Request) -> Response:
-    """`DELETE /management/processes/{id}/instances/{iid}`."""
+    """`DELETE /management/processes/{id}/instances/{iid}` and `DELETE /{id}/{iid}`."""
     row = management.abort(
         services, request.params["workflow_id"], request.params["instance_id"]
+    )
+    return Response(body=_instance_body(row.id, row.data))
+
+
+def patch_instance(services: Services, request: Request) -> Response:
+    """`PATCH /{workflowId}/{id}`: merge the body into the instance's data (SonataFlow)."""
+    row = management.patch_data(
+        services,
+        request.params["workflow_id"],
+        request.params["instance_id"],
+        request.json(empty=None),
     )
     return Response(body=_instance_body(row.id, row.data))
 
@@ -223,12 +235,22 @@ def _instance_body(instance_id: str, data: Any) -> dict[str, Any]:
 
 
 def _failed_by_error_message(row: InstanceRow) -> bool:
-    """SonataFlow answers 400 when a state's `errorMessage` metadata failed the instance."""
+    """Tell whether the instance failed on its own data, which SonataFlow answers 400.
+
+    That is a state's `errorMessage` metadata, a failing expression (a division by zero
+    in RetriggerIT) or output violating `workflow-output-schema`; a failed service call
+    stays a 500.
+    """
     main = Execution.from_json(row.execution, workflow_data=row.data).threads.get(MAIN)
     if not row.error_message or main is None or main.error is None:
         return False
-    return Failure.from_json(main.error).kind == ERROR_MESSAGE_FAILURE
+    return Failure.from_json(main.error).kind in DATA_FAILURES
 
+
+DATA_FAILURES: Final = frozenset(
+    {ERROR_MESSAGE_FAILURE, "ExpressionError", OUTPUT_KIND}
+)
+"""Failure kinds caused by the instance's data (answered 400 when a start fails)."""
 
 ROUTES: Final = (
     Route("GET", "/management/processes", list_definitions),
@@ -258,4 +280,6 @@ ROUTES: Final = (
     Route("POST", "/{workflow_id}", start_instance),
     Route("GET", "/{workflow_id}", list_instances),
     Route("GET", "/{workflow_id}/{instance_id}", get_instance),
+    Route("DELETE", "/{workflow_id}/{instance_id}", abort_instance),
+    Route("PATCH", "/{workflow_id}/{instance_id}", patch_instance),
 )

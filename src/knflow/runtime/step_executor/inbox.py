@@ -119,7 +119,11 @@ def _start_by_event(
     )
     fresh = instances.lock(work.conn, row.id)
     assert fresh is not None, "created in this transaction"
-    wait = Execution.from_json(fresh.execution).threads[MAIN].wait
+    wait = (
+        Execution.from_json(fresh.execution, workflow_data=fresh.data)
+        .threads[MAIN]
+        .wait
+    )
     assert isinstance(wait, EventWait), "an event start state waits for its events"
     subscription = Subscription(
         instance_id=row.id,
