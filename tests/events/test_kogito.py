@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 
 import pytest
@@ -84,6 +85,15 @@ def test_node_event_body_names_the_node() -> None:
     assert data["nodeDefinitionId"] == "3"
     assert data["nodeName"] == "GreetPerson"
     assert data["nodeType"] == "CompositeContextNode"
+
+
+def test_node_event_says_whether_the_node_runs_again_after_a_retrigger() -> None:
+    again = dataclasses.replace(NODE, retrigger=True)
+
+    first = kogito.node_event(FACTS, NODE, event_type=1, at=T0, seq="4").data
+    retriggered = kogito.node_event(FACTS, again, event_type=1, at=T0, seq="5").data
+
+    assert (first["retrigger"], retriggered["retrigger"]) == (False, True)
 
 
 def test_node_enter_and_exit_have_different_ids() -> None:

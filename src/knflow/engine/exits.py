@@ -8,17 +8,16 @@ running `runBefore` first.
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any
 
 from knflow.engine import emitting, failures, timeouts
 from knflow.engine.children import cancel_children
 from knflow.engine.context import Run
 from knflow.engine.execution import Stage, Thread, ThreadStatus
+from knflow.engine.open_nodes import STATE_NODE_TYPE
 from knflow.engine.outcome import ContinueAs, Failure, InstanceStatus
 from knflow.engine.thread_waits import EventWait, WaitLevel
 from knflow.workflow.model import End, Json, State, StateType, Transition
-
-STATE_NODE_TYPE: Final = "CompositeContextNode"
 
 
 def terminate(run: Run, main: Thread) -> None:
@@ -154,6 +153,7 @@ def _rest(run: Run, main: Thread) -> None:
         return
     main.status = ThreadStatus.BLOCKED
     main.wait = EventWait(key=run.new_key(main), level=WaitLevel.STATE)
+    main.node = None  # no state is in progress while idling
     main.seq += 1
 
 

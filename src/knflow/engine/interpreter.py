@@ -3,7 +3,8 @@
 `start` and `advance` run every runnable thread as far as it goes (pure states and expression
 functions inline), and return an `Outcome`: the new execution plus the commands for the runtime.
 Entering states, resuming waits, timeouts and retries live here; leaving states (transitions,
-ends, compensation, `onErrors`) in `exits`; each state type's behaviour in `engine/states/`.
+ends, compensation, `onErrors`) in `exits`; each state type's behaviour in `engine/states/`;
+management interventions (retrigger, skip, trigger a state...) in `interventions`.
 """
 
 from __future__ import annotations
@@ -22,13 +23,13 @@ from knflow.engine.execution import (
     ThreadStatus,
 )
 from knflow.engine.exits import (
-    STATE_NODE_TYPE,
     fail_instance,
     follow,
     handle_failure,
     terminate,
 )
 from knflow.engine.expressions import Evaluator
+from knflow.engine.open_nodes import STATE_NODE_TYPE
 from knflow.engine.outcome import (
     ERROR_MESSAGE_FAILURE,
     Activation,
@@ -113,49 +114,22 @@ def advance(
     return _finish(run, initial=initial)
 
 
-def retrigger(
+def new_run(
     definition: Definition,
     evaluator: Evaluator,
     instance: InstanceContext,
     execution: Execution,
     *,
     now: Any,
-) -> Outcome:
-    """Re-run the failed state of an instance in ERROR from its input."""
-    main = _reset_to_main(execution)
-    main.stage = Stage.ENTER
-    main.data = main.scratch.get("input", main.data)
-    run = _new_run(definition, evaluator, instance, execution, now)
+) -> Run:
+    """Open a run over `execution` for a management intervention (see `interventions`)."""
+    return _new_run(definition, evaluator, instance, execution, now)
+
+
+def run_on(run: Run) -> Outcome:
+    """Run every runnable thread of `run` as far as it goes and return the outcome."""
     _drain(run)
     return _finish(run, initial=None)
-
-
-def skip(
-    definition: Definition,
-    evaluator: Evaluator,
-    instance: InstanceContext,
-    execution: Execution,
-    *,
-    now: Any,
-) -> Outcome:
-    """Leave the current (failed or waiting) state through its own exit, without running it."""
-    main = _reset_to_main(execution)
-    run = _new_run(definition, evaluator, instance, execution, now)
-    state = definition.state(main.state)
-    follow(run, main, state, state.transition, state.end)
-    _drain(run)
-    return _finish(run, initial=None)
-
-
-def _reset_to_main(execution: Execution) -> Thread:
-    """Drop every child thread and make the main thread runnable (management actions)."""
-    for thread_id in [t for t in execution.threads if t != MAIN]:
-        execution.threads.pop(thread_id)
-    main = execution.main
-    main.status = ThreadStatus.RUNNABLE
-    main.wait = None
-    main.seq += 1
-    return main
 
 
 def _new_run(

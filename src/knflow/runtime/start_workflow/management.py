@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Final
 
-from knflow.engine import interpreter
+from knflow.engine import interventions
 from knflow.engine.execution import Execution
 from knflow.engine.outcome import InstanceStatus, Outcome
 from knflow.errors import ConflictError, NotFoundError
@@ -67,7 +67,7 @@ def retrigger(services: Services, workflow_id: str, instance_id: str) -> Instanc
         services,
         workflow_id,
         instance_id,
-        interpreter.retrigger,
+        interventions.retrigger,
         allowed=(InstanceStatus.ERROR,),
     )
 
@@ -83,7 +83,7 @@ def skip(services: Services, workflow_id: str, instance_id: str) -> InstanceRow:
         services,
         workflow_id,
         instance_id,
-        interpreter.skip,
+        interventions.skip,
         allowed=(InstanceStatus.ERROR, InstanceStatus.ACTIVE),
     )
 
