@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from knflow.engine import interpreter, interventions
 from knflow.engine.context import InstanceContext
 from knflow.engine.expressions import Evaluator
+from knflow.engine.open_nodes import open_state
 from knflow.engine.outcome import CallCompleted, CallFunction, Failure, Outcome
+from knflow.errors import NotFoundError
 from knflow.workflow.parsing import parse_definition
 from tests.engine.harness import NOW
 
@@ -94,8 +98,96 @@ def test_retrigger_closes_the_failed_visit_and_its_action_and_runs_the_state_aga
     assert len(_calls(outcome)) == 1
 
 
+def test_retriggering_an_action_in_flight_calls_it_alone_again() -> None:
+    second_pending = _answer(_start(), {})
+    [node] = [t.node_instance_id for t in second_pending.trace if t.event == "enter"]
+
+    outcome = _act("retrigger_node", second_pending, node_instance_id=node)
+
+    assert _traced(outcome) == [("abort", "second", False), ("enter", "second", True)]
+    assert len(_calls(outcome)) == 1
+
+
+def test_retriggering_the_visit_of_a_waiting_state_enters_it_again() -> None:
+    waiting = _waiting()
+    visit = open_state(REVIEW, waiting.execution.main)
+    assert visit is not None
+
+    outcome = _act("retrigger_node", waiting, node_instance_id=visit.node)
+
+    assert _traced(outcome) == [("abort", "wait", False), ("enter", "wait", True)]
+    assert outcome.execution.is_waiting_externally()
+
+
 def test_skip_leaves_the_waiting_state_as_completed_and_goes_on() -> None:
     outcome = _act("skip", _waiting())
 
     assert _traced(outcome)[0] == ("exit", "wait", False)
     assert outcome.status == "COMPLETED"
+
+
+@pytest.mark.parametrize(
+    ("node_id", "status", "entered"),
+    [
+        ("2", "COMPLETED", "publish"),
+        ("publish", "COMPLETED", "publish"),
+        ("start", "ACTIVE", "prepare"),
+        ("end", "COMPLETED", None),
+    ],
+    ids=["by-index", "by-name", "start-node", "end-node"],
+)
+def test_triggering_a_node_moves_the_instance_there(
+    node_id: str, status: str, entered: str | None
+) -> None:
+    outcome = _act("trigger_state", _waiting(), node_id=node_id)
+
+    assert _traced(outcome)[0] == ("abort", "wait", False)
+    assert [t.name for t in outcome.trace if t.event == "enter"][:1] == (
+        [entered] if entered else []
+    )
+    assert outcome.status == status
+
+
+def test_triggering_an_unknown_node_is_refused() -> None:
+    with pytest.raises(NotFoundError, match="node 'nope' is not a node of workflow"):
+        _act("trigger_state", _waiting(), node_id="nope")
+
+
+def test_cancelling_the_state_visit_leaves_the_instance_idle_until_a_trigger() -> None:
+    waiting = _waiting()
+    visit = open_state(REVIEW, waiting.execution.main)
+    assert visit is not None
+
+    cancelled = _act("cancel_node", waiting, node_instance_id=visit.node)
+
+    assert _traced(cancelled) == [("abort", "wait", False)]
+    assert cancelled.status == "ACTIVE"
+    assert cancelled.execution.is_waiting_externally()
+    assert open_state(REVIEW, cancelled.execution.main) is None
+    assert _act("trigger_state", cancelled, node_id="publish").status == "COMPLETED"
+
+
+def test_cancelling_an_action_leaves_its_state_open_and_waiting() -> None:
+    second_pending = _answer(_start(), {})
+    [node] = [t.node_instance_id for t in second_pending.trace if t.event == "enter"]
+
+    outcome = _act("cancel_node", second_pending, node_instance_id=node)
+
+    assert _traced(outcome) == [("abort", "second", False)]
+    assert open_state(REVIEW, outcome.execution.main) is not None
+    assert outcome.execution.is_waiting_externally()
+    assert _calls(outcome) == []
+
+
+def test_a_node_instance_that_is_not_running_is_refused() -> None:
+    with pytest.raises(NotFoundError, match="is not running in instance 'i-1'"):
+        _act("cancel_node", _waiting(), node_instance_id="n-0")
+
+
+def test_replaced_data_is_what_a_retrigger_starts_from() -> None:
+    failed = _answer(_start(), failure=Failure(message="down"))
+
+    interventions.replace_data(failed.execution, {"n": 2})
+    outcome = _act("retrigger", failed)
+
+    assert outcome.execution.main.data == {"n": 2}

@@ -1,10 +1,12 @@
-"""Management interventions on an execution: retrigger and skip.
+"""Management interventions on an execution: retrigger, skip, trigger a state, retrigger or
+cancel a node instance, replace the workflow data.
 
 They give start-workflow's management API the semantics of Kogito's process management
-resource, in SW terms: a state's visit and an action's run are node instances. Every
-intervention closes the node instances it abandons with an `abort` trace (Kogito reports a
-cancelled node instance with an ABORTED node event), then runs the instance on as far as it
-goes, like `interpreter.advance`.
+resource, in SW terms: a state's visit and an action's run are node instances, a state is a
+node. knflow runs one main path per instance, so triggering a state moves that path there
+instead of adding a second one. Every intervention closes the node instances it abandons with
+an `abort` trace (Kogito reports a cancelled node instance with an ABORTED node event), then
+runs the instance on as far as it goes, like `interpreter.advance`.
 """
 
 from __future__ import annotations
@@ -15,11 +17,20 @@ from typing import Any, Final
 from knflow.engine import interpreter
 from knflow.engine.context import InstanceContext, Run
 from knflow.engine.execution import MAIN, Execution, Stage, Thread, ThreadStatus
-from knflow.engine.exits import follow
+from knflow.engine.exits import follow, goto
 from knflow.engine.expressions import Evaluator
-from knflow.engine.open_nodes import OpenNode, forget_action, open_action, open_state
+from knflow.engine.open_nodes import (
+    END_NODE_ID,
+    START_NODE_ID,
+    OpenNode,
+    forget_action,
+    open_action,
+    open_state,
+)
 from knflow.engine.outcome import Outcome
-from knflow.workflow.model import Definition
+from knflow.engine.thread_waits import EventWait, WaitLevel
+from knflow.errors import NotFoundError
+from knflow.workflow.model import Definition, End, Json, State
 
 RETRIGGER_INPUT: Final = "input"
 """The `scratch` key of the data a state was entered with (what a retrigger starts from)."""
@@ -64,6 +75,97 @@ def skip(
     return interpreter.run_on(run)
 
 
+def trigger_state(
+    definition: Definition,
+    evaluator: Evaluator,
+    instance: InstanceContext,
+    execution: Execution,
+    *,
+    node_id: str,
+    now: Any,
+) -> Outcome:
+    """Move the main path to the state `node_id` names, with the current workflow data.
+
+    `node_id` is a node id of the definition (a state's index, `start` or `end`) or a state
+    name, as Kogito's trigger matches a node by id or name; `end` ends the instance. What the
+    instance was doing is abandoned first.
+
+    Raises:
+        NotFoundError: the definition has no such node.
+    """
+    target = _target(definition, node_id)
+    run = interpreter.new_run(definition, evaluator, instance, execution, now=now)
+    _abandon(run)
+    main = _wake(execution.main)
+    if target is None:
+        follow(run, main, definition.state(main.state), None, End(terminate=True))
+    else:
+        goto(main, target.name)
+    return interpreter.run_on(run)
+
+
+def retrigger_node(
+    definition: Definition,
+    evaluator: Evaluator,
+    instance: InstanceContext,
+    execution: Execution,
+    *,
+    node_instance_id: str,
+    now: Any,
+) -> Outcome:
+    """Run a node instance again: a state's visit from the state's input, an action alone.
+
+    Raises:
+        NotFoundError: `node_instance_id` is not a running or failed node instance.
+    """
+    run = interpreter.new_run(definition, evaluator, instance, execution, now=now)
+    if _is_state_visit(definition, execution, node_instance_id):
+        _rerun_state(run)
+    else:
+        thread = _thread_running(execution, node_instance_id, instance)
+        _abandon_action(run, thread)
+        _wake(thread)
+    return _marked_retrigger(interpreter.run_on(run))
+
+
+def cancel_node(
+    definition: Definition,
+    evaluator: Evaluator,
+    instance: InstanceContext,
+    execution: Execution,
+    *,
+    node_instance_id: str,
+    now: Any,
+) -> Outcome:
+    """Cancel a node instance: nothing runs on from it, as in Kogito.
+
+    Cancelling a state's visit leaves the instance with no state in progress until a state
+    is triggered (or the instance aborted); cancelling an action leaves its state waiting
+    until the state is retriggered, skipped or left by a trigger.
+
+    Raises:
+        NotFoundError: `node_instance_id` is not a running or failed node instance.
+    """
+    run = interpreter.new_run(definition, evaluator, instance, execution, now=now)
+    if _is_state_visit(definition, execution, node_instance_id):
+        _abandon(run)
+        _idle(run, execution.main, WaitLevel.STATE)
+        execution.main.node = None
+    else:
+        thread = _thread_running(execution, node_instance_id, instance)
+        _abandon_action(run, thread)
+        _idle(run, thread, WaitLevel.ACTION)
+    return interpreter.run_on(run)
+
+
+def replace_data(execution: Execution, data: Json) -> None:
+    """Replace the workflow data, and the input a retrigger would re-run the state from."""
+    main = execution.main
+    main.data = data
+    if RETRIGGER_INPUT in main.scratch:
+        main.scratch[RETRIGGER_INPUT] = data
+
+
 def _rerun_state(run: Run) -> None:
     main = run.execution.main
     _abandon(run)
@@ -100,6 +202,50 @@ def _wake(thread: Thread) -> Thread:
     thread.error = None
     thread.seq += 1
     return thread
+
+
+def _idle(run: Run, thread: Thread, level: WaitLevel) -> None:
+    """Block `thread` on a wait nothing completes (as a resting `keepActive` instance)."""
+    thread.status = ThreadStatus.BLOCKED
+    thread.wait = EventWait(key=run.new_key(thread), level=level)
+    thread.error = None
+    thread.seq += 1
+
+
+def _is_state_visit(
+    definition: Definition, execution: Execution, node_instance_id: str
+) -> bool:
+    visit = open_state(definition, execution.main)
+    return visit is not None and visit.node == node_instance_id
+
+
+def _thread_running(
+    execution: Execution, node_instance_id: str, instance: InstanceContext
+) -> Thread:
+    for thread in execution.threads.values():
+        action = open_action(thread)
+        if action is not None and action.node == node_instance_id:
+            return thread
+    raise NotFoundError(
+        f"node instance '{node_instance_id}' is not running in instance"
+        f" '{instance.instance_id}': name the node instance of its current state or of"
+        " one of that state's actions"
+    )
+
+
+def _target(definition: Definition, node_id: str) -> State | None:
+    """The state a trigger goes to; None for the end node."""
+    if node_id == END_NODE_ID:
+        return None
+    if node_id == START_NODE_ID:
+        return definition.state(definition.start)
+    for state in definition.states.values():
+        if node_id in (str(state.index), state.name):
+            return state
+    raise NotFoundError(
+        f"node '{node_id}' is not a node of workflow '{definition.workflow_id}'"
+        f" version '{definition.version}'"
+    )
 
 
 def _trace(run: Run, event: str, node: OpenNode) -> None:

@@ -15,6 +15,10 @@ from knflow.engine.execution import Stage, Thread, ThreadStatus
 from knflow.workflow.model import Definition
 
 STATE_NODE_TYPE: Final = "CompositeContextNode"
+START_NODE_ID: Final = "start"
+"""The definition's Start node (the Data Index lists Start, the states, End)."""
+END_NODE_ID: Final = "end"
+"""The definition's End node."""
 OPEN_ACTION: Final = "open_action"
 """The `scratch` key of a thread's action node that was entered and not left."""
 
