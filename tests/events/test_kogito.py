@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -126,13 +126,14 @@ def test_error_event_body() -> None:
     assert event.data["nodeInstanceId"] == "n-1"
 
 
-def test_definition_event_id_follows_the_content() -> None:
+def test_definition_event_id_follows_the_content_and_the_moment() -> None:
     first = _definition(source_text="id: greet")
     same = _definition(source_text="id: greet")
     changed = _definition(source_text="id: greet\n")
+    later = _definition(source_text="id: greet", at=T0 + timedelta(seconds=1))
 
     assert first.id == same.id
-    assert first.id != changed.id
+    assert len({first.id, changed.id, later.id}) == 3
     assert first.data["endpoint"] == first.source == "http://runtime:8080/greet"
     assert first.extensions["kogitoprocid"] == "greet"
 
@@ -167,7 +168,7 @@ def _facts_fields() -> dict[str, object]:
     return {name: getattr(FACTS, name) for name in kogito.InstanceFacts.__slots__}
 
 
-def _definition(*, source_text: str) -> codec.Event:
+def _definition(*, source_text: str, at: datetime = T0) -> codec.Event:
     return kogito.definition_event(
         workflow_id="greet",
         version="1.0",
@@ -178,5 +179,5 @@ def _definition(*, source_text: str) -> codec.Event:
         source_text=source_text,
         metadata={"status": "available"},
         nodes=[{"id": "1", "name": "Start", "type": "StartNode", "uniqueId": "1"}],
-        at=T0,
+        at=at,
     )

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
+from psycopg_pool import ConnectionPool
 
 from knflow.events import codec, types
 from knflow.events.codec import Event
@@ -269,6 +270,34 @@ def test_a_definition_configmap_registers_then_withdraws_the_workflow(
     removed = api.post("/management/definitions/events", data=body, headers=headers)
     assert removed.get_json() == {"unavailable": ["late"]}
     assert api.post("/late", json={}).status_code == 404
+
+
+def test_a_configmap_changed_back_to_an_earlier_definition_announces_it(
+    api: FlaskClient, pool: ConnectionPool
+) -> None:
+    for late in (1, 2, 1):
+        text = json.dumps(
+            {
+                "id": "late",
+                "specVersion": "0.8",
+                "start": "s",
+                "states": [
+                    {"name": "s", "type": "inject", "data": {"late": late}, "end": True}
+                ],
+            }
+        )
+        headers, body = _configmap_event(types.APISERVER_RESOURCE_UPDATE, text)
+        api.post("/management/definitions/events", data=body, headers=headers)
+
+    with pool.connection() as conn:
+        rows = conn.execute(
+            "SELECT event FROM outbox WHERE event_type = %s ORDER BY id",
+            (types.PROCESS_DEFINITION,),
+        ).fetchall()
+    announced = [
+        event["data"]["source"] for (event,) in rows if event["data"]["id"] == "late"
+    ]
+    assert ['"late": 1' in source for source in announced] == [True, False, True]
 
 
 def test_x_authorization_headers_are_forwarded_to_functions(

@@ -19,6 +19,7 @@ from knflow.deploy import documents, objects
 from knflow.deploy.folder import load_definitions
 from knflow.deploy.plan import Plan, describe, plan_changes
 from knflow.errors import InputError, KnflowError
+from knflow.workflow.loading import WorkflowSource
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -99,7 +100,7 @@ def deploy_to_database(folder: Path, database_url: str | None) -> list[str]:
 
     settings = Settings.from_environment()
     sources = load_definitions(folder)
-    workflow_ids = sorted(objects.workflow_id_of(source) for source in sources)
+    workflow_ids = _distinct_ids(sources)
     pool = db.open_pool(database_url or settings.database_url, max_size=2)
     http = new_client(settings.action_timeout)
     try:
@@ -110,6 +111,27 @@ def deploy_to_database(folder: Path, database_url: str | None) -> list[str]:
         http.close()
         pool.close()
     return [f"registered {workflow_id}" for workflow_id in workflow_ids]
+
+
+def _distinct_ids(sources: list[WorkflowSource]) -> list[str]:
+    """The sorted workflow ids of the folder, each defined once (as on a cluster).
+
+    Two versions of one workflow would each take over from the other at every deploy.
+
+    Raises:
+        InputError: two files define the same id.
+    """
+    seen: dict[str, str] = {}
+    for source in sources:
+        workflow_id = objects.workflow_id_of(source)
+        where = str(source.path or "a definition")
+        if workflow_id in seen:
+            raise InputError(
+                f"workflow id '{workflow_id}' is defined twice: in {seen[workflow_id]}"
+                f" and {where}; keep one file per workflow"
+            )
+        seen[workflow_id] = where
+    return sorted(seen)
 
 
 def summarize(plan: Plan) -> list[str]:

@@ -300,8 +300,9 @@ def definition_event(
 ) -> Event:
     """Build a ProcessDefinitionEvent announcing a registered definition.
 
-    The id is derived from the content, so announcing an unchanged definition again
-    repeats the same id.
+    The id is derived from the content and the moment `at`: each registration or
+    withdrawal is a new event, even one that goes back to an earlier content (the outbox
+    drops a repeated id), while the same announcement built again keeps its id.
     """
     data: dict[str, Any] = {
         "id": workflow_id,
@@ -321,7 +322,9 @@ def definition_event(
         json.dumps(data, sort_keys=True, default=str).encode("utf-8")
     ).hexdigest()
     return Event(
-        id=event_id(f"{workflow_id}:{version}", "definition", digest),
+        id=event_id(
+            f"{workflow_id}:{version}", "definition", f"{digest}@{at.isoformat()}"
+        ),
         source=endpoint or f"/{workflow_id}",
         type=types.PROCESS_DEFINITION,
         time=at,

@@ -9,8 +9,6 @@ from pathlib import Path
 import pytest
 
 from knflow.errors import ConflictError, NotFoundError
-from knflow.events import codec
-from knflow.runtime.data_index import ingest
 from knflow.runtime.services import Services
 from knflow.runtime.start_workflow import management, registration
 from knflow.store import db, index, instances
@@ -37,10 +35,7 @@ def managed(services: Services, http_peer: HttpPeer, tmp_path: Path) -> Services
 
 def indexed_nodes(services: Services, instance_id: str) -> list[NodeRow]:
     """Feed every queued event to the Data Index and return the instance's nodes."""
-    with services.pool.connection() as conn:
-        raw = conn.execute("SELECT event FROM outbox ORDER BY id").fetchall()
-    for (event,) in raw:
-        ingest.handle_event(services, codec.from_dict(event))
+    runs.index_outbox(services)
     with db.transaction(services.pool) as conn:
         return index.nodes_of(conn, [instance_id])
 

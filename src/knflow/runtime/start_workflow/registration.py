@@ -37,7 +37,7 @@ logger = logging.getLogger(__name__)
 def register_folder(services: Services, folder: Path) -> list[str]:
     """Register every workflow file in `folder`; return the ids registered or changed.
 
-    Unchanged definitions are left alone (no event). Each file is its own transaction.
+    Definitions already served are left alone (no event). Each file is its own transaction.
 
     Raises:
         DefinitionError: a file is invalid (nothing of that file is stored).
@@ -58,9 +58,11 @@ def register_folder(services: Services, folder: Path) -> list[str]:
 def register_source(
     conn: Connection, source: WorkflowSource, *, settings: Settings, now: datetime
 ) -> bool:
-    """Validate and store one definition and queue its `ProcessDefinitionEvent`.
+    """Validate and store one definition, make it the one served, and announce it.
 
-    Returns False when an identical definition was already registered. The caller owns the
+    Every registration that changes what is served (new content, a withdrawn workflow
+    back, an earlier version again) queues a new `ProcessDefinitionEvent`; returns False,
+    queuing nothing, when the definition already was the one served. The caller owns the
     transaction.
 
     Raises:
