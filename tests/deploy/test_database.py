@@ -16,6 +16,9 @@ from knflow.store import db, index
 from knflow.store.index import DefinitionRow
 from tests.runtime import runs
 
+SERVICE_URL = "http://start-workflow.knflow.svc.cluster.local"
+DEPLOY = ["deploy", "--database", "--service-url", SERVICE_URL]
+
 
 def _workflow(
     folder: Path, workflow_id: str, *, version: str = "1.0", a: int = 1
@@ -72,9 +75,7 @@ def test_database_deploy_registers_every_definition_of_the_folder(
     _workflow(tmp_path / "defs", "hello")
     _workflow(tmp_path / "defs", "greet")
 
-    code = main(
-        ["deploy", "--database", str(tmp_path / "defs"), "--database-url", database_url]
-    )
+    code = main([*DEPLOY, str(tmp_path / "defs"), "--database-url", database_url])
 
     assert code == 0
     assert _statuses(database_url) == {"hello": "AVAILABLE", "greet": "AVAILABLE"}
@@ -90,10 +91,10 @@ def test_database_deploy_marks_definitions_removed_from_the_folder_unavailable(
     defs = tmp_path / "defs"
     _workflow(defs, "hello")
     _workflow(defs, "greet")
-    main(["deploy", "--database", str(defs), "--database-url", database_url])
+    main([*DEPLOY, str(defs), "--database-url", database_url])
     (defs / "greet.sw.json").unlink()
 
-    code = main(["deploy", "--database", str(defs), "--database-url", database_url])
+    code = main([*DEPLOY, str(defs), "--database-url", database_url])
 
     assert code == 0
     assert _statuses(database_url) == {"hello": "AVAILABLE", "greet": "UNAVAILABLE"}
@@ -101,9 +102,7 @@ def test_database_deploy_marks_definitions_removed_from_the_folder_unavailable(
 
 
 def _deploy(folder: Path, database_url: str) -> None:
-    assert (
-        main(["deploy", "--database", str(folder), "--database-url", database_url]) == 0
-    )
+    assert main([*DEPLOY, str(folder), "--database-url", database_url]) == 0
 
 
 def _indexed(services: Services, workflow_id: str, version: str) -> DefinitionRow:
@@ -165,8 +164,42 @@ def test_two_files_of_one_workflow_are_refused(
     (defs / "hello.sw.json").rename(defs / "hello-1.sw.json")
     _workflow(defs, "hello", version="2.0")
 
-    code = main(["deploy", "--database", str(defs), "--database-url", database_url])
+    code = main([*DEPLOY, str(defs), "--database-url", database_url])
 
     assert code == 1
     assert "workflow id 'hello' is defined twice" in capsys.readouterr().err
     assert _statuses(database_url) == {}
+
+
+def test_without_a_service_url_the_deploy_is_refused_and_changes_nothing(
+    tmp_path: Path,
+    database_url: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("KNFLOW_SERVICE_URL", raising=False)
+    _workflow(tmp_path / "defs", "hello")
+
+    code = main(
+        ["deploy", "--database", str(tmp_path / "defs"), "--database-url", database_url]
+    )
+
+    assert code == 1
+    assert "--service-url" in capsys.readouterr().err
+    assert _statuses(database_url) == {}
+
+
+def test_the_service_url_given_is_the_one_announced(
+    tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("KNFLOW_SERVICE_URL", raising=False)
+    _workflow(tmp_path / "defs", "hello")
+
+    main([*DEPLOY, str(tmp_path / "defs"), "--database-url", database_url])
+
+    with psycopg.connect(database_url) as conn:
+        [(endpoint,)] = conn.execute(
+            "SELECT event->'data'->>'endpoint' FROM outbox"
+            " WHERE event_type = 'ProcessDefinitionEvent'"
+        ).fetchall()
+    assert endpoint == f"{SERVICE_URL}/hello"
