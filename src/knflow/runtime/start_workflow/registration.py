@@ -12,13 +12,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from knflow.config import Settings
 from knflow.events import kogito
+from knflow.events.codec import Event
 from knflow.runtime import catalog
 from knflow.runtime.instances import publishing, schedules
 from knflow.runtime.services import Services
@@ -141,56 +141,15 @@ def definition_event(
     settings: Settings,
     now: datetime,
     status: str = "available",
-) -> Any:
+) -> Event:
     """Build the `ProcessDefinitionEvent` announcing `definition`."""
-    metadata: dict[str, Json] = {**definition.metadata, "status": status}
-    if definition.annotations:
-        metadata.setdefault("annotations", list(definition.annotations))
-    return kogito.definition_event(
-        workflow_id=definition.workflow_id,
-        version=definition.version,
-        name=definition.name,
-        description=definition.description,
-        annotations=list(definition.annotations),
-        endpoint=catalog.endpoint(settings, definition.workflow_id),
+    return kogito.registered_definition_event(
+        definition,
         source_text=loading.from_stored(stored.source).text,
-        metadata=metadata,
-        nodes=node_definitions(definition),
+        endpoint=catalog.endpoint(settings, definition.workflow_id),
+        status=status,
         at=now,
     )
-
-
-def node_definitions(definition: Definition) -> list[Mapping[str, Json]]:
-    """Return the definition's nodes as the Data Index lists them: start, states, end."""
-    nodes: list[Mapping[str, Json]] = [
-        {
-            "id": "start",
-            "name": "Start",
-            "type": "StartNode",
-            "uniqueId": "start",
-            "metadata": {},
-        }
-    ]
-    for state in definition.states.values():
-        nodes.append(
-            {
-                "id": str(state.index),
-                "name": state.name,
-                "type": "CompositeContextNode",
-                "uniqueId": str(state.index),
-                "metadata": {"state": state.type.value},
-            }
-        )
-    nodes.append(
-        {
-            "id": "end",
-            "name": "End",
-            "type": "EndNode",
-            "uniqueId": "end",
-            "metadata": {},
-        }
-    )
-    return nodes
 
 
 def _checksum(stored_source: Json) -> str:
