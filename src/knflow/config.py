@@ -119,6 +119,16 @@ class Settings:
         )
 
 
+def configured_service_url(env: Mapping[str, str] | None = None) -> str:
+    """Return `KNFLOW_SERVICE_URL` as set in `env` (the process environment), "" when unset.
+
+    `Settings.service_url` falls back to a local default, which suits the functions on a
+    laptop but not a command run outside the cluster (`knflow deploy --database`).
+    """
+    env = os.environ if env is None else env
+    return env.get("KNFLOW_SERVICE_URL", "")
+
+
 def process_environment() -> dict[str, str]:
     """Return a copy of this process's environment (`knflow dev` passes it to children)."""
     return dict(os.environ)

@@ -8,7 +8,7 @@ import dataclasses
 from datetime import timedelta
 from typing import Any
 
-from knflow.engine import interpreter
+from knflow.engine import interpreter, interventions
 from knflow.engine.context import InstanceContext
 from knflow.engine.execution import Execution
 from knflow.engine.expressions import Evaluator
@@ -148,8 +148,8 @@ def test_patched_data_is_the_input_of_a_retriggered_state() -> None:
     failed = _start(definition, {"a": 2, "b": 0})
     execution = Execution.from_json(failed.execution.to_json())
 
-    interpreter.patch_data(execution, {"b": 1})
-    outcome = interpreter.retrigger(
+    interventions.patch_data(execution, {"b": 1})
+    outcome = interventions.retrigger(
         definition, Evaluator(), INSTANCE, execution, now=NOW
     )
 
@@ -180,7 +180,7 @@ def test_abort_runs_the_compensation_then_ends_aborted() -> None:
     )
     waiting = _start(definition, {})
 
-    outcome = interpreter.abort(
+    outcome = interventions.abort(
         definition, Evaluator(), INSTANCE, waiting.execution, now=NOW
     )
 
@@ -204,7 +204,7 @@ def test_abort_without_completed_compensable_states_is_left_to_the_runtime() -> 
     waiting = _start(definition, {})
 
     assert (
-        interpreter.abort(definition, Evaluator(), INSTANCE, waiting.execution, now=NOW)
+        interventions.abort(definition, Evaluator(), INSTANCE, waiting.execution, now=NOW)
         is None
     )
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import dataclasses
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -86,6 +87,15 @@ def test_node_event_body_names_the_node() -> None:
     assert data["nodeType"] == "CompositeContextNode"
 
 
+def test_node_event_says_whether_the_node_runs_again_after_a_retrigger() -> None:
+    again = dataclasses.replace(NODE, retrigger=True)
+
+    first = kogito.node_event(FACTS, NODE, event_type=1, at=T0, seq="4").data
+    retriggered = kogito.node_event(FACTS, again, event_type=1, at=T0, seq="5").data
+
+    assert (first["retrigger"], retriggered["retrigger"]) == (False, True)
+
+
 def test_node_enter_and_exit_have_different_ids() -> None:
     enter = kogito.node_event(FACTS, NODE, event_type=1, at=T0, seq="4")
     leave = kogito.node_event(FACTS, NODE, event_type=2, at=T0, seq="4")
@@ -116,13 +126,14 @@ def test_error_event_body() -> None:
     assert event.data["nodeInstanceId"] == "n-1"
 
 
-def test_definition_event_id_follows_the_content() -> None:
+def test_definition_event_id_follows_the_content_and_the_moment() -> None:
     first = _definition(source_text="id: greet")
     same = _definition(source_text="id: greet")
     changed = _definition(source_text="id: greet\n")
+    later = _definition(source_text="id: greet", at=T0 + timedelta(seconds=1))
 
     assert first.id == same.id
-    assert first.id != changed.id
+    assert len({first.id, changed.id, later.id}) == 3
     assert first.data["endpoint"] == first.source == "http://runtime:8080/greet"
     assert first.extensions["kogitoprocid"] == "greet"
 
@@ -157,7 +168,7 @@ def _facts_fields() -> dict[str, object]:
     return {name: getattr(FACTS, name) for name in kogito.InstanceFacts.__slots__}
 
 
-def _definition(*, source_text: str) -> codec.Event:
+def _definition(*, source_text: str, at: datetime = T0) -> codec.Event:
     return kogito.definition_event(
         workflow_id="greet",
         version="1.0",
@@ -168,5 +179,5 @@ def _definition(*, source_text: str) -> codec.Event:
         source_text=source_text,
         metadata={"status": "available"},
         nodes=[{"id": "1", "name": "Start", "type": "StartNode", "uniqueId": "1"}],
-        at=T0,
+        at=at,
     )

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
+from psycopg_pool import ConnectionPool
 
 from knflow.events import codec, types
 from knflow.events.codec import Event
@@ -161,6 +162,53 @@ def test_retrigger_reruns_the_failed_state(
     assert retried.get_json()["workflowdata"]["greeting"] == "Hi"
 
 
+def test_put_replaces_the_data_of_a_running_instance(api: FlaskClient) -> None:
+    started = api.post("/waiter", json={"who": "ann"}).get_json()
+
+    answer = api.put(f"/waiter/{started['id']}", json={"workflowdata": {"who": "bo"}})
+
+    assert answer.status_code == 200
+    assert answer.get_json() == {"id": started["id"], "workflowdata": {"who": "bo"}}
+    assert api.get(f"/waiter/{started['id']}").get_json()["workflowdata"] == {
+        "who": "bo"
+    }
+
+
+def test_put_with_a_body_that_is_not_an_object_is_400(api: FlaskClient) -> None:
+    started = api.post("/waiter", json={}).get_json()
+
+    answer = api.put(f"/waiter/{started['id']}", json=[1])
+
+    assert answer.status_code == 400
+    assert "JSON object" in answer.get_json()["message"]
+
+
+def test_node_management_answers_404_naming_what_is_unknown(api: FlaskClient) -> None:
+    started = api.post("/waiter", json={}).get_json()
+    base = f"/management/processes/waiter/instances/{started['id']}"
+
+    trigger = api.post(f"{base}/nodes/nope")
+    cancel = api.delete(f"{base}/nodeInstances/nope")
+
+    assert trigger.status_code == cancel.status_code == 404
+    assert "node 'nope'" in trigger.get_json()["message"]
+    assert "node instance 'nope' is not running" in cancel.get_json()["message"]
+
+
+def test_a_retriggered_node_that_fails_again_answers_500_with_the_error(
+    api: FlaskClient, http_peer: HttpPeer
+) -> None:
+    http_peer.route("POST", "/greet/en", Reply(status=500, body={}))
+    failed = api.post("/greetrest", json={"language": "en"}).get_json()
+    base = f"/management/processes/greetrest/instances/{failed['id']}"
+
+    answer = api.post(f"{base}/nodeInstances/{failed['failedNodeId']}")
+
+    assert answer.status_code == 500
+    assert answer.get_json()["failedNodeName"] == "greet"
+    assert answer.get_json()["failedNodeId"] != failed["failedNodeId"]
+
+
 def test_skip_leaves_a_waiting_state_through_its_exit(api: FlaskClient) -> None:
     started = api.post("/waiter", json={}).get_json()
     skipped = api.post(f"/management/processes/waiter/instances/{started['id']}/skip")
@@ -222,6 +270,34 @@ def test_a_definition_configmap_registers_then_withdraws_the_workflow(
     removed = api.post("/management/definitions/events", data=body, headers=headers)
     assert removed.get_json() == {"unavailable": ["late"]}
     assert api.post("/late", json={}).status_code == 404
+
+
+def test_a_configmap_changed_back_to_an_earlier_definition_announces_it(
+    api: FlaskClient, pool: ConnectionPool
+) -> None:
+    for late in (1, 2, 1):
+        text = json.dumps(
+            {
+                "id": "late",
+                "specVersion": "0.8",
+                "start": "s",
+                "states": [
+                    {"name": "s", "type": "inject", "data": {"late": late}, "end": True}
+                ],
+            }
+        )
+        headers, body = _configmap_event(types.APISERVER_RESOURCE_UPDATE, text)
+        api.post("/management/definitions/events", data=body, headers=headers)
+
+    with pool.connection() as conn:
+        rows = conn.execute(
+            "SELECT event FROM outbox WHERE event_type = %s ORDER BY id",
+            (types.PROCESS_DEFINITION,),
+        ).fetchall()
+    announced = [
+        event["data"]["source"] for (event,) in rows if event["data"]["id"] == "late"
+    ]
+    assert ['"late": 1' in source for source in announced] == [True, False, True]
 
 
 def test_x_authorization_headers_are_forwarded_to_functions(

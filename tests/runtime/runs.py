@@ -6,8 +6,10 @@ import json
 from datetime import timedelta
 from typing import Any
 
+from knflow.events import codec
 from knflow.events.codec import Event
 from knflow.runtime import local_run
+from knflow.runtime.data_index import ingest
 from knflow.runtime.services import Services
 from knflow.runtime.start_workflow import starting
 from knflow.runtime.step_executor import inbox
@@ -56,3 +58,11 @@ def emitted(services: Services, event_type: str) -> list[dict[str, Any]]:
     with services.pool.connection() as conn:
         rows = outbox.claim_unsent_of_type(conn, event_type, limit=100)
     return [row.event for row in rows]
+
+
+def index_outbox(services: Services) -> None:
+    """Feed every queued event, sent or not, to the Data Index, in emission order."""
+    with services.pool.connection() as conn:
+        raw = conn.execute("SELECT event FROM outbox ORDER BY id").fetchall()
+    for (event,) in raw:
+        ingest.handle_event(services, codec.from_dict(event))

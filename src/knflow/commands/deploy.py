@@ -5,20 +5,23 @@ On a cluster (`--namespace NS`): each definition is applied as a ConfigMap label
 and each consumed event type gets a Trigger to step-executor; generated objects no
 longer wanted are deleted. `--dry-run` prints the objects as YAML instead. With
 `--database`, no cluster is involved: the definitions are registered in PostgreSQL and
-those removed from the folder are marked unavailable.
+those removed from the folder are marked unavailable; the URL start-workflow serves must
+then be named (`--service-url` or `KNFLOW_SERVICE_URL`), since the announcements carry it.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
-from knflow.config import Settings
+from knflow.config import Settings, configured_service_url
 from knflow.deploy import documents, objects
 from knflow.deploy.folder import load_definitions
 from knflow.deploy.plan import Plan, describe, plan_changes
 from knflow.errors import InputError, KnflowError
+from knflow.workflow.loading import WorkflowSource
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -46,13 +49,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="register in the database (DATABASE_URL) instead of a cluster",
     )
     parser.add_argument("--database-url", help="libpq URL (default: DATABASE_URL)")
+    parser.add_argument(
+        "--service-url",
+        help="with --database: the URL start-workflow serves, announced to the Data"
+        " Index as each workflow's serviceUrl (default: KNFLOW_SERVICE_URL)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     """Deploy; print what changed."""
     try:
         if args.database:
-            lines = deploy_to_database(args.workflow_dir, args.database_url)
+            lines = deploy_to_database(
+                args.workflow_dir, args.database_url, service_url=args.service_url
+            )
         else:
             lines = deploy_to_cluster(args)
     except KnflowError as error:
@@ -86,10 +96,13 @@ def deploy_to_cluster(args: argparse.Namespace) -> list[str]:
     return summarize(plan)
 
 
-def deploy_to_database(folder: Path, database_url: str | None) -> list[str]:
+def deploy_to_database(
+    folder: Path, database_url: str | None, *, service_url: str | None = None
+) -> list[str]:
     """Register the folder's definitions; mark the others unavailable.
 
     Raises:
+        InputError: no service URL is named, or two files define one workflow.
         KnflowError: a definition is invalid or the database is unreachable.
     """
     from knflow.outbound.http import new_client
@@ -97,9 +110,11 @@ def deploy_to_database(folder: Path, database_url: str | None) -> list[str]:
     from knflow.runtime.start_workflow import registration
     from knflow.store import db
 
-    settings = Settings.from_environment()
+    settings = dataclasses.replace(
+        Settings.from_environment(), service_url=_service_url(service_url)
+    )
     sources = load_definitions(folder)
-    workflow_ids = sorted(objects.workflow_id_of(source) for source in sources)
+    workflow_ids = _distinct_ids(sources)
     pool = db.open_pool(database_url or settings.database_url, max_size=2)
     http = new_client(settings.action_timeout)
     try:
@@ -110,6 +125,48 @@ def deploy_to_database(folder: Path, database_url: str | None) -> list[str]:
         http.close()
         pool.close()
     return [f"registered {workflow_id}" for workflow_id in workflow_ids]
+
+
+def _service_url(given: str | None) -> str:
+    """The URL start-workflow serves, named by the operator.
+
+    Every announcement carries it as the definition's endpoint, which the Data Index turns
+    into the serviceUrl the Orchestrator plugin calls and pings. This command runs outside
+    the cluster, so it cannot know that URL, and a default (the local one) would point the
+    plugin at nothing and mark every workflow unavailable: it is refused instead.
+
+    Raises:
+        InputError: neither `--service-url` nor `KNFLOW_SERVICE_URL` is set.
+    """
+    url = given or configured_service_url()
+    if not url:
+        raise InputError(
+            "name the URL start-workflow serves with --service-url or"
+            " KNFLOW_SERVICE_URL (e.g. http://start-workflow.<namespace>.svc.cluster.local):"
+            " it becomes the serviceUrl the Orchestrator plugin calls"
+        )
+    return url
+
+
+def _distinct_ids(sources: list[WorkflowSource]) -> list[str]:
+    """The sorted workflow ids of the folder, each defined once (as on a cluster).
+
+    Two versions of one workflow would each take over from the other at every deploy.
+
+    Raises:
+        InputError: two files define the same id.
+    """
+    seen: dict[str, str] = {}
+    for source in sources:
+        workflow_id = objects.workflow_id_of(source)
+        where = str(source.path or "a definition")
+        if workflow_id in seen:
+            raise InputError(
+                f"workflow id '{workflow_id}' is defined twice: in {seen[workflow_id]}"
+                f" and {where}; keep one file per workflow"
+            )
+        seen[workflow_id] = where
+    return sorted(seen)
 
 
 def summarize(plan: Plan) -> list[str]:

@@ -14,6 +14,7 @@ from typing import Any, Final
 from knflow.engine import dataflow, emitting, timeouts
 from knflow.engine.context import Run
 from knflow.engine.execution import MAIN, Thread, ThreadStatus
+from knflow.engine.open_nodes import OpenNode, forget_action, remember_action
 from knflow.engine.outcome import (
     CallFunction,
     EmitEvent,
@@ -122,6 +123,7 @@ def complete_wait(
         name=_action_name(action, thread),
         node_type=SUBFLOW_NODE_TYPE if action.sub_flow_ref else ACTION_NODE_TYPE,
     )
+    forget_action(thread)
     _finish_action(run, thread, action)  # may block the thread again (`sleep.after`)
     return None
 
@@ -137,19 +139,20 @@ def _run_action(
         return None
     if action.sleep_before and thread.scratch.get("slept") != f"before:{thread.pc}":
         return _sleep(run, thread, action.sleep_before, f"before:{thread.pc}")
-    node = run.new_node()
-    name = _action_name(action, thread)
-    node_type = SUBFLOW_NODE_TYPE if action.sub_flow_ref else ACTION_NODE_TYPE
-    run.trace(
-        "enter",
-        node=node,
+    # Until it is left, the action's node is the thread's open action: a failure keeps it
+    # open, and a management intervention that abandons it closes it (`open_nodes`).
+    opened = OpenNode(
+        node=run.new_node(),
         node_id=_node_id(state, thread),
-        name=name,
-        node_type=node_type,
+        name=_action_name(action, thread),
+        node_type=SUBFLOW_NODE_TYPE if action.sub_flow_ref else ACTION_NODE_TYPE,
     )
+    _trace(run, "enter", opened)
+    remember_action(thread, opened)
     action_input = dataflow.action_input(
         run.evaluator, action.action_data_filter, thread.data, scope
     )
+    node = opened.node
     if action.function_ref is not None:
         outcome = _call_function(run, thread, action, action_input, node, state)
     elif action.sub_flow_ref is not None:
@@ -160,14 +163,19 @@ def _run_action(
         )
     if outcome is BLOCKED:
         return BLOCKED
-    run.trace(
-        "exit",
-        node=node,
-        node_id=_node_id(state, thread),
-        name=name,
-        node_type=node_type,
-    )
+    _trace(run, "exit", opened)
+    forget_action(thread)
     return _finish_action(run, thread, action)
+
+
+def _trace(run: Run, event: str, node: OpenNode) -> None:
+    run.trace(
+        event,
+        node=node.node,
+        node_id=node.node_id,
+        name=node.name,
+        node_type=node.node_type,
+    )
 
 
 def _finish_action(run: Run, thread: Thread, action: Action) -> Blocked | None:

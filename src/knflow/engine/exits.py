@@ -14,11 +14,11 @@ from knflow.engine import emitting, failures, timeouts
 from knflow.engine.children import cancel_children
 from knflow.engine.context import Run
 from knflow.engine.execution import MAIN, Stage, Thread, ThreadStatus
+from knflow.engine.open_nodes import STATE_NODE_TYPE
 from knflow.engine.outcome import ContinueAs, Failure, InstanceStatus
 from knflow.engine.thread_waits import EventWait, WaitLevel
 from knflow.workflow.model import End, Json, State, StateType, Transition
 
-STATE_NODE_TYPE: Final = "CompositeContextNode"
 OUTPUT_KIND: Final = "OutputValidation"
 """Failure kind of an output that violates `workflow-output-schema` (a 400 at the REST API)."""
 
@@ -188,6 +188,7 @@ def _rest(run: Run, main: Thread) -> None:
         return
     main.status = ThreadStatus.BLOCKED
     main.wait = EventWait(key=run.new_key(main), level=WaitLevel.STATE)
+    main.node = None  # no state is in progress while idling
     main.seq += 1
 
 

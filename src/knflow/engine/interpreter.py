@@ -3,7 +3,8 @@
 `start` and `advance` run every runnable thread as far as it goes (pure states and expression
 functions inline), and return an `Outcome`: the new execution plus the commands for the runtime.
 Entering states, resuming waits, timeouts and retries live here; leaving states (transitions,
-ends, compensation, `onErrors`) in `exits`; each state type's behaviour in `engine/states/`.
+ends, compensation, `onErrors`) in `exits`; each state type's behaviour in `engine/states/`;
+management interventions (retrigger, skip, trigger a state...) in `interventions`.
 """
 
 from __future__ import annotations
@@ -23,14 +24,13 @@ from knflow.engine.execution import (
     ThreadStatus,
 )
 from knflow.engine.exits import (
-    STATE_NODE_TYPE,
-    compensate_then_abort,
     fail_instance,
     follow,
     handle_failure,
     terminate,
 )
 from knflow.engine.expressions import Evaluator
+from knflow.engine.open_nodes import STATE_NODE_TYPE
 from knflow.engine.outcome import (
     ERROR_MESSAGE_FAILURE,
     Activation,
@@ -121,87 +121,22 @@ def advance(
     return _finish(run, initial=initial)
 
 
-def retrigger(
+def new_run(
     definition: Definition,
     evaluator: Evaluator,
     instance: InstanceContext,
     execution: Execution,
     *,
     now: Any,
-) -> Outcome:
-    """Re-run the failed state of an instance in ERROR from its input."""
-    main = _reset_to_main(execution)
-    main.stage = Stage.ENTER
-    main.data = main.scratch.get("input", main.data)
-    run = _new_run(definition, evaluator, instance, execution, now)
+) -> Run:
+    """Open a run over `execution` for a management intervention (see `interventions`)."""
+    return _new_run(definition, evaluator, instance, execution, now)
+
+
+def run_on(run: Run) -> Outcome:
+    """Run every runnable thread of `run` as far as it goes and return the outcome."""
     _drain(run)
     return _finish(run, initial=None)
-
-
-def skip(
-    definition: Definition,
-    evaluator: Evaluator,
-    instance: InstanceContext,
-    execution: Execution,
-    *,
-    now: Any,
-) -> Outcome:
-    """Leave the current (failed or waiting) state through its own exit, without running it."""
-    main = _reset_to_main(execution)
-    run = _new_run(definition, evaluator, instance, execution, now)
-    state = definition.state(main.state)
-    follow(run, main, state, state.transition, state.end)
-    _drain(run)
-    return _finish(run, initial=None)
-
-
-def abort(
-    definition: Definition,
-    evaluator: Evaluator,
-    instance: InstanceContext,
-    execution: Execution,
-    *,
-    now: Any,
-) -> Outcome | None:
-    """Compensate the completed states of an instance being aborted; None when none did.
-
-    SonataFlow compensates on abort (its CompensationRestIT): the compensating states run,
-    then the instance ends ABORTED. Without completed compensable states the runtime
-    aborts the instance at once.
-    """
-    if not execution.completed or execution.compensating is not None:
-        return None
-    main = _reset_to_main(execution)
-    run = _new_run(definition, evaluator, instance, execution, now)
-    compensate_then_abort(run, main)
-    _drain(run)
-    return _finish(run, initial=None)
-
-
-def patch_data(execution: Execution, patch: Mapping[str, Json]) -> Json:
-    """Merge `patch` into the main thread's data (and the input of its state); return it.
-
-    SonataFlow's `PATCH /{workflowId}/{id}`: a retrigger that follows re-runs the failed
-    state on the patched input.
-    """
-    main = execution.main
-    if isinstance(main.data, dict):
-        main.data = {**main.data, **patch}
-    stored_input = main.scratch.get("input")
-    if isinstance(stored_input, dict):
-        main.scratch["input"] = {**stored_input, **patch}
-    return main.data
-
-
-def _reset_to_main(execution: Execution) -> Thread:
-    """Drop every child thread and make the main thread runnable (management actions)."""
-    for thread_id in [t for t in execution.threads if t != MAIN]:
-        execution.threads.pop(thread_id)
-    main = execution.main
-    main.status = ThreadStatus.RUNNABLE
-    main.wait = None
-    main.seq += 1
-    return main
 
 
 def _new_run(

@@ -232,10 +232,10 @@ Command = (
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NodeTrace:
-    """A state or action entered, exited or failed (becomes a Kogito node event)."""
+    """A state or action entered, left, abandoned or failed (becomes a Kogito node event)."""
 
     event: str
-    """`enter`, `exit` or `error`."""
+    """`enter`, `exit`, `abort` (abandoned by a management intervention) or `error`."""
     node_instance_id: str
     """Unique per visit."""
     node_id: str
@@ -248,6 +248,8 @@ class NodeTrace:
     """When."""
     message: str | None = None
     """For `error`: the message."""
+    retrigger: bool = False
+    """For `enter`: the node runs again in place of an abandoned one (a retrigger)."""
 
 
 @dataclass(slots=True, kw_only=True)

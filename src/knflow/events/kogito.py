@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from knflow.engine.open_nodes import END_NODE_ID, START_NODE_ID, STATE_NODE_TYPE
 from knflow.events import types
 from knflow.events.codec import Event
-from knflow.workflow.model import Json
+from knflow.workflow.model import Definition, Json
 
 EVENT_ID_NAMESPACE: Final = uuid.UUID("6c1f0c55-8a3e-4b8e-9d0e-0b5f3c2a9e71")
 """Namespace of the uuid5 event ids; never change it (ids would stop de-duplicating)."""
@@ -98,6 +99,8 @@ class NodeFacts:
     """When the node was entered."""
     exit: datetime | None = None
     """When the node was left, if it was."""
+    retrigger: bool = False
+    """The node runs again in place of an abandoned one (a retrigger)."""
 
 
 def state_number(status: str) -> int:
@@ -166,7 +169,11 @@ def node_event(
     at: datetime,
     seq: str,
 ) -> Event:
-    """Build a ProcessInstanceNodeDataEvent (1 ENTER, 2 EXIT, 3 ABORTED, 6 ERROR)."""
+    """Build a ProcessInstanceNodeDataEvent (1 ENTER, 2 EXIT, 3 ABORTED, 6 ERROR).
+
+    `retrigger` is carried as the runtime's binary events carry it (its JSON events lose
+    it to a Jackson accessor quirk); the Data Index summary prints "Workflow retriggered".
+    """
     data: dict[str, Any] = {
         "eventDate": render_date(at),
         "eventUser": facts.identity,
@@ -181,6 +188,7 @@ def node_event(
         "nodeInstanceId": node.node_instance_id,
         "workItemId": None,
         "slaDueDate": None,
+        "retrigger": node.retrigger,
         "inputParameters": None,
         "outputParameters": None,
         "data": {},
@@ -293,8 +301,9 @@ def definition_event(
 ) -> Event:
     """Build a ProcessDefinitionEvent announcing a registered definition.
 
-    The id is derived from the content, so announcing an unchanged definition again
-    repeats the same id.
+    The id is derived from the content and the moment `at`: each registration or
+    withdrawal is a new event, even one that goes back to an earlier content (the outbox
+    drops a repeated id), while the same announcement built again keeps its id.
     """
     data: dict[str, Any] = {
         "id": workflow_id,
@@ -314,7 +323,9 @@ def definition_event(
         json.dumps(data, sort_keys=True, default=str).encode("utf-8")
     ).hexdigest()
     return Event(
-        id=event_id(f"{workflow_id}:{version}", "definition", digest),
+        id=event_id(
+            f"{workflow_id}:{version}", "definition", f"{digest}@{at.isoformat()}"
+        ),
         source=endpoint or f"/{workflow_id}",
         type=types.PROCESS_DEFINITION,
         time=at,
@@ -327,27 +338,76 @@ def definition_event(
     )
 
 
-def definition_nodes(document: Mapping[str, Json]) -> list[dict[str, Json]]:
-    """Return the `nodes` of a ProcessDefinitionEvent: one per state of the document.
+def registered_definition_event(
+    definition: Definition,
+    *,
+    source_text: str,
+    endpoint: str,
+    status: str,
+    at: datetime,
+) -> Event:
+    """Build the ProcessDefinitionEvent of a registered definition.
 
-    A node's `id` and `uniqueId` are the state name, which is also the
-    `node_definition_id` of the node events about that state.
+    The one builder of the announcement: registration, withdrawal and `knflow index
+    rebuild` all use it, so a rebuilt Data Index answers as the live one did. `status`
+    (`available` or `unavailable`) goes in `metadata.status`, where the SonataFlow operator
+    puts it and the Orchestrator plugin reads it.
     """
-    nodes: list[dict[str, Json]] = []
-    for state in document.get("states") or []:
-        if not isinstance(state, Mapping) or not state.get("name"):
-            continue
-        name = str(state["name"])
-        nodes.append(
-            {
-                "id": name,
-                "name": name,
-                "type": str(state.get("type") or ""),
-                "uniqueId": name,
-                "metadata": {"UniqueId": name, "state": name},
-            }
-        )
+    return definition_event(
+        workflow_id=definition.workflow_id,
+        version=definition.version,
+        name=definition.name,
+        description=definition.description,
+        annotations=list(definition.annotations),
+        endpoint=endpoint,
+        source_text=source_text,
+        metadata=definition_metadata(definition, status=status),
+        nodes=definition_nodes(definition),
+        at=at,
+    )
+
+
+def definition_metadata(definition: Definition, *, status: str) -> dict[str, Json]:
+    """Return the process metadata SonataFlow announces, plus the `status`.
+
+    The workflow's own `metadata`, then, as SonataFlow adds them, its `Description` and
+    `annotations` when it has some.
+    """
+    metadata: dict[str, Json] = dict(definition.metadata)
+    if definition.description:
+        metadata.setdefault("Description", definition.description)
+    if definition.annotations:
+        metadata.setdefault("annotations", list(definition.annotations))
+    metadata["status"] = status
+    return metadata
+
+
+def definition_nodes(definition: Definition) -> list[dict[str, Json]]:
+    """Return the `nodes` of a ProcessDefinitionEvent: Start, one per state, End.
+
+    A state's node id is the `nodeDefinitionId` of the node events about its visits (the
+    state's index), and the node ids a trigger (`POST .../nodes/{nodeId}`) accepts.
+    """
+    nodes = [_node(START_NODE_ID, "Start", "StartNode")]
+    for state in definition.states.values():
+        nodes.append(_node(str(state.index), state.name, STATE_NODE_TYPE, state.name))
+    nodes.append(_node(END_NODE_ID, "End", "EndNode"))
     return nodes
+
+
+def _node(
+    node_id: str, name: str, node_type: str, state: str | None = None
+) -> dict[str, Json]:
+    metadata: dict[str, Json] = {"UniqueId": node_id}
+    if state is not None:
+        metadata["state"] = state
+    return {
+        "id": node_id,
+        "name": name,
+        "type": node_type,
+        "uniqueId": node_id,
+        "metadata": metadata,
+    }
 
 
 def _instance_event(

@@ -37,7 +37,11 @@ class StoredDefinition:
 
 
 def upsert(conn: Connection, definition: StoredDefinition) -> bool:
-    """Store a definition; return False when an identical one was already registered."""
+    """Store a definition and make it the one served; return False when it already was.
+
+    It already was when an identical version is registered, available, and no other
+    available version of the workflow was registered after it.
+    """
     params: dict[str, Any] = {
         "workflow_id": definition.workflow_id,
         "version": definition.version,

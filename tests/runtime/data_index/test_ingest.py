@@ -14,6 +14,7 @@ from psycopg_pool import ConnectionPool
 
 from knflow.config import Settings
 from knflow.errors import InputError
+from knflow.events import kogito
 from knflow.events.codec import Event
 from knflow.events.kogito_ingest import parse_event
 from knflow.outbound.http import new_client
@@ -156,6 +157,28 @@ def test_a_retrigger_clears_the_error_and_the_run_completes(services: Services) 
     assert row.state == 2
     assert not row.has_error
     assert row.retrigger_date == at(4)
+
+
+def test_an_abandoned_node_is_closed_and_keeps_its_error(services: Services) -> None:
+    failed = sample_runs.node("i-1", "GreetPerson", 2, 2)
+    aborted = kogito.node_event(
+        sample_runs.facts("i-1"),
+        failed,
+        event_type=kogito.NODE_ABORTED,
+        at=at(4),
+        seq="8",
+    )
+    ingest_all(services, [*sample_runs.failed_run("i-1"), aborted])
+
+    [node] = [
+        n
+        for n in snapshot(services, "i-1")["nodes"]
+        if n["id"] == failed.node_instance_id
+    ]
+
+    assert (node["enter"], node["exit"]) == (at(2), at(4))
+    assert node["error_message"] == "greeting service failed"
+    assert node["cancel_type"] == "ERROR"
 
 
 def test_an_error_before_its_node_event_still_marks_the_node(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict
 from datetime import timedelta
@@ -19,11 +20,23 @@ from knflow.events.codec import Event
 from knflow.outbound.http import new_client
 from knflow.runtime.data_index import ingest, rebuild
 from knflow.runtime.services import Services
+from knflow.runtime.start_workflow import registration
 from knflow.store import db, index
+from knflow.workflow import loading
 from tests.graphql import sample_runs
 from tests.graphql.sample_runs import T0
 
-SOURCE = '{"id": "greet", "version": "1.0", "name": "Greet", "states": [{"name": "A", "type": "inject"}]}'
+DOCUMENT = {
+    "id": "greet",
+    "version": "1.0",
+    "specVersion": "0.8",
+    "name": "Greet",
+    "description": "says hi",
+    "annotations": ["a"],
+    "start": "A",
+    "states": [{"name": "A", "type": "inject", "data": {}, "end": True}],
+}
+SOURCE = json.dumps(DOCUMENT)
 
 
 @pytest.fixture
@@ -43,15 +56,7 @@ def record(
             " checksum, status, registered_at) VALUES ('greet', '1.0', 'Greet', 'says hi',"
             " %s, 'c', %s, %s)",
             (
-                Jsonb(
-                    {
-                        "text": SOURCE,
-                        "document": {
-                            "annotations": ["a"],
-                            "states": [{"name": "A", "type": "inject"}],
-                        },
-                    }
-                ),
+                Jsonb({"text": SOURCE, "document": DOCUMENT}),
                 status,
                 T0,
             ),
@@ -116,7 +121,24 @@ def test_rebuild_announces_every_registered_definition(
     assert found.service_url == "http://runtime.test:8081"
     assert found.metadata["status"] == "unavailable"
     assert found.annotations == ["a"]
-    assert [n["name"] for n in found.nodes] == ["A"]
+    assert [n["name"] for n in found.nodes] == ["Start", "A", "End"]
+
+
+def test_the_rebuild_announces_a_definition_as_its_registration_did(
+    services: Services,
+) -> None:
+    source = loading.load_text(SOURCE, name="greet.sw.json")
+    with db.transaction(services.pool) as conn:
+        registration.register_source(conn, source, settings=services.settings, now=T0)
+        [stored] = index.runtime_definitions(conn)
+        [(live,)] = conn.execute(
+            "SELECT event FROM outbox WHERE event_type = %s",
+            (types.PROCESS_DEFINITION,),
+        ).fetchall()
+
+    rebuilt = rebuild.announce(stored, services.settings.service_url)
+
+    assert rebuilt.data == live["data"]
 
 
 def test_rebuild_skips_other_and_malformed_outbox_events(

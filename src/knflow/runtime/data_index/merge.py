@@ -34,6 +34,19 @@ ERROR_STATE: Final = kogito.INSTANCE_STATES.index("ERROR")
 FINAL_STATES: Final = frozenset(
     {kogito.INSTANCE_STATES.index("COMPLETED"), kogito.INSTANCE_STATES.index("ABORTED")}
 )
+# Every node event but ENTER and UPDATED is sent when the runtime leaves the node (Kogito's
+# afterNodeLeft, the cancel type telling how), so each sets the exit: Kogito's JPA store
+# records only the cancel type of a cancelled node, leaving a node the runtime abandoned
+# open in the Data Index for ever.
+LEFT_EVENT_TYPES: Final = frozenset(
+    {
+        kogito.NODE_EXIT,
+        kogito.NODE_ABORTED,
+        kogito.NODE_SKIPPED,
+        kogito.NODE_OBSOLETE,
+        kogito.NODE_ERROR,
+    }
+)
 # When a node saw several cancel types, the most telling one is shown.
 CANCEL_PRECEDENCE: Final = ("OBSOLETE", "SKIPPED", "ABORTED", "ERROR")
 _STATE_FIELDS: Final = (
@@ -121,7 +134,7 @@ def touch_instance(row: InstanceRow | None, ref: InstanceRef) -> InstanceRow:
 
 
 def merge_node(row: NodeRow | None, change: NodeChange) -> NodeRow:
-    """Apply a ProcessInstanceNodeDataEvent: enter is the earliest, exit the latest."""
+    """Apply a ProcessInstanceNodeDataEvent: enter is the earliest, exit the latest leave."""
     node = row or NodeRow(
         process_instance_id=change.ref.instance_id, id=change.node_instance_id
     )
@@ -139,9 +152,10 @@ def merge_node(row: NodeRow | None, change: NodeChange) -> NodeRow:
             node.output_args if change.output_args is None else change.output_args
         ),
     )
-    if change.event_type in (None, kogito.NODE_ENTER, kogito.NODE_EXIT):
+    left = change.event_type in LEFT_EVENT_TYPES
+    if change.event_type in (None, kogito.NODE_ENTER) or left:
         node = replace(node, enter=_earliest(node.enter, at))
-    if change.event_type == kogito.NODE_EXIT:
+    if left:
         node = replace(node, exit=_latest(node.exit, at))
     cancel = CANCEL_TYPES.get(change.event_type or 0)
     if cancel is not None:

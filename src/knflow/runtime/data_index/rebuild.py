@@ -21,6 +21,7 @@ from knflow.runtime.services import Services
 from knflow.store import db, index
 from knflow.store.db import Connection
 from knflow.store.index import RuntimeDefinition
+from knflow.workflow.parsing import parse_definition
 
 logger = logging.getLogger(__name__)
 
@@ -47,39 +48,37 @@ def rebuild(services: Services) -> RebuildReport:
     """
     with db.transaction(services.pool) as conn:
         index.clear_projection(conn)
-        definitions = index.runtime_definitions(conn)
-        for definition in definitions:
-            event = announce(definition, services.settings.service_url)
-            apply_changes(conn, parse_event(event, received_at=services.clock()))
+        announced = _announce_all(conn, services)
         applied, skipped = _replay(conn, index.outbox_events(conn, _REPLAYED), services)
     logger.info(
         "index rebuilt",
-        extra={"definitions": len(definitions), "events": applied, "skipped": skipped},
+        extra={"definitions": announced, "events": applied, "skipped": skipped},
     )
-    return RebuildReport(definitions=len(definitions), events=applied, skipped=skipped)
+    return RebuildReport(definitions=announced, events=applied, skipped=skipped)
 
 
 def announce(definition: RuntimeDefinition, service_url: str) -> Event:
-    """Build the ProcessDefinitionEvent of a definition the runtime stores."""
-    document = definition.document if isinstance(definition.document, dict) else {}
-    annotations = [str(a) for a in document.get("annotations") or []]
-    description = definition.description or document.get("description")
-    metadata: dict[str, Any] = {"Description": description, "annotations": annotations}
-    if definition.status:
-        # The plugin hides definitions whose metadata.status is "unavailable".
-        metadata["status"] = definition.status.lower()
-    return kogito.definition_event(
-        workflow_id=definition.workflow_id,
-        version=definition.version,
-        name=definition.name or document.get("name") or definition.workflow_id,
-        description=description,
-        annotations=annotations,
-        endpoint=f"{service_url.rstrip('/')}/{definition.workflow_id}",
+    """Build the ProcessDefinitionEvent of a definition the runtime stores.
+
+    The same builder as registration's, on the same parsed definition, so the rebuilt
+    definition has the live one's nodes and metadata; the outbox replay that follows
+    brings back each announcement the runtime made.
+    """
+    return kogito.registered_definition_event(
+        parse_definition(definition.document),
         source_text=definition.source_text or "",
-        metadata=metadata,
-        nodes=kogito.definition_nodes(document),
+        endpoint=f"{service_url.rstrip('/')}/{definition.workflow_id}",
+        status=(definition.status or "AVAILABLE").lower(),
         at=definition.registered_at or EPOCH,
     )
+
+
+def _announce_all(conn: Connection, services: Services) -> int:
+    definitions = index.runtime_definitions(conn)
+    for definition in definitions:
+        event = announce(definition, services.settings.service_url)
+        apply_changes(conn, parse_event(event, received_at=services.clock()))
+    return len(definitions)
 
 
 def _replay(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 from knflow.config import Settings
 from knflow.engine.outcome import ENDED, InstanceStatus, Outcome
@@ -18,6 +18,12 @@ from knflow.events.codec import Event
 from knflow.runtime import catalog
 from knflow.runtime.catalog import LoadedDefinition
 from knflow.store.instances import InstanceRow
+
+NODE_EVENT_TYPES: Final = {
+    "enter": kogito.NODE_ENTER,
+    "exit": kogito.NODE_EXIT,
+    "abort": kogito.NODE_ABORTED,  # a node instance a management intervention abandoned
+}
 
 
 def for_commit(
@@ -126,9 +132,10 @@ def _node_events(
             node_name=trace.name,
             node_type=trace.node_type,
             enter=moment,
-            exit=moment if trace.event == "exit" else None,
+            exit=None if trace.event == "enter" else moment,
+            retrigger=trace.retrigger,
         )
-        event_type = kogito.NODE_ENTER if trace.event == "enter" else kogito.NODE_EXIT
+        event_type = NODE_EVENT_TYPES[trace.event]
         events.append(
             kogito.node_event(
                 facts, node, event_type=event_type, at=moment, seq=next(seq)

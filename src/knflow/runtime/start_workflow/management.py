@@ -1,17 +1,30 @@
-"""The management use cases of start-workflow: abort, patch, retrigger, skip, and the error of an instance."""
+"""The management use cases of start-workflow: abort, patch, retrigger, skip, the error of an instance,
+and the node-level actions of the Data Index mutations (trigger a state, retrigger or cancel a
+node instance).
+
+The engine's `interventions` say what each action does to the execution; here they run in a
+unit of work, with the status rules of Kogito's process management resource.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Mapping
 from typing import Final
 
-from knflow.engine import interpreter
+from knflow.engine import interventions
 from knflow.engine.execution import Execution
 from knflow.engine.outcome import InstanceStatus, Outcome
 from knflow.errors import ConflictError, InputError, NotFoundError
 from knflow.events import kogito
-from knflow.runtime.instances import after_commit, subflows, transaction
+from knflow.runtime.instances import (
+    after_commit,
+    process_events,
+    publishing,
+    subflows,
+    transaction,
+)
 from knflow.runtime.instances.advancing import instance_context, load_definition
 from knflow.runtime.instances.commit import commit_outcome, queue_state_change
 from knflow.runtime.instances.work import UnitOfWork
@@ -24,6 +37,7 @@ from knflow.workflow.model import Json
 ABORTABLE: Final = frozenset(
     {InstanceStatus.ACTIVE, InstanceStatus.ERROR, InstanceStatus.SUSPENDED}
 )
+UNFINISHED: Final = (InstanceStatus.ERROR, InstanceStatus.ACTIVE)
 
 
 def find_instance(conn: Connection, workflow_id: str, instance_id: str) -> InstanceRow:
@@ -70,21 +84,24 @@ def patch_data(
     """
     if not isinstance(patch, dict):
         raise InputError("the request body must be a JSON object of data to merge")
-    with db.transaction(services.pool) as conn:
-        row = _lock(conn, workflow_id, instance_id)
+    with transaction.unit_of_work(services) as work:
+        row = _lock(work.conn, workflow_id, instance_id)
         if row.status not in ABORTABLE:
             raise ConflictError(
                 f"instance '{instance_id}' is {row.status} and its data cannot change"
             )
         execution = Execution.from_json(row.execution, workflow_data=row.data)
-        data = interpreter.patch_data(execution, patch)
+        data = interventions.patch_data(execution, patch)
         patched = dataclasses.replace(
             row,
             data=data,
             execution=execution.to_json(workflow_data=data),
-            updated_at=services.clock(),
+            updated_at=work.now,
         )
-        instances.update(conn, patched)
+        instances.update(work.conn, patched)
+        patched = dataclasses.replace(patched, revision=row.revision + 1)
+        _announce_variables(work, patched, {"workflowdata": data})
+    publishing.publish(services, work.after_commit.outgoing)
     return patched
 
 
@@ -99,7 +116,7 @@ def retrigger(services: Services, workflow_id: str, instance_id: str) -> Instanc
         services,
         workflow_id,
         instance_id,
-        interpreter.retrigger,
+        interventions.retrigger,
         allowed=(InstanceStatus.ERROR,),
     )
 
@@ -115,9 +132,108 @@ def skip(services: Services, workflow_id: str, instance_id: str) -> InstanceRow:
         services,
         workflow_id,
         instance_id,
-        interpreter.skip,
+        interventions.skip,
         allowed=(InstanceStatus.ERROR, InstanceStatus.ACTIVE),
     )
+
+
+def trigger_node(
+    services: Services, workflow_id: str, instance_id: str, node_id: str
+) -> InstanceRow:
+    """Move an active or failed instance to the state `node_id` names (id or name).
+
+    Raises:
+        NotFoundError: no such instance, or no such node in its definition.
+        ConflictError: the instance already ended.
+    """
+    return _restart(
+        services,
+        workflow_id,
+        instance_id,
+        functools.partial(interventions.trigger_state, node_id=node_id),
+        allowed=UNFINISHED,
+    )
+
+
+def retrigger_node(
+    services: Services, workflow_id: str, instance_id: str, node_instance_id: str
+) -> InstanceRow:
+    """Run a running or failed node instance (a state's visit or an action) again.
+
+    Raises:
+        NotFoundError: no such instance, or the node instance is not running in it.
+        ConflictError: the instance already ended.
+    """
+    return _restart(
+        services,
+        workflow_id,
+        instance_id,
+        functools.partial(
+            interventions.retrigger_node, node_instance_id=node_instance_id
+        ),
+        allowed=UNFINISHED,
+    )
+
+
+def cancel_node(
+    services: Services, workflow_id: str, instance_id: str, node_instance_id: str
+) -> InstanceRow:
+    """Cancel a running node instance of an active instance; nothing runs on from it.
+
+    An instance in ERROR is left to retrigger, skip, trigger or abort: cancelling its failed
+    node would leave it with nothing to resolve the error.
+
+    Raises:
+        NotFoundError: no such instance, or the node instance is not running in it.
+        ConflictError: the instance is not ACTIVE.
+    """
+    return _restart(
+        services,
+        workflow_id,
+        instance_id,
+        functools.partial(interventions.cancel_node, node_instance_id=node_instance_id),
+        allowed=(InstanceStatus.ACTIVE,),
+    )
+
+
+def update_data(
+    services: Services,
+    workflow_id: str,
+    instance_id: str,
+    *,
+    data: Json,
+    variables: Mapping[str, Json],
+) -> InstanceRow:
+    """Replace the workflow data of an unfinished instance and set the given variables.
+
+    SonataFlow's `PUT /{workflowId}/{id}`: the data is replaced whole (a retrigger starts
+    from it too), each other top-level key sets that variable, the rest stay. The Data Index
+    learns it from variable events; nothing runs.
+
+    Raises:
+        NotFoundError: no such instance, or it ended (ended instances are in the Data Index).
+    """
+    with transaction.unit_of_work(services) as work:
+        row = _lock(work.conn, workflow_id, instance_id)
+        if row.status not in UNFINISHED:
+            raise NotFoundError(
+                f"instance '{instance_id}' is {row.status}; ended instances are in the"
+                " Data Index"
+            )
+        execution = Execution.from_json(row.execution, workflow_data=row.data)
+        interventions.replace_data(execution, data)
+        changed = dataclasses.replace(
+            row,
+            data=data,
+            variables={**(row.variables or {}), **variables},
+            execution=execution.to_json(workflow_data=data),
+            updated_at=work.now,
+        )
+        instances.update(work.conn, changed)
+        changed = dataclasses.replace(changed, revision=row.revision + 1)
+        _announce_variables(work, changed, {"workflowdata": data, **variables})
+    after_commit.carry_out(services, work.after_commit)
+    return changed
 
 
 def error_of(
@@ -185,7 +301,7 @@ def _compensate_then_abort(work: UnitOfWork, row: InstanceRow) -> InstanceRow:
     if row.status is not InstanceStatus.ACTIVE:
         return subflows.abort(work, row)
     loaded = load_definition(work, row)
-    outcome = interpreter.abort(
+    outcome = interventions.abort(
         loaded.definition,
         loaded.evaluator,
         instance_context(row, work.services),
@@ -195,6 +311,20 @@ def _compensate_then_abort(work: UnitOfWork, row: InstanceRow) -> InstanceRow:
     if outcome is None:
         return subflows.abort(work, row)
     return commit_outcome(work, loaded, row, outcome, is_new=False)
+
+
+def _announce_variables(
+    work: UnitOfWork, row: InstanceRow, changed: Mapping[str, Json]
+) -> None:
+    loaded = load_definition(work, row)
+    facts = process_events.instance_facts(loaded, row, work.services.settings)
+    events = [
+        kogito.variable_event(
+            facts, name, value, at=work.now, seq=f"{row.revision}.v{number}"
+        )
+        for number, (name, value) in enumerate(changed.items())
+    ]
+    work.queue_process_events(row.id, events, state=kogito.state_number(row.status))
 
 
 def _lock(conn: Connection, workflow_id: str, instance_id: str) -> InstanceRow:

@@ -12,13 +12,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from knflow.config import Settings
 from knflow.events import kogito
+from knflow.events.codec import Event
 from knflow.runtime import catalog
 from knflow.runtime.instances import publishing, schedules
 from knflow.runtime.services import Services
@@ -37,7 +37,7 @@ logger = logging.getLogger(__name__)
 def register_folder(services: Services, folder: Path) -> list[str]:
     """Register every workflow file in `folder`; return the ids registered or changed.
 
-    Unchanged definitions are left alone (no event). Each file is its own transaction.
+    Definitions already served are left alone (no event). Each file is its own transaction.
 
     Raises:
         DefinitionError: a file is invalid (nothing of that file is stored).
@@ -58,9 +58,11 @@ def register_folder(services: Services, folder: Path) -> list[str]:
 def register_source(
     conn: Connection, source: WorkflowSource, *, settings: Settings, now: datetime
 ) -> bool:
-    """Validate and store one definition and queue its `ProcessDefinitionEvent`.
+    """Validate and store one definition, make it the one served, and announce it.
 
-    Returns False when an identical definition was already registered. The caller owns the
+    Every registration that changes what is served (new content, a withdrawn workflow
+    back, an earlier version again) queues a new `ProcessDefinitionEvent`; returns False,
+    queuing nothing, when the definition already was the one served. The caller owns the
     transaction.
 
     Raises:
@@ -139,56 +141,15 @@ def definition_event(
     settings: Settings,
     now: datetime,
     status: str = "available",
-) -> Any:
+) -> Event:
     """Build the `ProcessDefinitionEvent` announcing `definition`."""
-    metadata: dict[str, Json] = {**definition.metadata, "status": status}
-    if definition.annotations:
-        metadata.setdefault("annotations", list(definition.annotations))
-    return kogito.definition_event(
-        workflow_id=definition.workflow_id,
-        version=definition.version,
-        name=definition.name,
-        description=definition.description,
-        annotations=list(definition.annotations),
-        endpoint=catalog.endpoint(settings, definition.workflow_id),
+    return kogito.registered_definition_event(
+        definition,
         source_text=loading.from_stored(stored.source).text,
-        metadata=metadata,
-        nodes=node_definitions(definition),
+        endpoint=catalog.endpoint(settings, definition.workflow_id),
+        status=status,
         at=now,
     )
-
-
-def node_definitions(definition: Definition) -> list[Mapping[str, Json]]:
-    """Return the definition's nodes as the Data Index lists them: start, states, end."""
-    nodes: list[Mapping[str, Json]] = [
-        {
-            "id": "start",
-            "name": "Start",
-            "type": "StartNode",
-            "uniqueId": "start",
-            "metadata": {},
-        }
-    ]
-    for state in definition.states.values():
-        nodes.append(
-            {
-                "id": str(state.index),
-                "name": state.name,
-                "type": "CompositeContextNode",
-                "uniqueId": str(state.index),
-                "metadata": {"state": state.type.value},
-            }
-        )
-    nodes.append(
-        {
-            "id": "end",
-            "name": "End",
-            "type": "EndNode",
-            "uniqueId": "end",
-            "metadata": {},
-        }
-    )
-    return nodes
 
 
 def _checksum(stored_source: Json) -> str:

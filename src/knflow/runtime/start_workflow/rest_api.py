@@ -1,12 +1,14 @@
 """start-workflow's HTTP API in the SonataFlow runtime's shapes (what the Orchestrator plugin calls).
 
 `POST /{workflowId}` starts an instance and answers 201 `{id, workflowdata}` once the instance
-ended, waits for an event or timer, or the synchronous budget ran out; management endpoints live
-under `/management/processes`.
+ended, waits for an event or timer, or the synchronous budget ran out; `PUT /{workflowId}/{id}`
+replaces its data. Management endpoints (those the Data Index mutations call too) live under
+`/management/processes`, with the paths and answers of Kogito's process management resource.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -22,7 +24,7 @@ from knflow.runtime.start_workflow import management, registration, starting
 from knflow.runtime.web import Request, Response, Route
 from knflow.store import db, instances
 from knflow.store import definitions as stored_definitions
-from knflow.store.instances import InstanceRow
+from knflow.store.instances import InstanceRow, StatusView
 from knflow.workflow import loading
 
 WORKFLOW_LABEL: Final = "knflow.dev/workflow"
@@ -108,6 +110,39 @@ def skip_instance(services: Services, request: Request) -> Response:
     return Response(body=_instance_body(row.id, view.data))
 
 
+def trigger_node(services: Services, request: Request) -> Response:
+    """`POST /management/processes/{id}/instances/{iid}/nodes/{nodeId}`: go to that state."""
+    row = management.trigger_node(
+        services, *_instance_params(request), request.params["node_id"]
+    )
+    return _settled(services, row.id)
+
+
+def retrigger_node(services: Services, request: Request) -> Response:
+    """`POST /management/processes/{id}/instances/{iid}/nodeInstances/{niid}`."""
+    row = management.retrigger_node(
+        services, *_instance_params(request), request.params["node_instance_id"]
+    )
+    return _settled(services, row.id)
+
+
+def cancel_node(services: Services, request: Request) -> Response:
+    """`DELETE /management/processes/{id}/instances/{iid}/nodeInstances/{niid}`."""
+    row = management.cancel_node(
+        services, *_instance_params(request), request.params["node_instance_id"]
+    )
+    return _settled(services, row.id)
+
+
+def update_instance(services: Services, request: Request) -> Response:
+    """`PUT /{workflowId}/{instanceId}`: replace the workflow data (and named variables)."""
+    data, variables = split_body(request.json(empty=None))
+    row = management.update_data(
+        services, *_instance_params(request), data=data, variables=variables
+    )
+    return Response(body=_instance_body(row.id, row.data))
+
+
 def instance_error(services: Services, request: Request) -> Response:
     """`GET /management/processes/{id}/instances/{iid}/error`."""
     return Response(
@@ -165,19 +200,7 @@ def start_instance(services: Services, request: Request) -> Response:
     view = starting.await_settled(services, row.id, services.settings.sync_budget)
     location = {"location": f"/{workflow_id}/{row.id}"}
     if view.status is InstanceStatus.ERROR:
-        with db.transaction(services.pool) as conn:
-            failed = instances.get(conn, row.id)
-        status = 400 if failed is not None and _failed_by_error_message(failed) else 500
-        return Response(
-            status=status,
-            headers=location,
-            body={
-                "id": row.id,
-                "failedNodeId": failed.error_node if failed else None,
-                "failedNodeName": view.error_state,
-                "message": view.error_message,
-            },
-        )
+        return dataclasses.replace(_failed(services, row.id, view), headers=location)
     return Response(
         status=201, headers=location, body=_instance_body(row.id, view.data)
     )
@@ -230,6 +253,33 @@ def kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
     return {k: v for k, v in headers.items() if k.lower() not in PRIVATE_HEADERS}
 
 
+def _settled(services: Services, instance_id: str) -> Response:
+    """Answer once the instance settled: its data, or its error as Kogito's 500 carries it."""
+    view = starting.await_settled(services, instance_id, services.settings.sync_budget)
+    if view.status is InstanceStatus.ERROR:
+        return _failed(services, instance_id, view)
+    return Response(body=_instance_body(instance_id, view.data))
+
+
+def _failed(services: Services, instance_id: str, view: StatusView) -> Response:
+    with db.transaction(services.pool) as conn:
+        failed = instances.get(conn, instance_id)
+    status = 400 if failed is not None and _failed_by_error_message(failed) else 500
+    return Response(
+        status=status,
+        body={
+            "id": instance_id,
+            "failedNodeId": failed.error_node if failed else None,
+            "failedNodeName": view.error_state,
+            "message": view.error_message,
+        },
+    )
+
+
+def _instance_params(request: Request) -> tuple[str, str]:
+    return request.params["workflow_id"], request.params["instance_id"]
+
+
 def _instance_body(instance_id: str, data: Any) -> dict[str, Any]:
     return {"id": instance_id, "workflowdata": data}
 
@@ -272,6 +322,23 @@ ROUTES: Final = (
         skip_instance,
     ),
     Route(
+        "POST",
+        "/management/processes/{workflow_id}/instances/{instance_id}/nodes/{node_id}",
+        trigger_node,
+    ),
+    Route(
+        "POST",
+        "/management/processes/{workflow_id}/instances/{instance_id}"
+        "/nodeInstances/{node_instance_id}",
+        retrigger_node,
+    ),
+    Route(
+        "DELETE",
+        "/management/processes/{workflow_id}/instances/{instance_id}"
+        "/nodeInstances/{node_instance_id}",
+        cancel_node,
+    ),
+    Route(
         "GET",
         "/management/processes/{workflow_id}/instances/{instance_id}/error",
         instance_error,
@@ -282,4 +349,5 @@ ROUTES: Final = (
     Route("GET", "/{workflow_id}/{instance_id}", get_instance),
     Route("DELETE", "/{workflow_id}/{instance_id}", abort_instance),
     Route("PATCH", "/{workflow_id}/{instance_id}", patch_instance),
+    Route("PUT", "/{workflow_id}/{instance_id}", update_instance),
 )

@@ -1,5 +1,6 @@
 -- name: upsert_definition
--- Store a definition version; an unchanged checksum is a no-op (returns no row).
+-- Store a definition version and make it the one served; a no-op (returns no row) when it is
+-- already served: same checksum, available, and no available version registered after it.
 INSERT INTO definitions (workflow_id, version, name, description, source, checksum, status, registered_at)
 VALUES (%(workflow_id)s, %(version)s, %(name)s, %(description)s, %(source)s, %(checksum)s, 'AVAILABLE', %(now)s)
 ON CONFLICT (workflow_id, version) DO UPDATE
@@ -11,6 +12,11 @@ ON CONFLICT (workflow_id, version) DO UPDATE
        registered_at = EXCLUDED.registered_at
  WHERE definitions.checksum IS DISTINCT FROM EXCLUDED.checksum
     OR definitions.status <> 'AVAILABLE'
+    OR EXISTS (SELECT 1
+                 FROM definitions AS later
+                WHERE later.workflow_id = EXCLUDED.workflow_id
+                  AND later.status = 'AVAILABLE'
+                  AND later.registered_at > definitions.registered_at)
 RETURNING workflow_id
 
 -- name: get_definition
