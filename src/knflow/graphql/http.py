@@ -14,6 +14,7 @@ from typing import Any, Final
 from strawberry.http.ides import get_graphql_ide_html
 
 from graphql import GraphQLError, GraphQLSyntaxError, OperationType, parse
+from knflow.auth.policy import Permission
 from knflow.errors import InputError, KnflowError
 from knflow.graphql.context import RequestContext
 from knflow.graphql.schema import schema
@@ -29,8 +30,8 @@ _HIDDEN_MESSAGE: Final = "internal error while fetching data; see the function's
 def routes() -> list[Route]:
     """Return the GraphQL routes for `serving`."""
     return [
-        Route("POST", GRAPHQL_PATH, handle_post),
-        Route("GET", GRAPHQL_PATH, handle_get),
+        Route("POST", GRAPHQL_PATH, handle_post, Permission.READ),
+        Route("GET", GRAPHQL_PATH, handle_get, Permission.READ),
         Route("GET", GRAPHIQL_PATH, handle_graphiql),
     ]
 

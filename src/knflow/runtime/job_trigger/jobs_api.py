@@ -18,6 +18,7 @@ from typing import Any, Final
 
 import isodate
 
+from knflow.auth.policy import Permission
 from knflow.errors import InputError, NotFoundError
 from knflow.events import hints, types
 from knflow.events.codec import Event, render_time
@@ -363,11 +364,11 @@ def _patch_job(services: Services, request: Request) -> Response:
 
 
 ROUTES: Final = (
-    Route("POST", "/v2/jobs", _post_job),
-    Route("GET", "/v2/jobs/{id}", _get_job),
-    Route("DELETE", "/v2/jobs/{id}", _delete_job),
-    Route("DELETE", "/jobs/{id}", _delete_job),
-    Route("PATCH", "/jobs/{id}", _patch_job),
+    Route("POST", "/v2/jobs", _post_job, Permission.SCHEDULE),
+    Route("GET", "/v2/jobs/{id}", _get_job, Permission.SCHEDULE),
+    Route("DELETE", "/v2/jobs/{id}", _delete_job, Permission.SCHEDULE),
+    Route("DELETE", "/jobs/{id}", _delete_job, Permission.SCHEDULE),
+    Route("PATCH", "/jobs/{id}", _patch_job, Permission.SCHEDULE),
 )
 
 

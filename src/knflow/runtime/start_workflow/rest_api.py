@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
+from knflow.auth.policy import Permission
 from knflow.engine.execution import MAIN, Execution
 from knflow.engine.outcome import ERROR_MESSAGE_FAILURE, Failure, InstanceStatus
 from knflow.errors import InputError, NotFoundError
@@ -231,31 +232,45 @@ def _failed_by_error_message(row: InstanceRow) -> bool:
 
 
 ROUTES: Final = (
-    Route("GET", "/management/processes", list_definitions),
-    Route("GET", "/management/processes/{workflow_id}", describe_definition),
-    Route("GET", "/management/processes/{workflow_id}/source", definition_source),
+    Route("GET", "/management/processes", list_definitions, Permission.READ),
+    Route(
+        "GET",
+        "/management/processes/{workflow_id}",
+        describe_definition,
+        Permission.READ,
+    ),
+    Route(
+        "GET",
+        "/management/processes/{workflow_id}/source",
+        definition_source,
+        Permission.READ,
+    ),
     Route(
         "DELETE",
         "/management/processes/{workflow_id}/instances/{instance_id}",
         abort_instance,
+        Permission.ABORT,
     ),
     Route(
         "POST",
         "/management/processes/{workflow_id}/instances/{instance_id}/retrigger",
         retrigger_instance,
+        Permission.RETRIGGER,
     ),
     Route(
         "POST",
         "/management/processes/{workflow_id}/instances/{instance_id}/skip",
         skip_instance,
+        Permission.RETRIGGER,
     ),
     Route(
         "GET",
         "/management/processes/{workflow_id}/instances/{instance_id}/error",
         instance_error,
+        Permission.READ,
     ),
-    Route("POST", "/management/definitions/events", definitions_changed),
-    Route("POST", "/{workflow_id}", start_instance),
-    Route("GET", "/{workflow_id}", list_instances),
-    Route("GET", "/{workflow_id}/{instance_id}", get_instance),
+    Route("POST", "/management/definitions/events", definitions_changed, delivery=True),
+    Route("POST", "/{workflow_id}", start_instance, Permission.EXECUTE),
+    Route("GET", "/{workflow_id}", list_instances, Permission.READ),
+    Route("GET", "/{workflow_id}/{instance_id}", get_instance, Permission.READ),
 )
