@@ -41,7 +41,7 @@ class InstanceRow:
     waiting: bool
     """Every open thread waits for an event or a timer."""
     headers: Json
-    """Headers kept from the start request (`$WORKFLOW.headers`, forwarded auth headers)."""
+    """Headers kept from the start request (`$WORKFLOW.headers`); never the forwarded tokens."""
     business_key: str | None
     """Business key, when given."""
     parent_instance_id: str | None
@@ -70,6 +70,8 @@ class InstanceRow:
     """Correlation attribute values fixed by the start event (`{name: value}`)."""
     terminate_with_parent: bool = False
     """An async subflow with `onParentComplete: terminate`: it ends with its parent."""
+    initiator: str | None = None
+    """`sub` of the token that started the instance, when one did."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

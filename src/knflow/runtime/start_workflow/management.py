@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Final
 
 from knflow.engine import interpreter
@@ -12,6 +12,7 @@ from knflow.engine.outcome import InstanceStatus, Outcome
 from knflow.errors import ConflictError, NotFoundError
 from knflow.events import kogito
 from knflow.runtime.instances import after_commit, subflows, transaction
+from knflow.runtime.instances import tokens as kept_tokens
 from knflow.runtime.instances.advancing import instance_context, load_definition
 from knflow.runtime.instances.commit import commit_outcome, queue_state_change
 from knflow.runtime.services import Services
@@ -56,8 +57,14 @@ def abort(services: Services, workflow_id: str, instance_id: str) -> InstanceRow
     return row
 
 
-def retrigger(services: Services, workflow_id: str, instance_id: str) -> InstanceRow:
-    """Re-run the failed state of an instance in ERROR.
+def retrigger(
+    services: Services,
+    workflow_id: str,
+    instance_id: str,
+    *,
+    tokens: Mapping[str, str] | None = None,
+) -> InstanceRow:
+    """Re-run the failed state of an instance in ERROR; `tokens` replace the kept ones.
 
     Raises:
         NotFoundError: no such instance.
@@ -69,10 +76,17 @@ def retrigger(services: Services, workflow_id: str, instance_id: str) -> Instanc
         instance_id,
         interpreter.retrigger,
         allowed=(InstanceStatus.ERROR,),
+        tokens=tokens or {},
     )
 
 
-def skip(services: Services, workflow_id: str, instance_id: str) -> InstanceRow:
+def skip(
+    services: Services,
+    workflow_id: str,
+    instance_id: str,
+    *,
+    tokens: Mapping[str, str] | None = None,
+) -> InstanceRow:
     """Leave the current state of a failed or waiting instance through its own exit.
 
     Raises:
@@ -85,6 +99,7 @@ def skip(services: Services, workflow_id: str, instance_id: str) -> InstanceRow:
         instance_id,
         interpreter.skip,
         allowed=(InstanceStatus.ERROR, InstanceStatus.ACTIVE),
+        tokens=tokens or {},
     )
 
 
@@ -116,6 +131,7 @@ def _restart(
     restart: Callable[..., Outcome],
     *,
     allowed: tuple[InstanceStatus, ...],
+    tokens: Mapping[str, str],
 ) -> InstanceRow:
     with transaction.unit_of_work(services) as work:
         row = _lock(work.conn, workflow_id, instance_id)
@@ -124,6 +140,7 @@ def _restart(
             raise ConflictError(
                 f"instance '{instance_id}' is {row.status}; this needs {needed}"
             )
+        kept_tokens.keep(work.conn, services.settings, row.id, tokens, now=work.now)
         loaded = load_definition(work, row)
         active = dataclasses.replace(
             row,

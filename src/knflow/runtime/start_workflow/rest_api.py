@@ -16,7 +16,7 @@ from knflow.engine.outcome import ERROR_MESSAGE_FAILURE, Failure, InstanceStatus
 from knflow.errors import InputError, NotFoundError
 from knflow.events import codec, types
 from knflow.runtime import catalog
-from knflow.runtime.instances import publishing
+from knflow.runtime.instances import publishing, tokens
 from knflow.runtime.services import Services
 from knflow.runtime.start_workflow import management, registration, starting
 from knflow.runtime.web import Request, Response, Route
@@ -82,7 +82,10 @@ def abort_instance(services: Services, request: Request) -> Response:
 def retrigger_instance(services: Services, request: Request) -> Response:
     """`POST /management/processes/{id}/instances/{iid}/retrigger`."""
     row = management.retrigger(
-        services, request.params["workflow_id"], request.params["instance_id"]
+        services,
+        request.params["workflow_id"],
+        request.params["instance_id"],
+        tokens=tokens.forwarded(request.headers),
     )
     view = starting.await_settled(services, row.id, services.settings.sync_budget)
     return Response(body=_instance_body(row.id, view.data))
@@ -91,7 +94,10 @@ def retrigger_instance(services: Services, request: Request) -> Response:
 def skip_instance(services: Services, request: Request) -> Response:
     """`POST /management/processes/{id}/instances/{iid}/skip`."""
     row = management.skip(
-        services, request.params["workflow_id"], request.params["instance_id"]
+        services,
+        request.params["workflow_id"],
+        request.params["instance_id"],
+        tokens=tokens.forwarded(request.headers),
     )
     view = starting.await_settled(services, row.id, services.settings.sync_budget)
     return Response(body=_instance_body(row.id, view.data))
@@ -141,6 +147,9 @@ def start_instance(services: Services, request: Request) -> Response:
     workflow_id = request.params["workflow_id"]
     body = request.json(empty=None)
     data, variables = split_body(body)
+    initiator = request.identity.subject if request.identity else None
+    if initiator is not None and "initiatorEntity" not in variables:
+        variables["initiatorEntity"] = initiator
     row = starting.start_instance(
         services,
         starting.StartRequest(
@@ -148,6 +157,8 @@ def start_instance(services: Services, request: Request) -> Response:
             data=data,
             variables=variables,
             headers=kept_headers(request.headers),
+            tokens=tokens.forwarded(request.headers),
+            initiator=initiator,
             business_key=request.query.get("businessKey"),
         ),
     )
@@ -215,8 +226,16 @@ def split_body(body: Any) -> tuple[Any, dict[str, Any]]:
 
 
 def kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    """Headers kept for the instance (`$WORKFLOW.headers`; `X-Authorization-*` are forwarded)."""
-    return {k: v for k, v in headers.items() if k.lower() not in PRIVATE_HEADERS}
+    """Headers kept for the instance (`$WORKFLOW.headers`): never credentials.
+
+    `X-Authorization-*` tokens are sealed apart (`tokens.keep`), never kept here.
+    """
+    return {
+        k: v
+        for k, v in headers.items()
+        if k.lower() not in PRIVATE_HEADERS
+        and not k.lower().startswith(tokens.FORWARDED_PREFIX)
+    }
 
 
 def _instance_body(instance_id: str, data: Any) -> dict[str, Any]:
