@@ -11,7 +11,6 @@ import pytest
 from knflow.auth.gate import Gate
 from knflow.config import Settings
 from knflow.outbound.http import new_client
-from tests import issuer as issuers
 from tests.issuer import Issuer
 
 
@@ -26,16 +25,6 @@ class SteppedClock:
 
     def advance(self, seconds: float) -> None:
         self.now += timedelta(seconds=seconds)
-
-
-@pytest.fixture
-def keycloak() -> Iterator[Issuer]:
-    yield from issuers.keycloak()
-
-
-@pytest.fixture
-def backstage() -> Iterator[Issuer]:
-    yield from issuers.backstage()
 
 
 @pytest.fixture
