@@ -14,16 +14,18 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from knflow.auth import policy as policies
 from knflow.auth.identity import Identity, TokenKind
-from knflow.auth.keys import KeySet, Locator
 from knflow.auth.policy import Permission, Policy
-from knflow.auth.tokens import Trust, verify
 from knflow.config import AuthMode, Settings
 from knflow.errors import AuthenticationError
 from knflow.outbound.http import HttpClient
+
+if TYPE_CHECKING:  # PyJWT costs ~150 ms at each cold start; `off` mode never needs it
+    from knflow.auth.keys import Locator
+    from knflow.auth.tokens import Trust
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +63,8 @@ class Gate:
         Raises:
             InputError: the policy file cannot be read or understood.
         """
+        from knflow.auth.keys import KeySet, Locator
+        from knflow.auth.tokens import Trust
 
         def trust(
             kind: TokenKind, issuer: str, audiences: tuple[str, ...], locator: Locator
@@ -81,6 +85,8 @@ class Gate:
             )
 
         required = settings.auth_mode is AuthMode.REQUIRED
+        if not required and not settings.eventing_oidc:
+            return cls(mode=settings.auth_mode, policy=Policy(), anonymous=frozenset())
         return cls(
             mode=settings.auth_mode,
             policy=policies.load(settings.auth_policy) if required else Policy(),
@@ -172,7 +178,7 @@ class Gate:
                 "bearer tokens are not accepted here: no OIDC issuer is configured "
                 "(KNFLOW_OIDC_ISSUER); send 'X-Authorization-Backstage' instead"
             )
-        return verify(self.oidc, bearer)
+        return _verify(self.oidc, bearer)
 
     def admit_delivery(self, headers: Mapping[str, str]) -> Identity | None:
         """Check a CloudEvent delivery's token when Eventing OIDC is required.
@@ -188,7 +194,7 @@ class Gate:
                 "event deliveries need a Knative Eventing OIDC token "
                 "('Authorization: Bearer'); enable the authentication-oidc feature"
             )
-        return verify(self.eventing, token)
+        return _verify(self.eventing, token)
 
     def _backstage_identity(self, headers: Mapping[str, str]) -> Identity | None:
         raw = headers.get(BACKSTAGE_HEADER, "").strip()
@@ -202,7 +208,13 @@ class Gate:
         token = (
             raw.split(" ", 1)[1].strip() if raw.lower().startswith("bearer ") else raw
         )
-        return verify(self.backstage, token)
+        return _verify(self.backstage, token)
+
+
+def _verify(trust: Trust, token: str) -> Identity:
+    from knflow.auth import tokens
+
+    return tokens.verify(trust, token)
 
 
 def _bearer(headers: Mapping[str, str]) -> str | None:

@@ -27,7 +27,6 @@ from typing import Any
 
 from knflow.auth.identity import Identity
 from knflow.errors import DefinitionError, ForbiddenError, InputError
-from knflow.workflow import loading
 
 
 class Permission(StrEnum):
@@ -109,6 +108,9 @@ def load(path: str) -> Policy:
     """
     if not path:
         return Policy()
+    # Imported here: YAML parsing costs ~100 ms at a cold start, and only a policy file needs it.
+    from knflow.workflow import loading
+
     try:
         text = Path(path).read_text(encoding="utf-8")
         document = loading.parse_text(text, name=Path(path).name)

@@ -20,7 +20,6 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Final
 
-from knflow.auth.sealing import Sealed, TokenKeys
 from knflow.config import Settings
 from knflow.store import tokens
 from knflow.store.db import Connection
@@ -54,6 +53,10 @@ def keep(
     """Seal and store `headers` for the instance (replacing what it kept); none: no change."""
     if not headers:
         return
+    from knflow.auth.sealing import (
+        TokenKeys,
+    )  # cryptography: only when there are tokens
+
     keys = TokenKeys(settings.token_keys)
     if not keys.can_seal:
         logger.warning("forwarded tokens dropped: KNFLOW_TOKEN_KEY is not set")
@@ -74,6 +77,8 @@ def read(conn: Connection, settings: Settings, instance_id: str) -> dict[str, st
     row = tokens.get(conn, instance_id)
     if row is None:
         return {}
+    from knflow.auth.sealing import Sealed, TokenKeys
+
     opened = TokenKeys(settings.token_keys).open(
         instance_id,
         Sealed(key_id=row.key_id, nonce=row.nonce, ciphertext=row.ciphertext),
