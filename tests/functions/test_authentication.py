@@ -194,3 +194,25 @@ def test_waiting_instance_keeps_its_tokens_sealed_until_it_ends(
             (started["id"],),
         ).fetchone()[0]
     assert left == 0
+
+
+def test_retrigger_brings_fresh_tokens_to_the_failed_call(
+    api: FlaskClient, backstage: Issuer, http_peer: HttpPeer
+) -> None:
+    http_peer.queue("POST", "/greet/en", Reply(status=500, body={"error": "down"}))
+    started = api.post(
+        "/greetrest", json={"language": "en"}, headers=_greeter(backstage)
+    )
+    assert started.status_code == 500
+    fresh = {**_greeter(backstage), "X-Authorization-Github": "ghp_fresh"}
+    instance_id = started.get_json()["id"]
+    retriggered = api.post(
+        f"/management/processes/greetrest/instances/{instance_id}/retrigger",
+        headers=fresh,
+    )
+    assert retriggered.status_code == 200
+    calls = http_peer.received("POST", "/greet/en")
+    assert [c.headers["x-authorization-github"] for c in calls] == [
+        "ghp_s3cret",
+        "ghp_fresh",
+    ]
