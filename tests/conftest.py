@@ -22,7 +22,9 @@ from knflow.outbound.http import new_client
 from knflow.runtime.services import Services
 from knflow.runtime.start_workflow import registration
 from knflow.store import db, migrate
+from tests import issuer as issuers
 from tests.backstage import BackstageStandIn
+from tests.issuer import Issuer
 from tests.peers import HttpPeer, started_peer
 from tests.stack import DevStack
 
@@ -128,6 +130,18 @@ def http_peer() -> Iterator[HttpPeer]:
 def backstage_api(http_peer: HttpPeer) -> BackstageStandIn:
     """Backstage's Notifications API on `http_peer`; see `tests/backstage.py`."""
     return BackstageStandIn(http_peer)
+
+
+@pytest.fixture
+def keycloak() -> Iterator[Issuer]:
+    """A local Keycloak-realm-shaped OIDC issuer; see `tests/issuer.py`."""
+    yield from issuers.keycloak()
+
+
+@pytest.fixture
+def backstage() -> Iterator[Issuer]:
+    """A local Backstage auth backend publishing its JWKS; see `tests/issuer.py`."""
+    yield from issuers.backstage()
 
 
 @pytest.fixture

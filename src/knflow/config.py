@@ -5,16 +5,32 @@ This is the only module that reads `os.environ`; everything else receives `Setti
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import Final
 
 SECRET_ENV_PREFIX: Final = "KNFLOW_SECRET_"
 FUNCTION_URL_ENV_PREFIX: Final = "KNFLOW_FUNCTION_URL_"
 DEFAULT_KNATIVE_URL_PATTERN: Final = "http://{service}.{namespace}.svc.cluster.local"
+DEFAULT_ANONYMOUS: Final = "read,abort"
+"""What the Orchestrator plugin does without a token: reads, and `DELETE` (abort)."""
+DEFAULT_EVENTING_ISSUER: Final = "https://kubernetes.default.svc"
+DEFAULT_EVENTING_TOKEN_FILE: Final = "/oidc/token"
+"""Where a SinkBinding mounts the projected service-account token when Eventing OIDC is on."""
+
+
+class AuthMode(StrEnum):
+    """Whether callers must prove who they are."""
+
+    OFF = "off"
+    """Anyone who reaches a function may use it (`make run`, a laptop)."""
+    REQUIRED = "required"
+    """Write paths need a valid token; token-less reads only as `KNFLOW_AUTH_ANONYMOUS` allows."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -65,11 +81,46 @@ class Settings:
     """How long a runnable ACTIVE instance may go without progress before the reconcile
     re-sends its step event."""
 
+    auth_mode: AuthMode = AuthMode.OFF
+    """`KNFLOW_AUTH_MODE`: `off` (default) or `required`."""
+    oidc_issuer: str = ""
+    """`KNFLOW_OIDC_ISSUER`: the OIDC issuer (a Keycloak realm URL); its discovery gives the JWKS."""
+    oidc_audience: tuple[str, ...] = ()
+    """`KNFLOW_OIDC_AUDIENCE`: accepted `aud` values of bearer tokens (comma-separated)."""
+    backstage_jwks_url: str = ""
+    """`KNFLOW_BACKSTAGE_JWKS_URL`: the Backstage auth backend's JWKS; default from the issuer."""
+    backstage_issuer: str = ""
+    """`KNFLOW_BACKSTAGE_ISSUER`: `iss` of Backstage user tokens (`https://backstage/api/auth`)."""
+    backstage_audience: tuple[str, ...] = ("backstage",)
+    """`KNFLOW_BACKSTAGE_AUDIENCE`: accepted `aud` of Backstage user tokens."""
+    auth_policy: str = ""
+    """`KNFLOW_AUTH_POLICY`: path of the policy file; empty lets any authenticated caller do all."""
+    auth_anonymous: frozenset[str] = frozenset({"read", "abort"})
+    """`KNFLOW_AUTH_ANONYMOUS`: permissions a caller without a token has in `required` mode."""
+    auth_leeway: timedelta = timedelta(seconds=30)
+    """`KNFLOW_AUTH_LEEWAY_SECONDS`: clock skew allowed on `exp`, `nbf` and `iat`."""
+    jwks_max_age: timedelta = timedelta(minutes=5)
+    """`KNFLOW_JWKS_MAX_AGE_SECONDS`: how long fetched signing keys are trusted before a re-fetch."""
+    jwks_min_refresh: timedelta = timedelta(seconds=30)
+    """`KNFLOW_JWKS_MIN_REFRESH_SECONDS`: an unknown `kid` re-fetches at most once per interval."""
+    token_keys: tuple[str, ...] = ()
+    """`KNFLOW_TOKEN_KEY`: AES-256 keys (base64) sealing forwarded tokens; the first seals."""
+    eventing_oidc: bool = False
+    """`KNFLOW_EVENTING_OIDC=required`: CloudEvent deliveries need an audience-bound token."""
+    eventing_issuer: str = DEFAULT_EVENTING_ISSUER
+    """`KNFLOW_EVENTING_OIDC_ISSUER`: the cluster's service-account token issuer."""
+    eventing_audience: str = ""
+    """`KNFLOW_EVENTING_AUDIENCE`: the `aud` this function's deliveries carry."""
+    eventing_token_file: str = ""
+    """`KNFLOW_EVENTING_TOKEN_FILE`: the projected token the outbox sends to the broker."""
+    job_recipient_hosts: tuple[str, ...] = ()
+    """`KNFLOW_JOB_RECIPIENT_HOSTS`: host globs HTTP job recipients may name; empty: any host."""
+
     @classmethod
     def from_environment(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Build settings from `env` (the process environment by default)."""
         env = os.environ if env is None else env
-        return cls(
+        settings = cls(
             database_url=env.get("DATABASE_URL", ""),
             k_sink=env.get("K_SINK", ""),
             namespace=env.get("KNFLOW_NAMESPACE", env.get("POD_NAMESPACE", "default")),
@@ -117,6 +168,7 @@ class Settings:
                 seconds=float(env.get("KNFLOW_REDRIVE_AFTER_SECONDS", "30"))
             ),
         )
+        return _with_auth(settings, env)
 
 
 def configured_service_url(env: Mapping[str, str] | None = None) -> str:
@@ -132,6 +184,54 @@ def configured_service_url(env: Mapping[str, str] | None = None) -> str:
 def process_environment() -> dict[str, str]:
     """Return a copy of this process's environment (`knflow dev` passes it to children)."""
     return dict(os.environ)
+
+
+def _with_auth(settings: Settings, env: Mapping[str, str]) -> Settings:
+    """Add the authentication settings (`KNFLOW_AUTH_*`, `KNFLOW_OIDC_*`, `KNFLOW_EVENTING_*`...)."""
+    eventing_oidc = env.get("KNFLOW_EVENTING_OIDC", "off").strip().lower() == "required"
+    return dataclasses.replace(
+        settings,
+        auth_mode=AuthMode(env.get("KNFLOW_AUTH_MODE", "off").strip().lower()),
+        oidc_issuer=env.get("KNFLOW_OIDC_ISSUER", "").rstrip("/"),
+        oidc_audience=_listed(env.get("KNFLOW_OIDC_AUDIENCE", "")),
+        backstage_jwks_url=env.get("KNFLOW_BACKSTAGE_JWKS_URL", ""),
+        backstage_issuer=env.get("KNFLOW_BACKSTAGE_ISSUER", "").rstrip("/"),
+        backstage_audience=_listed(env.get("KNFLOW_BACKSTAGE_AUDIENCE", "backstage")),
+        auth_policy=env.get("KNFLOW_AUTH_POLICY", ""),
+        auth_anonymous=frozenset(
+            _listed(env.get("KNFLOW_AUTH_ANONYMOUS", DEFAULT_ANONYMOUS).lower())
+        ),
+        auth_leeway=_seconds(env, "KNFLOW_AUTH_LEEWAY_SECONDS", "30"),
+        jwks_max_age=_seconds(env, "KNFLOW_JWKS_MAX_AGE_SECONDS", "300"),
+        jwks_min_refresh=_seconds(env, "KNFLOW_JWKS_MIN_REFRESH_SECONDS", "30"),
+        token_keys=_value_or_file(env.get("KNFLOW_TOKEN_KEY", "")),
+        eventing_oidc=eventing_oidc,
+        eventing_issuer=env.get(
+            "KNFLOW_EVENTING_OIDC_ISSUER", DEFAULT_EVENTING_ISSUER
+        ).rstrip("/"),
+        eventing_audience=env.get("KNFLOW_EVENTING_AUDIENCE", ""),
+        eventing_token_file=env.get(
+            "KNFLOW_EVENTING_TOKEN_FILE",
+            DEFAULT_EVENTING_TOKEN_FILE if eventing_oidc else "",
+        ),
+        job_recipient_hosts=_listed(env.get("KNFLOW_JOB_RECIPIENT_HOSTS", "")),
+    )
+
+
+def _listed(text: str) -> tuple[str, ...]:
+    """Comma- or whitespace-separated values, in order, without empties."""
+    return tuple(part for part in text.replace(",", " ").split() if part)
+
+
+def _seconds(env: Mapping[str, str], name: str, default: str) -> timedelta:
+    return timedelta(seconds=float(env.get(name, default)))
+
+
+def _value_or_file(text: str) -> tuple[str, ...]:
+    """Keys given inline, or in a file (a mounted Secret) named by the value."""
+    if text and Path(text).is_file():
+        text = Path(text).read_text(encoding="utf-8")
+    return _listed(text)
 
 
 def _prefixed(env: Mapping[str, str], prefix: str) -> dict[str, str]:

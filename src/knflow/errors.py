@@ -8,7 +8,9 @@ KnflowError              base; never raised itself
 ├── NotFoundError        definition or instance does not exist
 ├── ConflictError        the request contradicts stored state
 ├── ActionError          a called service failed; `retryable` comes from its answer
-└── UnavailableError     database or network unreachable, or a timeout
+├── UnavailableError     database or network unreachable, or a timeout
+├── AuthenticationError  no valid token where one is required (401)
+└── ForbiddenError       the caller's identity lacks a permission (403)
 ```
 
 Each class says whether a retry can help (`retryable`); `serving` maps that to a status code.
@@ -102,3 +104,22 @@ class UnavailableError(KnflowError):
     """The database or a network peer could not be reached in time."""
 
     retryable: ClassVar[bool] = True
+
+
+class AuthenticationError(KnflowError):
+    """A token is missing, malformed, expired, or not signed by a trusted issuer.
+
+    The message says what to send; it never repeats the token.
+    """
+
+
+class ForbiddenError(KnflowError):
+    """The authenticated caller lacks the permission a request needs."""
+
+    def __init__(self, *, subject: str, permission: str, workflow_id: str) -> None:
+        self.subject = subject
+        self.permission = permission
+        self.workflow_id = workflow_id
+        super().__init__(
+            f"'{subject}' lacks permission '{permission}' on workflow '{workflow_id}'"
+        )

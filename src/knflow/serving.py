@@ -17,10 +17,14 @@ from typing import Final
 import flask
 
 from knflow import logs
+from knflow.auth.gate import Gate
+from knflow.auth.identity import Identity
 from knflow.config import Settings
 from knflow.errors import (
+    AuthenticationError,
     ConflictError,
     DefinitionError,
+    ForbiddenError,
     InputError,
     KnflowError,
     NotFoundError,
@@ -29,7 +33,7 @@ from knflow.errors import (
 from knflow.events import codec
 from knflow.events.codec import Event
 from knflow.outbound.http import new_client
-from knflow.runtime.services import Services
+from knflow.runtime.services import Services, system_clock
 from knflow.runtime.web import Request, Response, Route
 from knflow.store import db, migrate
 
@@ -53,10 +57,12 @@ class ProcessServices:
             if self._services is None:
                 settings = Settings.from_environment()
                 logs.configure()
+                http = new_client(settings.action_timeout)
                 self._services = Services(
                     settings=settings,
                     pool=db.open_pool(settings.database_url),
-                    http=new_client(settings.action_timeout),
+                    http=http,
+                    gate=Gate.from_settings(settings, http, system_clock),
                 )
             return self._services
 
@@ -110,9 +116,10 @@ def _serve_event(
     state: ProcessServices, handler: EventHandler, request: flask.Request
 ) -> flask.Response:
     try:
+        _authenticate_delivery(state, dict(request.headers))
         event = codec.from_http(dict(request.headers), request.get_data())
-    except InputError as error:
-        return _json_response(Response(status=400, body={"message": str(error)}))
+    except (InputError, AuthenticationError, UnavailableError) as error:
+        return _json_response(_error_response(error))
     with logs.context(ce_id=event.id, ce_type=event.type):
         try:
             reply = handler(state.get(), event)
@@ -147,15 +154,17 @@ def _event_error(error: KnflowError, event: Event) -> flask.Response:
 def _serve_route(
     state: ProcessServices, route: Route, request: Request, params: dict[str, str]
 ) -> flask.Response:
-    request = Request(
-        method=request.method,
-        path=request.path,
-        headers=request.headers,
-        query=request.query,
-        body=request.body,
-        params=params,
-    )
     try:
+        identity = _authenticate(state.get(), route, request, params)
+        request = Request(
+            method=request.method,
+            path=request.path,
+            headers=request.headers,
+            query=request.query,
+            body=request.body,
+            params=params,
+            identity=identity,
+        )
         return _json_response(route.handler(state.get(), request))
     except KnflowError as error:
         return _json_response(_error_response(error))
@@ -168,6 +177,44 @@ def _serve_route(
         )
 
 
+# --- the authentication step: which requests and deliveries may reach a handler ---
+
+
+def _authenticate(
+    services: Services, route: Route, request: Request, params: dict[str, str]
+) -> Identity | None:
+    """Admit a request to `route`, returning the identity its token proves.
+
+    Raises:
+        AuthenticationError: 401, a token is needed or invalid.
+        ForbiddenError: 403, the policy does not grant the route's permission.
+    """
+    if route.delivery:
+        return services.gate.admit_delivery(request.headers)
+    if route.permission is None:
+        return None
+    return services.gate.admit(
+        request.headers,
+        request.query,
+        permission=route.permission,
+        workflow_id=params.get("workflow_id", "*"),
+    )
+
+
+def _authenticate_delivery(state: ProcessServices, headers: dict[str, str]) -> None:
+    """Admit a CloudEvent delivery (an Eventing OIDC token when that is required)."""
+    state.get().gate.admit_delivery({k.lower(): v for k, v in headers.items()})
+
+
+def _challenge(error: AuthenticationError) -> dict[str, str]:
+    """The `WWW-Authenticate` answer of a 401 (RFC 6750)."""
+    reason = str(error).replace('"', "'")
+    return {
+        "www-authenticate": f'Bearer realm="knflow", error="invalid_token", '
+        f'error_description="{reason}"'
+    }
+
+
 def _error_response(error: KnflowError) -> Response:
     body: dict[str, object] = {"message": str(error)}
     if isinstance(error, InputError) and error.details:
@@ -175,6 +222,10 @@ def _error_response(error: KnflowError) -> Response:
     if isinstance(error, DefinitionError):
         body["details"] = [str(problem) for problem in error.problems]
     status = 500
+    if isinstance(error, AuthenticationError):
+        return Response(status=401, body=body, headers=_challenge(error))
+    if isinstance(error, ForbiddenError):
+        return Response(status=403, body=body)
     if isinstance(error, (InputError, DefinitionError)):
         status = 400
     elif isinstance(error, NotFoundError):

@@ -287,4 +287,6 @@ def test_generated_triggers_parse_as_routing() -> None:
     sources = [_Source({"events": [{"name": "a", "type": "org.a"}]})]
     generated = manifests.consumed_event_triggers(sources, namespace="default")
     [trigger] = manifests.parse_routing(generated).triggers
-    assert trigger.subscriber == Destination(kind="Service", name="step-executor")
+    assert trigger.subscriber == Destination(
+        kind="Service", name="step-executor", audience="knflow-step-executor"
+    )

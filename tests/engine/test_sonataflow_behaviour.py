@@ -204,7 +204,9 @@ def test_abort_without_completed_compensable_states_is_left_to_the_runtime() -> 
     waiting = _start(definition, {})
 
     assert (
-        interventions.abort(definition, Evaluator(), INSTANCE, waiting.execution, now=NOW)
+        interventions.abort(
+            definition, Evaluator(), INSTANCE, waiting.execution, now=NOW
+        )
         is None
     )
 

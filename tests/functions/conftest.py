@@ -9,6 +9,7 @@ import pytest
 from functions_framework import create_app
 
 from tests.conftest import ROOT
+from tests.issuer import TEST_TOKEN_KEY
 
 FunctionClient = Callable[[str], "flask.testing.FlaskClient"]
 
@@ -20,6 +21,7 @@ def function_client(
     """Return a factory of test clients for `functions/<name>/main.py` on this test's database."""
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.delenv("K_SINK", raising=False)
+    monkeypatch.setenv("KNFLOW_TOKEN_KEY", TEST_TOKEN_KEY)
 
     def client(name: str) -> flask.testing.FlaskClient:
         app = create_app(

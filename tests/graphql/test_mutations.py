@@ -104,3 +104,20 @@ def test_mutations_are_refused_over_get(indexed: FlaskClient) -> None:
     )
 
     assert answer.status_code == 405
+
+
+def test_mutations_pass_the_callers_tokens_on_so_the_runtime_authorizes_the_caller(
+    indexed: FlaskClient, http_peer: HttpPeer
+) -> None:
+    http_peer.route("POST", BASE + "/retrigger", Reply(200, {}))
+    query = "mutation ($id: String) { ProcessInstanceRetry(id: $id) }"
+
+    indexed.post(
+        "/graphql",
+        json={"query": query, "variables": {"id": "f-1"}},
+        headers={"X-Authorization-Backstage": "user-token", "Cookie": "s=1"},
+    )
+
+    sent = http_peer.requests[0].headers
+    assert sent["x-authorization-backstage"] == "user-token"
+    assert "cookie" not in sent

@@ -12,16 +12,18 @@ import dataclasses
 import re
 import signal
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
 from knflow import config, logs
+from knflow.auth import sealing
 from knflow.commands import environment
 from knflow.config import Settings
 from knflow.devstack import supervisor
-from knflow.devstack.broker import DevBroker
+from knflow.devstack.broker import DevBroker, broker_audience
 from knflow.devstack.manifests import Routing
-from knflow.devstack.supervisor import Plan, Supervisor
+from knflow.devstack.supervisor import EventingOidc, Plan, Supervisor
 from knflow.errors import DefinitionError, KnflowError
 from knflow.runtime.start_workflow import registration
 
@@ -92,26 +94,52 @@ def _serve(args: argparse.Namespace, settings: Settings, stop: threading.Event) 
         args.functions, args.port_base, namespace=_namespace(routing, settings)
     )
     data_dir = Path.cwd() / ".pgdata" / "dev"
-    with environment.database(settings, data_dir=data_dir) as database_url:
+    with (
+        environment.database(settings, data_dir=data_dir) as database_url,
+        tempfile.TemporaryDirectory(prefix="knflow-dev-oidc-") as token_dir,
+    ):
         broker = DevBroker(
             routing,
             subscribers=plan.subscribers(),
             port=plan.port_base,
             backoff_count_from=args.backoff_count_from,
+            oidc=settings.eventing_oidc,
         ).start()
+        oidc = _project_tokens(broker, plan, Path(token_dir))
         try:
-            _run_functions(args, plan, database_url, stop)
+            _run_functions(args, plan, database_url, stop, oidc=oidc)
         finally:
             broker.stop()
 
 
+def _project_tokens(
+    broker: DevBroker, plan: Plan, token_dir: Path
+) -> EventingOidc | None:
+    """Write each function's broker token, as a SinkBinding would mount it (OIDC mode)."""
+    if broker.issuer is None:
+        return None
+    audience = broker_audience(plan.namespace, "default")
+    for name in [spec.name for spec in plan.functions] + ["knflow-dev"]:
+        subject = f"system:serviceaccount:{plan.namespace}:{name}"
+        token = broker.issuer.mint(audience, subject=subject, lifetime_seconds=86_400)
+        (token_dir / f"{name}.token").write_text(token, encoding="utf-8")
+    return EventingOidc(issuer=broker.issuer.issuer, token_dir=token_dir)
+
+
 def _run_functions(
-    args: argparse.Namespace, plan: Plan, database_url: str, stop: threading.Event
+    args: argparse.Namespace,
+    plan: Plan,
+    database_url: str,
+    stop: threading.Event,
+    *,
+    oidc: EventingOidc | None,
 ) -> None:
     base = config.process_environment()
+    # Forwarded tokens are sealed at rest; a laptop stack gets a key for its lifetime.
+    base.setdefault("KNFLOW_TOKEN_KEY", sealing.new_key())
     environments = {
         spec.name: supervisor.function_environment(
-            plan, spec, base=base, database_url=database_url
+            plan, spec, base=base, database_url=database_url, oidc=oidc
         )
         for spec in plan.functions
     }
@@ -124,7 +152,7 @@ def _run_functions(
     )
     try:
         functions.start()
-        changed = _register(plan, database_url, args.workflows)
+        changed = _register(plan, database_url, args.workflows, oidc)
         functions.mark_ready(
             broker=plan.broker_ingress, database=_redacted(database_url)
         )
@@ -134,7 +162,9 @@ def _run_functions(
         functions.stop()
 
 
-def _register(plan: Plan, database_url: str, folder: Path) -> list[str]:
+def _register(
+    plan: Plan, database_url: str, folder: Path, oidc: EventingOidc | None
+) -> list[str]:
     """Register the definitions as start-workflow would announce them, through the broker."""
     settings = dataclasses.replace(
         Settings.from_environment(config.process_environment()),
@@ -143,6 +173,9 @@ def _register(plan: Plan, database_url: str, folder: Path) -> list[str]:
         service_url=plan.url("start-workflow"),
         runtime_url=plan.url("start-workflow"),
         jobs_url=plan.url("job-trigger"),
+        eventing_token_file=""
+        if oidc is None
+        else str(oidc.token_dir / "knflow-dev.token"),
     )
     with environment.services(settings, database_url) as services:
         return registration.register_folder(services, folder)

@@ -210,7 +210,11 @@ def _trigger(
         "spec": {
             "broker": broker,
             "filter": {"attributes": {"type": event_type}},
-            "subscriber": {"ref": {**service, "name": STEP_EXECUTOR}},
+            "subscriber": {
+                "ref": {**service, "name": STEP_EXECUTOR},
+                # Eventing OIDC: the audience step-executor checks on deliveries.
+                "audience": f"knflow-{STEP_EXECUTOR}",
+            },
             "delivery": {
                 **CONSUMED_EVENT_DELIVERY,
                 "deadLetterSink": {

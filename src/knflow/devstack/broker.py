@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 from croniter import croniter
 
+from knflow.auth.minting import DevIssuer
 from knflow.devstack.manifests import (
     PING_TYPE,
     Broker,
@@ -50,6 +51,13 @@ DEFAULT_ATTEMPT_TIMEOUT: Final = timedelta(seconds=60)
 PING_DELIVERY: Final = Delivery(
     retry=5, backoff_policy="exponential", backoff_delay=timedelta(milliseconds=50)
 )
+OIDC_PATH: Final = "/oidc"
+"""Where the broker serves its stand-in service-account issuer (Eventing OIDC mode)."""
+
+
+def broker_audience(namespace: str, name: str) -> str:
+    """The OIDC audience of a broker's ingress, as Knative Eventing names it."""
+    return f"eventing.knative.dev/broker/{namespace}/{name}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -90,8 +98,14 @@ class DevBroker:
         port: int = 0,
         backoff_count_from: int = 0,
         workers: int = 64,
+        oidc: bool = False,
     ) -> None:
-        """Bind the port; `subscribers` maps a service or function name to a URL."""
+        """Bind the port; `subscribers` maps a service or function name to a URL.
+
+        With `oidc`, the broker plays Knative Eventing's OIDC mode: its ingress needs a token
+        for its audience, and each delivery carries one for the destination's `audience`,
+        both signed by `issuer`, served under `/oidc`.
+        """
         self._routing = routing
         self._subscribers = dict(subscribers)
         self._count_from = backoff_count_from
@@ -103,6 +117,7 @@ class DevBroker:
             threading.Thread(target=self._serve, daemon=True),
             threading.Thread(target=self._tick_ping_sources, daemon=True),
         ]
+        self.issuer = DevIssuer(f"{self.url}{OIDC_PATH}") if oidc else None
 
     @property
     def url(self) -> str:
@@ -183,25 +198,60 @@ class DevBroker:
                 extra={**_ids(event), "trigger": trigger.name},
             )
             return
-        attempt = self._send(url, event, delivery, namespace=trigger.namespace)
+        attempt = self._send(
+            url,
+            event,
+            delivery,
+            namespace=trigger.namespace,
+            token=self._token(trigger.subscriber, trigger.namespace),
+        )
         if attempt.succeeded:
             if attempt.reply is not None:
                 self._reingest(broker, attempt.reply, ttl - 1)
             return
         self._dead_letter(trigger, event, delivery, attempt)
 
+    def admits(self, namespace: str, name: str, authorization: str) -> bool:
+        """Whether an ingress request may enter (always, unless in OIDC mode)."""
+        if self.issuer is None:
+            return True
+        scheme, _, token = authorization.partition(" ")
+        return scheme.lower() == "bearer" and self.issuer.accepts(
+            token.strip(), broker_audience(namespace, name)
+        )
+
+    def _token(self, destination: Destination, namespace: str) -> str | None:
+        """The delivery token for `destination`: its audience, or the broker's."""
+        if self.issuer is None:
+            return None
+        audience = destination.audience
+        if destination.kind == "Broker":
+            audience = broker_audience(
+                destination.namespace or namespace, str(destination.name)
+            )
+        if audience is None:
+            return None
+        subject = f"system:serviceaccount:{namespace}:knflow-dev-broker"
+        return self.issuer.mint(audience, subject=subject, lifetime_seconds=600)
+
     def _send(
-        self, url: str, event: Event, delivery: Delivery, *, namespace: str
+        self,
+        url: str,
+        event: Event,
+        delivery: Delivery,
+        *,
+        namespace: str,
+        token: str | None = None,
     ) -> Attempt:
         """Deliver with the retries of `delivery`; return the last attempt."""
-        attempt = _post(url, event, delivery, namespace=namespace)
+        attempt = _post(url, event, delivery, namespace=namespace, token=token)
         for retry in range(delivery.retry):
             if attempt.succeeded or not attempt.retryable:
                 return attempt
             wait = delivery.backoff(retry, count_from=self._count_from)
             if self._stopping.wait(wait.total_seconds()):
                 return attempt
-            attempt = _post(url, event, delivery, namespace=namespace)
+            attempt = _post(url, event, delivery, namespace=namespace, token=token)
         return attempt
 
     def _dead_letter(
@@ -210,7 +260,7 @@ class DevBroker:
         sink = delivery.dead_letter_sink
         url = None if sink is None else self.resolve(sink, trigger.namespace)
         extra = {**_ids(event), "trigger": trigger.name, "status": failed.status}
-        if url is None:
+        if sink is None or url is None:
             logger.warning("event dropped after failed delivery", extra=extra)
             return
         errors = {"knativeerrordest": failed.url}
@@ -221,7 +271,13 @@ class DevBroker:
             errors["knativeerrordata"] = data
         dead = replace(event, extensions={**event.extensions, **errors})
         final = replace(delivery, dead_letter_sink=None)
-        sent = self._send(url, dead, final, namespace=trigger.namespace)
+        sent = self._send(
+            url,
+            dead,
+            final,
+            namespace=trigger.namespace,
+            token=self._token(sink, trigger.namespace),
+        )
         logger.warning(
             "event dead-lettered", extra={**extra, "delivered": sent.succeeded}
         )
@@ -252,7 +308,13 @@ class DevBroker:
             )
             return
         event = ping_event(source, datetime.now(UTC))
-        attempt = self._send(url, event, PING_DELIVERY, namespace=source.namespace)
+        attempt = self._send(
+            url,
+            event,
+            PING_DELIVERY,
+            namespace=source.namespace,
+            token=self._token(source.sink, source.namespace),
+        )
         if not attempt.succeeded:
             logger.warning(
                 "ping dropped", extra={**_ids(event), "status": attempt.status}
@@ -317,12 +379,16 @@ class _Schedule:
         self.next_at = self._cron.get_next(datetime)
 
 
-def _post(url: str, event: Event, delivery: Delivery, *, namespace: str) -> Attempt:
+def _post(
+    url: str, event: Event, delivery: Delivery, *, namespace: str, token: str | None
+) -> Attempt:
     if delivery.structured:
         headers, body = codec.to_structured_http(event)
     else:
         headers, body = codec.to_binary_http(event)
     headers = {**headers, "Prefer": "reply", "Kn-Namespace": namespace}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
     timeout = (delivery.timeout or DEFAULT_ATTEMPT_TIMEOUT).total_seconds()
     parts = urlsplit(url)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
@@ -383,6 +449,11 @@ def _handler_class(broker: DevBroker) -> type[BaseHTTPRequestHandler]:
             if len(parts) != 2 or not broker.has_broker(parts[0], parts[1]):
                 self._answer(404, {"message": f"no broker at {self.path}"})
                 return
+            if not broker.admits(
+                parts[0], parts[1], self.headers.get("authorization", "")
+            ):
+                self._answer(401, {"message": "the broker needs an OIDC token"})
+                return
             try:
                 event = codec.from_http(dict(self.headers.items()), body)
             except InputError as error:
@@ -396,6 +467,11 @@ def _handler_class(broker: DevBroker) -> type[BaseHTTPRequestHandler]:
             if self.path.startswith("/health/"):
                 self._answer(200, {"status": "UP"})
                 return
+            if broker.issuer is not None and self.path.startswith(OIDC_PATH):
+                document = broker.issuer.documents().get(self.path[len(OIDC_PATH) :])
+                if document is not None:
+                    self._answer(200, document)
+                    return
             self._answer(405, {"message": "send CloudEvents with POST"})
 
         def do_OPTIONS(self) -> None:
@@ -405,7 +481,7 @@ def _handler_class(broker: DevBroker) -> type[BaseHTTPRequestHandler]:
             self.send_header("content-length", "0")
             self.end_headers()
 
-        def _answer(self, status: int, body: dict[str, str] | None) -> None:
+        def _answer(self, status: int, body: dict[str, Any] | None) -> None:
             payload = b"" if body is None else json.dumps(body).encode("utf-8")
             self.send_response(status)
             if body is not None:

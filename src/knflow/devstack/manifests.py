@@ -60,6 +60,8 @@ class Destination:
     """Namespace of the referenced object; None means the referrer's namespace."""
     uri: str | None = None
     """Absolute URI, or a path relative to the reference's address."""
+    audience: str | None = None
+    """OIDC audience of the destination (Eventing OIDC mode), when it declares one."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -311,8 +313,9 @@ def _parse_destination(raw: Any, where: str) -> Destination:
     uri = spec.get("uri")
     if ref is None and not uri:
         raise InputError(f"{where}: a destination needs a ref or a uri")
+    audience = None if spec.get("audience") is None else str(spec["audience"])
     if ref is None:
-        return Destination(uri=str(uri))
+        return Destination(uri=str(uri), audience=audience)
     ref = _mapping(ref, f"{where}/ref")
     if not ref.get("name") or not ref.get("kind"):
         raise InputError(f"{where}/ref: a reference needs a kind and a name")
@@ -321,6 +324,7 @@ def _parse_destination(raw: Any, where: str) -> Destination:
         name=str(ref["name"]),
         namespace=ref.get("namespace"),
         uri=None if uri is None else str(uri),
+        audience=audience,
     )
 
 
@@ -371,7 +375,8 @@ def _generated_trigger(event_type: str, namespace: str, broker: str) -> dict[str
                     "apiVersion": SERVING_API,
                     "kind": "Service",
                     "name": STEP_EXECUTOR,
-                }
+                },
+                "audience": f"knflow-{STEP_EXECUTOR}",
             },
         },
     }

@@ -139,13 +139,44 @@ def build_routing(
     return manifests.parse_routing(documents, namespace=namespace)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EventingOidc:
+    """Eventing OIDC in the development stack: the broker's issuer and the functions' tokens."""
+
+    issuer: str
+    """The broker's stand-in service-account issuer."""
+    token_dir: Path
+    """Folder of one projected token per function (`<name>.token`)."""
+
+
+def eventing_audience(function_name: str) -> str:
+    """The OIDC audience of a function's deliveries (the Triggers' `subscriber.audience`)."""
+    return f"knflow-{function_name}"
+
+
 def function_environment(
-    plan: Plan, spec: FunctionSpec, *, base: Mapping[str, str], database_url: str
+    plan: Plan,
+    spec: FunctionSpec,
+    *,
+    base: Mapping[str, str],
+    database_url: str,
+    oidc: EventingOidc | None = None,
 ) -> dict[str, str]:
     """Return the environment of one function: `base` plus what Knative would inject."""
     service_url = plan.url("start-workflow")
+    eventing = (
+        {}
+        if oidc is None
+        else {
+            "KNFLOW_EVENTING_OIDC": "required",
+            "KNFLOW_EVENTING_OIDC_ISSUER": oidc.issuer,
+            "KNFLOW_EVENTING_AUDIENCE": eventing_audience(spec.name),
+            "KNFLOW_EVENTING_TOKEN_FILE": str(oidc.token_dir / f"{spec.name}.token"),
+        }
+    )
     return {
         **base,
+        **eventing,
         "DATABASE_URL": database_url,
         "K_SINK": plan.broker_ingress,
         "K_SERVICE": spec.name,

@@ -8,6 +8,7 @@ queries instead of N.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from knflow.runtime.services import Services
@@ -24,6 +25,8 @@ class RequestContext:
     """The process's dependencies (mutations call out through them)."""
     conn: Connection
     """The request's connection, inside one read transaction."""
+    credentials: Mapping[str, str] = field(default_factory=dict)
+    """The caller's `Authorization`/`X-Authorization-Backstage`, passed on by mutations."""
     seen: dict[str, InstanceRow] = field(default_factory=dict)
     """Every instance the request has produced so far, by id."""
     _nodes: dict[str, list[NodeRow]] = field(default_factory=dict)

@@ -9,11 +9,13 @@ Answers as the Data Index (graphql-java on Vert.x) does: 200 with `data` and
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any, Final
 
 from strawberry.http.ides import get_graphql_ide_html
 
 from graphql import GraphQLError, GraphQLSyntaxError, OperationType, parse
+from knflow.auth.policy import Permission
 from knflow.errors import InputError, KnflowError
 from knflow.graphql.context import RequestContext
 from knflow.graphql.schema import schema
@@ -23,28 +25,40 @@ from knflow.store import db
 
 GRAPHQL_PATH: Final = "/graphql"
 GRAPHIQL_PATH: Final = "/graphiql"
+CREDENTIAL_HEADERS: Final = ("authorization", "x-authorization-backstage")
 _HIDDEN_MESSAGE: Final = "internal error while fetching data; see the function's log"
 
 
 def routes() -> list[Route]:
     """Return the GraphQL routes for `serving`."""
     return [
-        Route("POST", GRAPHQL_PATH, handle_post),
-        Route("GET", GRAPHQL_PATH, handle_get),
+        Route("POST", GRAPHQL_PATH, handle_post, Permission.READ),
+        Route("GET", GRAPHQL_PATH, handle_get, Permission.READ),
         Route("GET", GRAPHIQL_PATH, handle_graphiql),
     ]
 
 
 def handle_post(services: Services, request: Request) -> Response:
     """Execute a POSTed operation (JSON body, or an `application/graphql` body)."""
+    credentials = caller_credentials(request)
     if request.headers.get("content-type", "").startswith("application/graphql"):
-        return execute(services, request.body.decode("utf-8"), None, None)
+        return execute(
+            services,
+            request.body.decode("utf-8"),
+            None,
+            None,
+            credentials=credentials,
+        )
     body = request.json(empty={})
     if not isinstance(body, dict):
         raise InputError("the GraphQL request body must be a JSON object")
     variables = body.get("variables")
     return execute(
-        services, body.get("query"), _variables(variables), body.get("operationName")
+        services,
+        body.get("query"),
+        _variables(variables),
+        body.get("operationName"),
+        credentials=credentials,
     )
 
 
@@ -80,6 +94,7 @@ def execute(
     operation_name: Any,
     *,
     allow_mutation: bool = True,
+    credentials: Mapping[str, str] | None = None,
 ) -> Response:
     """Run one GraphQL operation inside one database transaction.
 
@@ -94,7 +109,9 @@ def execute(
         result = schema().execute_sync(
             query,
             variable_values=variables,
-            context_value=RequestContext(services=services, conn=conn),
+            context_value=RequestContext(
+                services=services, conn=conn, credentials=credentials or {}
+            ),
             operation_name=operation_name if isinstance(operation_name, str) else None,
         )
     body: dict[str, Any] = {}
@@ -122,6 +139,15 @@ def format_error(error: GraphQLError) -> dict[str, Any]:
         "classification": classification,
     }
     return formatted
+
+
+def caller_credentials(request: Request) -> dict[str, str]:
+    """The caller's tokens, when it sent any, for the calls its mutations make."""
+    return {
+        name: request.headers[name]
+        for name in CREDENTIAL_HEADERS
+        if request.headers.get(name)
+    }
 
 
 def _variables(value: Any) -> dict[str, Any] | None:

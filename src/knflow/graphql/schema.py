@@ -7,6 +7,7 @@ schemas plus the mutations); the Backstage Orchestrator plugin depends on them.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import datetime
 from functools import cache
 from typing import Any, Final
@@ -130,17 +131,23 @@ class Mutation:
     @strawberry.mutation
     def ProcessInstanceAbort(self, info: Ctx, id: str | None = None) -> str | None:
         row = _instance(info, id)
-        return management.abort_instance(*_runtime(info), row.process_id, row.id)
+        return management.abort_instance(
+            *_runtime(info), row.process_id, row.id, credentials=_credentials(info)
+        )
 
     @strawberry.mutation
     def ProcessInstanceRetry(self, info: Ctx, id: str | None = None) -> str | None:
         row = _instance(info, id)
-        return management.retrigger_instance(*_runtime(info), row.process_id, row.id)
+        return management.retrigger_instance(
+            *_runtime(info), row.process_id, row.id, credentials=_credentials(info)
+        )
 
     @strawberry.mutation
     def ProcessInstanceSkip(self, info: Ctx, id: str | None = None) -> str | None:
         row = _instance(info, id)
-        return management.skip_instance(*_runtime(info), row.process_id, row.id)
+        return management.skip_instance(
+            *_runtime(info), row.process_id, row.id, credentials=_credentials(info)
+        )
 
     @strawberry.mutation
     def ProcessInstanceUpdateVariables(
@@ -148,7 +155,11 @@ class Mutation:
     ) -> str | None:
         row = _instance(info, id)
         return management.update_variables(
-            *_runtime(info), row.process_id, row.id, variables=variables or "{}"
+            *_runtime(info),
+            row.process_id,
+            row.id,
+            variables=variables or "{}",
+            credentials=_credentials(info),
         )
 
     @strawberry.mutation
@@ -157,7 +168,11 @@ class Mutation:
     ) -> str | None:
         row = _instance(info, id)
         return management.trigger_node(
-            *_runtime(info), row.process_id, row.id, node_id=nodeId or ""
+            *_runtime(info),
+            row.process_id,
+            row.id,
+            node_id=nodeId or "",
+            credentials=_credentials(info),
         )
 
     @strawberry.mutation
@@ -170,6 +185,7 @@ class Mutation:
             row.process_id,
             row.id,
             node_instance_id=nodeInstanceId or "",
+            credentials=_credentials(info),
         )
 
     @strawberry.mutation
@@ -182,13 +198,19 @@ class Mutation:
             row.process_id,
             row.id,
             node_instance_id=nodeInstanceId or "",
+            credentials=_credentials(info),
         )
 
     @strawberry.mutation
     def JobCancel(self, info: Ctx, id: str | None = None) -> str | None:
         services = info.context.services
         job_id = _job_id(info, id)
-        return management.cancel_job(services.http, services.settings.jobs_url, job_id)
+        return management.cancel_job(
+            services.http,
+            services.settings.jobs_url,
+            job_id,
+            credentials=_credentials(info),
+        )
 
     @strawberry.mutation
     def JobReschedule(
@@ -197,7 +219,11 @@ class Mutation:
         services = info.context.services
         job_id = _job_id(info, id)
         return management.reschedule_job(
-            services.http, services.settings.jobs_url, job_id, data=data or "{}"
+            services.http,
+            services.settings.jobs_url,
+            job_id,
+            data=data or "{}",
+            credentials=_credentials(info),
         )
 
 
@@ -263,6 +289,11 @@ def _job_id(info: Ctx, job_id: str | None) -> str:
     if not job_id:
         raise NotFoundError("job id is missing")
     return job_id
+
+
+def _credentials(info: Ctx) -> Mapping[str, str]:
+    """The caller's own tokens: the runtime and the jobs API authorize the caller, not us."""
+    return info.context.credentials
 
 
 def _runtime(info: Ctx) -> tuple[Any, str]:

@@ -28,6 +28,6 @@ class FunctionCall:
     workflow_id: str
     """The calling instance's workflow."""
     forward_headers: Mapping[str, str] = field(default_factory=dict)
-    """Headers sent on every HTTP call (`X-Authorization-*` from the start request)."""
+    """Headers sent with the call: the instance's kept tokens the function asks for."""
     timeout: timedelta | None = None
     """`actionExecTimeout` when set; `Settings.action_timeout` otherwise."""

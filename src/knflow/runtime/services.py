@@ -5,13 +5,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Final
 
-from knflow.config import Settings
+from knflow.auth.gate import Gate
+from knflow.auth.policy import Policy
+from knflow.config import AuthMode, Settings
 from knflow.outbound.http import HttpClient
 from knflow.runtime.catalog import DefinitionCache
 from knflow.store.db import Pool
 
 Clock = Callable[[], datetime]
+
+OPEN_GATE: Final[Gate] = Gate(mode=AuthMode.OFF, policy=Policy(), anonymous=frozenset())
+"""The gate of processes that serve no requests (the CLI, local runs)."""
 
 
 def system_clock() -> datetime:
@@ -33,3 +39,5 @@ class Services:
     """The time source; tests pass their own."""
     definitions: DefinitionCache = field(default_factory=DefinitionCache)
     """Parsed definitions of this process."""
+    gate: Gate = field(default_factory=lambda: OPEN_GATE)
+    """Authentication and authorization of requests (`serving` builds it from the settings)."""

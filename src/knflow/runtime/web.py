@@ -8,6 +8,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from knflow.auth.identity import Identity
+from knflow.auth.policy import Permission
 from knflow.errors import InputError
 from knflow.runtime.services import Services
 
@@ -28,6 +30,8 @@ class Request:
     """The raw body."""
     params: Mapping[str, str] = field(default_factory=dict)
     """Values of the `{name}` placeholders of the matched route."""
+    identity: Identity | None = None
+    """Who sent it, when a token proved it (`serving`'s authentication step)."""
 
     def json(self, *, empty: Any = None) -> Any:
         """Parse the body as JSON; an empty body gives `empty`.
@@ -60,11 +64,18 @@ Handler = Callable[[Services, Request], Response]
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """One method and path pattern (`/management/processes/{id}`) and its handler."""
+    """One method and path pattern (`/management/processes/{id}`), its handler and its guard.
+
+    A route with a `permission` needs it (on the `workflow_id` placeholder, or on every
+    workflow) when authentication is required; a `delivery` route takes CloudEvents from the
+    broker and needs an Eventing OIDC token when that is on; other routes are open.
+    """
 
     method: str
     pattern: str
     handler: Handler
+    permission: Permission | None = None
+    delivery: bool = False
 
     def match(self, method: str, path: str) -> dict[str, str] | None:
         """Return the placeholder values when this route serves `method` and `path`."""

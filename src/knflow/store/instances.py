@@ -48,7 +48,7 @@ class InstanceRow:
     waiting: bool
     """Every open thread waits for an event or a timer."""
     headers: Json
-    """Headers kept from the start request (`$WORKFLOW.headers`, forwarded auth headers)."""
+    """Headers kept from the start request (`$WORKFLOW.headers`); never the forwarded tokens."""
     business_key: str | None
     """Business key, when given."""
     parent_instance_id: str | None
@@ -79,6 +79,8 @@ class InstanceRow:
     """An async subflow with `onParentComplete: terminate`: it ends with its parent."""
     input: Json = None
     """The input it started with (`$WORKFLOW.input`); written once, never updated."""
+    initiator: str | None = None
+    """`sub` of the token that started the instance, when one did."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

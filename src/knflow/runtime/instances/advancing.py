@@ -7,7 +7,7 @@ step event, a resumed parent — goes through `advance_locked`.
 from __future__ import annotations
 
 from knflow.engine import interpreter
-from knflow.engine.context import InstanceContext
+from knflow.engine.context import ANONYMOUS, InstanceContext
 from knflow.engine.execution import Execution
 from knflow.engine.outcome import Activation, CallCompleted
 from knflow.events.codec import Event
@@ -72,4 +72,5 @@ def instance_context(row: InstanceRow, services: Services) -> InstanceContext:
         headers=row.headers or {},
         secrets=services.settings.secrets,
         input=row.input,
+        identity=row.initiator or ANONYMOUS,
     )

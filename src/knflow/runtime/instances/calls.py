@@ -1,8 +1,8 @@
 """Service calls performed by this process: what to call, and calling it.
 
 A call is performed outside any transaction; its result (or failure) comes back to the engine
-as an activation. The `X-Authorization-*` headers of the request that started the instance go
-along with every call, as SonataFlow forwards them.
+as an activation. The tokens the instance keeps go along to the functions that ask for them
+(`tokens.headers_for`), read while the call is claimed, inside the transaction.
 """
 
 from __future__ import annotations
@@ -15,19 +15,21 @@ from knflow.errors import ActionError
 from knflow.outbound import function_errors, functions
 from knflow.outbound.function_call import FunctionCall
 from knflow.runtime.catalog import LoadedDefinition
-from knflow.runtime.instances import claims
-from knflow.runtime.instances.work import PendingCall
+from knflow.runtime.instances import claims, tokens
+from knflow.runtime.instances.work import PendingCall, UnitOfWork
 from knflow.runtime.services import Services
 from knflow.store.instances import InstanceRow
 from knflow.workflow.model import Json
 
 logger = logging.getLogger(__name__)
 
-FORWARDED_PREFIX = "x-authorization-"
-
 
 def pending(
-    row: InstanceRow, loaded: LoadedDefinition, thread_id: str, wait: CallWait
+    work: UnitOfWork,
+    row: InstanceRow,
+    loaded: LoadedDefinition,
+    thread_id: str,
+    wait: CallWait,
 ) -> PendingCall:
     """Describe the call `thread_id` of `row` is blocked on, for this process to perform."""
     return PendingCall(
@@ -37,13 +39,13 @@ def pending(
         function_name=wait.function,
         arguments=wait.arguments,
         loaded=loaded,
-        headers=forwarded_headers(row),
+        headers=forwarded_headers(work, row, loaded, wait.function),
         timeout=wait.timeout,
     )
 
 
 def asynchronous(
-    row: InstanceRow, loaded: LoadedDefinition, command: CallFunction
+    work: UnitOfWork, row: InstanceRow, loaded: LoadedDefinition, command: CallFunction
 ) -> PendingCall:
     """Describe an `invoke: async` call: performed after commit, nobody waits for it."""
     return PendingCall(
@@ -53,19 +55,21 @@ def asynchronous(
         function_name=command.function_name,
         arguments=command.arguments,
         loaded=loaded,
-        headers=forwarded_headers(row),
+        headers=forwarded_headers(work, row, loaded, command.function_name),
         asynchronous=True,
         timeout=command.timeout,
     )
 
 
-def forwarded_headers(row: InstanceRow) -> dict[str, str]:
-    """Return the start request's `X-Authorization-*` headers, forwarded to every call."""
-    return {
-        name: value
-        for name, value in (row.headers or {}).items()
-        if name.lower().startswith(FORWARDED_PREFIX)
-    }
+def forwarded_headers(
+    work: UnitOfWork, row: InstanceRow, loaded: LoadedDefinition, function_name: str
+) -> dict[str, str]:
+    """Return the kept tokens a call of `function_name` carries (none unless it asks)."""
+    function_def = loaded.definition.functions.get(function_name)
+    if function_def is None or not tokens.wanted_by(function_def):
+        return {}
+    kept = tokens.read(work.conn, work.services.settings, row.id)
+    return tokens.headers_for(function_def, kept)
 
 
 def perform(services: Services, call: PendingCall) -> tuple[Json, Failure | None]:

@@ -27,7 +27,14 @@ from knflow.engine.outcome import (
 )
 from knflow.events import hints, kogito, produced, types
 from knflow.runtime.catalog import LoadedDefinition
-from knflow.runtime.instances import calls, claims, correlation, process_events, timers
+from knflow.runtime.instances import (
+    calls,
+    claims,
+    correlation,
+    process_events,
+    timers,
+    tokens,
+)
 from knflow.runtime.instances.work import (
     ContinueInstance,
     EndChildren,
@@ -81,6 +88,8 @@ def commit_outcome(
     )
     if row.status in ENDED:
         _leave(work, row)
+        if not any(isinstance(command, ContinueAs) for command in outcome.commands):
+            tokens.forget(work.conn, row.id)  # a continuation takes them over first
         _carry_out(work, loaded, row, outcome)
         work.consequences.append(EndChildren(parent=row, everyone=False))
         work.consequences.append(ResumeParent(child=row))
@@ -105,6 +114,7 @@ def abort(work: UnitOfWork, loaded: LoadedDefinition, row: InstanceRow) -> Insta
     instances.update(work.conn, aborted)
     aborted = dataclasses.replace(aborted, revision=row.revision + 1)
     _leave(work, aborted)
+    tokens.forget(work.conn, aborted.id)
     queue_state_change(work, loaded, aborted, event_type=kogito.STATE_ENDED)
     work.consequences.append(EndChildren(parent=aborted, everyone=True))
     work.consequences.append(ResumeParent(child=aborted))
@@ -166,7 +176,9 @@ def _claim_and_dispatch(
         if not isinstance(command, CallFunction):
             continue
         if command.asynchronous:
-            work.after_commit.calls.append(calls.asynchronous(row, loaded, command))
+            work.after_commit.calls.append(
+                calls.asynchronous(work, row, loaded, command)
+            )
             continue
         thread = execution.threads.get(command.thread_id)
         if thread is None or thread.status is not ThreadStatus.BLOCKED:
@@ -177,7 +189,7 @@ def _claim_and_dispatch(
         if work.claim_call():
             claims.claim(call_wait, work.services.settings, work.now)
             work.after_commit.calls.append(
-                calls.pending(row, loaded, thread.id, call_wait)
+                calls.pending(work, row, loaded, thread.id, call_wait)
             )
         else:
             work.queue_event(

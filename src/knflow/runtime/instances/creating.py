@@ -17,6 +17,7 @@ from knflow.engine.outcome import InstanceStatus
 from knflow.errors import InputError
 from knflow.runtime import catalog
 from knflow.runtime.catalog import LoadedDefinition
+from knflow.runtime.instances import tokens
 from knflow.runtime.instances.advancing import instance_context
 from knflow.runtime.instances.commit import commit_outcome
 from knflow.runtime.instances.work import UnitOfWork
@@ -59,7 +60,13 @@ class NewInstance:
     variables: Mapping[str, Json] = dataclasses.field(default_factory=dict)
     """Other top-level keys of a start request (`initiatorEntity`, `targetEntity`, ...)."""
     headers: Mapping[str, str] = dataclasses.field(default_factory=dict)
-    """Headers kept for the instance (`$WORKFLOW.headers`, forwarded `X-Authorization-*`)."""
+    """Headers kept for the instance (`$WORKFLOW.headers`); forwarded tokens are dropped."""
+    tokens: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    """`X-Authorization-*` headers to seal for the instance's calls."""
+    tokens_from: str | None = None
+    """An instance whose sealed tokens the new one takes (subflows, continuations)."""
+    initiator: str | None = None
+    """`sub` of the token that started it."""
     business_key: str | None = None
     """Optional business key."""
     parent: ParentLink | None = None
@@ -89,6 +96,7 @@ def create_instance(work: UnitOfWork, new: NewInstance) -> InstanceRow:
     if not new.by_event:
         validate_input(loaded, data)
     row = _new_row(work, loaded, new, data)
+    _keep_tokens(work, row.id, new)
     outcome = interpreter.start(
         loaded.definition,
         loaded.evaluator,
@@ -129,6 +137,15 @@ def validate_input(loaded: LoadedDefinition, data: Json) -> None:
     )
 
 
+def _keep_tokens(work: UnitOfWork, instance_id: str, new: NewInstance) -> None:
+    """Seal the new instance's tokens before its first call is claimed (it reads them)."""
+    settings = work.services.settings
+    if new.tokens:
+        tokens.keep(work.conn, settings, instance_id, new.tokens, now=work.now)
+    elif new.tokens_from is not None:
+        tokens.copy(work.conn, settings, new.tokens_from, instance_id, now=work.now)
+
+
 def _new_row(
     work: UnitOfWork, loaded: LoadedDefinition, new: NewInstance, data: Json
 ) -> InstanceRow:
@@ -149,7 +166,11 @@ def _new_row(
         variables=dict(new.variables),
         execution={},
         waiting=False,
-        headers=dict(new.headers),
+        headers={
+            name: value
+            for name, value in new.headers.items()
+            if not name.lower().startswith(tokens.FORWARDED_PREFIX)
+        },
         business_key=new.business_key,
         parent_instance_id=parent.instance_id if parent else None,
         parent_thread_id=parent.thread_id if parent and parent.waits else None,
@@ -165,4 +186,5 @@ def _new_row(
         correlation=dict(new.correlation) if new.correlation else None,
         terminate_with_parent=bool(parent and parent.terminate_with_parent),
         input=data,
+        initiator=new.initiator,
     )

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Final
 
 from knflow.errors import UnavailableError
@@ -125,10 +126,16 @@ def send(services: Services, outgoing: Sequence[Outgoing]) -> int:
         return 0
     sent: list[int] = []
     failed: list[tuple[Outgoing, UnavailableError]] = []
+    credentials = _broker_credentials(services.settings.eventing_token_file)
     for item in outgoing:
         headers, body = codec.to_binary_http(item.event)
         try:
-            sink.post(services.http, services.settings.k_sink, headers, body)
+            sink.post(
+                services.http,
+                services.settings.k_sink,
+                {**headers, **credentials},
+                body,
+            )
         except UnavailableError as error:
             failed.append((item, error))
             continue
@@ -146,11 +153,17 @@ def publish_due(services: Services, *, limit: int = 200) -> int:
     if not services.settings.k_sink:
         return 0
     sent = 0
+    credentials = _broker_credentials(services.settings.eventing_token_file)
     with db.transaction(services.pool) as conn:
         for row in outbox.claim_due(conn, now=services.clock(), limit=limit):
             headers, body = codec.to_binary_http(codec.from_dict(row.event))
             try:
-                sink.post(services.http, services.settings.k_sink, headers, body)
+                sink.post(
+                    services.http,
+                    services.settings.k_sink,
+                    {**headers, **credentials},
+                    body,
+                )
             except UnavailableError as error:
                 _record_failure(
                     services, conn, row.id, row.event_id, error, row.attempts
@@ -176,3 +189,18 @@ def _record_failure(
     logger.warning(
         "event delivery failed", extra={"event_id": event_id, "attempts": attempts + 1}
     )
+
+
+def _broker_credentials(token_file: str) -> dict[str, str]:
+    """The projected service-account token the broker checks in Eventing OIDC mode.
+
+    Read at each batch: the kubelet rotates the file before the token expires.
+    """
+    if not token_file:
+        return {}
+    try:
+        token = Path(token_file).read_text(encoding="utf-8").strip()
+    except OSError:
+        logger.warning("eventing token file unreadable", extra={"path": token_file})
+        return {}
+    return {"authorization": f"Bearer {token}"}

@@ -12,7 +12,7 @@ import logging
 
 from knflow.engine.outcome import CallCompleted, Failure, InstanceStatus
 from knflow.errors import InputError, NotFoundError
-from knflow.runtime.instances import commit
+from knflow.runtime.instances import commit, tokens
 from knflow.runtime.instances.advancing import advance_locked, load_definition
 from knflow.runtime.instances.creating import NewInstance, ParentLink, create_instance
 from knflow.runtime.instances.work import (
@@ -50,6 +50,8 @@ def start_child(work: UnitOfWork, asked: StartChild) -> None:
         version=command.version,
         data=command.data,
         headers=parent.headers or {},
+        tokens_from=parent.id,
+        initiator=parent.initiator,
         parent=link,
         scope_variables=command.variables,
     )
@@ -81,9 +83,12 @@ def continue_instance(work: UnitOfWork, asked: ContinueInstance) -> None:
             data=command.data,
             variables=ended.variables or {},
             headers=ended.headers or {},
+            tokens_from=ended.id,
+            initiator=ended.initiator,
             business_key=ended.business_key,
         ),
     )
+    tokens.forget(work.conn, ended.id)
 
 
 def end_children(work: UnitOfWork, asked: EndChildren) -> None:

@@ -60,7 +60,7 @@ class PendingCall:
     loaded: LoadedDefinition
     """The definition the call belongs to (function type, operation, resources)."""
     headers: Mapping[str, str]
-    """Headers forwarded to the service (`X-Authorization-*` of the start request)."""
+    """The kept tokens the function's definition asks for (`instances.tokens.headers_for`)."""
     asynchronous: bool = False
     """`invoke: async`: nobody waits for the result."""
     timeout: timedelta | None = None

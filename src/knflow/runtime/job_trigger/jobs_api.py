@@ -9,15 +9,18 @@ a job fires (http, or a CloudEvent to a sink) is described here and carried out 
 from __future__ import annotations
 
 import base64
+import fnmatch
 import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 import isodate
 
+from knflow.auth.policy import Permission
 from knflow.errors import InputError, NotFoundError
 from knflow.events import hints, types
 from knflow.events.codec import Event, render_time
@@ -32,6 +35,7 @@ from knflow.workflow.model import Json
 
 HTTP_RECIPIENT: Final = "http"
 SINK_RECIPIENT: Final = "sink"
+RECIPIENT_SCHEMES: Final = frozenset({"http", "https"})
 TIME_UNITS: Final = {
     "MILLIS": 1,
     "SECONDS": 1_000,
@@ -94,6 +98,7 @@ def create_job(services: Services, body: Json) -> JobRow:
         InputError: the job JSON is invalid.
     """
     spec = parse_job(body)
+    check_recipient_url(spec.recipient, services.settings.job_recipient_hosts)
     with transaction.unit_of_work(services) as work:
         row = store_job(work.conn, spec, now=work.now)
         _announce_scheduled(work, row)
@@ -275,6 +280,36 @@ def parse_recipient(raw: Json) -> Mapping[str, Json]:
     raise InputError(f"recipient type {kind!r} is not supported; use http or sink")
 
 
+def check_recipient_url(
+    recipient: Mapping[str, Json], allowed_hosts: tuple[str, ...]
+) -> None:
+    """Refuse a recipient URL whose scheme is not http(s) or whose host is not allowed.
+
+    A job makes knflow call a URL later, on its own behalf: `KNFLOW_JOB_RECIPIENT_HOSTS`
+    (host globs, empty: any host) keeps those calls to the hosts the operator expects.
+
+    Raises:
+        InputError: the URL names another scheme, no host, or a host outside the list.
+    """
+    field_name = "url" if recipient.get("type") == HTTP_RECIPIENT else "sinkUrl"
+    url = recipient.get(field_name)
+    if not isinstance(url, str):
+        return
+    parts = urlsplit(url)
+    if parts.scheme not in RECIPIENT_SCHEMES or not parts.hostname:
+        raise InputError(
+            f"recipient {field_name} must be an http or https URL with a host"
+        )
+    host = parts.hostname.lower()
+    if allowed_hosts and not any(
+        fnmatch.fnmatchcase(host, pattern.lower()) for pattern in allowed_hosts
+    ):
+        raise InputError(
+            f"recipient host '{host}' is not allowed; allowed hosts: "
+            f"{', '.join(allowed_hosts)} (KNFLOW_JOB_RECIPIENT_HOSTS)"
+        )
+
+
 def payload_body(recipient: Mapping[str, Json]) -> tuple[bytes | None, str | None]:
     """Return the encoded payload of a recipient and its content type."""
     payload = recipient.get("payload")
@@ -363,11 +398,11 @@ def _patch_job(services: Services, request: Request) -> Response:
 
 
 ROUTES: Final = (
-    Route("POST", "/v2/jobs", _post_job),
-    Route("GET", "/v2/jobs/{id}", _get_job),
-    Route("DELETE", "/v2/jobs/{id}", _delete_job),
-    Route("DELETE", "/jobs/{id}", _delete_job),
-    Route("PATCH", "/jobs/{id}", _patch_job),
+    Route("POST", "/v2/jobs", _post_job, Permission.SCHEDULE),
+    Route("GET", "/v2/jobs/{id}", _get_job, Permission.SCHEDULE),
+    Route("DELETE", "/v2/jobs/{id}", _delete_job, Permission.SCHEDULE),
+    Route("DELETE", "/jobs/{id}", _delete_job, Permission.SCHEDULE),
+    Route("PATCH", "/jobs/{id}", _patch_job, Permission.SCHEDULE),
 )
 
 

@@ -25,6 +25,7 @@ from knflow.runtime.instances import (
     subflows,
     transaction,
 )
+from knflow.runtime.instances import tokens as kept_tokens
 from knflow.runtime.instances.advancing import instance_context, load_definition
 from knflow.runtime.instances.commit import commit_outcome, queue_state_change
 from knflow.runtime.instances.work import UnitOfWork
@@ -105,8 +106,14 @@ def patch_data(
     return patched
 
 
-def retrigger(services: Services, workflow_id: str, instance_id: str) -> InstanceRow:
-    """Re-run the failed state of an instance in ERROR.
+def retrigger(
+    services: Services,
+    workflow_id: str,
+    instance_id: str,
+    *,
+    tokens: Mapping[str, str] | None = None,
+) -> InstanceRow:
+    """Re-run the failed state of an instance in ERROR; `tokens` replace the kept ones.
 
     Raises:
         NotFoundError: no such instance.
@@ -118,10 +125,17 @@ def retrigger(services: Services, workflow_id: str, instance_id: str) -> Instanc
         instance_id,
         interventions.retrigger,
         allowed=(InstanceStatus.ERROR,),
+        tokens=tokens or {},
     )
 
 
-def skip(services: Services, workflow_id: str, instance_id: str) -> InstanceRow:
+def skip(
+    services: Services,
+    workflow_id: str,
+    instance_id: str,
+    *,
+    tokens: Mapping[str, str] | None = None,
+) -> InstanceRow:
     """Leave the current state of a failed or waiting instance through its own exit.
 
     Raises:
@@ -134,6 +148,7 @@ def skip(services: Services, workflow_id: str, instance_id: str) -> InstanceRow:
         instance_id,
         interventions.skip,
         allowed=(InstanceStatus.ERROR, InstanceStatus.ACTIVE),
+        tokens=tokens or {},
     )
 
 
@@ -264,7 +279,9 @@ def _restart(
     restart: Callable[..., Outcome],
     *,
     allowed: tuple[InstanceStatus, ...],
+    tokens: Mapping[str, str] | None = None,
 ) -> InstanceRow:
+    """Run a management intervention in a unit of work; `tokens` (when given) replace the kept ones."""
     with transaction.unit_of_work(services) as work:
         row = _lock(work.conn, workflow_id, instance_id)
         if row.status not in allowed:
@@ -272,6 +289,8 @@ def _restart(
             raise ConflictError(
                 f"instance '{instance_id}' is {row.status}; this needs {needed}"
             )
+        if tokens is not None:
+            kept_tokens.keep(work.conn, services.settings, row.id, tokens, now=work.now)
         loaded = load_definition(work, row)
         active = dataclasses.replace(
             row,

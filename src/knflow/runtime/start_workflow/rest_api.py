@@ -12,13 +12,14 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any, Final
 
+from knflow.auth.policy import Permission
 from knflow.engine.execution import MAIN, Execution
 from knflow.engine.exits import OUTPUT_KIND
 from knflow.engine.outcome import ERROR_MESSAGE_FAILURE, Failure, InstanceStatus
 from knflow.errors import InputError, NotFoundError
 from knflow.events import codec, types
 from knflow.runtime import catalog
-from knflow.runtime.instances import publishing
+from knflow.runtime.instances import publishing, tokens
 from knflow.runtime.services import Services
 from knflow.runtime.start_workflow import management, registration, starting
 from knflow.runtime.web import Request, Response, Route
@@ -95,7 +96,10 @@ def patch_instance(services: Services, request: Request) -> Response:
 def retrigger_instance(services: Services, request: Request) -> Response:
     """`POST /management/processes/{id}/instances/{iid}/retrigger`."""
     row = management.retrigger(
-        services, request.params["workflow_id"], request.params["instance_id"]
+        services,
+        request.params["workflow_id"],
+        request.params["instance_id"],
+        tokens=tokens.forwarded(request.headers),
     )
     view = starting.await_settled(services, row.id, services.settings.sync_budget)
     return Response(body=_instance_body(row.id, view.data))
@@ -104,7 +108,10 @@ def retrigger_instance(services: Services, request: Request) -> Response:
 def skip_instance(services: Services, request: Request) -> Response:
     """`POST /management/processes/{id}/instances/{iid}/skip`."""
     row = management.skip(
-        services, request.params["workflow_id"], request.params["instance_id"]
+        services,
+        request.params["workflow_id"],
+        request.params["instance_id"],
+        tokens=tokens.forwarded(request.headers),
     )
     view = starting.await_settled(services, row.id, services.settings.sync_budget)
     return Response(body=_instance_body(row.id, view.data))
@@ -187,6 +194,9 @@ def start_instance(services: Services, request: Request) -> Response:
     workflow_id = request.params["workflow_id"]
     body = request.json(empty=None)
     data, variables = split_body(body)
+    initiator = request.identity.subject if request.identity else None
+    if initiator is not None and "initiatorEntity" not in variables:
+        variables["initiatorEntity"] = initiator
     row = starting.start_instance(
         services,
         starting.StartRequest(
@@ -194,6 +204,8 @@ def start_instance(services: Services, request: Request) -> Response:
             data=data,
             variables=variables,
             headers=kept_headers(request.headers),
+            tokens=tokens.forwarded(request.headers),
+            initiator=initiator,
             business_key=request.query.get("businessKey"),
         ),
     )
@@ -249,8 +261,16 @@ def split_body(body: Any) -> tuple[Any, dict[str, Any]]:
 
 
 def kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    """Headers kept for the instance (`$WORKFLOW.headers`; `X-Authorization-*` are forwarded)."""
-    return {k: v for k, v in headers.items() if k.lower() not in PRIVATE_HEADERS}
+    """Headers kept for the instance (`$WORKFLOW.headers`): never credentials.
+
+    `X-Authorization-*` tokens are sealed apart (`tokens.keep`), never kept here.
+    """
+    return {
+        k: v
+        for k, v in headers.items()
+        if k.lower() not in PRIVATE_HEADERS
+        and not k.lower().startswith(tokens.FORWARDED_PREFIX)
+    }
 
 
 def _settled(services: Services, instance_id: str) -> Response:
@@ -303,51 +323,68 @@ DATA_FAILURES: Final = frozenset(
 """Failure kinds caused by the instance's data (answered 400 when a start fails)."""
 
 ROUTES: Final = (
-    Route("GET", "/management/processes", list_definitions),
-    Route("GET", "/management/processes/{workflow_id}", describe_definition),
-    Route("GET", "/management/processes/{workflow_id}/source", definition_source),
+    Route("GET", "/management/processes", list_definitions, Permission.READ),
+    Route(
+        "GET",
+        "/management/processes/{workflow_id}",
+        describe_definition,
+        Permission.READ,
+    ),
+    Route(
+        "GET",
+        "/management/processes/{workflow_id}/source",
+        definition_source,
+        Permission.READ,
+    ),
     Route(
         "DELETE",
         "/management/processes/{workflow_id}/instances/{instance_id}",
         abort_instance,
+        Permission.ABORT,
     ),
     Route(
         "POST",
         "/management/processes/{workflow_id}/instances/{instance_id}/retrigger",
         retrigger_instance,
+        Permission.RETRIGGER,
     ),
     Route(
         "POST",
         "/management/processes/{workflow_id}/instances/{instance_id}/skip",
         skip_instance,
+        Permission.RETRIGGER,
     ),
     Route(
         "POST",
         "/management/processes/{workflow_id}/instances/{instance_id}/nodes/{node_id}",
         trigger_node,
+        Permission.RETRIGGER,
     ),
     Route(
         "POST",
         "/management/processes/{workflow_id}/instances/{instance_id}"
         "/nodeInstances/{node_instance_id}",
         retrigger_node,
+        Permission.RETRIGGER,
     ),
     Route(
         "DELETE",
         "/management/processes/{workflow_id}/instances/{instance_id}"
         "/nodeInstances/{node_instance_id}",
         cancel_node,
+        Permission.ABORT,
     ),
     Route(
         "GET",
         "/management/processes/{workflow_id}/instances/{instance_id}/error",
         instance_error,
+        Permission.READ,
     ),
-    Route("POST", "/management/definitions/events", definitions_changed),
-    Route("POST", "/{workflow_id}", start_instance),
-    Route("GET", "/{workflow_id}", list_instances),
-    Route("GET", "/{workflow_id}/{instance_id}", get_instance),
-    Route("DELETE", "/{workflow_id}/{instance_id}", abort_instance),
-    Route("PATCH", "/{workflow_id}/{instance_id}", patch_instance),
-    Route("PUT", "/{workflow_id}/{instance_id}", update_instance),
+    Route("POST", "/management/definitions/events", definitions_changed, delivery=True),
+    Route("POST", "/{workflow_id}", start_instance, Permission.EXECUTE),
+    Route("GET", "/{workflow_id}", list_instances, Permission.READ),
+    Route("GET", "/{workflow_id}/{instance_id}", get_instance, Permission.READ),
+    Route("DELETE", "/{workflow_id}/{instance_id}", abort_instance, Permission.ABORT),
+    Route("PATCH", "/{workflow_id}/{instance_id}", patch_instance, Permission.UPDATE),
+    Route("PUT", "/{workflow_id}/{instance_id}", update_instance, Permission.UPDATE),
 )

@@ -35,7 +35,11 @@ class StartRequest:
     variables: Mapping[str, Json] = field(default_factory=dict)
     """Other top-level keys of the request (`initiatorEntity`, `targetEntity`, ...)."""
     headers: Mapping[str, str] = field(default_factory=dict)
-    """Headers kept for the instance."""
+    """Headers kept for the instance (`$WORKFLOW.headers`)."""
+    tokens: Mapping[str, str] = field(default_factory=dict)
+    """`X-Authorization-*` headers, sealed for the instance's calls."""
+    initiator: str | None = None
+    """`sub` of the caller's token, when it sent one."""
     business_key: str | None = None
     """Optional business key."""
     version: str | None = None
@@ -58,6 +62,8 @@ def start_instance(services: Services, request: StartRequest) -> InstanceRow:
                 data=request.data,
                 variables=request.variables,
                 headers=request.headers,
+                tokens=request.tokens,
+                initiator=request.initiator,
                 business_key=request.business_key,
             ),
         )

@@ -76,7 +76,9 @@ def take_step(services: Services, step: StepRequest) -> AfterCommit:
                 updated_at=work.now,
             ),
         )
-        work.after_commit.calls.append(calls.pending(row, loaded, thread.id, call))
+        work.after_commit.calls.append(
+            calls.pending(work, row, loaded, thread.id, call)
+        )
     return work.after_commit
 
 

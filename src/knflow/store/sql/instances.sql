@@ -2,12 +2,13 @@
 INSERT INTO instances (id, workflow_id, workflow_version, status, revision, data, variables, execution,
                        waiting, headers, business_key, parent_instance_id, parent_thread_id, parent_key,
                        root_instance_id, root_workflow_id, error_state, error_node, error_message,
-                       started_at, updated_at, ended_at, correlation, terminate_with_parent, input)
+                       started_at, updated_at, ended_at, correlation, terminate_with_parent, input,
+                       initiator)
 VALUES (%(id)s, %(workflow_id)s, %(workflow_version)s, %(status)s, %(revision)s, %(data)s, %(variables)s,
         %(execution)s, %(waiting)s, %(headers)s, %(business_key)s, %(parent_instance_id)s,
         %(parent_thread_id)s, %(parent_key)s, %(root_instance_id)s, %(root_workflow_id)s, %(error_state)s,
-        %(error_node)s, %(error_message)s, %(started_at)s, %(updated_at)s, %(ended_at)s, %(correlation)s, %(terminate_with_parent)s,
-        %(input)s)
+        %(error_node)s, %(error_message)s, %(started_at)s, %(updated_at)s, %(ended_at)s, %(correlation)s,
+        %(terminate_with_parent)s, %(input)s, %(initiator)s)
 ON CONFLICT DO NOTHING
 RETURNING id
 
@@ -17,7 +18,7 @@ RETURNING id
 SELECT id, workflow_id, workflow_version, status, revision, data, variables, execution, waiting, headers,
        business_key, parent_instance_id, parent_thread_id, parent_key, root_instance_id, root_workflow_id,
        error_state, error_node, error_message, started_at, updated_at, ended_at, correlation,
-       terminate_with_parent, input
+       terminate_with_parent, input, initiator
   FROM instances
  WHERE id = %(id)s
    FOR UPDATE
@@ -26,7 +27,7 @@ SELECT id, workflow_id, workflow_version, status, revision, data, variables, exe
 SELECT id, workflow_id, workflow_version, status, revision, data, variables, execution, waiting, headers,
        business_key, parent_instance_id, parent_thread_id, parent_key, root_instance_id, root_workflow_id,
        error_state, error_node, error_message, started_at, updated_at, ended_at, correlation,
-       terminate_with_parent, input
+       terminate_with_parent, input, initiator
   FROM instances
  WHERE id = %(id)s
 
