@@ -29,12 +29,15 @@ class CpuMeter:
         roots: Callable[[], Iterable[int]] = tuple,
         server_url: str | None = None,
         databases: Iterable[str] = (),
+        exclude: Iterable[int] = (),
         interval: float = 0.2,
     ) -> None:
         self._roots = roots
         self._server_url = server_url
         self._databases = list(databases)
         self._interval = interval
+        self._exclude = set(exclude)
+        self._lock = threading.Lock()
         self._first: dict[int, float] = {}
         self._last: dict[int, float] = {}
         self._stopping = threading.Event()
@@ -62,21 +65,25 @@ class CpuMeter:
 
     @property
     def seconds(self) -> float:
-        """CPU seconds spent in the window (valid after the block)."""
-        return sum(self._last[pid] - self._first.get(pid, 0.0) for pid in self._last)
+        """CPU seconds spent so far in the window (as of the last sample)."""
+        with self._lock:
+            return sum(
+                self._last[pid] - self._first.get(pid, 0.0) for pid in self._last
+            )
 
     def _run(self) -> None:
         while not self._stopping.wait(self._interval):
             self._sample(baseline=False)
 
     def _sample(self, *, baseline: bool) -> None:
-        for pid in self._pids():
+        for pid in self._pids() - self._exclude:
             value = procs.cpu_seconds(pid)
             if value is None:
                 continue
-            if baseline:
-                self._first[pid] = value
-            self._last[pid] = value
+            with self._lock:
+                if baseline:
+                    self._first[pid] = value
+                self._last[pid] = value
 
     def _pids(self) -> set[int]:
         pids = {member for root in self._roots() for member in procs.tree(root)}
