@@ -70,6 +70,9 @@ class Context:
         text = output.decode(errors="replace")
         with log_file.open("a", encoding="utf-8") as log:
             log.write(text)
+        for line in text.splitlines():
+            if line.startswith("note: "):
+                self.log(f"  {target}: {line}")
         for line in reversed(text.splitlines()):
             if line.startswith(RESULT_MARK):
                 figures: Figures = json.loads(line[len(RESULT_MARK) :])

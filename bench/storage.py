@@ -9,6 +9,7 @@ extension is missing or the segments are gone.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 import psycopg
@@ -56,8 +57,8 @@ def prepare_wal_inspection(conn: psycopg.Connection) -> None:
     """Create `pg_walinspect` in this database when the server offers it."""
     try:
         conn.execute("CREATE EXTENSION IF NOT EXISTS pg_walinspect")
-    except psycopg.Error:
-        conn.rollback() if not conn.autocommit else None
+    except psycopg.Error as error:
+        sys.stderr.write(f"note: pg_walinspect is not available: {error}\n")
 
 
 def wal_bytes(
@@ -76,6 +77,7 @@ def wal_bytes(
                 "pattern": f"%/{oid[0] if oid else 0}/%",
             },
         ).fetchone()
-    except psycopg.Error:
+    except psycopg.Error as error:
+        sys.stderr.write(f"note: WAL bytes not measured: {error}\n")
         return None
     return int(row[0]) if row else None
