@@ -181,13 +181,13 @@ def run(ctx: Context) -> list[Row]:
         [1000 / rate for rate in values(chain["knflow"], "steps_per_s") if rate],
         "ms/step",
     )
-    for items, rounds in ((200, ctx.rounds), (2000, ctx.size(full=2, quick=1))):
+    for items, rounds in ((200, ctx.rounds), (2000, 1)):
         rows.append(_foreach_row(ctx, items, rounds, chain_ms))
     return rows
 
 
 def _foreach_row(ctx: Context, items: int, rounds: int, chain_ms: Figure | None) -> Row:
-    budget = ctx.size(full=150, quick=45)
+    budget = ctx.size(full=60, quick=30) if items > 200 else 120
     ctx.log(f"P1 sequential foreach over {items} items (budget {budget} s)")
     runs = interleave(
         ctx,

@@ -42,7 +42,7 @@ SETTLE_TIMEOUT: Final = 120.0
 def run(ctx: Context) -> list[Row]:
     """Alternate knflow stack rounds and DBOS rounds; return the P2, P6 and storage rows."""
     instances = ctx.size(full=200, quick=100)
-    calls = ctx.size(full=200, quick=60)
+    calls = ctx.size(full=100, quick=50)
     ctx.log(
         f"P2/P6/storage: {instances} instances × {CALLS} calls, {THREADS} threads; {calls} POSTs for P6"
     )

@@ -63,7 +63,7 @@ def main() -> int:
                 procs.wait_http_ok(f"{echo_url}/count", timeout=30, process=echo)
                 ctx = Context(
                     quick=args.quick,
-                    rounds=args.rounds or (3 if args.quick else 5),
+                    rounds=args.rounds or (2 if args.quick else 3),
                     echo_url=echo_url,
                     work_dir=Path(work_dir),
                 )
@@ -134,7 +134,7 @@ def _arguments() -> argparse.Namespace:
         "--only", default="", help=f"comma-separated subset of {','.join(MEASURES)}"
     )
     parser.add_argument(
-        "--rounds", type=int, default=0, help="rounds per measure (default 5, quick 3)"
+        "--rounds", type=int, default=0, help="rounds per measure (default 3, quick 2)"
     )
     parser.add_argument(
         "--markdown", default="", help="also write the table as Markdown to this file"

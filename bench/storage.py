@@ -47,7 +47,8 @@ def snapshot(conn: psycopg.Connection) -> Snapshot:
             sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(schema, table))
         ).fetchone()
         total_rows += int(counted[0]) if counted else 0
-    lsn = conn.execute("SELECT pg_current_wal_lsn()::text").fetchone()
+    # pg_walinspect reads only flushed WAL; what we wrote was flushed at its commit.
+    lsn = conn.execute("SELECT pg_current_wal_flush_lsn()::text").fetchone()
     return Snapshot(
         table_bytes=total_bytes, rows=total_rows, wal_lsn=str(lsn[0]) if lsn else "0/0"
     )
