@@ -129,7 +129,7 @@ def _size(ctx: Context, count: int, rounds: int) -> tuple[list[Row], list[Figure
             anchor_name="psycopg floor",
             anchor=figure(values(floor, "p99_ms"), "ms"),
         ),
-    ]
+    ], knflow
 
 
 def _knflow_round(ctx: Context, count: int) -> Figures:

@@ -89,8 +89,8 @@ def _run_measure(ctx: Context, name: str, failed: list[str]) -> list[Row]:
             MEASURES[name]
         ).run
         rows = measure(ctx)
-    except (RuntimeError, OSError, psycopg.Error) as error:
-        ctx.log(f"{name}: could not run: {error}")
+    except Exception as error:  # noqa: BLE001 - one broken measure must not lose the others' rows
+        ctx.log(f"{name}: could not run: {type(error).__name__}: {error}")
         failed.append(name)
         return []
     ctx.log(f"{name}: done in {time.monotonic() - started:.0f} s")
