@@ -86,9 +86,9 @@ def _rows(knflow: list[Figures], dbos: list[Figures], instances: int) -> list[Ro
         Row(
             measure="storage",
             what=f"PostgreSQL table bytes per completed {CALLS}-call instance",
-            knflow=figure(values(knflow, "table_bytes_per_instance"), "B"),
+            knflow=figure(values(knflow, "table_kb_per_instance"), "kB"),
             anchor_name="DBOS",
-            anchor=figure(values(dbos, "table_bytes_per_instance"), "B"),
+            anchor=figure(values(dbos, "table_kb_per_instance"), "kB"),
         ),
         Row(
             measure="storage",
@@ -100,9 +100,9 @@ def _rows(knflow: list[Figures], dbos: list[Figures], instances: int) -> list[Ro
         Row(
             measure="storage",
             what="WAL bytes per completed instance",
-            knflow=figure(values(knflow, "wal_bytes_per_instance"), "B"),
+            knflow=figure(values(knflow, "wal_kb_per_instance"), "kB"),
             anchor_name="DBOS",
-            anchor=figure(values(dbos, "wal_bytes_per_instance"), "B"),
+            anchor=figure(values(dbos, "wal_kb_per_instance"), "kB"),
             notes=wal_notes,
         ),
     ]
