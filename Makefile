@@ -47,9 +47,17 @@ images: install
 deploy: install
 	$(BIN)/python -m knflow.deploy.images deploy --registry "$(REGISTRY)" --tag "$(or $(TAG),latest)"
 
-bench: install
-	$(BIN)/python bench/timer_lateness.py
-	$(BIN)/python bench/data_index_q5.py
+# The side-by-side suite of issue 11 (bench/README.md): knflow next to DBOS and raw floors.
+# QUICK=1 runs fewer rounds and smaller sizes; ONLY=p1,p3 picks measures; MARKDOWN=FILE
+# also writes the table as Markdown (the README's).
+BENCH_STAMP := $(VENV)/.bench-installed
+
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m bench $(if $(QUICK),--quick) $(if $(ONLY),--only $(ONLY)) $(if $(MARKDOWN),--markdown $(MARKDOWN))
+
+$(BENCH_STAMP): $(STAMP) requirements-bench.lock
+	$(BIN)/python -m pip install --quiet -c requirements.lock -c requirements-bench.lock -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
 
 clean:
 	rm -rf $(VENV) .pgdata

@@ -1,0 +1,1 @@
+"""knflow's side-by-side benchmark suite (issue 11): `make bench` or `python -m bench`."""

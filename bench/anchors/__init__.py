@@ -1,0 +1,1 @@
+"""Anchor functions, each a functions-framework source folder like those under functions/."""

@@ -1,0 +1,110 @@
+"""P3: cold start, from spawning a function's server to its first 2xx on /health/readiness.
+
+Each of knflow's five functions is started the way `knflow dev` and the image start it
+(`functions-framework --source functions/<name>/main.py`), with bytecode already compiled,
+next to two anchors in the same venv: a trivial function that imports nothing, and the
+floor, which imports psycopg's pool and answers readiness after a `SELECT 1`. The
+candidates are interleaved, the order rotating every round.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from pathlib import Path
+from typing import Final
+
+from bench import procs, scratch
+from bench.context import Context
+from bench.report import Row, figure
+
+FUNCTIONS: Final = (
+    "start-workflow",
+    "step-executor",
+    "data-index-sink",
+    "job-trigger",
+    "notify",
+)
+ANCHORS: Final = {
+    "trivial": procs.ROOT / "bench" / "anchors" / "trivial" / "main.py",
+    "floor": procs.ROOT / "bench" / "anchors" / "select_one" / "main.py",
+}
+READY_PATH: Final = "/health/readiness"
+START_TIMEOUT: Final = 60.0
+
+
+def run(ctx: Context) -> list[Row]:
+    """Time every candidate's cold start `rounds` times, interleaved."""
+    sources = {name: procs.ROOT / "functions" / name / "main.py" for name in FUNCTIONS}
+    sources.update(ANCHORS)
+    times: dict[str, list[float]] = {name: [] for name in sources}
+    ctx.log(f"P3 cold start of {len(sources)} functions, {ctx.rounds} rounds")
+    with scratch.database("p3", migrated=True) as url:
+        for source in sources.values():  # compile bytecode, warm the page cache
+            cold_start(source, url)
+        names = list(sources)
+        for round_number in range(ctx.rounds):
+            shift = round_number % len(names)
+            for name in names[shift:] + names[:shift]:
+                times[name].append(cold_start(sources[name], url))
+            ctx.log(
+                f"  round {round_number + 1}: "
+                + ", ".join(f"{n} {times[n][-1]:.2f} s" for n in names)
+            )
+    trivial = figure(times["trivial"], "s")
+    floor = statistics.median(times["floor"])
+    rows = [
+        Row(
+            measure="P3",
+            what=f"cold start of {name} (spawn → first 2xx on {READY_PATH})",
+            knflow=figure(times[name], "s"),
+            anchor_name="trivial",
+            anchor=trivial,
+            notes=(f"{statistics.median(times[name]) / floor:.2f}× the floor",),
+        )
+        for name in FUNCTIONS
+    ]
+    rows.append(
+        Row(
+            measure="P3",
+            what="the floor: flask + psycopg pool + functions-framework, readiness after `SELECT 1`",
+            knflow=figure(times["floor"], "s"),
+            anchor_name="trivial",
+            anchor=trivial,
+            notes=("this row's first column is the floor, not a knflow function",),
+        )
+    )
+    return rows
+
+
+def cold_start(source: Path, database_url: str) -> float:
+    """Seconds from spawning the server of `source` to its first 2xx readiness answer."""
+    port = procs.free_port()
+    command = [
+        str(procs.BIN / "functions-framework"),
+        "--source",
+        str(source),
+        "--target",
+        "handle",
+        "--signature-type",
+        "http",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+    env = {
+        "DATABASE_URL": database_url,
+        "K_SERVICE": source.parent.name,
+        "K_SINK": "http://127.0.0.1:9/unused",
+        "PYTHONUNBUFFERED": "1",
+    }
+    started = time.monotonic()
+    with procs.running(command, env=env, grace=5.0) as server:
+        ready = procs.wait_http_ok(
+            f"http://127.0.0.1:{port}{READY_PATH}",
+            timeout=START_TIMEOUT,
+            process=server,
+            interval=0.005,
+        )
+    return ready - started
