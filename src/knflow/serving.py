@@ -12,6 +12,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Final
 
 import flask
@@ -33,6 +34,7 @@ from knflow.errors import (
 from knflow.events import codec
 from knflow.events.codec import Event
 from knflow.outbound.http import new_client
+from knflow.runtime.instances import publishing
 from knflow.runtime.services import Services, system_clock
 from knflow.runtime.web import Request, Response, Route
 from knflow.store import db, migrate
@@ -151,7 +153,7 @@ def _event_error(error: KnflowError, event: Event) -> flask.Response:
     )
 
 
-def _serve_route(
+def _answer_route(
     state: ProcessServices, route: Route, request: Request, params: dict[str, str]
 ) -> flask.Response:
     try:
@@ -174,6 +176,40 @@ def _serve_route(
             Response(
                 status=500, body={"message": "internal error; see the function's log"}
             )
+        )
+
+
+def _serve_route(
+    state: ProcessServices, route: Route, request: Request, params: dict[str, str]
+) -> flask.Response:
+    """Answer an HTTP request; the Data Index hears of what it did once the answer is sent.
+
+    CloudEvent deliveries publish as they go instead: job-trigger keeps a delivery open for
+    its whole watch window.
+    """
+    with publishing.deferring() as deferred:
+        response = _answer_route(state, route, request, params)
+    return _publish_after_answer(state, response, deferred)
+
+
+def _publish_after_answer(
+    state: ProcessServices, response: flask.Response, deferred: publishing.Deferred
+) -> flask.Response:
+    """Publish what the request committed once its answer is sent: no caller waits for it.
+
+    Failed or unsent events stay in the outbox for the reconcile.
+    """
+    if deferred.outgoing:
+        response.call_on_close(partial(_send, state.get(), deferred.outgoing))
+    return response
+
+
+def _send(services: Services, outgoing: list[publishing.Outgoing]) -> None:
+    try:
+        publishing.send(services, outgoing)
+    except KnflowError as error:
+        logger.warning(
+            "publishing after the answer failed", extra={"reason": str(error)}
         )
 
 

@@ -113,6 +113,7 @@ class DevBroker:
         self._server = ThreadingHTTPServer((host, port), _handler_class(self))
         self._server.daemon_threads = True
         self._executor = ThreadPoolExecutor(workers, thread_name_prefix="broker")
+        self._connections = _KeptConnections()
         self._threads = [
             threading.Thread(target=self._serve, daemon=True),
             threading.Thread(target=self._tick_ping_sources, daemon=True),
@@ -142,6 +143,7 @@ class DevBroker:
         self._server.shutdown()
         self._server.server_close()
         self._executor.shutdown(wait=True, cancel_futures=True)
+        self._connections.close_all()
         logger.info("broker stopped")
 
     def ingest(self, namespace: str, name: str, event: Event) -> int:
@@ -244,14 +246,23 @@ class DevBroker:
         token: str | None = None,
     ) -> Attempt:
         """Deliver with the retries of `delivery`; return the last attempt."""
-        attempt = _post(url, event, delivery, namespace=namespace, token=token)
+        attempt = _post(
+            self._connections, url, event, delivery, namespace=namespace, token=token
+        )
         for retry in range(delivery.retry):
             if attempt.succeeded or not attempt.retryable:
                 return attempt
             wait = delivery.backoff(retry, count_from=self._count_from)
             if self._stopping.wait(wait.total_seconds()):
                 return attempt
-            attempt = _post(url, event, delivery, namespace=namespace, token=token)
+            attempt = _post(
+                self._connections,
+                url,
+                event,
+                delivery,
+                namespace=namespace,
+                token=token,
+            )
         return attempt
 
     def _dead_letter(
@@ -380,7 +391,13 @@ class _Schedule:
 
 
 def _post(
-    url: str, event: Event, delivery: Delivery, *, namespace: str, token: str | None
+    connections: _KeptConnections,
+    url: str,
+    event: Event,
+    delivery: Delivery,
+    *,
+    namespace: str,
+    token: str | None,
 ) -> Attempt:
     if delivery.structured:
         headers, body = codec.to_structured_http(event)
@@ -392,20 +409,92 @@ def _post(
     timeout = (delivery.timeout or DEFAULT_ATTEMPT_TIMEOUT).total_seconds()
     parts = urlsplit(url)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    connection = http.client.HTTPConnection(parts.netloc, timeout=timeout)
     try:
-        connection.request("POST", path, body=body, headers=headers)
-        response = connection.getresponse()
-        answer = response.read()
-        answer_headers = {k.lower(): v for k, v in response.getheaders()}
+        status, answer_headers, answer = connections.request(
+            parts.netloc, path, body=body, headers=headers, timeout=timeout
+        )
     except (OSError, http.client.HTTPException) as error:
         logger.debug(
             "delivery attempt failed", extra={"url": url, "reason": str(error)}
         )
         return Attempt(url=url, status=None)
-    finally:
-        connection.close()
-    return _read_answer(url, response.status, answer_headers, answer)
+    return _read_answer(url, status, answer_headers, answer)
+
+
+class _KeptConnections:
+    """Keep-alive connections to subscribers, one per host and delivery thread.
+
+    As Knative's dispatchers do, deliveries reuse their connections instead of opening one per
+    event; a connection the subscriber closed meanwhile is replaced once.
+    """
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._opened: list[http.client.HTTPConnection] = []
+
+    def request(
+        self,
+        netloc: str,
+        path: str,
+        *,
+        body: bytes,
+        headers: Mapping[str, str],
+        timeout: float,
+    ) -> tuple[int, dict[str, str], bytes]:
+        """POST and return (status, lower-case headers, body)."""
+        reused = netloc in self._by_host()
+        try:
+            return self._post(netloc, path, body, headers, timeout)
+        except (OSError, http.client.HTTPException):
+            self._drop(netloc)
+            if not reused:
+                raise
+        return self._post(netloc, path, body, headers, timeout)
+
+    def close_all(self) -> None:
+        """Close every connection (the broker stops)."""
+        with self._lock:
+            opened, self._opened = self._opened, []
+        for connection in opened:
+            connection.close()
+
+    def _by_host(self) -> dict[str, http.client.HTTPConnection]:
+        if not hasattr(self._local, "by_host"):
+            self._local.by_host = {}
+        by_host: dict[str, http.client.HTTPConnection] = self._local.by_host
+        return by_host
+
+    def _post(
+        self,
+        netloc: str,
+        path: str,
+        body: bytes,
+        headers: Mapping[str, str],
+        timeout: float,
+    ) -> tuple[int, dict[str, str], bytes]:
+        by_host = self._by_host()
+        connection = by_host.get(netloc)
+        if connection is None:
+            connection = http.client.HTTPConnection(netloc, timeout=timeout)
+            by_host[netloc] = connection
+            with self._lock:
+                self._opened.append(connection)
+        connection.timeout = timeout
+        if connection.sock is not None:
+            connection.sock.settimeout(timeout)
+        connection.request("POST", path, body=body, headers=dict(headers))
+        response = connection.getresponse()
+        answer = response.read()
+        answer_headers = {k.lower(): v for k, v in response.getheaders()}
+        if response.will_close:
+            self._drop(netloc)
+        return response.status, answer_headers, answer
+
+    def _drop(self, netloc: str) -> None:
+        connection = self._by_host().pop(netloc, None)
+        if connection is not None:
+            connection.close()
 
 
 def _read_answer(
@@ -442,6 +531,11 @@ def _ids(event: Event) -> dict[str, str]:
 
 def _handler_class(broker: DevBroker) -> type[BaseHTTPRequestHandler]:
     class IngressHandler(BaseHTTPRequestHandler):
+        # HTTP/1.1 keeps a publisher's connection open between events; without Nagle, an
+        # answer's headers and body never wait for a delayed ACK.
+        protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True
+
         def do_POST(self) -> None:
             parts = self.path.split("?")[0].strip("/").split("/")
             length = int(self.headers.get("content-length") or 0)

@@ -7,17 +7,18 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from knflow.config import Settings
-from knflow.engine.expressions import Evaluator
 from knflow.errors import NotFoundError
 from knflow.store import definitions as stored_definitions
 from knflow.store.db import Connection
 from knflow.store.definitions import StoredDefinition
-from knflow.workflow import loading
-from knflow.workflow.loading import WorkflowSource
-from knflow.workflow.model import Definition
-from knflow.workflow.parsing import parse_source
+
+if TYPE_CHECKING:
+    from knflow.engine.expressions import Evaluator
+    from knflow.workflow.loading import WorkflowSource
+    from knflow.workflow.model import Definition
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -55,6 +56,12 @@ class DefinitionCache:
 
 
 def _parse(stored: StoredDefinition) -> LoadedDefinition:
+    # Imported on the first parse: the Data Index and notify never parse a definition, and a
+    # scale-to-zero function pays every import at each cold start (jq, YAML, the parser).
+    from knflow.engine.expressions import Evaluator
+    from knflow.workflow import loading
+    from knflow.workflow.parsing import parse_source
+
     source = loading.from_stored(stored.source)
     definition = parse_source(source)
     evaluator = Evaluator(

@@ -291,6 +291,19 @@ def save_node(conn: Connection, row: NodeRow) -> None:
     conn.execute(_q("save_node"), _params(row))
 
 
+def save_nodes(conn: Connection, rows: Sequence[NodeRow]) -> None:
+    """Insert or replace several node instance rows in one round trip."""
+    with conn.cursor() as cur:
+        cur.executemany(_q("save_node"), [_params(row) for row in rows])
+
+
+def instance_nodes(conn: Connection, instance_id: str) -> list[NodeRow]:
+    """Return every node row of one instance (those known only from an error too)."""
+    with conn.cursor(row_factory=class_row(NodeRow)) as cur:
+        cur.execute(_q("instance_nodes"), {"id": instance_id})
+        return cur.fetchall()
+
+
 def get_definition(
     conn: Connection, definition_id: str, version: str
 ) -> DefinitionRow | None:

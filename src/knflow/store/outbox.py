@@ -80,10 +80,17 @@ def enqueue_all(
     rows = conn.execute(
         queries("outbox")["enqueue_events"],
         {
-            "event_ids": [q.event_id for q in queued],
-            "event_types": [q.event_type for q in queued],
-            "instance_ids": [q.instance_id for q in queued],
-            "events": [Jsonb(q.event) for q in queued],
+            "queued": Jsonb(
+                [
+                    {
+                        "event_id": q.event_id,
+                        "event_type": q.event_type,
+                        "instance_id": q.instance_id,
+                        "event": q.event,
+                    }
+                    for q in queued
+                ]
+            ),
             "next_attempt_at": first_attempt_at,
         },
     ).fetchall()

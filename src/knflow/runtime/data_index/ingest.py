@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Final
 
@@ -27,6 +28,8 @@ from knflow.runtime.data_index import merge
 from knflow.runtime.services import Services
 from knflow.store import db, index
 from knflow.store.db import Connection
+from knflow.store.index import InstanceRow as IndexedInstance
+from knflow.store.index import NodeRow
 
 logger = logging.getLogger(__name__)
 
@@ -51,14 +54,28 @@ def handle_event(services: Services, event: Event) -> Event | None:
 def apply_changes(conn: Connection, changes: Sequence[Change]) -> None:
     """Merge `changes` inside the caller's transaction.
 
-    Instance locks are taken up front in sorted order, so two grouped deliveries
-    touching the same instances cannot deadlock.
+    Instance locks are taken up front in sorted order, so two grouped deliveries touching
+    the same instances cannot deadlock. An instance's changes are merged in memory and each
+    changed row is written once: a grouped event of one commit reads and writes its
+    instance once, not once per node and variable.
     """
     instance_ids = {_instance_id(change) for change in changes}
     for instance_id in sorted(i for i in instance_ids if i is not None):
         index.lock_instance(conn, instance_id)
+    batch = _Batch(conn)
     for change in changes:
-        _apply(conn, change)
+        if isinstance(change, DefinitionChange):
+            index.lock_definition(conn, change.id, change.version)
+            current = index.get_definition(conn, change.id, change.version)
+            index.save_definition(conn, merge.merge_definition(current, change))
+        elif isinstance(change, JobChange):
+            index.lock_job(conn, change.id)
+            index.save_job(
+                conn, merge.merge_job(index.get_job(conn, change.id), change)
+            )
+        else:
+            batch.apply(change)
+    batch.save()
 
 
 def _instance_id(change: Change) -> str | None:
@@ -67,40 +84,68 @@ def _instance_id(change: Change) -> str | None:
     return None
 
 
-def _apply(conn: Connection, change: Change) -> None:
-    if isinstance(change, DefinitionChange):
-        index.lock_definition(conn, change.id, change.version)
-        current = index.get_definition(conn, change.id, change.version)
-        index.save_definition(conn, merge.merge_definition(current, change))
-    elif isinstance(change, JobChange):
-        index.lock_job(conn, change.id)
-        index.save_job(conn, merge.merge_job(index.get_job(conn, change.id), change))
-    else:
-        _apply_to_instance(conn, change)
+InstanceChange = StateChange | NodeChange | VariableChange | ErrorChange
 
 
-def _apply_to_instance(
-    conn: Connection, change: StateChange | NodeChange | VariableChange | ErrorChange
-) -> None:
-    ref = change.ref
-    row = index.get_instance(conn, ref.instance_id)
-    if isinstance(change, StateChange):
-        index.save_instance(conn, merge.merge_state(row, change))
-    elif isinstance(change, VariableChange):
-        index.save_instance(conn, merge.merge_variable(row, change))
-    elif isinstance(change, NodeChange):
-        index.save_instance(conn, merge.touch_instance(row, ref))
-        node = index.get_node(conn, ref.instance_id, change.node_instance_id)
-        index.save_node(conn, merge.merge_node(node, change))
-    else:
-        index.save_instance(conn, merge.merge_error(row, change))
-        _mark_failed_node(conn, change)
+@dataclass(slots=True)
+class _Batch:
+    """The instance and node rows one delivery changes, read once and written once."""
 
+    conn: Connection
+    instances: dict[str, IndexedInstance | None] = field(default_factory=dict)
+    nodes: dict[str, dict[str, NodeRow]] = field(default_factory=dict)
+    changed_instances: set[str] = field(default_factory=set)
+    changed_nodes: dict[tuple[str, str], NodeRow] = field(default_factory=dict)
 
-def _mark_failed_node(conn: Connection, change: ErrorChange) -> None:
-    if change.node_instance_id is None:
-        return
-    node = index.get_node(conn, change.ref.instance_id, change.node_instance_id)
-    marked = merge.mark_node_error(node, change)
-    if marked is not None:
-        index.save_node(conn, marked)
+    def apply(self, change: InstanceChange) -> None:
+        """Merge one change into the rows in memory."""
+        instance_id = change.ref.instance_id
+        row = self._instance(instance_id)
+        if isinstance(change, StateChange):
+            row = merge.merge_state(row, change)
+        elif isinstance(change, VariableChange):
+            row = merge.merge_variable(row, change)
+        elif isinstance(change, NodeChange):
+            row = merge.touch_instance(row, change.ref)
+            node = self._node(instance_id, change.node_instance_id)
+            self._keep_node(instance_id, merge.merge_node(node, change))
+        else:
+            row = merge.merge_error(row, change)
+            self._mark_failed_node(change)
+        self.instances[instance_id] = row
+        self.changed_instances.add(instance_id)
+
+    def save(self) -> None:
+        """Write every changed row."""
+        for instance_id in sorted(self.changed_instances):
+            row = self.instances[instance_id]
+            if row is not None:
+                index.save_instance(self.conn, row)
+        if self.changed_nodes:
+            index.save_nodes(self.conn, list(self.changed_nodes.values()))
+
+    def _instance(self, instance_id: str) -> IndexedInstance | None:
+        if instance_id not in self.instances:
+            self.instances[instance_id] = index.get_instance(self.conn, instance_id)
+        return self.instances[instance_id]
+
+    def _node(self, instance_id: str, node_id: str) -> NodeRow | None:
+        if instance_id not in self.nodes:
+            self.nodes[instance_id] = {
+                node.id: node for node in index.instance_nodes(self.conn, instance_id)
+            }
+        return self.nodes[instance_id].get(node_id)
+
+    def _keep_node(self, instance_id: str, node: NodeRow) -> None:
+        self.nodes[instance_id][node.id] = node
+        self.changed_nodes[(instance_id, node.id)] = node
+
+    def _mark_failed_node(self, change: ErrorChange) -> None:
+        if change.node_instance_id is None:
+            return
+        instance_id = change.ref.instance_id
+        marked = merge.mark_node_error(
+            self._node(instance_id, change.node_instance_id), change
+        )
+        if marked is not None:
+            self._keep_node(instance_id, marked)

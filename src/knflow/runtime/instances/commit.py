@@ -87,7 +87,9 @@ def commit_outcome(
         state=kogito.state_number(row.status),
     )
     if row.status in ENDED:
-        _leave(work, row)
+        _leave(
+            work, row, subscribed=not is_new and correlation.waits_for_events(before)
+        )
         if not any(isinstance(command, ContinueAs) for command in outcome.commands):
             tokens.forget(work.conn, row.id)  # a continuation takes them over first
         _carry_out(work, loaded, row, outcome)
@@ -95,7 +97,8 @@ def commit_outcome(
         work.consequences.append(ResumeParent(child=row))
         return row
     wanted = correlation.subscriptions_of(loaded, row)
-    subscriptions.replace_for_instance(work.conn, row.id, wanted, now=work.now)
+    if wanted or (not is_new and correlation.waits_for_events(before)):
+        subscriptions.replace_for_instance(work.conn, row.id, wanted, now=work.now)
     _carry_out(work, loaded, row, outcome)
     if wanted:
         work.consequences.append(TakeBacklog(instance_id=row.id))
@@ -113,7 +116,7 @@ def abort(work: UnitOfWork, loaded: LoadedDefinition, row: InstanceRow) -> Insta
     )
     instances.update(work.conn, aborted)
     aborted = dataclasses.replace(aborted, revision=row.revision + 1)
-    _leave(work, aborted)
+    _leave(work, aborted, subscribed=correlation.waits_for_events(row))
     tokens.forget(work.conn, aborted.id)
     queue_state_change(work, loaded, aborted, event_type=kogito.STATE_ENDED)
     work.consequences.append(EndChildren(parent=aborted, everyone=True))
@@ -135,9 +138,10 @@ def queue_state_change(
     work.queue_process_events(row.id, [event], state=kogito.state_number(row.status))
 
 
-def _leave(work: UnitOfWork, row: InstanceRow) -> None:
+def _leave(work: UnitOfWork, row: InstanceRow, *, subscribed: bool) -> None:
     """Drop what an ended instance waited for: its subscriptions and pending timers."""
-    subscriptions.replace_for_instance(work.conn, row.id, [], now=work.now)
+    if subscribed:
+        subscriptions.replace_for_instance(work.conn, row.id, [], now=work.now)
     for cancelled in jobs.cancel_for_instance(work.conn, row.id, now=work.now):
         work.announce_job(cancelled)
 

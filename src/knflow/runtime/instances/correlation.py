@@ -55,6 +55,19 @@ def subscriptions_of(loaded: LoadedDefinition, row: InstanceRow) -> list[Subscri
     return found
 
 
+def waits_for_events(row: InstanceRow) -> bool:
+    """Tell whether the instance, as stored, has subscriptions (a thread waits for events).
+
+    Lets a commit skip rewriting the subscriptions of an instance that has none, which is
+    most steps of most instances.
+    """
+    execution = Execution.from_json(row.execution, workflow_data=row.data)
+    return any(
+        thread.status is ThreadStatus.BLOCKED and isinstance(thread.wait, EventWait)
+        for thread in execution.threads.values()
+    )
+
+
 def expected_correlation(
     event_def: EventDef | None, row: InstanceRow
 ) -> dict[str, str]:

@@ -2,8 +2,8 @@
 
 A unit of work writes all its events with one statement and hands them, in memory, to this
 module after its commit: they are posted without being read back, and marked sent together.
-Inside an HTTP request (`deferring`), publishing waits until the answer was sent, so no caller
-waits for the broker. A row is marked sent only after the sink answered 2xx; a failed one is
+Inside an HTTP request (`deferring`), the Data Index's events wait until the answer was sent,
+so no caller waits for them. A row is marked sent only after the sink answered 2xx; a failed one is
 retried with exponential back-off by the reconcile (`publish_due`), as is a row whose writer
 died before publishing it. Without `K_SINK` (a local run) nothing is sent and rows stay
 queued for whoever drains them.
@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Final
 
 from knflow.errors import UnavailableError
-from knflow.events import codec
+from knflow.events import codec, types
 from knflow.events.codec import Event
 from knflow.outbound import sink
 from knflow.runtime.services import Services
@@ -33,6 +33,9 @@ logger = logging.getLogger(__name__)
 
 FIRST_RETRY: Final = timedelta(seconds=1)
 LONGEST_RETRY: Final = timedelta(minutes=5)
+DEFERRABLE_TYPES: Final = types.DATA_INDEX_TYPES
+"""What may wait for the answer: the Data Index's events. Step events, wake-ups and produced
+events go at once, since the answer itself may wait for the work they start elsewhere."""
 WRITER_GRACE: Final = timedelta(seconds=10)
 """How long the reconcile leaves a fresh row to the process that wrote it."""
 
@@ -109,15 +112,18 @@ def deferring() -> Iterator[Deferred]:
 
 
 def publish(services: Services, outgoing: Sequence[Outgoing]) -> int:
-    """Send events just committed; inside `deferring`, keep them for after the answer.
+    """Send events just committed; inside `deferring`, keep Data Index events for after the answer.
 
     Returns how many were sent now.
     """
     deferred = _DEFERRED.get()
-    if deferred is not None:
-        deferred.outgoing.extend(outgoing)
-        return 0
-    return send(services, outgoing)
+    if deferred is None:
+        return send(services, outgoing)
+    urgent = [item for item in outgoing if item.event.type not in DEFERRABLE_TYPES]
+    deferred.outgoing.extend(
+        item for item in outgoing if item.event.type in DEFERRABLE_TYPES
+    )
+    return send(services, urgent)
 
 
 def send(services: Services, outgoing: Sequence[Outgoing]) -> int:

@@ -18,7 +18,6 @@ from typing import Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import isodate
-from croniter import CroniterError, croniter
 
 from knflow.errors import DefinitionError, Problem
 from knflow.runtime.instances import job_status, publishing
@@ -158,6 +157,11 @@ def parse_cron(raw: Json, zone: ZoneInfo) -> CronSchedule:
     expression = " ".join(
         _quartz_fields(fields[:6]) if quartz else _unix_fields(fields)
     )
+    from croniter import (  # only where cron is read: off cold starts
+        CroniterError,
+        croniter,
+    )
+
     try:
         croniter(expression, datetime.now(UTC), second_at_beginning=quartz)
     except (CroniterError, ValueError) as error:
@@ -230,6 +234,8 @@ def _announce(conn: Connection, job: JobRow, now: datetime) -> None:
 
 
 def _next_cron(schedule: CronSchedule, after: datetime) -> datetime | None:
+    from croniter import croniter  # only where cron is read: off cold starts
+
     cursor = croniter(
         schedule.expression,
         after.astimezone(schedule.zone),

@@ -26,7 +26,7 @@ from knflow.store import db
 from knflow.store import definitions as stored_definitions
 from knflow.store.db import Connection
 from knflow.store.definitions import StoredDefinition
-from knflow.workflow import loading, validation
+from knflow.workflow import loading
 from knflow.workflow.loading import WorkflowSource
 from knflow.workflow.model import Definition, Json
 from knflow.workflow.parsing import parse_source
@@ -68,6 +68,10 @@ def register_source(
     Raises:
         DefinitionError: the definition is invalid.
     """
+    # Imported here: validation loads jsonschema and the 0.8 schemas, which only a
+    # registration needs (not every cold start of start-workflow).
+    from knflow.workflow import validation
+
     validation.check(source)
     definition = parse_source(source)
     stored_source = loading.to_stored(source)

@@ -168,6 +168,14 @@ ON CONFLICT (id) DO UPDATE
        exception_message = EXCLUDED.exception_message,
        exception_details = EXCLUDED.exception_details
 
+-- name: instance_nodes
+-- Every node row of one instance, error-only ones included: what one delivery merges into.
+SELECT process_instance_id, id, name, type, definition_id, node_id, enter, exit,
+       sla_due_date, retrigger, error_message, error_date, cancel_type, input_args,
+       output_args
+  FROM index_node_instances
+ WHERE process_instance_id = %(id)s
+
 -- name: nodes_of
 -- Nodes known only from an error event (no enter yet) are not shown.
 SELECT process_instance_id, id, name, type, definition_id, node_id, enter, exit,

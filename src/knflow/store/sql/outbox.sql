@@ -6,13 +6,15 @@ ON CONFLICT (event_id) DO NOTHING
 RETURNING id
 
 -- name: enqueue_events
--- All events of one unit of work in one statement; a repeated id is a no-op. Their first
--- attempt is left to the writer, which publishes them right after the commit: the reconcile
--- only takes them once `next_attempt_at` passed (the writer died, or the broker refused).
+-- All events of one unit of work in one statement, passed as one JSON array (a jsonb[]
+-- parameter costs an escaping pass per character on the client); a repeated id is a no-op.
+-- Their first attempt is left to the writer, which publishes them right after the commit:
+-- the reconcile only takes them once `next_attempt_at` passed (the writer died, or the
+-- broker refused).
 INSERT INTO outbox (event_id, event_type, instance_id, event, next_attempt_at)
 SELECT queued.event_id, queued.event_type, queued.instance_id, queued.event, %(next_attempt_at)s
-  FROM unnest(%(event_ids)s::text[], %(event_types)s::text[], %(instance_ids)s::text[],
-              %(events)s::jsonb[]) AS queued (event_id, event_type, instance_id, event)
+  FROM jsonb_to_recordset(%(queued)s)
+       AS queued (event_id text, event_type text, instance_id text, event jsonb)
 ON CONFLICT (event_id) DO NOTHING
 RETURNING id, event_id
 
