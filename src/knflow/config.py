@@ -97,6 +97,8 @@ class Settings:
     """Most aliases in one GraphQL document."""
     graphql_max_cost: int = 2000
     """Highest cost of one GraphQL document: fields, weighed by the queries they cause."""
+    graphql_max_tokens: int = 5000
+    """Most lexical tokens in one GraphQL document (parsing stops there)."""
     statement_timeout: timedelta = timedelta(seconds=10)
     """PostgreSQL `statement_timeout` of each Data Index GraphQL request."""
     job_url_schemes: frozenset[str] = frozenset({"http", "https"})
@@ -197,6 +199,7 @@ class Settings:
             graphql_max_depth=_count(env, "KNFLOW_GRAPHQL_MAX_DEPTH", 15),
             graphql_max_aliases=_count(env, "KNFLOW_GRAPHQL_MAX_ALIASES", 30),
             graphql_max_cost=_count(env, "KNFLOW_GRAPHQL_MAX_COST", 2000),
+            graphql_max_tokens=_count(env, "KNFLOW_GRAPHQL_MAX_TOKENS", 5000),
             statement_timeout=timedelta(
                 milliseconds=_count(env, "KNFLOW_STATEMENT_TIMEOUT_MS", 10_000)
             ),

@@ -18,7 +18,9 @@ from psycopg import sql
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
+from knflow import json_limits
 from knflow.errors import InputError
+from knflow.json_limits import JsonLimits
 from knflow.store.db import Connection
 from knflow.store.index import DefinitionRow, InstanceRow, JobRow
 
@@ -196,6 +198,8 @@ JOBS: Final = _Entity(
 )
 NODES: Final = _Entity("index_node_instances", "n", (), _NODE_FIELDS, {})
 
+_FILTER_LIMITS: Final = JsonLimits()
+_FILTER_DEPTH: Final = _FILTER_LIMITS.document_depth
 _COMPARISONS: Final = {
     "equal": "=",
     "greaterThan": ">",
@@ -479,6 +483,15 @@ def _order(entity: _Entity, order: Sequence[Order]) -> sql.Composable:
 
 
 def _param(params: dict[str, Any], value: Any) -> sql.Composable:
+    """Bind `value`; text PostgreSQL cannot hold is refused first (it matches no row).
+
+    Raises:
+        InputError: the value holds a NUL character or an unpaired surrogate.
+    """
+    plain = value.obj if isinstance(value, Jsonb) else value
+    json_limits.check(
+        plain, limits=_FILTER_LIMITS, what="a filter value", depth=_FILTER_DEPTH
+    )
     name = f"v{len(params)}"
     params[name] = value
     return sql.Placeholder(name)
