@@ -22,8 +22,16 @@ EDGE_WORKFLOWS = (
 
 
 @pytest.fixture(scope="module")
+def stack_env() -> dict[str, str]:
+    """Extra environment of the module's stack; a module overrides it to set limits."""
+    return {}
+
+
+@pytest.fixture(scope="module")
 def stack(
-    module_database_url: str, tmp_path_factory: pytest.TempPathFactory
+    module_database_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    stack_env: dict[str, str],
 ) -> Iterator[DevStack]:
     """Every function and the broker, with `hello` and `waiter` registered."""
     folder = tmp_path_factory.mktemp("workflows")
@@ -33,6 +41,7 @@ def stack(
         workflows_dir=folder,
         database_url=module_database_url,
         work_dir=tmp_path_factory.mktemp("stack"),
+        env=stack_env,
     )
     yield running
     running.stop()

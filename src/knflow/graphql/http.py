@@ -8,13 +8,13 @@ Answers as the Data Index (graphql-java on Vert.x) does: 200 with `data` and
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any, Final
 
 from strawberry.http.ides import get_graphql_ide_html
 
 from graphql import GraphQLError, GraphQLSyntaxError, OperationType, parse
+from knflow import json_limits
 from knflow.auth.policy import Permission
 from knflow.config import Settings
 from knflow.errors import InputError, KnflowError
@@ -67,10 +67,13 @@ def handle_post(services: Services, request: Request) -> Response:
 def handle_get(services: Services, request: Request) -> Response:
     """Execute a query sent as `?query=...&variables=...&operationName=...`."""
     raw = request.query.get("variables")
-    try:
-        variables = json.loads(raw) if raw else None
-    except ValueError as error:
-        raise InputError(f"the 'variables' parameter is not JSON: {error}") from error
+    variables = (
+        json_limits.decode(
+            raw, limits=request.json_limits, what="the 'variables' parameter"
+        )
+        if raw
+        else None
+    )
     return execute(
         services,
         request.query.get("query"),

@@ -23,6 +23,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
 
 from graphql import GraphQLError
+from knflow import json_limits
 from knflow.errors import KnflowError, NotFoundError
 from knflow.graphql import filters, limits, scalars
 from knflow.graphql.context import RequestContext
@@ -42,6 +43,7 @@ from knflow.store.index import InstanceRow
 
 logger = logging.getLogger(__name__)
 
+_ID_LIMITS: Final = json_limits.JsonLimits()
 CACHED_DOCUMENTS: Final = 256
 """Parsed and validated query texts kept per process."""
 
@@ -286,6 +288,7 @@ def _validation_cache() -> ValidationCache:
 
 
 def _instance(info: Ctx, instance_id: str | None) -> InstanceRow:
+    _check_id(instance_id)
     rows = index.instances_by_ids(info.context.conn, [instance_id or ""])
     if not rows:
         raise NotFoundError(f"process instance '{instance_id}' is not indexed")
@@ -295,12 +298,22 @@ def _instance(info: Ctx, instance_id: str | None) -> InstanceRow:
 def _job_id(info: Ctx, job_id: str | None) -> str:
     if not job_id:
         raise NotFoundError("job id is missing")
+    _check_id(job_id)
     return job_id
 
 
 def _credentials(info: Ctx) -> Mapping[str, str]:
     """The caller's own tokens: the runtime and the jobs API authorize the caller, not us."""
     return info.context.credentials
+
+
+def _check_id(value: str | None) -> None:
+    """Refuse an id no stored row can have (a NUL character, an unpaired surrogate).
+
+    Raises:
+        InputError: naming the reason.
+    """
+    json_limits.check(value, limits=_ID_LIMITS, what="the 'id' argument", depth=0)
 
 
 def _runtime(info: Ctx) -> tuple[Any, str]:

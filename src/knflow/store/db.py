@@ -93,6 +93,8 @@ def as_knflow_error(error: BaseException) -> KnflowError | None:
         )
     if isinstance(error, pg_errors.InFailedSqlTransaction):
         return UnavailableError("an earlier statement of this request failed")
+    if isinstance(error, psycopg.DataError) and "NUL" in str(error):
+        return InputError("a value of the request holds a NUL character (\\u0000)")
     if isinstance(error, psycopg.DataError):
         return InputError("a value of the request is out of range for its field")
     return None
