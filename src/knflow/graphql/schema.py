@@ -26,6 +26,7 @@ from graphql import GraphQLError
 from knflow import json_limits
 from knflow.errors import KnflowError, NotFoundError
 from knflow.graphql import filters, limits, scalars
+from knflow.graphql.columns import instance_columns
 from knflow.graphql.context import RequestContext
 from knflow.graphql.inputs import (
     JobArgument,
@@ -87,6 +88,7 @@ class Query:
             filters.to_order(orderBy),
             limit=limit,
             offset=offset,
+            columns=instance_columns(info.selected_fields),
         )
         return [ProcessInstance(row=row) for row in info.context.register(rows)]
 

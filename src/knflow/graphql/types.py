@@ -14,6 +14,7 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from knflow.graphql.columns import instance_columns
 from knflow.graphql.context import RequestContext
 from knflow.graphql.inputs import (
     CancelType,
@@ -251,12 +252,15 @@ class ProcessInstance:
 
     @strawberry.field
     def parentProcessInstance(self, info: Ctx) -> ProcessInstance | None:
-        parent = info.context.parent(self.row)
+        columns = instance_columns(info.selected_fields)
+        parent = info.context.parent(self.row, columns)
         return None if parent is None else ProcessInstance(row=parent)
 
     @strawberry.field
     def childProcessInstances(self, info: Ctx) -> list[ProcessInstance] | None:
-        return [ProcessInstance(row=c) for c in info.context.children(self.row.id)]
+        columns = instance_columns(info.selected_fields)
+        children = info.context.children(self.row.id, columns)
+        return [ProcessInstance(row=c) for c in children]
 
     @strawberry.field
     def error(self) -> ProcessInstanceError | None:
