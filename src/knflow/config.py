@@ -103,8 +103,6 @@ class Settings:
     """PostgreSQL `statement_timeout` of each Data Index GraphQL request."""
     job_url_schemes: frozenset[str] = frozenset({"http", "https"})
     """URL schemes a job's http recipient or sink URL may use."""
-    job_http_hosts: frozenset[str] = frozenset()
-    """Hosts jobs may call (`name`, or `*.domain` for its subdomains); empty: any host."""
 
     auth_mode: AuthMode = AuthMode.OFF
     """`KNFLOW_AUTH_MODE`: `off` (default) or `required`."""
@@ -204,7 +202,6 @@ class Settings:
                 milliseconds=_count(env, "KNFLOW_STATEMENT_TIMEOUT_MS", 10_000)
             ),
             job_url_schemes=_names(env.get("KNFLOW_JOB_URL_SCHEMES", "http,https")),
-            job_http_hosts=_names(env.get("KNFLOW_JOB_HTTP_HOSTS", "")),
         )
         return _with_auth(settings, env)
 
