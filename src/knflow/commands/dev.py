@@ -104,6 +104,8 @@ def _serve(args: argparse.Namespace, settings: Settings, stop: threading.Event) 
             port=plan.port_base,
             backoff_count_from=args.backoff_count_from,
             oidc=settings.eventing_oidc,
+            max_body_bytes=settings.max_body_bytes,
+            json_limits=settings.json_limits,
         ).start()
         oidc = _project_tokens(broker, plan, Path(token_dir))
         try:
