@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# `make run PORT_BASE=9000`: the broker on 9000, the functions on 9001-9005.
+PORT_BASE ?= 8080
 
 .PHONY: install run test lint fmt typecheck check migrate schema images deploy bench clean
 
@@ -15,7 +17,7 @@ $(STAMP): pyproject.toml requirements.lock
 	touch $(STAMP)
 
 run: install
-	$(BIN)/knflow dev --workflows workflows
+	$(BIN)/knflow dev --workflows workflows --port-base $(PORT_BASE)
 
 test: install lint
 	$(BIN)/python -m pytest -n 2 -p no:cacheprovider
