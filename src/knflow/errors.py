@@ -77,6 +77,7 @@ class ExpressionError(KnflowError):
 
     def __init__(self, message: str, *, expression: str) -> None:
         self.expression = expression
+        self.reason = message
         super().__init__(f"expression '{expression}' failed: {message}")
 
 

@@ -10,6 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from knflow.engine.expression_check import find_expression_problems
 from knflow.errors import DefinitionError, Problem
 from knflow.workflow import loading, validation
 
@@ -66,7 +67,11 @@ def problems_of(path: Path, *, strict: bool = False) -> list[Problem]:
     if path.is_dir():
         return [Problem("", "this folder holds no workflow files")]
     try:
-        validation.check(loading.load_file(path), strict=strict)
+        validation.check(
+            loading.load_file(path),
+            strict=strict,
+            expressions=find_expression_problems,
+        )
     except DefinitionError as error:
         return error.problems
     return []
