@@ -11,13 +11,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from strawberry.http.ides import get_graphql_ide_html
-
 from graphql import GraphQLError, GraphQLSyntaxError, OperationType, parse
 from knflow import json_limits
 from knflow.auth.policy import Permission
 from knflow.config import Settings
 from knflow.errors import InputError, KnflowError
+from knflow.graphql import page
 from knflow.graphql.context import RequestContext
 from knflow.graphql.limits import QueryLimits
 from knflow.graphql.schema import DataIndexSchema, schema
@@ -37,6 +36,7 @@ def routes() -> list[Route]:
         Route("POST", GRAPHQL_PATH, handle_post, Permission.READ),
         Route("GET", GRAPHQL_PATH, handle_get, Permission.READ),
         Route("GET", GRAPHIQL_PATH, handle_graphiql),
+        Route("GET", f"{page.STATIC_PREFIX}/{{name}}", page.serve_asset),
     ]
 
 
@@ -84,12 +84,8 @@ def handle_get(services: Services, request: Request) -> Response:
 
 
 def handle_graphiql(services: Services, request: Request) -> Response:
-    """Serve the GraphiQL page, pointed at `/graphql`."""
-    page = get_graphql_ide_html().replace(
-        'window.location.href.split("?")[0]',
-        f'new URL("{GRAPHQL_PATH}", window.location.href).toString()',
-    )
-    return Response(body=page.encode("utf-8"), headers={"content-type": "text/html"})
+    """Serve the GraphiQL page, pointed at `/graphql`, with assets served here too."""
+    return page.serve_page(services, request, graphql_path=GRAPHQL_PATH)
 
 
 def execute(
