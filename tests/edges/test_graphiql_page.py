@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -27,9 +26,9 @@ CHROMIUM_FLAGS = (
 
 
 @pytest.fixture(scope="module")
-def index(stack: DevStack) -> Iterator[str]:
+def index(stack: DevStack) -> str:
     """data-index-sink's base URL."""
-    yield stack.url("data-index-sink")
+    return stack.url("data-index-sink")
 
 
 def test_the_page_loads_nothing_from_another_host(index: str) -> None:
