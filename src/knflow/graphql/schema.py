@@ -90,7 +90,7 @@ class Query:
             offset=offset,
             columns=instance_columns(info.selected_fields),
         )
-        return [ProcessInstance(row=row) for row in info.context.register(rows)]
+        return [ProcessInstance.of(row) for row in info.context.register(rows)]
 
     @strawberry.field
     def Jobs(
