@@ -107,8 +107,7 @@ def execute(
     if not allow_mutation and _is_mutation(query, operation_name):
         return Response(status=405, body={"message": "send mutations with POST"})
     settings = services.settings
-    with db.transaction(services.pool) as conn:
-        db.limit_statement_time(conn, settings.statement_timeout)
+    with db.bounded_transaction(services.pool, settings.statement_timeout) as conn:
         result = _schema(settings).execute_sync(
             query,
             variable_values=variables,

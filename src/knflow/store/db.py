@@ -55,6 +55,27 @@ def transaction(pool: Pool) -> Iterator[Connection]:
 
 
 @contextmanager
+def bounded_transaction(pool: Pool, timeout: timedelta) -> Iterator[Connection]:
+    """Yield a connection inside one transaction whose statements stop at `timeout`.
+
+    Pipeline mode sends BEGIN and the timeout with the first query instead of waiting
+    for each (two round trips fewer per request: the Data Index list query makes three).
+
+    Raises:
+        UnavailableError: the database connection failed.
+    """
+    milliseconds = str(max(1, int(timeout.total_seconds() * 1000)))
+    try:
+        with pool.connection() as conn, conn.pipeline(), conn.transaction():
+            conn.execute(
+                queries("db")["set_statement_timeout"], {"milliseconds": milliseconds}
+            )
+            yield conn
+    except psycopg.OperationalError as error:
+        raise UnavailableError(f"database is unavailable: {error}") from error
+
+
+@contextmanager
 def connect(database_url: str) -> Iterator[Connection]:
     """Yield one autocommit connection outside any pool (CLI commands, migrations).
 
@@ -69,14 +90,6 @@ def connect(database_url: str) -> Iterator[Connection]:
         raise UnavailableError(f"database is unreachable: {error}") from error
     with conn:
         yield conn
-
-
-def limit_statement_time(conn: Connection, timeout: timedelta) -> None:
-    """Cancel any statement of the caller's transaction that runs longer than `timeout`."""
-    milliseconds = max(1, int(timeout.total_seconds() * 1000))
-    conn.execute(
-        queries("db")["set_statement_timeout"], {"milliseconds": str(milliseconds)}
-    )
 
 
 def as_knflow_error(error: BaseException) -> KnflowError | None:
