@@ -104,7 +104,7 @@ def as_knflow_error(error: BaseException) -> KnflowError | None:
             "the request ran longer than the statement timeout"
             " (KNFLOW_STATEMENT_TIMEOUT_MS); filter or page it more narrowly"
         )
-    if isinstance(error, pg_errors.InFailedSqlTransaction):
+    if isinstance(error, pg_errors.InFailedSqlTransaction | pg_errors.PipelineAborted):
         return UnavailableError("an earlier statement of this request failed")
     if isinstance(error, psycopg.DataError) and "NUL" in str(error):
         return InputError("a value of the request holds a NUL character (\\u0000)")
