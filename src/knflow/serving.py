@@ -145,7 +145,10 @@ def _serve_event(
             reply = handler(state.get(), event)
         except KnflowError as error:
             return _event_error(error, event)
-        except Exception:
+        except Exception as error:
+            known = db.as_knflow_error(error)
+            if known is not None:
+                return _event_error(known, event)
             logger.exception("event handler failed")
             return _json_response(
                 Response(
@@ -180,7 +183,10 @@ def _serve_route(
         return _json_response(route.handler(state.get(), request))
     except KnflowError as error:
         return _json_response(_error_response(error))
-    except Exception:
+    except Exception as error:
+        known = db.as_knflow_error(error)
+        if known is not None:
+            return _json_response(_error_response(known))
         logger.exception("request handler failed")
         return _json_response(
             Response(

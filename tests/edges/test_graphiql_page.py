@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import httpx
 import pytest
@@ -20,6 +21,10 @@ CHROMIUM_FLAGS = (
     "--no-sandbox",
     "--disable-gpu",
     "--disable-background-networking",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-component-update",
+    "--disable-sync",
     "--virtual-time-budget=20000",
     "--dump-dom",
 )
@@ -51,11 +56,16 @@ def test_only_the_assets_are_served(index: str) -> None:
     assert unknown.status_code == 404
 
 
-def test_headless_chromium_renders_the_editor(index: str) -> None:
+def test_headless_chromium_renders_the_editor(index: str, tmp_path: Path) -> None:
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     assert browser, "install Debian's chromium package (make install-test-tools)"
     dom = subprocess.run(
-        [browser, *CHROMIUM_FLAGS, f"{index}/graphiql"],
+        [
+            browser,
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={tmp_path / 'profile'}",
+            f"{index}/graphiql",
+        ],
         capture_output=True,
         text=True,
         timeout=120,

@@ -51,7 +51,7 @@ def transaction(pool: Pool) -> Iterator[Connection]:
         with pool.connection() as conn, conn.transaction():
             yield conn
     except psycopg.OperationalError as error:
-        raise UnavailableError(f"database is unavailable: {error}") from error
+        raise _unavailable(error) from error
 
 
 @contextmanager
@@ -72,7 +72,7 @@ def bounded_transaction(pool: Pool, timeout: timedelta) -> Iterator[Connection]:
             )
             yield conn
     except psycopg.OperationalError as error:
-        raise UnavailableError(f"database is unavailable: {error}") from error
+        raise _unavailable(error) from error
 
 
 @contextmanager
@@ -111,6 +111,13 @@ def as_knflow_error(error: BaseException) -> KnflowError | None:
     if isinstance(error, psycopg.DataError):
         return InputError("a value of the request is out of range for its field")
     return None
+
+
+def _unavailable(error: psycopg.OperationalError) -> KnflowError:
+    """A cancelled statement names its limit; any other operational failure is an outage."""
+    return as_knflow_error(error) or UnavailableError(
+        f"database is unavailable: {error}"
+    )
 
 
 def _check_url(database_url: str) -> None:
