@@ -11,7 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
+from strawberry.types import Info
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
+
+from knflow.graphql.context import RequestContext
 
 _ERROR_COLUMNS: Final = (
     "error_node_definition_id",
@@ -58,6 +61,19 @@ INSTANCE_FIELDS: Final[Mapping[str, tuple[str, ...]]] = {
     "cloudEventId": ("cloud_event_id",),
     "cloudEventSource": ("cloud_event_source",),
 }
+
+
+def columns_of(info: Info[RequestContext, None]) -> tuple[str, ...]:
+    """Return the instance columns the current field's selection reads.
+
+    Computed once per field of the query (not once per instance it is resolved for):
+    the cache key is the response path without list indexes.
+    """
+    key = tuple(part for part in info.path.as_list() if isinstance(part, str))
+    cache = info.context.columns
+    if key not in cache:
+        cache[key] = instance_columns(info.selected_fields)
+    return cache[key]
 
 
 def instance_columns(selected: Iterable[Any]) -> tuple[str, ...]:

@@ -32,6 +32,8 @@ class RequestContext:
     """The caller's `Authorization`/`X-Authorization-Backstage`, passed on by mutations."""
     seen: dict[str, InstanceRow] = field(default_factory=dict)
     """Every instance the request has produced so far, by id."""
+    columns: dict[tuple[str, ...], Columns] = field(default_factory=dict)
+    """The columns each field of the query reads, by response path without indexes."""
     _nodes: dict[str, list[NodeRow]] = field(default_factory=dict)
     _parents: dict[Columns, dict[str, InstanceRow | None]] = field(default_factory=dict)
     _children: dict[Columns, dict[str, list[InstanceRow]]] = field(default_factory=dict)

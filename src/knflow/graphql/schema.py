@@ -26,7 +26,7 @@ from graphql import GraphQLError
 from knflow import json_limits
 from knflow.errors import KnflowError, NotFoundError
 from knflow.graphql import filters, limits, scalars
-from knflow.graphql.columns import instance_columns
+from knflow.graphql.columns import columns_of
 from knflow.graphql.context import RequestContext
 from knflow.graphql.inputs import (
     JobArgument,
@@ -88,7 +88,7 @@ class Query:
             filters.to_order(orderBy),
             limit=limit,
             offset=offset,
-            columns=instance_columns(info.selected_fields),
+            columns=columns_of(info),
         )
         return [ProcessInstance.of(row) for row in info.context.register(rows)]
 

@@ -14,7 +14,7 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from knflow.graphql.columns import instance_columns
+from knflow.graphql.columns import columns_of
 from knflow.graphql.context import RequestContext
 from knflow.graphql.inputs import (
     CancelType,
@@ -236,13 +236,13 @@ class ProcessInstance:
 
     @strawberry.field
     def parentProcessInstance(self, info: Ctx) -> ProcessInstance | None:
-        columns = instance_columns(info.selected_fields)
+        columns = columns_of(info)
         parent = info.context.parent(self.row, columns)
         return None if parent is None else ProcessInstance.of(parent)
 
     @strawberry.field
     def childProcessInstances(self, info: Ctx) -> list[ProcessInstance] | None:
-        columns = instance_columns(info.selected_fields)
+        columns = columns_of(info)
         children = info.context.children(self.row.id, columns)
         return [ProcessInstance.of(c) for c in children]
 
