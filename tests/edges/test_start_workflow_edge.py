@@ -162,9 +162,7 @@ def test_non_finite_numbers_are_400(api: str, constant: str) -> None:
     assert_refused(answer, 400, "/n" if constant == "1e400" else constant)
 
 
-@pytest.mark.parametrize(
-    "body", ["[1, 2]", '"text"', "42", "true", '{"workflowdata": [1]}']
-)
+@pytest.mark.parametrize("body", ["[1, 2]", '"text"', "42", "true"])
 def test_a_body_that_is_not_an_object_is_400(api: str, body: str) -> None:
     assert_refused(_post(f"{api}/hello", body), 400, "object")
 

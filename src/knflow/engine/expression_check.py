@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any, Final
 
 from knflow.engine import expressions
-from knflow.engine.expressions import Evaluator
+from knflow.engine.expressions import JQ, Evaluator
 from knflow.errors import ExpressionError, Problem
 from knflow.workflow.expression_sites import Site, SiteKind, expression_sites
 from knflow.workflow.model import Json
@@ -22,16 +22,20 @@ _DOTTED_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_
 
 
 def find_expression_problems(document: Json) -> list[Problem]:
-    """Return a problem for every expression of `document` that does not compile."""
+    """Return a problem for every jq expression of `document` that does not compile.
+
+    JSONPath workflows and SonataFlow's legacy `{{ }}` expressions (JSONPath inside a jq
+    workflow) are left to run time: the engine reads them leniently in ways a compile
+    alone cannot predict, and a false refusal would reject a workflow SonataFlow runs.
+    """
     if not isinstance(document, dict):
         return []
+    if str(document.get("expressionLang") or JQ).strip().lower() != JQ:
+        return []
     try:
-        evaluator = Evaluator(
-            language=str(document.get("expressionLang") or "jq"),
-            functions=_expression_functions(document),
-        )
+        evaluator = Evaluator(functions=_expression_functions(document))
     except ExpressionError as error:
-        return [Problem("/expressionLang", error.reason)]
+        return [Problem("/functions", error.reason)]
     problems: list[Problem] = []
     for site in expression_sites(document):
         for text in _expressions(evaluator, site):
@@ -44,6 +48,8 @@ def find_expression_problems(document: Json) -> list[Problem]:
 
 
 def _expressions(evaluator: Evaluator, site: Site) -> Iterator[str]:
+    if isinstance(site.value, str) and site.value.strip().startswith("{{"):
+        return
     if site.kind is SiteKind.EXPRESSION:
         yield str(site.value)
         return

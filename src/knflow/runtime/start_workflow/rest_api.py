@@ -264,9 +264,6 @@ def split_body(body: Any) -> tuple[Any, dict[str, Any]]:
     if "workflowdata" in body:
         others = {k: v for k, v in body.items() if k != "workflowdata"}
         data = body["workflowdata"] if body["workflowdata"] is not None else {}
-        if not isinstance(data, dict):
-            # SW 0.8, Workflow Data Input: the workflow data is a JSON object.
-            raise InputError("'workflowdata' must be a JSON object")
         return data, others
     return body, {}
 
