@@ -163,18 +163,18 @@ def check_url(raw: Json, name: str, settings: Settings) -> None:
         raise InputError(f"job field '{name}' is not a valid URL") from error
     scheme = parts.scheme.lower()
     if scheme not in settings.job_url_schemes:
-        allowed = ", ".join(sorted(settings.job_url_schemes))
+        schemes = ", ".join(sorted(settings.job_url_schemes))
         raise InputError(
-            f"job field '{name}' uses the scheme '{scheme}'; allowed: {allowed}"
+            f"job field '{name}' uses the scheme '{scheme}'; allowed: {schemes}"
             " (KNFLOW_JOB_URL_SCHEMES)"
         )
     if not host:
         raise InputError(f"job field '{name}' names no host")
-    allowed = settings.job_recipient_hosts
-    if allowed and not any(fnmatch.fnmatchcase(host, p.lower()) for p in allowed):
+    hosts = settings.job_recipient_hosts
+    if hosts and not any(fnmatch.fnmatchcase(host, p.lower()) for p in hosts):
         raise InputError(
             f"job field '{name}': host '{host}' is not allowed; allowed hosts:"
-            f" {', '.join(allowed)} (KNFLOW_JOB_RECIPIENT_HOSTS)"
+            f" {', '.join(hosts)} (KNFLOW_JOB_RECIPIENT_HOSTS)"
         )
 
 
