@@ -50,6 +50,7 @@ def _job(url: str) -> dict[str, Any]:
     due = datetime.now(UTC) + timedelta(hours=1)
     return {
         "id": "j1",
+        "correlationId": "c1",
         "schedule": {"type": "timer", "startTime": due.isoformat()},
         "recipient": {"type": "http", "url": url, "method": "POST"},
     }
