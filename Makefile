@@ -3,19 +3,26 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# `make run PORT_BASE=9000`: the broker on 9000, the functions on 9001-9005.
+PORT_BASE ?= 8080
 
-.PHONY: install run test lint fmt typecheck check migrate schema images deploy bench clean
+.PHONY: install install-test-tools run test lint fmt typecheck check migrate schema images deploy bench clean
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml requirements.lock
+$(STAMP): pyproject.toml requirements.lock src/knflow/graphql/graphiql-assets.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
+	$(BIN)/python -m knflow.deploy.graphiql_assets
 	touch $(STAMP)
 
+# The GraphiQL page test needs a headless browser: Debian's chromium (as root).
+install-test-tools:
+	command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+
 run: install
-	$(BIN)/knflow dev --workflows workflows
+	$(BIN)/knflow dev --workflows workflows --port-base $(PORT_BASE)
 
 test: install lint
 	$(BIN)/python -m pytest -n 2 -p no:cacheprovider

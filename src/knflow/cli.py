@@ -10,7 +10,9 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
-from typing import Final, Protocol
+from typing import Final, NoReturn, Protocol
+
+from knflow.errors import KnflowError
 
 # (name, module under knflow.commands, help)
 COMMANDS: Final = (
@@ -37,23 +39,49 @@ class CommandModule(Protocol):
     def run(self, args: argparse.Namespace) -> int: ...
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line: `knflow <command>: <problem>`."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print the problem and where help is, then exit with status 2."""
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command named in `argv` and return its exit code."""
+    """Run the command named in `argv` and return its exit code.
+
+    Every failure is one line on stderr, `knflow <command>: <what is wrong and what to
+    do>`, with exit status 1 (2 for a usage error), never a traceback.
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = argparse.ArgumentParser(prog="knflow", description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="knflow", description=__doc__.splitlines()[0])
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, _module, summary in COMMANDS:
         subparsers.add_parser(name, help=summary, add_help=False)
     if not argv or argv[0] not in {name for name, _, _ in COMMANDS}:
-        parser.parse_args(argv)  # prints usage and exits
+        parser.parse_args(argv)  # prints the problem and exits
         return 2
     name = argv[0]
     module = _command_module(name)
-    sub = argparse.ArgumentParser(
+    sub = OneLineParser(
         prog=f"knflow {name}", description=dict((n, h) for n, _, h in COMMANDS)[name]
     )
     module.add_arguments(sub)
-    return module.run(sub.parse_args(argv[1:]))
+    return _run(name, module, sub.parse_args(argv[1:]))
+
+
+def _run(name: str, module: CommandModule, args: argparse.Namespace) -> int:
+    """Run a command; failures it did not report itself become its one line."""
+    try:
+        return module.run(args)
+    except KnflowError as error:
+        sys.stderr.write(f"knflow {name}: {error}\n")
+    except OSError as error:
+        target = f" {error.filename}" if error.filename else ""
+        sys.stderr.write(f"knflow {name}: cannot use{target}: {error.strerror}\n")
+    except KeyboardInterrupt:
+        return 130
+    return 1
 
 
 def _command_module(name: str) -> CommandModule:

@@ -14,6 +14,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Final
 
+from knflow.errors import InputError
+from knflow.json_limits import DEFAULT_MAX_DEPTH, JsonLimits
+
 SECRET_ENV_PREFIX: Final = "KNFLOW_SECRET_"
 FUNCTION_URL_ENV_PREFIX: Final = "KNFLOW_FUNCTION_URL_"
 DEFAULT_KNATIVE_URL_PATTERN: Final = "http://{service}.{namespace}.svc.cluster.local"
@@ -31,6 +34,10 @@ class AuthMode(StrEnum):
     """Anyone who reaches a function may use it (`make run`, a laptop)."""
     REQUIRED = "required"
     """Write paths need a valid token; token-less reads only as `KNFLOW_AUTH_ANONYMOUS` allows."""
+
+
+# Quarkus' default `quarkus.http.limits.max-body-size` (10240K), what SonataFlow answers 413 past.
+DEFAULT_MAX_BODY_BYTES: Final = 10 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -80,6 +87,22 @@ class Settings:
     redrive_after: timedelta = timedelta(seconds=30)
     """How long a runnable ACTIVE instance may go without progress before the reconcile
     re-sends its step event."""
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    """Largest request body a function or the development broker reads (413 beyond)."""
+    json_limits: JsonLimits = field(default_factory=JsonLimits)
+    """How deep received JSON may nest (`KNFLOW_MAX_JSON_DEPTH`)."""
+    graphql_max_depth: int = 15
+    """Deepest GraphQL selection (introspection of nested argument types needs ~10)."""
+    graphql_max_aliases: int = 30
+    """Most aliases in one GraphQL document."""
+    graphql_max_cost: int = 2000
+    """Highest cost of one GraphQL document: fields, weighed by the queries they cause."""
+    graphql_max_tokens: int = 5000
+    """Most lexical tokens in one GraphQL document (parsing stops there)."""
+    statement_timeout: timedelta = timedelta(seconds=10)
+    """PostgreSQL `statement_timeout` of each Data Index GraphQL request."""
+    job_url_schemes: frozenset[str] = frozenset({"http", "https"})
+    """URL schemes a job's http recipient or sink URL may use."""
 
     auth_mode: AuthMode = AuthMode.OFF
     """`KNFLOW_AUTH_MODE`: `off` (default) or `required`."""
@@ -167,6 +190,18 @@ class Settings:
             redrive_after=timedelta(
                 seconds=float(env.get("KNFLOW_REDRIVE_AFTER_SECONDS", "30"))
             ),
+            max_body_bytes=_count(env, "KNFLOW_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
+            json_limits=JsonLimits(
+                max_depth=_count(env, "KNFLOW_MAX_JSON_DEPTH", DEFAULT_MAX_DEPTH)
+            ),
+            graphql_max_depth=_count(env, "KNFLOW_GRAPHQL_MAX_DEPTH", 15),
+            graphql_max_aliases=_count(env, "KNFLOW_GRAPHQL_MAX_ALIASES", 30),
+            graphql_max_cost=_count(env, "KNFLOW_GRAPHQL_MAX_COST", 2000),
+            graphql_max_tokens=_count(env, "KNFLOW_GRAPHQL_MAX_TOKENS", 5000),
+            statement_timeout=timedelta(
+                milliseconds=_count(env, "KNFLOW_STATEMENT_TIMEOUT_MS", 10_000)
+            ),
+            job_url_schemes=_names(env.get("KNFLOW_JOB_URL_SCHEMES", "http,https")),
         )
         return _with_auth(settings, env)
 
@@ -232,6 +267,24 @@ def _value_or_file(text: str) -> tuple[str, ...]:
     if text and Path(text).is_file():
         text = Path(text).read_text(encoding="utf-8")
     return _listed(text)
+
+
+def _count(env: Mapping[str, str], name: str, default: int) -> int:
+    """A positive whole number from `name`, or `default` when unset.
+
+    Raises:
+        InputError: the variable is set to something else.
+    """
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise InputError(f"setting {name} must be a positive whole number, not '{raw}'")
+    return int(raw)
+
+
+def _names(raw: str) -> frozenset[str]:
+    return frozenset(part.strip().lower() for part in raw.split(",") if part.strip())
 
 
 def _prefixed(env: Mapping[str, str], prefix: str) -> dict[str, str]:

@@ -54,10 +54,21 @@ class DefinitionError(KnflowError):
 
 
 class InputError(KnflowError):
-    """A request or event is malformed, or its data violates a schema."""
+    """A request or event is malformed, or its data violates a schema.
 
-    def __init__(self, message: str, *, details: str | None = None) -> None:
+    `problems` lists every violation found (`"<pointer>: <reason>"`), when there are
+    several, for callers that show them one per line.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        details: str | None = None,
+        problems: tuple[str, ...] = (),
+    ) -> None:
         self.details = details
+        self.problems = problems
         super().__init__(message)
 
 
@@ -66,6 +77,7 @@ class ExpressionError(KnflowError):
 
     def __init__(self, message: str, *, expression: str) -> None:
         self.expression = expression
+        self.reason = message
         super().__init__(f"expression '{expression}' failed: {message}")
 
 

@@ -8,6 +8,7 @@ own `200 "OK"` counts as a failed delivery to both Knative brokers).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import threading
@@ -51,14 +52,19 @@ class ProcessServices:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._settings: Settings | None = None
         self._services: Services | None = None
+
+    def settings(self) -> Settings:
+        """Return the settings, read from the environment the first time."""
+        with self._lock:
+            return self._read_settings()
 
     def get(self) -> Services:
         """Return the services, opening the pool and client the first time."""
         with self._lock:
             if self._services is None:
-                settings = Settings.from_environment()
-                logs.configure()
+                settings = self._read_settings()
                 http = new_client(settings.action_timeout)
                 self._services = Services(
                     settings=settings,
@@ -67,6 +73,12 @@ class ProcessServices:
                     gate=Gate.from_settings(settings, http, system_clock),
                 )
             return self._services
+
+    def _read_settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = Settings.from_environment()
+            logs.configure()
+        return self._settings
 
 
 def event_function(
@@ -78,7 +90,9 @@ def event_function(
     def handle(request: flask.Request) -> flask.Response:
         if request.path in HEALTH_PATHS:
             return _health(state, request.path)
-        decoded = _decode_request(request)
+        decoded = _decode_request(request, state.settings())
+        if isinstance(decoded, Response):
+            return _json_response(decoded)
         for route in routes:
             params = route.match(decoded.method, decoded.path)
             if params is not None:
@@ -87,7 +101,7 @@ def event_function(
             return _json_response(
                 Response(status=405, body={"message": "send CloudEvents with POST"})
             )
-        return _serve_event(state, handler, request)
+        return _serve_event(state, handler, decoded)
 
     return handle
 
@@ -99,7 +113,9 @@ def http_function(routes: Sequence[Route]) -> FlaskFunction:
     def handle(request: flask.Request) -> flask.Response:
         if request.path in HEALTH_PATHS:
             return _health(state, request.path)
-        decoded = _decode_request(request)
+        decoded = _decode_request(request, state.settings())
+        if isinstance(decoded, Response):
+            return _json_response(decoded)
         for route in routes:
             params = route.match(decoded.method, decoded.path)
             if params is not None:
@@ -115,19 +131,26 @@ def http_function(routes: Sequence[Route]) -> FlaskFunction:
 
 
 def _serve_event(
-    state: ProcessServices, handler: EventHandler, request: flask.Request
+    state: ProcessServices, handler: EventHandler, request: Request
 ) -> flask.Response:
     try:
         _authenticate_delivery(state, dict(request.headers))
-        event = codec.from_http(dict(request.headers), request.get_data())
+        event = codec.from_http(
+            request.headers, request.body, limits=request.json_limits
+        )
     except (InputError, AuthenticationError, UnavailableError) as error:
+        if isinstance(error, InputError):
+            logger.warning("event refused", extra={"reason": str(error)})
         return _json_response(_error_response(error))
     with logs.context(ce_id=event.id, ce_type=event.type):
         try:
             reply = handler(state.get(), event)
         except KnflowError as error:
             return _event_error(error, event)
-        except Exception:
+        except Exception as error:
+            known = db.as_knflow_error(error)
+            if known is not None:
+                return _event_error(known, event)
             logger.exception("event handler failed")
             return _json_response(
                 Response(
@@ -158,19 +181,14 @@ def _answer_route(
 ) -> flask.Response:
     try:
         identity = _authenticate(state.get(), route, request, params)
-        request = Request(
-            method=request.method,
-            path=request.path,
-            headers=request.headers,
-            query=request.query,
-            body=request.body,
-            params=params,
-            identity=identity,
-        )
+        request = dataclasses.replace(request, params=params, identity=identity)
         return _json_response(route.handler(state.get(), request))
     except KnflowError as error:
         return _json_response(_error_response(error))
-    except Exception:
+    except Exception as error:
+        known = db.as_knflow_error(error)
+        if known is not None:
+            return _json_response(_error_response(known))
         logger.exception("request handler failed")
         return _json_response(
             Response(
@@ -273,14 +291,53 @@ def _error_response(error: KnflowError) -> Response:
     return Response(status=status, body=body)
 
 
-def _decode_request(request: flask.Request) -> Request:
+def _decode_request(request: flask.Request, settings: Settings) -> Request | Response:
+    """Decode a request within the limits, or answer the refusal.
+
+    413 for a body over `max_body_bytes`; 404 for a path holding a NUL character (no
+    stored id can hold one); 400 for a query parameter holding one.
+    """
+    if "\x00" in request.path:
+        return _refusal(404, "no resource has a NUL character in its path")
+    query = {key: request.args.getlist(key)[-1] for key in request.args}
+    for key, value in query.items():
+        if "\x00" in key or "\x00" in value:
+            name = key.replace("\x00", "\\u0000")
+            return _refusal(400, f"query parameter '{name}' holds a NUL character")
+    body = _read_body(request, settings.max_body_bytes)
+    if isinstance(body, Response):
+        return body
     return Request(
         method=request.method.upper(),
         path=request.path,
         headers={key.lower(): value for key, value in request.headers.items()},
-        query={key: request.args.getlist(key)[-1] for key in request.args},
-        body=request.get_data(),
+        query=query,
+        body=body,
+        json_limits=settings.json_limits,
     )
+
+
+def _read_body(request: flask.Request, limit: int) -> bytes | Response:
+    """Read at most `limit` bytes, whether the length is declared or the body is chunked."""
+    declared = request.content_length
+    if declared is not None and declared > limit:
+        return _too_large(declared, limit)
+    body: bytes = request.stream.read(limit + 1)
+    if len(body) > limit:
+        return _too_large(None, limit)
+    return body
+
+
+def _too_large(size: int | None, limit: int) -> Response:
+    what = "the request body" if size is None else f"the request body of {size} bytes"
+    return _refusal(
+        413,
+        f"{what} is larger than the limit of {limit} bytes (KNFLOW_MAX_BODY_BYTES)",
+    )
+
+
+def _refusal(status: int, message: str) -> Response:
+    return Response(status=status, body={"message": message})
 
 
 def _health(state: ProcessServices, path: str) -> flask.Response:

@@ -50,6 +50,7 @@ def _job(url: str) -> dict[str, Any]:
     due = datetime.now(UTC) + timedelta(hours=1)
     return {
         "id": "j1",
+        "correlationId": "c1",
         "schedule": {"type": "timer", "startTime": due.isoformat()},
         "recipient": {"type": "http", "url": url, "method": "POST"},
     }
@@ -99,7 +100,7 @@ def test_a_job_to_an_allowed_host_is_scheduled(
             "http://169.254.169.254/latest/meta-data",
             "host '169.254.169.254' is not allowed",
         ),
-        ("file:///etc/passwd", "must be an http or https URL"),
+        ("file:///etc/passwd", "uses the scheme 'file'; allowed: http, https"),
     ],
     ids=["metadata-service", "file-scheme"],
 )

@@ -86,7 +86,10 @@ def test_a_deleted_job_answers_404_afterwards(
 
 
 def test_an_invalid_job_is_refused_with_400(client: FlaskClient) -> None:
-    answer = client.post("/v2/jobs", json={"id": "j1", "schedule": {"type": "cron"}})
+    answer = client.post(
+        "/v2/jobs",
+        json={"id": "j1", "correlationId": "c1", "schedule": {"type": "cron"}},
+    )
     assert answer.status_code == 400
     assert "only timer schedules" in answer.json["message"]
 

@@ -238,7 +238,7 @@ def test_a_too_deep_query_is_refused(shared_index: FlaskClient) -> None:
 
     answer = gql(shared_index, "{ ProcessInstances { " + nested + " } }")
 
-    assert "exceeds maximum operation depth" in answer["errors"][0]["message"]
+    assert "KNFLOW_GRAPHQL_MAX_DEPTH" in answer["errors"][0]["message"]
 
 
 def test_a_json_filter_without_operator_is_refused_clearly(

@@ -66,8 +66,7 @@ def test_nodes_without_enter_are_not_listed(conn: Connection) -> None:
     assert index.get_node(conn, "i-0", "hidden") is not None
 
 
-def test_children_and_lookup_by_ids(conn: Connection) -> None:
-    assert [r.id for r in index.children_of(conn, ["i-0"])] == ["i-1", "i-2"]
+def test_lookup_by_ids(conn: Connection) -> None:
     assert sorted(r.id for r in index.instances_by_ids(conn, ["i-2", "i-0"])) == [
         "i-0",
         "i-2",
@@ -144,3 +143,25 @@ def test_parameters_never_become_sql(conn: Connection) -> None:
     where = FieldTest("processId", "equal", "greet' OR '1'='1")
 
     assert select(conn, where) == []
+
+
+def test_a_list_query_reads_only_the_columns_asked_for(conn: Connection) -> None:
+    [row] = index_query.select_instances(
+        conn,
+        FieldTest("id", "equal", "i-1"),
+        (),
+        limit=None,
+        offset=0,
+        columns=("id", "process_id", "last_update", "state"),
+    )
+
+    assert (row.id, row.process_id, row.state) == ("i-1", "greet", 1)
+    assert row.variables is None
+    assert row.roles == ()
+
+
+def test_a_nul_character_in_a_filter_value_is_refused_before_sql(
+    conn: Connection,
+) -> None:
+    with pytest.raises(InputError, match="NUL"):
+        select(conn, FieldTest("businessKey", "in", ["ok", "a\x00"]))

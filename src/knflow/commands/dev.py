@@ -18,13 +18,13 @@ from pathlib import Path
 
 from knflow import config, logs
 from knflow.auth import sealing
-from knflow.commands import environment
+from knflow.commands import environment, validate
 from knflow.config import Settings
 from knflow.devstack import supervisor
 from knflow.devstack.broker import DevBroker, broker_audience
 from knflow.devstack.manifests import Routing
-from knflow.devstack.supervisor import EventingOidc, Plan, Supervisor
-from knflow.errors import DefinitionError, KnflowError
+from knflow.devstack.supervisor import BUNDLE, EventingOidc, Plan, Supervisor
+from knflow.errors import DefinitionError, InputError, KnflowError
 from knflow.runtime.start_workflow import registration
 
 
@@ -45,14 +45,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--eventing",
         type=Path,
-        default=Path("eventing"),
-        help="folder of Broker/Trigger/PingSource manifests (default: eventing)",
+        default=BUNDLE / "eventing",
+        help="folder of Broker/Trigger/PingSource manifests (default: knflow's own)",
     )
     parser.add_argument(
         "--functions",
         type=Path,
-        default=Path("functions"),
-        help="folder of function folders (default: functions)",
+        default=BUNDLE / "functions",
+        help="folder of function folders (default: knflow's own)",
     )
     parser.add_argument(
         "--state-file",
@@ -75,15 +75,37 @@ def run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    settings = Settings.from_environment()
+    if _report_invalid_definitions(args.workflows):
+        return 1
     try:
-        _serve(args, settings, stop)
+        _serve(args, Settings.from_environment(), stop)
     except (KnflowError, RuntimeError, OSError) as error:
         if stop.is_set():
             return 0
         sys.stderr.write(f"knflow dev: {_describe(error)}\n")
         return 1
     return 0
+
+
+def _report_invalid_definitions(folder: Path) -> bool:
+    """Print every problem of every definition as `FILE: POINTER: REASON`.
+
+    Like SonataFlow's dev mode, which fails the build on an invalid workflow, the stack
+    does not start with some definitions silently missing.
+    """
+    if not folder.is_dir():
+        return False  # build_routing reports a missing folder
+    invalid = False
+    for path in validate.workflow_files([folder]):
+        for problem in validate.problems_of(path):
+            sys.stderr.write(f"{path}: {problem}\n")
+            invalid = True
+    if invalid:
+        sys.stderr.write(
+            "knflow dev: the definitions above are invalid; fix them (knflow validate"
+            f" {folder} checks them) and start again\n"
+        )
+    return invalid
 
 
 def _serve(args: argparse.Namespace, settings: Settings, stop: threading.Event) -> None:
@@ -93,23 +115,45 @@ def _serve(args: argparse.Namespace, settings: Settings, stop: threading.Event) 
     plan = supervisor.plan_functions(
         args.functions, args.port_base, namespace=_namespace(routing, settings)
     )
+    supervisor.require_every_function(plan, args.functions)
     data_dir = Path.cwd() / ".pgdata" / "dev"
     with (
         environment.database(settings, data_dir=data_dir) as database_url,
         tempfile.TemporaryDirectory(prefix="knflow-dev-oidc-") as token_dir,
     ):
+        broker = _start_broker(args, plan, routing, settings)
+        oidc = _project_tokens(broker, plan, Path(token_dir))
+        try:
+            _run_functions(args, plan, database_url, stop, oidc=oidc)
+        finally:
+            broker.stop()
+
+
+def _start_broker(
+    args: argparse.Namespace, plan: Plan, routing: Routing, settings: Settings
+) -> DevBroker:
+    """Start the broker on the port base.
+
+    Raises:
+        InputError: the port is taken.
+    """
+    try:
         broker = DevBroker(
             routing,
             subscribers=plan.subscribers(),
             port=plan.port_base,
             backoff_count_from=args.backoff_count_from,
             oidc=settings.eventing_oidc,
-        ).start()
-        oidc = _project_tokens(broker, plan, Path(token_dir))
-        try:
-            _run_functions(args, plan, database_url, stop, oidc=oidc)
-        finally:
-            broker.stop()
+            max_body_bytes=settings.max_body_bytes,
+            json_limits=settings.json_limits,
+        )
+    except OSError as error:
+        raise InputError(
+            f"port {plan.port_base} is in use ({error.strerror}); stop whatever"
+            " listens there (another knflow dev?) or choose other ports with"
+            " --port-base N (make run PORT_BASE=N)"
+        ) from error
+    return broker.start()
 
 
 def _project_tokens(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,6 +39,40 @@ def database(settings: Settings, *, data_dir: Path) -> Iterator[str]:
 
 
 @contextmanager
+def scratch_database(settings: Settings, *, data_dir: Path) -> Iterator[str]:
+    """Yield the URL of a new, migrated database, dropped afterwards.
+
+    It lives on `DATABASE_URL`'s server, or on an embedded server in `data_dir`.
+    """
+    if settings.database_url:
+        yield from _scratch_on(settings.database_url)
+        return
+    server = postgres.start_embedded(data_dir)
+    try:
+        yield from _scratch_on(server.url)
+    finally:
+        server.stop()
+
+
+def _scratch_on(server_url: str) -> Iterator[str]:
+    name = f"knflow_scratch_{uuid.uuid4().hex[:12]}"
+    with db.connect(server_url) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        url = _with_database(server_url, name)
+        with db.connect(url) as conn:
+            migrate.apply_migrations(conn)
+        yield url
+    finally:
+        with db.connect(server_url) as admin:
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                    sql.Identifier(name)
+                )
+            )
+
+
+@contextmanager
 def services(settings: Settings, database_url: str) -> Iterator[Services]:
     """Open the pool and HTTP client for a command and close them afterwards."""
     pool = db.open_pool(database_url)
@@ -56,6 +91,10 @@ def _ensure_database(server_url: str, name: str) -> str:
         ).fetchone()
         if not exists:
             admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return _with_database(server_url, name)
+
+
+def _with_database(server_url: str, name: str) -> str:
     params = {
         key: str(value)
         for key, value in conninfo_to_dict(server_url).items()

@@ -12,9 +12,11 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from knflow import json_limits
 from knflow.commands import environment
 from knflow.config import Settings
-from knflow.errors import DefinitionError, KnflowError
+from knflow.errors import DefinitionError, InputError, KnflowError
+from knflow.json_limits import JsonLimits
 from knflow.outbound import sysout
 from knflow.runtime import local_run
 from knflow.runtime.services import Services
@@ -109,6 +111,9 @@ def _run(args: argparse.Namespace) -> int:
             view = local_run.run_to_end(
                 services, row.id, timeout=timedelta(seconds=args.timeout)
             )
+    except InputError as error:
+        _print_input_problems(error)
+        return 1
     except KnflowError as error:
         print(f"knflow run: {error}", file=sys.stderr)
         return 1
@@ -148,15 +153,41 @@ def _register_others(services: Services, folder: Path, *, skip: Path) -> None:
             print(f"knflow run: skipping {path.name}: {error}", file=sys.stderr)
 
 
+def _print_input_problems(error: InputError) -> None:
+    """Every schema violation on its own line; other input errors as one line."""
+    if not error.problems:
+        print(f"knflow run: {error}", file=sys.stderr)
+        return
+    for problem in error.problems:
+        print(f"knflow run: input {problem}", file=sys.stderr)
+
+
 def _read_input(raw: str | None) -> Any:
+    """The `--input` JSON object, given inline or as `@file`.
+
+    Raises:
+        InputError: the file cannot be read, or the text is not a JSON object that
+            workflow data can be.
+    """
     if raw is None:
         return {}
-    text = Path(raw[1:]).read_text(encoding="utf-8") if raw.startswith("@") else raw
+    text = _input_text(raw)
+    data = json_limits.decode(text, limits=JsonLimits(), what="--input")
+    if not isinstance(data, dict):
+        raise InputError("--input must be a JSON object (the workflow data)")
+    json_limits.check_data(data, limits=JsonLimits(), what="--input")
+    return data
+
+
+def _input_text(raw: str) -> str:
+    if not raw.startswith("@"):
+        return raw
+    path = Path(raw[1:])
     try:
-        return json.loads(text)
-    except ValueError as error:
-        raise KnflowInputError(f"--input is not valid JSON: {error}") from error
-
-
-class KnflowInputError(KnflowError):
-    """The command-line input is not JSON."""
+        return path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise InputError(
+            f"--input file '{path}' cannot be read: {error.strerror or error}"
+        ) from error
+    except UnicodeDecodeError as error:
+        raise InputError(f"--input file '{path}' is not UTF-8 text") from error

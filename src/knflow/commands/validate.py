@@ -10,6 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from knflow.engine.expression_check import find_expression_problems
 from knflow.errors import DefinitionError, Problem
 from knflow.workflow import loading, validation
 
@@ -34,8 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Validate each file; print the problems; return 1 when any file has one."""
     failed = False
-    for path in _workflow_files(args.files):
-        problems = _problems(path, strict=args.strict)
+    for path in workflow_files(args.files):
+        problems = problems_of(path, strict=args.strict)
         for problem in problems:
             print(f"{path}: {problem}", file=sys.stderr)
         if problems:
@@ -45,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _workflow_files(arguments: list[Path]) -> list[Path]:
+def workflow_files(arguments: list[Path]) -> list[Path]:
+    """The workflow files named, with a folder standing for the files directly in it."""
     files: list[Path] = []
     for argument in arguments:
         if not argument.is_dir():
@@ -60,11 +62,16 @@ def _workflow_files(arguments: list[Path]) -> list[Path]:
     return files
 
 
-def _problems(path: Path, *, strict: bool) -> list[Problem]:
+def problems_of(path: Path, *, strict: bool = False) -> list[Problem]:
+    """Every problem of one workflow file (none when it is valid)."""
     if path.is_dir():
         return [Problem("", "this folder holds no workflow files")]
     try:
-        validation.check(loading.load_file(path), strict=strict)
+        validation.check(
+            loading.load_file(path),
+            strict=strict,
+            expressions=find_expression_problems,
+        )
     except DefinitionError as error:
         return error.problems
     return []

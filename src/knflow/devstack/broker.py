@@ -25,6 +25,8 @@ from zoneinfo import ZoneInfo
 from croniter import croniter
 
 from knflow.auth.minting import DevIssuer
+from knflow.config import DEFAULT_MAX_BODY_BYTES
+from knflow.devstack.ingress_body import BodyError, read_body
 from knflow.devstack.manifests import (
     PING_TYPE,
     Broker,
@@ -37,6 +39,7 @@ from knflow.devstack.manifests import (
 from knflow.errors import InputError
 from knflow.events import codec
 from knflow.events.codec import Event
+from knflow.json_limits import JsonLimits
 
 logger = logging.getLogger(__name__)
 
@@ -99,13 +102,19 @@ class DevBroker:
         backoff_count_from: int = 0,
         workers: int = 64,
         oidc: bool = False,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        json_limits: JsonLimits | None = None,
     ) -> None:
         """Bind the port; `subscribers` maps a service or function name to a URL.
 
         With `oidc`, the broker plays Knative Eventing's OIDC mode: its ingress needs a token
         for its audience, and each delivery carries one for the destination's `audience`,
-        both signed by `issuer`, served under `/oidc`.
+        both signed by `issuer`, served under `/oidc`. Ingress requests are read within
+        `max_body_bytes` (413 beyond, as every function answers) and decoded within
+        `json_limits`.
         """
+        self.max_body_bytes = max_body_bytes
+        self.json_limits = json_limits or JsonLimits()
         self._routing = routing
         self._subscribers = dict(subscribers)
         self._count_from = backoff_count_from
@@ -538,8 +547,13 @@ def _handler_class(broker: DevBroker) -> type[BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:
             parts = self.path.split("?")[0].strip("/").split("/")
-            length = int(self.headers.get("content-length") or 0)
-            body = self.rfile.read(length) if length else b""
+            try:
+                body = read_body(self.headers, self.rfile, broker.max_body_bytes)
+            except BodyError as error:
+                # The body was not read to its end: the connection cannot carry on.
+                self.close_connection = True
+                self._answer(error.status, {"message": str(error)})
+                return
             if len(parts) != 2 or not broker.has_broker(parts[0], parts[1]):
                 self._answer(404, {"message": f"no broker at {self.path}"})
                 return
@@ -549,7 +563,9 @@ def _handler_class(broker: DevBroker) -> type[BaseHTTPRequestHandler]:
                 self._answer(401, {"message": "the broker needs an OIDC token"})
                 return
             try:
-                event = codec.from_http(dict(self.headers.items()), body)
+                event = codec.from_http(
+                    dict(self.headers.items()), body, limits=broker.json_limits
+                )
             except InputError as error:
                 self._answer(400, {"message": str(error)})
                 return

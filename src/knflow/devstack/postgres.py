@@ -65,9 +65,12 @@ def start_embedded(data_dir: Path) -> EmbeddedPostgres:
     """Initialise (once) and start a private server in `data_dir`.
 
     Raises:
-        RuntimeError: no PostgreSQL binaries were found; install PostgreSQL or set DATABASE_URL.
+        RuntimeError: no PostgreSQL binaries were found, the server in `data_dir` is
+            already running (another `make run` in this checkout), or it did not start;
+            each message says what to do.
     """
     bin_dir = _find_binaries()
+    _refuse_if_running(data_dir)
     run_as = _unprivileged_user()
     data_dir.mkdir(parents=True, exist_ok=True)
     if run_as:
@@ -91,24 +94,73 @@ def start_embedded(data_dir: Path) -> EmbeddedPostgres:
     port = _free_port()
     pg_ctl = str(bin_dir / "pg_ctl")
     options = f"-c listen_addresses=127.0.0.1 -p {port} -k {data_dir} -c fsync=off"
-    _run(
-        run_as,
-        [
-            pg_ctl,
-            "-D",
-            str(data_dir),
-            "-o",
-            options,
-            "-l",
-            str(data_dir / "server.log"),
-            "-w",
-            "start",
-        ],
-    )
+    command = [
+        pg_ctl,
+        "-D",
+        str(data_dir),
+        "-o",
+        options,
+        "-l",
+        str(data_dir / "server.log"),
+    ]
+    try:
+        _run(run_as, [*command, "-w", "start"])
+    except subprocess.CalledProcessError as error:
+        raise RuntimeError(
+            f"the embedded PostgreSQL in {data_dir} did not start: {_last_line(data_dir)}"
+            f" (see {data_dir / 'server.log'}); or set DATABASE_URL to a running server"
+        ) from error
     logger.info(
         "embedded postgresql started", extra={"port": port, "data_dir": str(data_dir)}
     )
     return EmbeddedPostgres(data_dir=data_dir, port=port, pg_ctl=pg_ctl, run_as=run_as)
+
+
+def _refuse_if_running(data_dir: Path) -> None:
+    """A second server on the same files cannot start; say so before trying."""
+    lock = data_dir / "postmaster.pid"
+    try:
+        pid = int(lock.read_text(encoding="utf-8").split()[0])
+    except (OSError, ValueError, IndexError):
+        return
+    if not _is_alive(pid):
+        return  # a crash left the file; pg_ctl start replaces it
+    raise RuntimeError(
+        f"the embedded PostgreSQL in {data_dir} is already running (pid {pid}), most"
+        " likely for another `make run` or `knflow dev` in this folder: stop that one"
+        " with Ctrl-C, or set DATABASE_URL to use another server"
+    )
+
+
+def _is_alive(pid: int) -> bool:
+    """Whether `pid` runs and, where /proc tells, is a PostgreSQL server (not a reused pid)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    with contextlib.suppress(OSError):
+        return "postgres" in Path(f"/proc/{pid}/comm").read_text()
+    return True
+
+
+def _last_line(data_dir: Path) -> str:
+    with contextlib.suppress(OSError):
+        lines = (data_dir / "server.log").read_text(errors="replace").splitlines()
+        for line in reversed(lines):
+            if line.strip():
+                return line.strip()
+    return "no log was written"
+
+
+def binaries_folder() -> Path:
+    """Return the folder of the server binaries (initdb, pg_ctl, pg_dump).
+
+    Raises:
+        RuntimeError: none were found.
+    """
+    return _find_binaries()
 
 
 def _find_binaries() -> Path:

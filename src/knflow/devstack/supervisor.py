@@ -24,6 +24,7 @@ from typing import Final
 
 from knflow.devstack import manifests
 from knflow.devstack.manifests import Routing
+from knflow.errors import InputError
 from knflow.workflow import loading
 
 logger = logging.getLogger(__name__)
@@ -36,6 +37,9 @@ FUNCTION_OFFSETS: Final = {
     "job-trigger": 4,
     "notify": 5,
 }
+BUNDLE: Final = Path(__file__).resolve().parent / "bundle"
+"""knflow's own `functions/` and `eventing/` folders, wherever knflow is installed (links
+to the checkout's folders in a development install, copies in a wheel)."""
 HOST: Final = "127.0.0.1"
 READY_PATH: Final = "/health/readiness"
 READY_TIMEOUT: Final = 60.0
@@ -121,6 +125,22 @@ def plan_functions(
         skipped=tuple(skipped),
         namespace=namespace,
     )
+
+
+def require_every_function(plan: Plan, functions_dir: Path) -> None:
+    """Refuse a plan that misses one of knflow's functions.
+
+    Raises:
+        InputError: naming the missing functions and the folder searched.
+    """
+    planned = {spec.name for spec in plan.functions}
+    missing = sorted(set(FUNCTION_OFFSETS) - planned)
+    if missing:
+        raise InputError(
+            f"no {', '.join(missing)} function found in {functions_dir} (each needs"
+            " <name>/main.py); pass --functions with knflow's functions folder or"
+            " reinstall knflow"
+        )
 
 
 def build_routing(

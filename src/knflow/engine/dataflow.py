@@ -15,6 +15,9 @@ from knflow.workflow.model import Json
 
 # SonataFlow stores a result that is not an object under this key.
 RESPONSE_KEY: Final = "response"
+# Levels copied by recursion (two frames each, comprehensions being frames in 3.11);
+# deeper data is copied by a loop, so no data depth reaches the recursion limit.
+_RECURSIVE_LEVELS: Final = 100
 
 
 def merge(target: Json, incoming: Json) -> Json:
@@ -23,20 +26,28 @@ def merge(target: Json, incoming: Json) -> Json:
     Objects merge key by key, recursively, the incoming value winning; arrays
     concatenate, existing elements first; anything else, mismatched types included, is
     replaced by the incoming value. Neither argument is mutated, and the result shares
-    nothing with them.
+    nothing with them. The walk is a loop, so data of any depth merges.
     """
-    if isinstance(target, dict) and isinstance(incoming, dict):
-        merged = {
-            key: merge(value, incoming[key]) if key in incoming else copy_json(value)
-            for key, value in target.items()
-        }
-        for key, value in incoming.items():
-            if key not in target:
-                merged[key] = copy_json(value)
-        return merged
     if isinstance(target, list) and isinstance(incoming, list):
-        return [copy_json(v) for v in target] + [copy_json(v) for v in incoming]
-    return copy_json(incoming)
+        return [*copy_json(target), *copy_json(incoming)]
+    if not (isinstance(target, dict) and isinstance(incoming, dict)):
+        return copy_json(incoming)
+    merged: dict[str, Json] = {}
+    pending = [(target, incoming, merged)]
+    while pending:
+        old, new, into = pending.pop()
+        for key, value in old.items():
+            if key not in new:
+                into[key] = copy_json(value)
+            elif isinstance(value, dict) and isinstance(new[key], dict):
+                into[key] = {}
+                pending.append((value, new[key], into[key]))
+            else:
+                into[key] = merge(value, new[key])
+        for key, value in new.items():
+            if key not in old:
+                into[key] = copy_json(value)
+    return merged
 
 
 def merge_at(data: Json, path: list[str | int], value: Json) -> Json:
@@ -186,12 +197,40 @@ def merge_event_data(
 
 
 def copy_json(value: Json) -> Json:
-    """Return a deep copy of a JSON value (faster than `copy.deepcopy` for JSON)."""
+    """Return a deep copy of a JSON value (faster than `copy.deepcopy` for JSON).
+
+    Data of any depth copies: the first `_RECURSIVE_LEVELS` levels recurse (the fastest
+    copy of usual data), deeper levels continue in a loop with its own stack instead of
+    reaching Python's recursion limit.
+    """
+    return _copy(value, _RECURSIVE_LEVELS)
+
+
+def _copy(value: Json, levels: int) -> Json:
     if isinstance(value, dict):
-        return {key: copy_json(item) for key, item in value.items()}
+        if not levels:
+            return _copy_by_loop(value)
+        return {key: _copy(item, levels - 1) for key, item in value.items()}
     if isinstance(value, list):
-        return [copy_json(item) for item in value]
+        if not levels:
+            return _copy_by_loop(value)
+        return [_copy(item, levels - 1) for item in value]
     return value
+
+
+def _copy_by_loop(value: dict[str, Json] | list[Json]) -> Json:
+    """Copy each container shallowly, then replace its container members by copies."""
+    root = value.copy()
+    pending: list[Any] = [root]
+    while pending:
+        node = pending.pop()
+        members = node.items() if isinstance(node, dict) else enumerate(node)
+        for key, member in members:
+            if isinstance(member, dict | list):
+                copied = member.copy()
+                node[key] = copied
+                pending.append(copied)
+    return root
 
 
 def _select(evaluator: Evaluator, expression: Json, data: Json, scope: Scope) -> Json:

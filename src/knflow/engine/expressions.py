@@ -288,6 +288,11 @@ class Evaluator:
         return "".join(v if isinstance(v, str) else _to_json_text(v) for v in values)
 
 
+def marked_expressions(template: str) -> list[str]:
+    """Return each balanced `${ ... }` of a string, as written (for validation)."""
+    return [template[start:end] for start, end in _embedded_expressions(template)]
+
+
 def compile_cache_info() -> functools._CacheInfo:
     """Report hits and misses of the process-wide cache of compiled jq programs."""
     return _compile_jq.cache_info()

@@ -5,6 +5,8 @@ This is the only module that imports the `cloudevents` package.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import uuid
 from collections.abc import Mapping
@@ -13,15 +15,20 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from cloudevents.conversion import to_binary, to_structured
-from cloudevents.exceptions import GenericException
 from cloudevents.http import CloudEvent
-from cloudevents.http import from_http as decode_http
 
+from knflow import json_limits
 from knflow.errors import InputError
+from knflow.json_limits import JsonLimits
 
 JSON_CONTENT_TYPE: Final = "application/json"
 STRUCTURED_CONTENT_TYPE: Final = "application/cloudevents+json"
 BATCH_CONTENT_TYPE: Final = "application/cloudevents-batch+json"
+SPEC_VERSION: Final = "1.0"
+# The Kogito Job Service still sends CloudEvents 0.3; its attributes are a subset of 1.0's.
+LEGACY_SPEC_VERSION: Final = "0.3"
+BINARY_PREFIX: Final = "ce-"
+DEFAULT_LIMITS: Final = JsonLimits()
 _CORE_ATTRIBUTES: Final = frozenset(
     {
         "id",
@@ -95,34 +102,40 @@ def render_time(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def from_http(headers: Mapping[str, str], body: bytes) -> Event:
+def from_http(
+    headers: Mapping[str, str], body: bytes, *, limits: JsonLimits = DEFAULT_LIMITS
+) -> Event:
     """Decode a CloudEvent from an HTTP request in binary or structured mode.
 
+    Messages name the attribute or the reason, never the body's text.
+
     Raises:
-        InputError: the request is not a valid CloudEvent 1.0.
+        InputError: the request is not a valid CloudEvent 1.0, or its JSON nests too
+            deep or holds text PostgreSQL cannot store.
     """
     lowered = {key.lower(): value for key, value in headers.items()}
-    if lowered.get("content-type", "").startswith(BATCH_CONTENT_TYPE):
+    content_type = lowered.get("content-type", "")
+    if content_type.startswith(BATCH_CONTENT_TYPE):
         raise InputError(
             "batched CloudEvents are not accepted; send one event per request"
         )
-    try:
-        decoded = _from_http(lowered, body)
-    except (GenericException, ValueError, TypeError, KeyError) as error:
-        raise InputError(f"malformed CloudEvent: {error}") from error
-    return _to_event(decoded)
+    if "ce-id" in lowered or "ce-specversion" in lowered:
+        return _from_binary(lowered, body, limits)
+    document = json_limits.decode(body or b"null", limits=limits, what="the CloudEvent")
+    if not isinstance(document, dict) or "specversion" not in document:
+        raise InputError(
+            "malformed CloudEvent: neither ce-* headers nor a structured CloudEvent body"
+        )
+    return _from_mapping(document, limits)
 
 
-def from_dict(body: Mapping[str, Any]) -> Event:
+def from_dict(body: Mapping[str, Any], *, limits: JsonLimits = DEFAULT_LIMITS) -> Event:
     """Decode a structured-mode CloudEvent already parsed from JSON.
 
     Raises:
-        InputError: a required attribute is missing.
+        InputError: a required attribute is missing or an attribute has the wrong type.
     """
-    return from_http(
-        {"content-type": STRUCTURED_CONTENT_TYPE},
-        json.dumps(dict(body)).encode("utf-8"),
-    )
+    return _from_mapping(body, limits)
 
 
 def to_binary_http(event: Event) -> tuple[dict[str, str], bytes]:
@@ -137,45 +150,93 @@ def to_structured_http(event: Event) -> tuple[dict[str, str], bytes]:
     return dict(headers), _as_bytes(body)
 
 
-def _from_http(headers: dict[str, str], body: bytes) -> CloudEvent:
-    has_binary_headers = "ce-id" in headers or "ce-specversion" in headers
-    content_type = headers.get("content-type", "")
-    if not has_binary_headers and not content_type.startswith(STRUCTURED_CONTENT_TYPE):
-        # Some senders post structured JSON with a plain JSON content type.
-        parsed = json.loads(body or b"null")
-        if not isinstance(parsed, dict) or "specversion" not in parsed:
-            raise ValueError("neither ce-* headers nor a structured CloudEvent body")
-        headers = {**headers, "content-type": STRUCTURED_CONTENT_TYPE}
-    for required in ("id", "source", "type"):
-        if has_binary_headers and not headers.get(f"ce-{required}"):
-            raise ValueError(f"missing required attribute '{required}'")
-    event = decode_http(headers, body)
-    for required in ("id", "source", "type"):
-        if not event.get(required):
-            raise ValueError(f"missing required attribute '{required}'")
-    return event
-
-
-def _to_event(decoded: CloudEvent) -> Event:
-    attributes = decoded.get_attributes()
-    extensions = {
-        key: str(value)
-        for key, value in attributes.items()
-        if key not in _CORE_ATTRIBUTES and value is not None
+def _from_binary(headers: Mapping[str, str], body: bytes, limits: JsonLimits) -> Event:
+    attributes: dict[str, Any] = {
+        name[len(BINARY_PREFIX) :]: value
+        for name, value in headers.items()
+        if name.startswith(BINARY_PREFIX)
     }
-    data = decoded.get_data()
-    if isinstance(data, (bytes, bytearray)):
-        data = _maybe_json(bytes(data))
+    if "content-type" in headers:
+        attributes["datacontenttype"] = headers["content-type"]
+    data = _data_of(body, limits) if body else None
+    return _to_event(attributes, data)
+
+
+def _from_mapping(document: Mapping[str, Any], limits: JsonLimits) -> Event:
+    attributes = {
+        name: value
+        for name, value in document.items()
+        if name not in ("data", "data_base64")
+    }
+    data = document.get("data")
+    encoded = document.get("data_base64")
+    if encoded is not None:
+        if not isinstance(encoded, str):
+            raise InputError("malformed CloudEvent: 'data_base64' must be a string")
+        try:
+            data = _data_of(base64.b64decode(encoded, validate=True), limits)
+        except binascii.Error as error:
+            raise InputError(
+                "malformed CloudEvent: 'data_base64' is not base64"
+            ) from error
+    return _to_event(attributes, data)
+
+
+def _to_event(attributes: Mapping[str, Any], data: Any) -> Event:
+    """Check the context attributes (CloudEvents 1.0: strings, or scalars for extensions)."""
+    version = attributes.get("specversion")
+    if version not in (SPEC_VERSION, LEGACY_SPEC_VERSION):
+        raise InputError(
+            f"malformed CloudEvent: specversion must be '{SPEC_VERSION}', not {version!r}"
+        )
+    for required in ("id", "source", "type"):
+        value = attributes.get(required)
+        if not isinstance(value, str) or not value.strip():
+            raise InputError(
+                f"malformed CloudEvent: missing required attribute '{required}'"
+                if value is None or value == ""
+                else f"malformed CloudEvent: attribute '{required}' must be a non-blank string"
+            )
+    for name in ("subject", "time", "datacontenttype", "dataschema"):
+        if attributes.get(name) is not None and not isinstance(attributes[name], str):
+            raise InputError(
+                f"malformed CloudEvent: attribute '{name}' must be a string"
+            )
     return Event(
-        id=str(attributes["id"]),
-        source=str(attributes["source"]),
-        type=str(attributes["type"]),
+        id=attributes["id"],
+        source=attributes["source"],
+        type=attributes["type"],
         data=data,
         subject=attributes.get("subject"),
         time=_parse_time(attributes.get("time")),
         datacontenttype=attributes.get("datacontenttype"),
-        extensions=extensions,
+        extensions=_extensions(attributes),
     )
+
+
+def _extensions(attributes: Mapping[str, Any]) -> dict[str, str]:
+    extensions: dict[str, str] = {}
+    for name, value in attributes.items():
+        if name in _CORE_ATTRIBUTES or name == "specversion" or value is None:
+            continue
+        if isinstance(value, dict | list):
+            raise InputError(
+                f"malformed CloudEvent: extension attribute '{name}' must be a"
+                " string, number or boolean"
+            )
+        extensions[name] = _render_scalar(value)
+    return extensions
+
+
+def _render_scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _data_of(raw: bytes, limits: JsonLimits) -> Any:
+    """JSON data decoded and checked; anything else is kept as text (or bytes)."""
+    return json_limits.decode_or_text(raw, limits=limits, what="the event data")
 
 
 def _to_cloudevent(event: Event) -> CloudEvent:
@@ -191,15 +252,6 @@ def _to_cloudevent(event: Event) -> CloudEvent:
     attributes["datacontenttype"] = event.datacontenttype or JSON_CONTENT_TYPE
     attributes.update(event.extensions)
     return CloudEvent(attributes, event.data)
-
-
-def _maybe_json(raw: bytes) -> Any:
-    if not raw:
-        return None
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return raw.decode("utf-8", errors="replace")
 
 
 def _parse_time(value: object) -> datetime | None:

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final
 
 from knflow.errors import InputError
 from knflow.events import codec, types
+from knflow.events import kogito_fields as fields
 from knflow.events.codec import Event
 from knflow.events.kogito import INSTANCE_STATES
 from knflow.workflow.model import Json
@@ -26,6 +27,19 @@ JOB_STATUSES: Final = frozenset(
     {"ERROR", "RUNNING", "EXECUTED", "SCHEDULED", "RETRY", "CANCELED"}
 )
 CANCEL_TYPES: Final = {3: "ABORTED", 4: "SKIPPED", 5: "OBSOLETE", 6: "ERROR"}
+JOB_TEXTS: Final = (
+    "processId",
+    "processInstanceId",
+    "nodeInstanceId",
+    "rootProcessInstanceId",
+    "rootProcessId",
+    "callbackEndpoint",
+    "scheduledId",
+    "endpoint",
+    "exceptionMessage",
+    "exceptionDetails",
+)
+JOB_INTEGERS: Final = ("priority", "repeatLimit", "retries", "executionCounter")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -218,24 +232,9 @@ def parse_date(value: object) -> datetime | None:
     """Parse a Kogito date: ISO-8601 text or epoch milliseconds; blank gives None.
 
     Raises:
-        InputError: the value is neither.
+        InputError: the value is neither, or lies outside years 1 to 9999.
     """
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool):
-        raise InputError(f"date {value!r} is neither ISO-8601 nor epoch milliseconds")
-    if isinstance(value, (int, float)):
-        return datetime.fromtimestamp(value / 1000, UTC)
-    text = str(value).strip()
-    if text.lstrip("-").isdigit():
-        return datetime.fromtimestamp(int(text) / 1000, UTC)
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as error:
-        raise InputError(f"date '{text}' is not ISO-8601") from error
-    return (
-        moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    )
+    return fields.parse_date(value)
 
 
 def _parse_grouped(event: Event, *, received_at: datetime) -> list[Change]:
@@ -262,81 +261,78 @@ def _instance_change(event: Event, data: dict[str, Any], fallback: datetime) -> 
     if event.type == types.PROCESS_INSTANCE_NODE:
         return _node(data, ref)
     if event.type == types.PROCESS_INSTANCE_VARIABLE:
-        name = _text(data.get("variableName")) or event.extensions.get(
-            "kogitovariablename"
+        name = fields.text(data, "variableName") or _extension(
+            event, "kogitovariablename"
         )
         if not name:
             raise InputError(f"variable event {event.id} names no variable")
         return VariableChange(ref=ref, name=name, value=data.get("variableValue"))
-    node_definition_id = _text(data.get("nodeDefinitionId"))
+    node_definition_id = fields.text(data, "nodeDefinitionId")
     if node_definition_id is None:
         raise InputError(f"error event {event.id} has no nodeDefinitionId")
     return ErrorChange(
         ref=ref,
         node_definition_id=node_definition_id,
-        node_instance_id=_text(data.get("nodeInstanceId")),
-        message=_text(data.get("errorMessage")),
+        node_instance_id=fields.text(data, "nodeInstanceId"),
+        message=fields.text(data, "errorMessage"),
     )
 
 
 def _ref(event: Event, data: dict[str, Any], fallback: datetime) -> InstanceRef:
-    instance_id = _text(data.get("processInstanceId")) or _text(
-        event.extensions.get("kogitoprocinstanceid")
+    instance_id = fields.text(data, "processInstanceId") or _extension(
+        event, "kogitoprocinstanceid"
     )
-    process_id = _text(data.get("processId")) or _text(
-        event.extensions.get("kogitoprocid")
-    )
+    process_id = fields.text(data, "processId") or _extension(event, "kogitoprocid")
     if instance_id is None or process_id is None:
         raise InputError(
             f"event {event.id} does not name its process instance and process"
         )
-    version = _text(data.get("processVersion")) or _text(
-        event.extensions.get("kogitoprocversion")
+    version = fields.text(data, "processVersion") or _extension(
+        event, "kogitoprocversion"
     )
     return InstanceRef(
         instance_id=instance_id,
         process_id=process_id,
         version=version,
-        at=parse_date(data.get("eventDate")) or fallback,
-        user=_text(data.get("eventUser")),
+        at=fields.date(data, "eventDate") or fallback,
+        user=fields.text(data, "eventUser"),
     )
 
 
 def _state(event: Event, data: dict[str, Any], ref: InstanceRef) -> StateChange:
     return StateChange(
         ref=ref,
-        event_type=_int(data.get("eventType")),
+        event_type=fields.integer(data, "eventType"),
         state=_state_number(data.get("state"), event),
-        process_name=_text(data.get("processName")),
-        business_key=_text(data.get("businessKey"))
-        or _text(event.extensions.get("kogitobusinesskey")),
-        parent_instance_id=_text(data.get("parentInstanceId")),
-        root_instance_id=_text(data.get("rootProcessInstanceId")),
-        root_process_id=_text(data.get("rootProcessId")),
-        roles=_strings(data.get("roles")),
-        endpoint=_text(event.source),
+        process_name=fields.text(data, "processName"),
+        business_key=fields.text(data, "businessKey")
+        or _extension(event, "kogitobusinesskey"),
+        parent_instance_id=fields.text(data, "parentInstanceId"),
+        root_instance_id=fields.text(data, "rootProcessInstanceId"),
+        root_process_id=fields.text(data, "rootProcessId"),
+        roles=fields.strings(data, "roles"),
+        endpoint=event.source,
         addons=_addons(event.extensions.get("kogitoaddons")),
-        identity=_text(event.extensions.get("kogitoidentity")),
-        sla_due_date=parse_date(data.get("slaDueDate")),
-        cloud_event_id=_text(data.get("cloudEventId")),
-        cloud_event_source=_text(data.get("cloudEventSource")),
+        identity=_extension(event, "kogitoidentity"),
+        sla_due_date=fields.date(data, "slaDueDate"),
+        cloud_event_id=fields.text(data, "cloudEventId"),
+        cloud_event_source=fields.text(data, "cloudEventSource"),
     )
 
 
 def _node(data: dict[str, Any], ref: InstanceRef) -> NodeChange:
-    node_instance_id = _text(data.get("nodeInstanceId"))
+    node_instance_id = fields.text(data, "nodeInstanceId")
     if node_instance_id is None:
         raise InputError(f"node event of instance '{ref.instance_id}' has no id")
-    retrigger = data.get("retrigger")
     return NodeChange(
         ref=ref,
-        event_type=_int(data.get("eventType")),
+        event_type=fields.integer(data, "eventType"),
         node_instance_id=node_instance_id,
-        node_definition_id=_text(data.get("nodeDefinitionId")),
-        name=_text(data.get("nodeName")),
-        type=_text(data.get("nodeType")),
-        sla_due_date=parse_date(data.get("slaDueDate")),
-        retrigger=retrigger if isinstance(retrigger, bool) else None,
+        node_definition_id=fields.text(data, "nodeDefinitionId"),
+        name=fields.text(data, "nodeName"),
+        type=fields.text(data, "nodeType"),
+        sla_due_date=fields.date(data, "slaDueDate"),
+        retrigger=fields.boolean(data, "retrigger"),
         input_args=data.get("inputParameters"),
         output_args=data.get("outputParameters"),
     )
@@ -345,63 +341,39 @@ def _node(data: dict[str, Any], ref: InstanceRef) -> NodeChange:
 def _definition(
     event: Event, data: dict[str, Any], fallback: datetime
 ) -> DefinitionChange:
-    definition_id = _text(data.get("id")) or _text(event.extensions.get("kogitoprocid"))
+    definition_id = fields.text(data, "id") or _extension(event, "kogitoprocid")
     if definition_id is None:
         raise InputError(f"definition event {event.id} has no id")
-    metadata = data.get("metadata")
-    nodes = data.get("nodes")
     return DefinitionChange(
         id=definition_id,
-        version=_text(data.get("version"))
-        or _text(event.extensions.get("kogitoprocversion"))
+        version=fields.text(data, "version")
+        or _extension(event, "kogitoprocversion")
         or "",
         at=fallback,
-        name=_text(data.get("name")),
-        description=_text(data.get("description")),
-        type=_text(data.get("type")),
-        endpoint=_text(data.get("endpoint")) or _text(event.source),
-        source=_text(data.get("source")),
-        annotations=_strings(data.get("annotations")),
-        roles=_strings(data.get("roles")),
-        addons=_strings(data.get("addons")),
-        metadata=metadata if isinstance(metadata, dict) else None,
-        nodes=tuple(n for n in nodes if isinstance(n, dict))
-        if isinstance(nodes, list)
-        else None,
+        name=fields.text(data, "name"),
+        description=fields.text(data, "description"),
+        type=fields.text(data, "type"),
+        endpoint=fields.text(data, "endpoint") or event.source,
+        source=fields.text(data, "source"),
+        annotations=fields.strings(data, "annotations"),
+        roles=fields.strings(data, "roles"),
+        addons=fields.strings(data, "addons"),
+        metadata=fields.mapping(data, "metadata"),
+        nodes=fields.objects(data, "nodes"),
     )
 
 
 def _job(data: dict[str, Any], fallback: datetime) -> JobChange:
-    job_id = _text(data.get("id"))
-    status = _text(data.get("status"))
+    job_id = fields.text(data, "id")
+    status = fields.text(data, "status")
     if job_id is None or status not in JOB_STATUSES:
         raise InputError(f"job event has no id or an unknown status {status!r}")
-    fields: dict[str, Json] = {
-        name: _text(data.get(name))
-        for name in (
-            "processId",
-            "processInstanceId",
-            "nodeInstanceId",
-            "rootProcessInstanceId",
-            "rootProcessId",
-            "callbackEndpoint",
-            "scheduledId",
-            "endpoint",
-            "exceptionMessage",
-            "exceptionDetails",
-        )
-    }
-    numbers = (
-        "priority",
-        "repeatInterval",
-        "repeatLimit",
-        "retries",
-        "executionCounter",
-    )
-    fields.update({name: _int(data.get(name)) for name in numbers})
-    fields["expirationTime"] = parse_date(data.get("expirationTime"))
-    last_update = parse_date(data.get("lastUpdate")) or fallback
-    return JobChange(id=job_id, status=status, last_update=last_update, fields=fields)
+    typed: dict[str, Json] = {name: fields.text(data, name) for name in JOB_TEXTS}
+    typed.update({name: fields.integer(data, name) for name in JOB_INTEGERS})
+    typed["repeatInterval"] = fields.integer(data, "repeatInterval", bound=fields.INT64)
+    typed["expirationTime"] = fields.date(data, "expirationTime")
+    last_update = fields.date(data, "lastUpdate") or fallback
+    return JobChange(id=job_id, status=status, last_update=last_update, fields=typed)
 
 
 def _object(data: object, event: Event) -> dict[str, Any]:
@@ -417,32 +389,15 @@ def _state_number(value: object, event: Event) -> int | None:
         return None
     if isinstance(value, str) and value.upper() in INSTANCE_STATES:
         return INSTANCE_STATES.index(value.upper())
-    number = _int(value)
+    number = fields.integer({"state": value}, "state")
     if number is None or not 0 <= number < len(INSTANCE_STATES):
         raise InputError(f"event {event.id} has an unknown state {value!r}")
     return number
 
 
-def _text(value: object) -> str | None:
-    if value is None:
-        return None
-    text = str(value)
-    return text if text.strip() else None
-
-
-def _int(value: object) -> int | None:
-    if value is None or value == "" or isinstance(value, bool):
-        return None
-    try:
-        return int(str(value))
-    except ValueError as error:
-        raise InputError(f"{value!r} is not an integer") from error
-
-
-def _strings(value: object) -> tuple[str, ...] | None:
-    if not isinstance(value, list):
-        return None
-    return tuple(str(item) for item in value if item is not None)
+def _extension(event: Event, name: str) -> str | None:
+    value = event.extensions.get(name)
+    return value if value is not None and value.strip() else None
 
 
 def _addons(value: str | None) -> tuple[str, ...] | None:

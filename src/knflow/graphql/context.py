@@ -12,9 +12,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from knflow.runtime.services import Services
-from knflow.store import index
+from knflow.store import index, index_query
 from knflow.store.db import Connection
 from knflow.store.index import DefinitionRow, InstanceRow, NodeRow
+from knflow.store.index_query import FieldTest, Order
+
+Columns = tuple[str, ...]
 
 
 @dataclass
@@ -29,9 +32,11 @@ class RequestContext:
     """The caller's `Authorization`/`X-Authorization-Backstage`, passed on by mutations."""
     seen: dict[str, InstanceRow] = field(default_factory=dict)
     """Every instance the request has produced so far, by id."""
+    columns: dict[tuple[str, ...], Columns] = field(default_factory=dict)
+    """The columns each field of the query reads, by response path without indexes."""
     _nodes: dict[str, list[NodeRow]] = field(default_factory=dict)
-    _parents: dict[str, InstanceRow | None] = field(default_factory=dict)
-    _children: dict[str, list[InstanceRow]] = field(default_factory=dict)
+    _parents: dict[Columns, dict[str, InstanceRow | None]] = field(default_factory=dict)
+    _children: dict[Columns, dict[str, list[InstanceRow]]] = field(default_factory=dict)
     _definitions: dict[str, list[DefinitionRow]] = field(default_factory=dict)
 
     def register(self, rows: list[InstanceRow]) -> list[InstanceRow]:
@@ -52,36 +57,41 @@ class RequestContext:
             self._nodes.setdefault(instance_id, [])
         return self._nodes[instance_id]
 
-    def parent(self, row: InstanceRow) -> InstanceRow | None:
-        """Return the parent instance of `row`, if indexed."""
+    def parent(self, row: InstanceRow, columns: Columns) -> InstanceRow | None:
+        """Return the parent instance of `row`, if indexed, read with `columns`."""
         parent_id = row.parent_process_instance_id
         if parent_id is None:
             return None
-        if parent_id not in self._parents:
+        parents = self._parents.setdefault(columns, {})
+        if parent_id not in parents:
             wanted = {
                 r.parent_process_instance_id
                 for r in self.seen.values()
                 if r.parent_process_instance_id
-                and r.parent_process_instance_id not in self._parents
+                and r.parent_process_instance_id not in parents
             } | {parent_id}
-            found = {r.id: r for r in index.instances_by_ids(self.conn, sorted(wanted))}
+            found = {r.id: r for r in self._instances("id", sorted(wanted), columns)}
             for wanted_id in wanted:
-                self._parents[wanted_id] = found.get(wanted_id)
+                parents[wanted_id] = found.get(wanted_id)
             self.register(list(found.values()))
-        return self._parents[parent_id]
+        return parents[parent_id]
 
-    def children(self, instance_id: str) -> list[InstanceRow]:
-        """Return the instances started by `instance_id`, by start."""
-        if instance_id not in self._children:
-            wanted = [i for i in self.seen if i not in self._children] or [instance_id]
+    def children(self, instance_id: str, columns: Columns) -> list[InstanceRow]:
+        """Return the instances started by `instance_id`, by start, read with `columns`."""
+        children = self._children.setdefault(columns, {})
+        if instance_id not in children:
+            wanted = [i for i in self.seen if i not in children] or [instance_id]
             grouped: dict[str, list[InstanceRow]] = defaultdict(list)
-            for child in index.children_of(self.conn, wanted):
+            with_parent = (*columns, "parent_process_instance_id")
+            for child in self._instances(
+                "parentProcessInstanceId", wanted, tuple(dict.fromkeys(with_parent))
+            ):
                 grouped[child.parent_process_instance_id or ""].append(child)
             for parent in wanted:
-                self._children[parent] = grouped.get(parent, [])
-            self._children.setdefault(instance_id, [])
+                children[parent] = grouped.get(parent, [])
+            children.setdefault(instance_id, [])
             self.register([c for cs in grouped.values() for c in cs])
-        return self._children[instance_id]
+        return children[instance_id]
 
     def definition(self, process_id: str, version: str | None) -> DefinitionRow | None:
         """Return the definition an instance ran (its version, else the newest)."""
@@ -98,3 +108,15 @@ class RequestContext:
         if exact:
             return exact[0]
         return max(versions, key=lambda d: d.updated_at, default=None)
+
+    def _instances(
+        self, field_name: str, values: list[str], columns: Columns
+    ) -> list[InstanceRow]:
+        return index_query.select_instances(
+            self.conn,
+            FieldTest(field_name, "in", values),
+            (Order("start", descending=False),),
+            limit=None,
+            offset=0,
+            columns=(*columns, "start") if "start" not in columns else columns,
+        )

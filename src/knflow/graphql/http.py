@@ -8,17 +8,18 @@ Answers as the Data Index (graphql-java on Vert.x) does: 200 with `data` and
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any, Final
 
-from strawberry.http.ides import get_graphql_ide_html
-
 from graphql import GraphQLError, GraphQLSyntaxError, OperationType, parse
+from knflow import json_limits
 from knflow.auth.policy import Permission
+from knflow.config import Settings
 from knflow.errors import InputError, KnflowError
+from knflow.graphql import page
 from knflow.graphql.context import RequestContext
-from knflow.graphql.schema import schema
+from knflow.graphql.limits import QueryLimits
+from knflow.graphql.schema import DataIndexSchema, schema
 from knflow.runtime.services import Services
 from knflow.runtime.web import Request, Response, Route
 from knflow.store import db
@@ -35,6 +36,7 @@ def routes() -> list[Route]:
         Route("POST", GRAPHQL_PATH, handle_post, Permission.READ),
         Route("GET", GRAPHQL_PATH, handle_get, Permission.READ),
         Route("GET", GRAPHIQL_PATH, handle_graphiql),
+        Route("GET", f"{page.STATIC_PREFIX}/{{name}}", page.serve_asset),
     ]
 
 
@@ -65,10 +67,13 @@ def handle_post(services: Services, request: Request) -> Response:
 def handle_get(services: Services, request: Request) -> Response:
     """Execute a query sent as `?query=...&variables=...&operationName=...`."""
     raw = request.query.get("variables")
-    try:
-        variables = json.loads(raw) if raw else None
-    except ValueError as error:
-        raise InputError(f"the 'variables' parameter is not JSON: {error}") from error
+    variables = (
+        json_limits.decode(
+            raw, limits=request.json_limits, what="the 'variables' parameter"
+        )
+        if raw
+        else None
+    )
     return execute(
         services,
         request.query.get("query"),
@@ -79,12 +84,8 @@ def handle_get(services: Services, request: Request) -> Response:
 
 
 def handle_graphiql(services: Services, request: Request) -> Response:
-    """Serve the GraphiQL page, pointed at `/graphql`."""
-    page = get_graphql_ide_html().replace(
-        'window.location.href.split("?")[0]',
-        f'new URL("{GRAPHQL_PATH}", window.location.href).toString()',
-    )
-    return Response(body=page.encode("utf-8"), headers={"content-type": "text/html"})
+    """Serve the GraphiQL page, pointed at `/graphql`, with assets served here too."""
+    return page.serve_page(services, request, graphql_path=GRAPHQL_PATH)
 
 
 def execute(
@@ -105,8 +106,9 @@ def execute(
         raise InputError("a GraphQL request needs a 'query'")
     if not allow_mutation and _is_mutation(query, operation_name):
         return Response(status=405, body={"message": "send mutations with POST"})
-    with db.transaction(services.pool) as conn:
-        result = schema().execute_sync(
+    settings = services.settings
+    with db.bounded_transaction(services.pool, settings.statement_timeout) as conn:
+        result = _schema(settings).execute_sync(
             query,
             variable_values=variables,
             context_value=RequestContext(
@@ -123,17 +125,23 @@ def execute(
 
 
 def format_error(error: GraphQLError) -> dict[str, Any]:
-    """Render an error with the graphql-java `classification` the plugin reads."""
+    """Render an error with the graphql-java `classification` the plugin reads.
+
+    Messages of our own errors (and of database failures the request caused, such as
+    the statement timeout) are kept; any other failure's text is hidden.
+    """
     formatted: dict[str, Any] = dict(error.formatted)
     original = error.original_error
     if isinstance(error, GraphQLSyntaxError):
         classification = "InvalidSyntax"
+        formatted["message"] = _syntax_message(error)
     elif original is None:
         classification = "ValidationError"
     else:
         classification = "DataFetchingException"
-        if not isinstance(original, KnflowError):
-            formatted["message"] = _HIDDEN_MESSAGE
+        known = original if isinstance(original, KnflowError) else None
+        known = known or db.as_knflow_error(original)
+        formatted["message"] = _HIDDEN_MESSAGE if known is None else str(known)
     formatted["extensions"] = {
         **(formatted.get("extensions") or {}),
         "classification": classification,
@@ -148,6 +156,23 @@ def caller_credentials(request: Request) -> dict[str, str]:
         for name in CREDENTIAL_HEADERS
         if request.headers.get(name)
     }
+
+
+def _schema(settings: Settings) -> DataIndexSchema:
+    query_limits = QueryLimits(
+        max_depth=settings.graphql_max_depth,
+        max_aliases=settings.graphql_max_aliases,
+        max_cost=settings.graphql_max_cost,
+    )
+    return schema(query_limits, settings.graphql_max_tokens)
+
+
+def _syntax_message(error: GraphQLSyntaxError) -> str:
+    """The parser's message, naming the setting when the token limit stopped it."""
+    message = error.message
+    if "tokens" in message:
+        return f"{message} (KNFLOW_GRAPHQL_MAX_TOKENS)"
+    return message
 
 
 def _variables(value: Any) -> dict[str, Any] | None:

@@ -9,18 +9,24 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from datetime import datetime
-from functools import cache
+from functools import cache, partial
 from typing import Any, Final
 
 import strawberry
-from strawberry.extensions import AddValidationRules, ParserCache, ValidationCache
-from strawberry.extensions.query_depth_limiter import create_validator
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxTokensLimiter,
+    ParserCache,
+    ValidationCache,
+)
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
 
-from graphql import ASTValidationRule, GraphQLError
+from graphql import GraphQLError
+from knflow import json_limits
 from knflow.errors import KnflowError, NotFoundError
-from knflow.graphql import filters, scalars
+from knflow.graphql import filters, limits, scalars
+from knflow.graphql.columns import columns_of
 from knflow.graphql.context import RequestContext
 from knflow.graphql.inputs import (
     JobArgument,
@@ -33,14 +39,12 @@ from knflow.graphql.inputs import (
 )
 from knflow.graphql.types import Job, ProcessDefinition, ProcessInstance
 from knflow.outbound import management
-from knflow.store import index, index_query
+from knflow.store import db, index, index_query
 from knflow.store.index import InstanceRow
 
 logger = logging.getLogger(__name__)
 
-MAX_DEPTH: Final = 15
-"""Deepest selection accepted (introspection of nested argument types needs ~10)."""
-
+_ID_LIMITS: Final = json_limits.JsonLimits()
 CACHED_DOCUMENTS: Final = 256
 """Parsed and validated query texts kept per process."""
 
@@ -84,8 +88,9 @@ class Query:
             filters.to_order(orderBy),
             limit=limit,
             offset=offset,
+            columns=columns_of(info),
         )
-        return [ProcessInstance(row=row) for row in info.context.register(rows)]
+        return [ProcessInstance.of(row) for row in info.context.register(rows)]
 
     @strawberry.field
     def Jobs(
@@ -239,33 +244,39 @@ class DataIndexSchema(strawberry.Schema):
         for error in errors:
             original = error.original_error
             if original is None or isinstance(original, KnflowError):
-                logger.warning("graphql request refused", extra={"reason": str(error)})
+                logger.warning(
+                    "graphql request refused", extra={"reason": error.message}
+                )
+            elif db.as_knflow_error(original) is not None:
+                logger.warning(
+                    "graphql request refused",
+                    extra={"reason": str(db.as_knflow_error(original))},
+                )
             else:
                 logger.error("graphql resolver failed", exc_info=original)
 
 
 @cache
-def schema() -> DataIndexSchema:
-    """Return the schema, built on first use (never at import: scale-to-zero)."""
+def schema(query_limits: limits.QueryLimits, max_tokens: int) -> DataIndexSchema:
+    """Return the schema for these limits, built on first use (never at import).
+
+    A process has one set of limits, so this builds once per process.
+    """
     return DataIndexSchema(
         query=Query,
         mutation=Mutation,
         config=StrawberryConfig(
             auto_camel_case=False, scalar_map={datetime: scalars.definition()}
         ),
-        extensions=[_depth_limiter, _parser_cache, _validation_cache],
+        extensions=[
+            # One rule class per limits: a new class per request would defeat the
+            # validation cache, which is keyed by the rules.
+            partial(AddValidationRules, [limits.rule(query_limits)]),
+            partial(MaxTokensLimiter, max_token_count=max_tokens),
+            _parser_cache,
+            _validation_cache,
+        ],
     )
-
-
-def _depth_limiter() -> AddValidationRules:
-    # One rule class for the process: a new class per request would defeat the
-    # validation cache, which is keyed by the rules.
-    return AddValidationRules([_depth_rule()])
-
-
-@cache
-def _depth_rule() -> type[ASTValidationRule]:
-    return create_validator(MAX_DEPTH, None)
 
 
 # The plugin repeats a handful of query texts; parsing and validating them again on
@@ -279,6 +290,7 @@ def _validation_cache() -> ValidationCache:
 
 
 def _instance(info: Ctx, instance_id: str | None) -> InstanceRow:
+    _check_id(instance_id)
     rows = index.instances_by_ids(info.context.conn, [instance_id or ""])
     if not rows:
         raise NotFoundError(f"process instance '{instance_id}' is not indexed")
@@ -288,12 +300,22 @@ def _instance(info: Ctx, instance_id: str | None) -> InstanceRow:
 def _job_id(info: Ctx, job_id: str | None) -> str:
     if not job_id:
         raise NotFoundError("job id is missing")
+    _check_id(job_id)
     return job_id
 
 
 def _credentials(info: Ctx) -> Mapping[str, str]:
     """The caller's own tokens: the runtime and the jobs API authorize the caller, not us."""
     return info.context.credentials
+
+
+def _check_id(value: str | None) -> None:
+    """Refuse an id no stored row can have (a NUL character, an unpaired surrogate).
+
+    Raises:
+        InputError: naming the reason.
+    """
+    json_limits.check(value, limits=_ID_LIMITS, what="the 'id' argument", depth=0)
 
 
 def _runtime(info: Ctx) -> tuple[Any, str]:

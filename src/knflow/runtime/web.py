@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from knflow import json_limits
 from knflow.auth.identity import Identity
 from knflow.auth.policy import Permission
-from knflow.errors import InputError
+from knflow.json_limits import JsonLimits
 from knflow.runtime.services import Services
 
 
@@ -33,18 +33,25 @@ class Request:
     identity: Identity | None = None
     """Who sent it, when a token proved it (`serving`'s authentication step)."""
 
+    json_limits: JsonLimits = field(default_factory=JsonLimits)
+    """How deep the JSON of this request may nest."""
+
     def json(self, *, empty: Any = None) -> Any:
         """Parse the body as JSON; an empty body gives `empty`.
 
         Raises:
-            InputError: the body is not JSON.
+            InputError: the body is not JSON, nests too deep or holds unstorable text.
         """
         if not self.body.strip():
             return empty
-        try:
-            return json.loads(self.body)
-        except ValueError as error:
-            raise InputError(f"request body is not valid JSON: {error}") from error
+        return json_limits.decode(
+            self.body, limits=self.json_limits, what="the request body"
+        )
+
+    def is_json(self) -> bool:
+        """Tell whether the declared content type is JSON (`application/json`, `*+json`)."""
+        media_type = self.headers.get("content-type", "").split(";")[0].strip().lower()
+        return media_type == "application/json" or media_type.endswith("+json")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 
 import psycopg
+from psycopg import errors as pg_errors
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from knflow.errors import UnavailableError
+from knflow.errors import InputError, KnflowError, UnavailableError
+from knflow.store.sql import queries
 
 Connection = psycopg.Connection[tuple[object, ...]]
 Pool = ConnectionPool
@@ -28,6 +31,7 @@ def open_pool(database_url: str, *, min_size: int = 1, max_size: int = 8) -> Poo
         kwargs={"autocommit": True},
         name="knflow",
     )
+    _check_url(database_url)
     try:
         pool.open(wait=True, timeout=15)
     except (psycopg.Error, PoolTimeout) as error:
@@ -47,15 +51,80 @@ def transaction(pool: Pool) -> Iterator[Connection]:
         with pool.connection() as conn, conn.transaction():
             yield conn
     except psycopg.OperationalError as error:
-        raise UnavailableError(f"database is unavailable: {error}") from error
+        raise _unavailable(error) from error
+
+
+@contextmanager
+def bounded_transaction(pool: Pool, timeout: timedelta) -> Iterator[Connection]:
+    """Yield a connection inside one transaction whose statements stop at `timeout`.
+
+    Pipeline mode sends BEGIN and the timeout with the first query instead of waiting
+    for each (two round trips fewer per request: the Data Index list query makes three).
+
+    Raises:
+        UnavailableError: the database connection failed.
+    """
+    milliseconds = str(max(1, int(timeout.total_seconds() * 1000)))
+    try:
+        with pool.connection() as conn, conn.pipeline(), conn.transaction():
+            conn.execute(
+                queries("db")["set_statement_timeout"], {"milliseconds": milliseconds}
+            )
+            yield conn
+    except psycopg.OperationalError as error:
+        raise _unavailable(error) from error
 
 
 @contextmanager
 def connect(database_url: str) -> Iterator[Connection]:
-    """Yield one autocommit connection outside any pool (CLI commands, migrations)."""
+    """Yield one autocommit connection outside any pool (CLI commands, migrations).
+
+    Raises:
+        InputError: `database_url` is not a libpq connection string or URL.
+        UnavailableError: the database did not answer.
+    """
+    _check_url(database_url)
     try:
         conn = psycopg.connect(database_url, autocommit=True)
     except psycopg.OperationalError as error:
         raise UnavailableError(f"database is unreachable: {error}") from error
     with conn:
         yield conn
+
+
+def as_knflow_error(error: BaseException) -> KnflowError | None:
+    """Return our error for a database failure caused by a request, else None.
+
+    A cancelled statement (the statement timeout) and a refused value (SQLSTATE class 22,
+    "data exception") come from what the request asked; their messages here name the
+    limit or the reason and never carry SQL text.
+    """
+    if isinstance(error, pg_errors.QueryCanceled):
+        return UnavailableError(
+            "the request ran longer than the statement timeout"
+            " (KNFLOW_STATEMENT_TIMEOUT_MS); filter or page it more narrowly"
+        )
+    if isinstance(error, pg_errors.InFailedSqlTransaction | pg_errors.PipelineAborted):
+        return UnavailableError("an earlier statement of this request failed")
+    if isinstance(error, psycopg.DataError) and "NUL" in str(error):
+        return InputError("a value of the request holds a NUL character (\\u0000)")
+    if isinstance(error, psycopg.DataError):
+        return InputError("a value of the request is out of range for its field")
+    return None
+
+
+def _unavailable(error: psycopg.OperationalError) -> KnflowError:
+    """A cancelled statement names its limit; any other operational failure is an outage."""
+    return as_knflow_error(error) or UnavailableError(
+        f"database is unavailable: {error}"
+    )
+
+
+def _check_url(database_url: str) -> None:
+    try:
+        psycopg.conninfo.conninfo_to_dict(database_url)
+    except psycopg.ProgrammingError as error:
+        raise InputError(
+            "DATABASE_URL is neither a postgresql:// URL nor a libpq connection"
+            " string (host=... dbname=...); fix it or unset it"
+        ) from error

@@ -344,13 +344,6 @@ def instances_by_ids(conn: Connection, ids: Sequence[str]) -> list[InstanceRow]:
         return cur.fetchall()
 
 
-def children_of(conn: Connection, parent_ids: Sequence[str]) -> list[InstanceRow]:
-    """Return the instances whose parent is one of `parent_ids`, by start."""
-    with conn.cursor(row_factory=class_row(InstanceRow)) as cur:
-        cur.execute(_q("children_of"), {"ids": list(parent_ids)})
-        return cur.fetchall()
-
-
 def definitions_by_ids(conn: Connection, ids: Sequence[str]) -> list[DefinitionRow]:
     """Return every version of the definitions with these ids."""
     with conn.cursor(row_factory=class_row(DefinitionRow)) as cur:

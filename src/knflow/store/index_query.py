@@ -10,7 +10,7 @@ Index: `like` accepts `*` for `%`, `isNull: false` means NOT NULL, and arrays su
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from enum import StrEnum
 from typing import Any, Final
 
@@ -18,7 +18,9 @@ from psycopg import sql
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
+from knflow import json_limits
 from knflow.errors import InputError
+from knflow.json_limits import JsonLimits
 from knflow.store.db import Connection
 from knflow.store.index import DefinitionRow, InstanceRow, JobRow
 
@@ -196,6 +198,8 @@ JOBS: Final = _Entity(
 )
 NODES: Final = _Entity("index_node_instances", "n", (), _NODE_FIELDS, {})
 
+_FILTER_LIMITS: Final = JsonLimits()
+_FILTER_DEPTH: Final = _FILTER_LIMITS.document_depth
 _COMPARISONS: Final = {
     "equal": "=",
     "greaterThan": ">",
@@ -212,13 +216,18 @@ def select_instances(
     *,
     limit: int | None,
     offset: int,
+    columns: Sequence[str] | None = None,
 ) -> list[InstanceRow]:
     """Return the instances matching `where`, ordered and paged (ties by id).
+
+    `columns` names the columns to read (the others keep their defaults in the rows);
+    it must hold `id`, `process_id` and `last_update`. None reads them all.
 
     Raises:
         InputError: a field or operator the entity does not have.
     """
-    return _select(conn, INSTANCES, InstanceRow, where, order, limit, offset)
+    entity = INSTANCES if columns is None else _with_columns(INSTANCES, columns)
+    return _select(conn, entity, InstanceRow, where, order, limit, offset)
 
 
 def select_definitions(
@@ -299,6 +308,13 @@ def _select(
         return cur.fetchall()
 
 
+def _with_columns(entity: _Entity, columns: Sequence[str]) -> _Entity:
+    unknown = set(columns) - set(entity.columns)
+    if unknown:
+        raise ValueError(f"{entity.table} has no columns {sorted(unknown)}")
+    return replace(entity, columns=tuple(columns))
+
+
 def _where(
     entity: _Entity, where: Condition | None, params: dict[str, Any]
 ) -> sql.Composable:
@@ -332,7 +348,7 @@ def _column(entity: _Entity, name: str) -> tuple[sql.Composable, Kind]:
     if found is None:
         raise InputError(f"'{name}' cannot be used in a filter or ordering")
     column, kind = found
-    if entity is INSTANCES and name.startswith("error."):
+    if entity.table == INSTANCES.table and name.startswith("error."):
         # The error counts only while it is newer than the last retrigger.
         expression = sql.SQL(_ERROR_CURRENT).format(
             a=sql.Identifier(entity.alias), c=sql.Identifier(column)
@@ -473,12 +489,21 @@ def _order(entity: _Entity, order: Sequence[Order]) -> sql.Composable:
         direction = sql.SQL(" DESC" if key.descending else " ASC")
         keys.append(sql.Composed([column, direction]))
     keys.append(sql.Identifier(entity.alias, "id"))
-    if entity is DEFINITIONS:
+    if entity.table == DEFINITIONS.table:
         keys.append(sql.Identifier(entity.alias, "version"))
     return sql.SQL(", ").join(keys)
 
 
 def _param(params: dict[str, Any], value: Any) -> sql.Composable:
+    """Bind `value`; text PostgreSQL cannot hold is refused first (it matches no row).
+
+    Raises:
+        InputError: the value holds a NUL character or an unpaired surrogate.
+    """
+    plain = value.obj if isinstance(value, Jsonb) else value
+    json_limits.check(
+        plain, limits=_FILTER_LIMITS, what="a filter value", depth=_FILTER_DEPTH
+    )
     name = f"v{len(params)}"
     params[name] = value
     return sql.Placeholder(name)

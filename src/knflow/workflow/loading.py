@@ -17,7 +17,9 @@ from typing import Any, ClassVar, Final
 
 import yaml
 
-from knflow.errors import DefinitionError, Problem
+from knflow import json_limits
+from knflow.errors import DefinitionError, InputError, Problem
+from knflow.json_limits import JsonLimits
 from knflow.workflow import references, schema_inlining
 from knflow.workflow.model import Json
 
@@ -38,6 +40,8 @@ URI_DEFINITIONS_EXTENSION: Final = "workflow-uri-definitions"
 """SonataFlow extension naming the file behind an operation's document part."""
 STORED_FORMAT: Final = 1
 _REMOTE_SCHEMES: Final = ("http://", "https://")
+# Definitions are stored as text and jsonb, and their schemas are walked recursively.
+DEFINITION_LIMITS: Final = JsonLimits()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -139,9 +143,17 @@ def parse_text(text: str, *, name: str) -> Json:
     """
     try:
         if _is_json(text, name):
-            return json.loads(text)
-        loaded = yaml.load(text, Loader=_JsonCompatibleLoader)
-        return _json_compatible(loaded, "")
+            document = json.loads(text)
+        else:
+            loaded = yaml.load(text, Loader=_JsonCompatibleLoader)
+            document = _json_compatible(loaded, "")
+        _check_storable(text, document)
+        return document
+    except RecursionError as error:
+        reason = "the document nests too deeply to be read"
+        raise DefinitionError([Problem("", reason)], source=name) from error
+    except InputError as error:
+        raise DefinitionError([Problem("", str(error))], source=name) from error
     except json.JSONDecodeError as error:
         reason = f"the text does not parse as JSON: {_lower_first(error.msg)} "
         reason += f"at line {error.lineno}, column {error.colno}"
@@ -149,6 +161,23 @@ def parse_text(text: str, *, name: str) -> Json:
     except yaml.YAMLError as error:
         reason = f"the text does not parse as YAML: {_yaml_reason(error)}"
         raise DefinitionError([Problem("", reason)], source=name) from error
+
+
+def _check_storable(text: str, document: Json) -> None:
+    """Refuse what PostgreSQL could not store: NUL characters, nesting past the limit.
+
+    Raises:
+        InputError: naming the place.
+    """
+    json_limits.check(
+        text, limits=DEFINITION_LIMITS, what="the definition text", depth=1
+    )
+    json_limits.check(
+        document,
+        limits=DEFINITION_LIMITS,
+        what="the definition",
+        depth=DEFINITION_LIMITS.document_depth,
+    )
 
 
 def to_stored(source: WorkflowSource) -> Json:

@@ -12,7 +12,7 @@ them; how they are read is the engine's business. Reference rules apply in both 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from jsonschema.exceptions import SchemaError
 from jsonschema.validators import validator_for
@@ -44,11 +44,22 @@ def find_problems(
     return _unique(found)
 
 
-def check(source: WorkflowSource, *, strict: bool = False) -> None:
+ExpressionCheck = Callable[[Json], list[Problem]]
+"""Compiles every expression of a document (`engine.expression_check`, which this pure
+layer cannot import); callers that register or validate definitions pass it."""
+
+
+def check(
+    source: WorkflowSource,
+    *,
+    strict: bool = False,
+    expressions: ExpressionCheck | None = None,
+) -> None:
     """Return normally when the source is valid.
 
     Problems found while loading the files it refers to come first; a pointer they
-    already explain is not reported again.
+    already explain is not reported again. With `expressions`, every expression is
+    compiled too and reported at its pointer.
 
     Raises:
         DefinitionError: with every problem found.
@@ -63,6 +74,8 @@ def check(source: WorkflowSource, *, strict: bool = False) -> None:
         if problem.pointer not in explained
     ]
     problems += _schema_problems(source.input_schema, "/dataInputSchema")
+    if expressions is not None:
+        problems += expressions(source.document)
     if problems:
         raise DefinitionError(problems, source=_label(source))
 

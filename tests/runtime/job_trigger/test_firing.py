@@ -172,6 +172,7 @@ def test_a_sink_recipient_without_url_queues_its_cloudevent_in_the_outbox(
         services,
         {
             "id": "s1",
+            "correlationId": "c",
             "schedule": {"type": "timer", "startTime": T0.isoformat()},
             "recipient": {
                 "type": "sink",
@@ -199,6 +200,7 @@ def test_a_sink_recipient_with_its_own_url_receives_a_binary_cloudevent(
         services,
         {
             "id": "s1",
+            "correlationId": "c",
             "schedule": {"type": "timer", "startTime": T0.isoformat()},
             "recipient": {
                 "type": "sink",

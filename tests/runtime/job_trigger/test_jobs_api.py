@@ -9,11 +9,12 @@ from typing import Any
 import pytest
 from psycopg_pool import ConnectionPool
 
+from knflow.config import Settings
 from knflow.errors import InputError, NotFoundError
 from knflow.events import codec, kogito_ingest, types
 from knflow.events.codec import Event
 from knflow.events.kogito_ingest import JobChange
-from knflow.runtime.job_trigger import jobs_api
+from knflow.runtime.job_trigger import job_json, jobs_api
 from knflow.runtime.services import Services
 from tests.runtime.job_harness import (
     T0,
@@ -150,17 +151,17 @@ def test_a_job_delete_event_for_an_unknown_job_is_acknowledged(
     ("body", "reason"),
     [
         ([], "must be a JSON object"),
-        ({"schedule": {}}, "needs an 'id'"),
+        ({"schedule": {}}, "needs a non-empty 'id'"),
         (_job(schedule={"type": "cron", "expression": "* * * * *"}), "only timer"),
         (_job(schedule={"type": "timer", "startTime": "tomorrow"}), "date-time"),
         (_job(recipient={"type": "kafka"}), "not supported"),
-        (_job(recipient={"type": "http"}), "needs a 'url'"),
+        (_job(recipient={"type": "http"}), "'recipient.url' must be a non-empty URL"),
         (_job(recipient={"type": "sink", "sinkUrl": "http://x"}), "ce-type"),
         (
             _job(executionTimeout=1, executionTimeoutUnit="WEEKS"),
             "executionTimeoutUnit",
         ),
-        (_job(retry={"maxRetries": "many"}), "must be a number"),
+        (_job(retry={"maxRetries": "many"}), "must be a whole number"),
     ],
     ids=[
         "not-object",
@@ -176,7 +177,7 @@ def test_a_job_delete_event_for_an_unknown_job_is_acknowledged(
 )
 def test_an_invalid_job_is_refused_with_the_reason(body: Any, reason: str) -> None:
     with pytest.raises(InputError, match=reason):
-        jobs_api.parse_job(body)
+        job_json.parse_job(body, Settings())
 
 
 def test_the_retry_policy_defaults_to_the_job_service_one_second_back_off(

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Final
 
+from knflow import json_limits
+from knflow.errors import InputError
 from knflow.events import types
 from knflow.events.codec import Event
 from knflow.events.kogito_ingest import (
@@ -24,6 +26,7 @@ from knflow.events.kogito_ingest import (
     VariableChange,
     parse_event,
 )
+from knflow.json_limits import JsonLimits
 from knflow.runtime.data_index import merge
 from knflow.runtime.services import Services
 from knflow.store import db, index
@@ -45,6 +48,7 @@ def handle_event(services: Services, event: Event) -> Event | None:
         UnavailableError: the database is unavailable (the broker retries).
     """
     changes = parse_event(event, received_at=services.clock())
+    _check_variable_depth(changes, services.settings.json_limits)
     with db.transaction(services.pool) as conn:
         apply_changes(conn, changes)
     logger.info("event indexed", extra={"changes": len(changes)})
@@ -76,6 +80,23 @@ def apply_changes(conn: Connection, changes: Sequence[Change]) -> None:
         else:
             batch.apply(change)
     batch.save()
+
+
+def _check_variable_depth(changes: Sequence[Change], limits: JsonLimits) -> None:
+    """A dotted variable name nests its value one level per dot; bound the total.
+
+    Raises:
+        InputError: a variable would nest deeper than a received document may.
+    """
+    for change in changes:
+        if not isinstance(change, VariableChange):
+            continue
+        levels = change.name.count(".") + 1 + json_limits.depth_of(change.value)
+        if levels > limits.document_depth:
+            raise InputError(
+                f"variable '{change.name[:80]}' would nest {levels} levels; workflow"
+                f" data may nest at most {limits.max_depth} (KNFLOW_MAX_JSON_DEPTH)"
+            )
 
 
 def _instance_id(change: Change) -> str | None:

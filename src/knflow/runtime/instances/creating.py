@@ -127,6 +127,9 @@ def validate_input(loaded: LoadedDefinition, data: Json) -> None:
         return
     first = problems[0]
     where = "/".join(str(p) for p in first.absolute_path) or "(root)"
+    lines = tuple(
+        f"/{'/'.join(str(p) for p in e.absolute_path)}: {e.message}" for e in problems
+    )
     details = "; ".join(
         f"{'/'.join(str(p) for p in e.absolute_path) or '(root)'}: {e.message}"
         for e in problems
@@ -134,6 +137,7 @@ def validate_input(loaded: LoadedDefinition, data: Json) -> None:
     raise InputError(
         f"workflow '{loaded.definition.workflow_id}' input is invalid at {where}: {first.message}",
         details=details,
+        problems=lines,
     )
 
 

@@ -9,16 +9,12 @@ a job fires (http, or a CloudEvent to a sink) is described here and carried out 
 from __future__ import annotations
 
 import base64
-import fnmatch
 import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any, Final
-from urllib.parse import urlsplit
-
-import isodate
+from datetime import datetime, timedelta
+from typing import Final
 
 from knflow.auth.policy import Permission
 from knflow.errors import InputError, NotFoundError
@@ -26,6 +22,8 @@ from knflow.events import hints, types
 from knflow.events.codec import Event, render_time
 from knflow.runtime.instances import publishing, transaction
 from knflow.runtime.instances.work import UnitOfWork
+from knflow.runtime.job_trigger import job_json
+from knflow.runtime.job_trigger.job_json import JobSpec
 from knflow.runtime.services import Services
 from knflow.runtime.web import Request, Response, Route
 from knflow.store import db, jobs
@@ -33,50 +31,9 @@ from knflow.store.db import Connection
 from knflow.store.jobs import PENDING_STATUSES, JobRow, JobStatus
 from knflow.workflow.model import Json
 
-HTTP_RECIPIENT: Final = "http"
-SINK_RECIPIENT: Final = "sink"
-RECIPIENT_SCHEMES: Final = frozenset({"http", "https"})
-TIME_UNITS: Final = {
-    "MILLIS": 1,
-    "SECONDS": 1_000,
-    "MINUTES": 60_000,
-    "HOURS": 3_600_000,
-    "DAYS": 86_400_000,
-}
+HTTP_RECIPIENT: Final = job_json.HTTP_RECIPIENT
+SINK_RECIPIENT: Final = job_json.SINK_RECIPIENT
 WAKE_NAMESPACE: Final = uuid.UUID("9a3b7c1e-2f4d-4e5a-8b6c-0d1e2f3a4b5c")
-_PROCESS_FIELDS: Final = (
-    ("processInstanceId", "instance_id"),
-    ("processId", "workflow_id"),
-    ("rootProcessInstanceId", "root_instance_id"),
-    ("rootProcessId", "root_workflow_id"),
-    ("nodeInstanceId", "node_instance_id"),
-)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class JobSpec:
-    """A v2 job as posted, checked."""
-
-    job_id: str
-    """`id`."""
-    correlation_id: str
-    """`correlationId` (the id when absent)."""
-    due: datetime
-    """`schedule.startTime`."""
-    repeat_limit: int
-    """`schedule.repeatCount` (-1: forever)."""
-    repeat_interval_ms: int | None
-    """`schedule.delay` in milliseconds."""
-    schedule: Mapping[str, Json]
-    """The schedule as posted."""
-    retry: Mapping[str, Json] | None
-    """The retry policy as posted."""
-    recipient: Mapping[str, Json]
-    """The recipient as posted."""
-    execution_timeout_ms: int | None
-    """Per-attempt limit."""
-    process: Mapping[str, str]
-    """Optional `processInstanceId`, `processId`, ... keyed by jobs column name."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -97,8 +54,7 @@ def create_job(services: Services, body: Json) -> JobRow:
     Raises:
         InputError: the job JSON is invalid.
     """
-    spec = parse_job(body)
-    check_recipient_url(spec.recipient, services.settings.job_recipient_hosts)
+    spec = job_json.parse_job(body, services.settings)
     with transaction.unit_of_work(services) as work:
         row = store_job(work.conn, spec, now=work.now)
         _announce_scheduled(work, row)
@@ -165,7 +121,7 @@ def reschedule_job(services: Services, job_id: str, body: Json) -> JobRow:
     """
     if not isinstance(body, dict):
         raise InputError("reschedule body must be a JSON object")
-    due = _instant(body.get("expirationTime"), "expirationTime")
+    due = job_json.instant(body.get("expirationTime"), "expirationTime")
     with transaction.unit_of_work(services) as work:
         row = jobs.lock(work.conn, job_id)
         if row is None or row.status not in PENDING_STATUSES:
@@ -222,94 +178,6 @@ def render_job(job: JobRow) -> dict[str, Json]:
     }
 
 
-def parse_job(body: Json) -> JobSpec:
-    """Check a v2 job JSON.
-
-    Raises:
-        InputError: a required field is missing or has the wrong shape.
-    """
-    if not isinstance(body, dict):
-        raise InputError("a job must be a JSON object")
-    job_id = body.get("id")
-    if not isinstance(job_id, str) or not job_id.strip():
-        raise InputError("a job needs an 'id'")
-    schedule = _object(body.get("schedule"), "schedule")
-    if schedule.get("type", "timer") != "timer":
-        raise InputError(f"job '{job_id}': only timer schedules are supported")
-    delay = _milliseconds(schedule, "delay", "delayUnit")
-    timeout = _milliseconds(body, "executionTimeout", "executionTimeoutUnit")
-    retry = _object(body["retry"], "retry") if body.get("retry") else None
-    if retry is not None:
-        _milliseconds(retry, "delay", "delayUnit")
-        _milliseconds(retry, "maxDuration", "durationUnit")
-        _integer(retry.get("maxRetries", 0), "retry.maxRetries")
-    return JobSpec(
-        job_id=job_id,
-        correlation_id=str(body.get("correlationId") or job_id),
-        due=_instant(schedule.get("startTime"), "schedule.startTime"),
-        repeat_limit=_integer(schedule.get("repeatCount", 0), "schedule.repeatCount"),
-        repeat_interval_ms=delay,
-        schedule=schedule,
-        retry=retry,
-        recipient=parse_recipient(body.get("recipient")),
-        execution_timeout_ms=timeout,
-        process={
-            column: str(body[name])
-            for name, column in _PROCESS_FIELDS
-            if isinstance(body.get(name), str) and body[name]
-        },
-    )
-
-
-def parse_recipient(raw: Json) -> Mapping[str, Json]:
-    """Check an `http` or `sink` recipient.
-
-    Raises:
-        InputError: another type, or a required field is missing.
-    """
-    recipient = _object(raw, "recipient")
-    kind = recipient.get("type")
-    if kind == HTTP_RECIPIENT:
-        if not isinstance(recipient.get("url"), str) or not recipient["url"]:
-            raise InputError("an http recipient needs a 'url'")
-        return recipient
-    if kind == SINK_RECIPIENT:
-        if not isinstance(recipient.get("ce-type"), str) or not recipient["ce-type"]:
-            raise InputError("a sink recipient needs a 'ce-type'")
-        return recipient
-    raise InputError(f"recipient type {kind!r} is not supported; use http or sink")
-
-
-def check_recipient_url(
-    recipient: Mapping[str, Json], allowed_hosts: tuple[str, ...]
-) -> None:
-    """Refuse a recipient URL whose scheme is not http(s) or whose host is not allowed.
-
-    A job makes knflow call a URL later, on its own behalf: `KNFLOW_JOB_RECIPIENT_HOSTS`
-    (host globs, empty: any host) keeps those calls to the hosts the operator expects.
-
-    Raises:
-        InputError: the URL names another scheme, no host, or a host outside the list.
-    """
-    field_name = "url" if recipient.get("type") == HTTP_RECIPIENT else "sinkUrl"
-    url = recipient.get(field_name)
-    if not isinstance(url, str):
-        return
-    parts = urlsplit(url)
-    if parts.scheme not in RECIPIENT_SCHEMES or not parts.hostname:
-        raise InputError(
-            f"recipient {field_name} must be an http or https URL with a host"
-        )
-    host = parts.hostname.lower()
-    if allowed_hosts and not any(
-        fnmatch.fnmatchcase(host, pattern.lower()) for pattern in allowed_hosts
-    ):
-        raise InputError(
-            f"recipient host '{host}' is not allowed; allowed hosts: "
-            f"{', '.join(allowed_hosts)} (KNFLOW_JOB_RECIPIENT_HOSTS)"
-        )
-
-
 def payload_body(recipient: Mapping[str, Json]) -> tuple[bytes | None, str | None]:
     """Return the encoded payload of a recipient and its content type."""
     payload = recipient.get("payload")
@@ -335,49 +203,18 @@ def retry_policy(job: JobRow) -> RetryPolicy:
     """Return the retry policy of `job` (defaults where the job names none)."""
     raw = job.retry if isinstance(job.retry, dict) else {}
     default = RetryPolicy()
-    delay = _milliseconds(raw, "delay", "delayUnit")
-    duration = _milliseconds(raw, "maxDuration", "durationUnit")
+    delay = job_json.milliseconds(raw, "delay", "delayUnit")
+    duration = job_json.milliseconds(raw, "maxDuration", "durationUnit")
+    max_retries = raw.get("maxRetries")
     return RetryPolicy(
-        max_retries=_integer(raw.get("maxRetries", default.max_retries), "maxRetries"),
+        max_retries=max_retries
+        if isinstance(max_retries, int) and not isinstance(max_retries, bool)
+        else default.max_retries,
         delay=timedelta(milliseconds=delay) if delay else default.delay,
         max_duration=timedelta(milliseconds=duration)
         if duration
         else default.max_duration,
     )
-
-
-def _object(raw: Json, name: str) -> dict[str, Any]:
-    if not isinstance(raw, dict):
-        raise InputError(f"job field '{name}' must be an object")
-    return raw
-
-
-def _integer(raw: Json, name: str) -> int:
-    if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
-        raise InputError(f"job field '{name}' must be a number")
-    try:
-        return int(raw)
-    except ValueError as error:
-        raise InputError(f"job field '{name}' must be a number") from error
-
-
-def _milliseconds(raw: Mapping[str, Json], name: str, unit_name: str) -> int | None:
-    if raw.get(name) is None:
-        return None
-    unit = str(raw.get(unit_name) or "MILLIS").upper()
-    if unit not in TIME_UNITS:
-        raise InputError(f"job field '{unit_name}' must be one of {sorted(TIME_UNITS)}")
-    return _integer(raw[name], name) * TIME_UNITS[unit]
-
-
-def _instant(raw: Json, name: str) -> datetime:
-    if not isinstance(raw, str):
-        raise InputError(f"job field '{name}' must be an ISO 8601 date-time")
-    try:
-        moment: datetime = isodate.parse_datetime(raw)
-    except (isodate.ISO8601Error, ValueError) as error:
-        raise InputError(f"job field '{name}' must be an ISO 8601 date-time") from error
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 def _post_job(services: Services, request: Request) -> Response:

@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 from knflow.config import Settings
+from knflow.engine.expression_check import find_expression_problems
 from knflow.events import kogito
 from knflow.events.codec import Event
 from knflow.runtime import catalog
@@ -72,7 +73,7 @@ def register_source(
     # registration needs (not every cold start of start-workflow).
     from knflow.workflow import validation
 
-    validation.check(source)
+    validation.check(source, expressions=find_expression_problems)
     definition = parse_source(source)
     stored_source = loading.to_stored(source)
     stored = StoredDefinition(

@@ -12,6 +12,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any, Final
 
+from knflow import json_limits
 from knflow.auth.policy import Permission
 from knflow.engine.execution import MAIN, Execution
 from knflow.engine.exits import OUTPUT_KIND
@@ -164,8 +165,8 @@ def definitions_changed(services: Services, request: Request) -> Response:
 
     The ApiServerSource sends the whole ConfigMap; each data entry is a definition file.
     """
-    event = codec.from_http(request.headers, request.body)
-    configmap = event.data if isinstance(event.data, dict) else {}
+    event = codec.from_http(request.headers, request.body, limits=request.json_limits)
+    configmap = _configmap(event.data)
     if event.type == types.APISERVER_RESOURCE_DELETE:
         labels = (configmap.get("metadata") or {}).get("labels") or {}
         workflow_id = labels.get(WORKFLOW_LABEL)
@@ -190,13 +191,19 @@ def definitions_changed(services: Services, request: Request) -> Response:
 
 
 def start_instance(services: Services, request: Request) -> Response:
-    """`POST /{workflowId}`: start an instance and answer once it settled (or the budget ran out)."""
+    """`POST /{workflowId}`: start an instance and answer once it settled (or the budget ran out).
+
+    A body that is not declared JSON is refused with 415, as SonataFlow does.
+    """
     workflow_id = request.params["workflow_id"]
+    if request.body.strip() and not request.is_json():
+        return _unsupported_media_type(request)
     body = request.json(empty=None)
     data, variables = split_body(body)
     initiator = request.identity.subject if request.identity else None
     if initiator is not None and "initiatorEntity" not in variables:
         variables["initiatorEntity"] = initiator
+    json_limits.check_data(data, limits=request.json_limits, what="the workflow data")
     row = starting.start_instance(
         services,
         starting.StartRequest(
@@ -256,7 +263,8 @@ def split_body(body: Any) -> tuple[Any, dict[str, Any]]:
         )
     if "workflowdata" in body:
         others = {k: v for k, v in body.items() if k != "workflowdata"}
-        return body["workflowdata"] if body["workflowdata"] is not None else {}, others
+        data = body["workflowdata"] if body["workflowdata"] is not None else {}
+        return data, others
     return body, {}
 
 
@@ -298,6 +306,32 @@ def _failed(services: Services, instance_id: str, view: StatusView) -> Response:
 
 def _instance_params(request: Request) -> tuple[str, str]:
     return request.params["workflow_id"], request.params["instance_id"]
+
+
+def _unsupported_media_type(request: Request) -> Response:
+    declared = request.headers.get("content-type") or "none"
+    message = (
+        f"the start request body must be JSON: send it with content-type"
+        f" application/json (it was declared '{declared}')"
+    )
+    return Response(status=415, body={"message": message})
+
+
+def _configmap(data: Any) -> dict[str, Any]:
+    """The ConfigMap an ApiServerSource event carries, checked where it is read.
+
+    Raises:
+        InputError: the data is not a ConfigMap object.
+    """
+    if not isinstance(data, dict):
+        raise InputError("a definitions event must carry a ConfigMap JSON object")
+    for key in ("metadata", "data"):
+        if data.get(key) is not None and not isinstance(data[key], dict):
+            raise InputError(f"the ConfigMap's '{key}' must be a JSON object")
+    metadata = data.get("metadata") or {}
+    if metadata.get("labels") is not None and not isinstance(metadata["labels"], dict):
+        raise InputError("the ConfigMap's 'metadata.labels' must be a JSON object")
+    return data
 
 
 def _instance_body(instance_id: str, data: Any) -> dict[str, Any]:

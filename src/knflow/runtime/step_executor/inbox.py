@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from knflow import logs
+from knflow import json_limits, logs
 from knflow.engine.execution import MAIN, Execution
 from knflow.engine.outcome import InstanceStatus
 from knflow.engine.thread_waits import EventWait
@@ -32,10 +32,18 @@ logger = logging.getLogger(__name__)
 
 
 def handle_event(services: Services, event: Event) -> None:
-    """Handle one CloudEvent delivered to step-executor."""
+    """Handle one CloudEvent delivered to step-executor.
+
+    Raises:
+        InputError: a step event's data is malformed, or a consumed event's data nests
+            deeper than workflow data may.
+    """
     if event.type == types.STEP_READY:
         steps.run_step(services, event)
         return
+    json_limits.check_data(
+        event.data, limits=services.settings.json_limits, what="the event data"
+    )
     with transaction.unit_of_work(services) as work:
         row_id = correlation.record(work.conn, event, now=work.now)
         if row_id is None:

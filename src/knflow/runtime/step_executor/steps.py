@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from dataclasses import dataclass
+from typing import Final
 
 from knflow import logs
 from knflow.engine.execution import Execution, ThreadStatus
@@ -23,6 +24,9 @@ from knflow.store import instances
 from knflow.workflow.model import Json
 
 logger = logging.getLogger(__name__)
+
+MAX_SEQ: Final = 2**63
+"""Sequence numbers are PostgreSQL bigints."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -88,18 +92,19 @@ def parse_step(data: Json) -> StepRequest:
     Raises:
         InputError: it does not name an instance, thread and sequence number.
     """
-    if (
-        not isinstance(data, dict)
-        or not data.get("instanceId")
-        or not data.get("threadId")
-    ):
-        raise InputError("step event data must be {instanceId, threadId, seq}")
-    try:
-        seq = int(data.get("seq", 0))
-    except (TypeError, ValueError) as error:
+    if not isinstance(data, dict):
         raise InputError(
-            f"step event seq is not a number: {data.get('seq')!r}"
-        ) from error
+            "step event data must be an object {instanceId, threadId, seq}"
+        )
+    for name in ("instanceId", "threadId"):
+        value = data.get(name)
+        if not isinstance(value, str) or not value.strip():
+            raise InputError(f"step event data needs '{name}' as a non-blank string")
+    seq = data.get("seq", 0)
+    if isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq < MAX_SEQ:
+        raise InputError(
+            f"step event 'seq' must be a whole number from 0 to {MAX_SEQ - 1}"
+        )
     return StepRequest(
-        instance_id=str(data["instanceId"]), thread_id=str(data["threadId"]), seq=seq
+        instance_id=data["instanceId"], thread_id=data["threadId"], seq=seq
     )

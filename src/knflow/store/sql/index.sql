@@ -196,17 +196,6 @@ SELECT id, process_id, version, process_name, parent_process_instance_id,
   FROM index_process_instances
  WHERE id = ANY(%(ids)s)
 
--- name: children_of
-SELECT id, process_id, version, process_name, parent_process_instance_id,
-       root_process_instance_id, root_process_id, roles, addons, state, state_final,
-       state_date, endpoint, service_url, variables, variable_dates, start, "end",
-       last_update, business_key, identity, created_by, updated_by, sla_due_date,
-       cloud_event_id, cloud_event_source, fields_date, error_node_definition_id,
-       error_node_instance_id, error_message, error_date, retrigger_date
-  FROM index_process_instances
- WHERE parent_process_instance_id = ANY(%(ids)s)
- ORDER BY start, id
-
 -- name: definitions_by_ids
 SELECT id, version, name, description, type, endpoint, service_url, source,
        annotations, roles, addons, metadata, nodes, updated_at

@@ -1,0 +1,109 @@
+"""Which projection columns a GraphQL selection reads, so list queries fetch only those.
+
+A `{ ProcessInstances { id } }` over instances holding megabytes of `variables` must not
+read them: the answer time then depends on the rows asked for, not on their size. Each
+output field of an entity names the columns its resolver reads; fields the table omits
+(computed ones, relations loaded separately) name the columns they start from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, Final
+
+from strawberry.types import Info
+from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
+
+from knflow.graphql.context import RequestContext
+
+_ERROR_COLUMNS: Final = (
+    "error_node_definition_id",
+    "error_node_instance_id",
+    "error_message",
+    "error_date",
+    "retrigger_date",
+)
+INSTANCE_REQUIRED: Final = ("id", "process_id", "last_update")
+"""Columns every instance row is built with (its dataclass has no default for them)."""
+INSTANCE_FIELDS: Final[Mapping[str, tuple[str, ...]]] = {
+    "id": (),
+    "processId": (),
+    "version": ("version",),
+    "processName": ("process_name",),
+    "parentProcessInstanceId": ("parent_process_instance_id",),
+    "rootProcessInstanceId": ("root_process_instance_id",),
+    "rootProcessId": ("root_process_id",),
+    "roles": ("roles",),
+    "state": ("state",),
+    "endpoint": ("endpoint",),
+    "serviceUrl": ("service_url",),
+    "nodes": (),
+    "milestones": (),
+    "variables": ("variables",),
+    "start": ("start",),
+    "end": ("end",),
+    "parentProcessInstance": ("parent_process_instance_id",),
+    "childProcessInstances": (),
+    "error": _ERROR_COLUMNS,
+    "addons": ("addons",),
+    "lastUpdate": (),
+    "businessKey": ("business_key",),
+    "nodeDefinitions": ("version",),
+    "diagram": (),
+    "source": ("version",),
+    "definition": ("version",),
+    "identity": ("identity",),
+    "createdBy": ("created_by",),
+    "updatedBy": ("updated_by",),
+    "executionSummary": ("start", "state", "end"),
+    "slaDueDate": ("sla_due_date",),
+    "timers": (),
+    "cloudEventId": ("cloud_event_id",),
+    "cloudEventSource": ("cloud_event_source",),
+}
+
+
+def columns_of(info: Info[RequestContext, None]) -> tuple[str, ...]:
+    """Return the instance columns the current field's selection reads.
+
+    Computed once per field of the query (not once per instance it is resolved for):
+    the cache key is the response path without list indexes.
+    """
+    key = tuple(part for part in info.path.as_list() if isinstance(part, str))
+    cache = info.context.columns
+    if key not in cache:
+        cache[key] = instance_columns(info.selected_fields)
+    return cache[key]
+
+
+def instance_columns(selected: Iterable[Any]) -> tuple[str, ...]:
+    """Return the instance columns the selection sets of `selected` fields read.
+
+    An unknown field name reads every column mapped, so a field added to the type but
+    not here is still served (slower, never wrong).
+    """
+    wanted = dict.fromkeys(INSTANCE_REQUIRED)
+    for name in _field_names(selected):
+        columns = INSTANCE_FIELDS.get(name)
+        if columns is None and not name.startswith("__"):
+            return ALL_INSTANCE_COLUMNS
+        wanted.update(dict.fromkeys(columns or ()))
+    return tuple(wanted)
+
+
+def _field_names(selected: Iterable[Any]) -> Iterable[str]:
+    """Names of the fields directly under each of `selected`, through fragments."""
+    pending = [selection for field in selected for selection in field.selections]
+    while pending:
+        selection = pending.pop()
+        if isinstance(selection, SelectedField):
+            yield selection.name
+        elif isinstance(selection, FragmentSpread | InlineFragment):
+            pending.extend(selection.selections)
+
+
+ALL_INSTANCE_COLUMNS: Final = tuple(
+    dict.fromkeys(
+        [*INSTANCE_REQUIRED, *(c for cs in INSTANCE_FIELDS.values() for c in cs)]
+    )
+)

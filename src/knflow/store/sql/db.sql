@@ -1,0 +1,4 @@
+-- name: set_statement_timeout
+-- Bound every statement of the current transaction only (is_local = true), so a pooled
+-- connection goes back to the pool with the server's own timeout.
+SELECT set_config('statement_timeout', %(milliseconds)s, true)

@@ -1,0 +1,35 @@
+"""Database failures a request causes become our errors, with no SQL text in them."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import psycopg
+import pytest
+from psycopg_pool import ConnectionPool
+
+from knflow.errors import InputError, UnavailableError
+from knflow.store import db
+
+
+def test_a_refused_value_is_an_input_error(pool: ConnectionPool) -> None:
+    with pytest.raises(psycopg.DataError) as raised, db.transaction(pool) as conn:
+        conn.execute("SELECT 'many'::int")
+    translated = db.as_knflow_error(raised.value)
+    assert isinstance(translated, InputError)
+    assert "SELECT" not in str(translated)
+
+
+def test_a_statement_past_the_timeout_is_cancelled_naming_the_setting(
+    pool: ConnectionPool,
+) -> None:
+    with (
+        pytest.raises(UnavailableError, match="KNFLOW_STATEMENT_TIMEOUT_MS") as raised,
+        db.bounded_transaction(pool, timedelta(milliseconds=50)) as conn,
+    ):
+        conn.execute("SELECT pg_sleep(2)").fetchone()
+    assert isinstance(raised.value.__cause__, psycopg.errors.QueryCanceled)
+
+
+def test_other_failures_are_left_alone() -> None:
+    assert db.as_knflow_error(ValueError("x")) is None
