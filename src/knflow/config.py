@@ -138,6 +138,14 @@ class Settings:
     """`KNFLOW_EVENTING_TOKEN_FILE`: the projected token the outbox sends to the broker."""
     job_recipient_hosts: tuple[str, ...] = ()
     """`KNFLOW_JOB_RECIPIENT_HOSTS`: host globs HTTP job recipients may name; empty: any host."""
+    metrics_multiprocess_dir: str = ""
+    """`PROMETHEUS_MULTIPROC_DIR`: the folder several gunicorn workers share their metrics in."""
+    service_name: str = "knflow"
+    """`OTEL_SERVICE_NAME`, else `K_SERVICE` (the function's name): who the spans come from."""
+    otlp_endpoint: str = ""
+    """`OTEL_EXPORTER_OTLP_ENDPOINT` (or `..._TRACES_ENDPOINT`): traces are exported over
+    OTLP/HTTP when set, and not even imported otherwise. The SDK reads its other standard
+    `OTEL_*` variables itself (service name, headers, sampler, batch delays)."""
 
     @classmethod
     def from_environment(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -202,6 +210,9 @@ class Settings:
                 milliseconds=_count(env, "KNFLOW_STATEMENT_TIMEOUT_MS", 10_000)
             ),
             job_url_schemes=_names(env.get("KNFLOW_JOB_URL_SCHEMES", "http,https")),
+            metrics_multiprocess_dir=env.get("PROMETHEUS_MULTIPROC_DIR", ""),
+            service_name=env.get("OTEL_SERVICE_NAME", env.get("K_SERVICE", "knflow")),
+            otlp_endpoint=_otlp_endpoint(env),
         )
         return _with_auth(settings, env)
 
@@ -250,6 +261,15 @@ def _with_auth(settings: Settings, env: Mapping[str, str]) -> Settings:
             DEFAULT_EVENTING_TOKEN_FILE if eventing_oidc else "",
         ),
         job_recipient_hosts=_listed(env.get("KNFLOW_JOB_RECIPIENT_HOSTS", "")),
+    )
+
+
+def _otlp_endpoint(env: Mapping[str, str]) -> str:
+    """Where traces go: the OTLP endpoint unless the SDK is disabled (OTel's own variables)."""
+    if env.get("OTEL_SDK_DISABLED", "").lower() == "true":
+        return ""
+    return env.get(
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", env.get("OTEL_EXPORTER_OTLP_ENDPOINT", "")
     )
 
 

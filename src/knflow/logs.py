@@ -1,4 +1,9 @@
-"""JSON log lines on stdout, with the current instance and event added to every record."""
+"""JSON log lines on stdout, with the current instance, event and trace added to every record.
+
+Code names the facts in snake_case (`logs.context(instance_id=...)`, `extra={"workflow_id": ...}`);
+a line names the ones operators search by as the Data Index and OpenTelemetry do: `instanceId`,
+`workflowId`, `traceId`.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,11 @@ from typing import Final
 
 _CONTEXT: ContextVar[dict[str, str]] = ContextVar("knflow_log_context", default={})  # noqa: B039
 _STANDARD_FIELDS: Final = frozenset(vars(logging.makeLogRecord({})))
+_RENAMED: Final = {
+    "instance_id": "instanceId",
+    "workflow_id": "workflowId",
+    "trace_id": "traceId",
+}
 
 
 def configure(level: str = "INFO") -> None:
@@ -55,7 +65,11 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
         }
         line.update(
-            {k: v for k, v in vars(record).items() if k not in _STANDARD_FIELDS}
+            {
+                _RENAMED.get(k, k): v
+                for k, v in vars(record).items()
+                if k not in _STANDARD_FIELDS
+            }
         )
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)

@@ -34,17 +34,20 @@ from knflow.errors import (
 )
 from knflow.events import codec
 from knflow.events.codec import Event
+from knflow.metrics import CONTENT_TYPE
 from knflow.outbound.http import new_client
 from knflow.runtime.instances import publishing
 from knflow.runtime.services import Services, system_clock
 from knflow.runtime.web import Request, Response, Route
 from knflow.store import db, migrate
+from knflow.tracing import SpanKind, Tracer
 
 logger = logging.getLogger(__name__)
 
 EventHandler = Callable[[Services, Event], Event | None]
 FlaskFunction = Callable[[flask.Request], flask.Response]
 HEALTH_PATHS: Final = ("/health/liveness", "/health/readiness")
+METRICS_PATH: Final = "/metrics"
 
 
 class ProcessServices:
@@ -71,6 +74,7 @@ class ProcessServices:
                     pool=db.open_pool(settings.database_url),
                     http=http,
                     gate=Gate.from_settings(settings, http, system_clock),
+                    tracer=_tracer(settings),
                 )
             return self._services
 
@@ -79,6 +83,13 @@ class ProcessServices:
             self._settings = Settings.from_environment()
             logs.configure()
         return self._settings
+
+
+def _tracer(settings: Settings) -> Tracer:
+    """Export spans when an OTLP endpoint is configured; otherwise trace nothing."""
+    if not settings.otlp_endpoint:
+        return Tracer()
+    return Tracer.exporting(service_name=settings.service_name)
 
 
 def event_function(
@@ -90,6 +101,8 @@ def event_function(
     def handle(request: flask.Request) -> flask.Response:
         if request.path in HEALTH_PATHS:
             return _health(state, request.path)
+        if request.path == METRICS_PATH:
+            return _metrics(state)
         decoded = _decode_request(request, state.settings())
         if isinstance(decoded, Response):
             return _json_response(decoded)
@@ -113,6 +126,8 @@ def http_function(routes: Sequence[Route]) -> FlaskFunction:
     def handle(request: flask.Request) -> flask.Response:
         if request.path in HEALTH_PATHS:
             return _health(state, request.path)
+        if request.path == METRICS_PATH:
+            return _metrics(state)
         decoded = _decode_request(request, state.settings())
         if isinstance(decoded, Response):
             return _json_response(decoded)
@@ -142,22 +157,42 @@ def _serve_event(
         if isinstance(error, InputError):
             logger.warning("event refused", extra={"reason": str(error)})
         return _json_response(_error_response(error))
-    with logs.context(ce_id=event.id, ce_type=event.type):
-        try:
-            reply = handler(state.get(), event)
-        except KnflowError as error:
-            return _event_error(error, event)
-        except Exception as error:
-            known = db.as_knflow_error(error)
-            if known is not None:
-                return _event_error(known, event)
-            logger.exception("event handler failed")
-            return _json_response(
-                Response(
-                    status=500,
-                    body={"message": f"internal error handling event {event.id}"},
-                )
+    services = state.get()
+    with (
+        logs.context(ce_id=event.id, ce_type=event.type),
+        services.tracer.span(
+            f"receive {event.type}",
+            kind=SpanKind.CONSUMER,
+            parent=event.extensions,
+            attributes={
+                "cloudevents.event_id": event.id,
+                "cloudevents.event_type": event.type,
+            },
+        ),
+    ):
+        response = _handle_event(services, handler, event)
+    services.metrics.events_received.labels(str(response.status_code)).inc()
+    return response
+
+
+def _handle_event(
+    services: Services, handler: EventHandler, event: Event
+) -> flask.Response:
+    try:
+        reply = handler(services, event)
+    except KnflowError as error:
+        return _event_error(error, event)
+    except Exception as error:
+        known = db.as_knflow_error(error)
+        if known is not None:
+            return _event_error(known, event)
+        logger.exception("event handler failed")
+        return _json_response(
+            Response(
+                status=500,
+                body={"message": f"internal error handling event {event.id}"},
             )
+        )
     if reply is None:
         return flask.Response(status=202)
     headers, body = codec.to_binary_http(reply)
@@ -174,6 +209,23 @@ def _event_error(error: KnflowError, event: Event) -> flask.Response:
     return _json_response(
         Response(status=status, body={"message": str(error), "id": event.id})
     )
+
+
+def _traced_route(
+    state: ProcessServices, route: Route, request: Request, params: dict[str, str]
+) -> flask.Response:
+    """Answer inside a server span that continues the caller's `traceparent`."""
+    try:
+        tracer = state.get().tracer
+    except KnflowError as error:
+        return _json_response(_error_response(error))
+    with tracer.span(
+        f"{route.method} {route.pattern}",
+        kind=SpanKind.SERVER,
+        parent=request.headers,
+        attributes={"http.request.method": route.method, "http.route": route.pattern},
+    ):
+        return _answer_route(state, route, request, params)
 
 
 def _answer_route(
@@ -206,7 +258,7 @@ def _serve_route(
     its whole watch window.
     """
     with publishing.deferring() as deferred:
-        response = _answer_route(state, route, request, params)
+        response = _traced_route(state, route, request, params)
     return _publish_after_answer(state, response, deferred)
 
 
@@ -357,6 +409,15 @@ def _health(state: ProcessServices, path: str) -> flask.Response:
             Response(status=503, body={"status": "DOWN", "reason": reason})
         )
     return _json_response(Response(body={"status": "UP"}))
+
+
+def _metrics(state: ProcessServices) -> flask.Response:
+    """Serve the Prometheus series; the scrape goes to the pod, not through Knative's route."""
+    # Imported at the first scrape: a cold start that serves an event does not pay for it.
+    from knflow.runtime import scraping
+
+    body = scraping.scrape(state.get())
+    return flask.Response(body, status=200, headers={"content-type": CONTENT_TYPE})
 
 
 def _json_response(response: Response) -> flask.Response:

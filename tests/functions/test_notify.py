@@ -190,3 +190,18 @@ def test_a_failure_past_the_configured_give_up_age_is_dead_lettered(
     assert answer.status_code == 422
     assert "gave up after 1 attempt over 0:00:00" in answer.get_json()["message"]
     assert _deliveries(database_url)[Channel.BACKSTAGE].status is DeliveryStatus.DEAD
+
+
+def test_metrics_count_a_wrong_token_apart_from_the_deliveries_that_went_out(
+    environment: pytest.MonkeyPatch, backstage: BackstageStandIn
+) -> None:
+    environment.setenv("BACKSTAGE_NOTIFICATIONS_TOKEN", "wrong")
+    client = _app_client()
+    assert _post(client).status_code == 503
+
+    text = client.get("/metrics").get_data(as_text=True)
+
+    refused = 'knflow_notification_deliveries_total{channel="backstage",outcome="UNAUTHORIZED"} 1.0'
+    sent = 'knflow_notification_deliveries_total{channel="webhook",outcome="SENT"} 1.0'
+    assert refused in text.splitlines()
+    assert sent in text.splitlines()

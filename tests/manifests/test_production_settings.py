@@ -75,6 +75,7 @@ def test_network_policy_admits_the_developer_hub_and_knative_only() -> None:
     namespaces = {
         peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
         for rule in network["ingress"]
+        if "ports" not in rule
         for peer in rule["from"]
         if "namespaceSelector" in peer
     }
@@ -86,4 +87,14 @@ def test_network_policy_admits_the_developer_hub_and_knative_only() -> None:
         "knative-serving",
         "knative-eventing",
         "kourier-system",
+    }
+
+
+def test_network_policy_admits_prometheus_to_the_functions_port_only() -> None:
+    network = _one("knative/networkpolicy-knflow-ingress.yaml")["spec"]
+    [scraping] = [rule for rule in network["ingress"] if "ports" in rule]
+    assert scraping["ports"] == [{"protocol": "TCP", "port": 8080}]
+    [peer] = scraping["from"]
+    assert peer["namespaceSelector"]["matchLabels"] == {
+        "kubernetes.io/metadata.name": "openshift-user-workload-monitoring"
     }

@@ -274,3 +274,16 @@ def _instance(
                 ended_at=None,
             ),
         )
+
+
+def test_overdue_backlog_counts_pending_jobs_past_due_and_the_oldest(
+    pool: ConnectionPool,
+) -> None:
+    _schedule(pool, "late", T0 - timedelta(seconds=30))
+    _schedule(pool, "later", T0 - timedelta(seconds=5))
+    _schedule(pool, "future", T0 + timedelta(seconds=5))
+    with db.transaction(pool) as conn:
+        backlog = jobs.overdue_backlog(conn, now=T0)
+        nothing = jobs.overdue_backlog(conn, now=T0 - timedelta(minutes=1))
+    assert (backlog.count, backlog.oldest_at) == (2, T0 - timedelta(seconds=30))
+    assert (nothing.count, nothing.oldest_at) == (0, None)

@@ -10,9 +10,11 @@ from typing import Final
 from knflow.auth.gate import Gate
 from knflow.auth.policy import Policy
 from knflow.config import AuthMode, Settings
+from knflow.metrics import Metrics
 from knflow.outbound.http import HttpClient
 from knflow.runtime.catalog import DefinitionCache
 from knflow.store.db import Pool
+from knflow.tracing import Tracer
 
 Clock = Callable[[], datetime]
 
@@ -41,3 +43,7 @@ class Services:
     """Parsed definitions of this process."""
     gate: Gate = field(default_factory=lambda: OPEN_GATE)
     """Authentication and authorization of requests (`serving` builds it from the settings)."""
+    metrics: Metrics = field(default_factory=Metrics)
+    """The Prometheus series this process counts (served on `/metrics`)."""
+    tracer: Tracer = field(default_factory=Tracer)
+    """Spans of this process; off unless `serving` was configured to export them."""

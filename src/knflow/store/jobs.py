@@ -16,6 +16,7 @@ from psycopg.rows import RowFactory, class_row, kwargs_row
 from psycopg.types.json import Jsonb
 
 from knflow.store.db import Connection
+from knflow.store.outbox import Backlog
 from knflow.store.sql import queries
 from knflow.workflow.model import Json
 
@@ -159,6 +160,15 @@ def claim_due(conn: Connection, *, now: datetime, limit: int = 50) -> list[JobRo
         return cursor.execute(
             queries("jobs")["claim_due_jobs"], {"now": now, "limit": limit}
         ).fetchall()
+
+
+def overdue_backlog(conn: Connection, *, now: datetime) -> Backlog:
+    """Return how many timers are past due and not fired, and the oldest due time."""
+    with conn.cursor(row_factory=class_row(Backlog)) as cursor:
+        found = cursor.execute(
+            queries("jobs")["overdue_backlog"], {"now": now}
+        ).fetchone()
+    return found or Backlog(count=0, oldest_at=None)
 
 
 def next_due(conn: Connection, *, instance_id: str | None = None) -> datetime | None:

@@ -31,6 +31,16 @@ class OutboxRow:
     """Delivery attempts so far."""
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Backlog:
+    """Rows waiting: how many, and the oldest one's time."""
+
+    count: int
+    """Rows waiting."""
+    oldest_at: datetime | None
+    """When the oldest was written (or fell due); None when none waits."""
+
+
 def enqueue(
     conn: Connection,
     *,
@@ -135,6 +145,13 @@ def unsent_count(conn: Connection) -> int:
     """Return how many events wait for publication."""
     found = conn.execute(queries("outbox")["unsent_count"]).fetchone()
     return int(found[0]) if found else 0  # type: ignore[call-overload]
+
+
+def unsent_backlog(conn: Connection) -> Backlog:
+    """Return how many events wait for publication, and since when the oldest waits."""
+    with conn.cursor(row_factory=class_row(Backlog)) as cursor:
+        found = cursor.execute(queries("outbox")["unsent_backlog"]).fetchone()
+    return found or Backlog(count=0, oldest_at=None)
 
 
 def claim_unsent_of_type(

@@ -51,7 +51,10 @@ def handle_event(services: Services, event: Event) -> Event | None:
     _check_variable_depth(changes, services.settings.json_limits)
     with db.transaction(services.pool) as conn:
         apply_changes(conn, changes)
-    logger.info("event indexed", extra={"changes": len(changes)})
+    if event.time is not None:
+        lag = (services.clock() - event.time).total_seconds()
+        services.metrics.data_index_lag.observe(max(lag, 0.0))
+    logger.debug("event indexed", extra={"changes": len(changes)})
     return None
 
 

@@ -6,6 +6,10 @@ step event, a resumed parent — goes through `advance_locked`.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from knflow.engine import interpreter
 from knflow.engine.context import ANONYMOUS, InstanceContext
 from knflow.engine.execution import Execution
@@ -31,15 +35,34 @@ def advance_locked(
     """Advance an instance whose row this unit of work has locked; return the committed row."""
     if loaded is None:
         loaded = load_definition(work, row)
-    outcome = interpreter.advance(
-        loaded.definition,
-        loaded.evaluator,
-        instance_context(row, work.services),
-        Execution.from_json(row.execution, workflow_data=row.data),
-        activation,
-        now=work.now,
+    with step_span(work.services, row, type(activation).__name__):
+        outcome = interpreter.advance(
+            loaded.definition,
+            loaded.evaluator,
+            instance_context(row, work.services),
+            Execution.from_json(row.execution, workflow_data=row.data),
+            activation,
+            now=work.now,
+        )
+        return commit_outcome(work, loaded, row, outcome, is_new=False)
+
+
+@contextmanager
+def step_span(services: Services, row: InstanceRow, activation: str) -> Iterator[None]:
+    """Trace and time one step: the engine run to the next wait and its writes."""
+    started = time.perf_counter()
+    with services.tracer.span(
+        f"step {row.workflow_id}",
+        attributes={
+            "knflow.workflow_id": row.workflow_id,
+            "knflow.instance_id": row.id,
+            "knflow.activation": activation,
+        },
+    ):
+        yield
+    services.metrics.step_duration.labels(row.workflow_id).observe(
+        time.perf_counter() - started
     )
-    return commit_outcome(work, loaded, row, outcome, is_new=False)
 
 
 def deliver(

@@ -8,6 +8,7 @@ as an activation. The tokens the instance keeps go along to the functions that a
 from __future__ import annotations
 
 import logging
+import time
 
 from knflow.engine.outcome import CallFunction, Failure
 from knflow.engine.thread_waits import CallWait
@@ -19,6 +20,7 @@ from knflow.runtime.instances import claims, tokens
 from knflow.runtime.instances.work import PendingCall, UnitOfWork
 from knflow.runtime.services import Services
 from knflow.store.instances import InstanceRow
+from knflow.tracing import SpanKind
 from knflow.workflow.model import Json
 
 logger = logging.getLogger(__name__)
@@ -73,7 +75,35 @@ def forwarded_headers(
 
 
 def perform(services: Services, call: PendingCall) -> tuple[Json, Failure | None]:
-    """Call the service; return its result, or a failure the engine can match against `onErrors`."""
+    """Call the service; return its result, or a failure the engine can match against `onErrors`.
+
+    The call is a client span; the called service gets its `traceparent`.
+    """
+    workflow_id = call.loaded.definition.workflow_id
+    started = time.perf_counter()
+    with services.tracer.span(
+        f"call {call.function_name}",
+        kind=SpanKind.CLIENT,
+        attributes={
+            "knflow.workflow_id": workflow_id,
+            "knflow.instance_id": call.instance_id,
+            "knflow.function": call.function_name,
+        },
+    ):
+        result, failure = _invoke(services, call)
+        if failure is not None:
+            services.tracer.fail(failure.kind)
+    services.metrics.call_duration.labels(workflow_id, call.function_name).observe(
+        time.perf_counter() - started
+    )
+    if failure is not None:
+        services.metrics.call_errors.labels(
+            workflow_id, call.function_name, str(failure.status or failure.kind)
+        ).inc()
+    return result, failure
+
+
+def _invoke(services: Services, call: PendingCall) -> tuple[Json, Failure | None]:
     definition = call.loaded.definition
     function_def = definition.functions[call.function_name]
     try:
@@ -88,14 +118,20 @@ def perform(services: Services, call: PendingCall) -> tuple[Json, Failure | None
                 resources=call.loaded.source.resources,
                 instance_id=call.instance_id,
                 workflow_id=definition.workflow_id,
-                forward_headers=call.headers,
+                forward_headers={**call.headers, **services.tracer.carrier()},
                 timeout=claims.call_timeout(services.settings, call.timeout),
             ),
         )
     except ActionError as error:
-        logger.info(
+        logger.warning(
             "function call failed",
-            extra={"function": call.function_name, "kind": error.kind},
+            extra={
+                "workflow_id": definition.workflow_id,
+                "instance_id": call.instance_id,
+                "function": call.function_name,
+                "kind": error.kind,
+                "retryable": error.retryable,
+            },
         )
         return None, Failure(
             message=str(error),

@@ -10,6 +10,7 @@ is queued on the unit of work as a `Consequence`, never done here.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from datetime import datetime
 
 from knflow.engine.execution import ThreadStatus
@@ -25,6 +26,7 @@ from knflow.engine.outcome import (
     ScheduleTimer,
     StartSubflow,
 )
+from knflow.engine.thread_waits import TimerWait
 from knflow.events import hints, kogito, produced, types
 from knflow.runtime.catalog import LoadedDefinition
 from knflow.runtime.instances import (
@@ -45,6 +47,8 @@ from knflow.runtime.instances.work import (
 )
 from knflow.store import instances, jobs, subscriptions
 from knflow.store.instances import InstanceRow
+
+logger = logging.getLogger(__name__)
 
 
 def commit_outcome(
@@ -86,6 +90,7 @@ def commit_outcome(
         ),
         state=kogito.state_number(row.status),
     )
+    _record_lifecycle(work, row, was=None if is_new else before.status)
     if row.status in ENDED:
         _leave(
             work, row, subscribed=not is_new and correlation.waits_for_events(before)
@@ -116,6 +121,7 @@ def abort(work: UnitOfWork, loaded: LoadedDefinition, row: InstanceRow) -> Insta
     )
     instances.update(work.conn, aborted)
     aborted = dataclasses.replace(aborted, revision=row.revision + 1)
+    _record_lifecycle(work, aborted, was=row.status)
     _leave(work, aborted, subscribed=correlation.waits_for_events(row))
     tokens.forget(work.conn, aborted.id)
     queue_state_change(work, loaded, aborted, event_type=kogito.STATE_ENDED)
@@ -136,6 +142,29 @@ def queue_state_change(
         event_type=event_type,
     )
     work.queue_process_events(row.id, [event], state=kogito.state_number(row.status))
+
+
+def _record_lifecycle(
+    work: UnitOfWork, row: InstanceRow, *, was: InstanceStatus | None
+) -> None:
+    """Count, log and trace an instance that started (`was` None) or ended in this commit."""
+    services = work.services
+    facts = {"workflow_id": row.workflow_id, "instance_id": row.id}
+    if was is None:
+        services.metrics.instances_started.labels(row.workflow_id).inc()
+        services.tracer.add_event("instance started", **facts)
+        logger.info("instance started", extra=facts)
+    if row.status not in ENDED or was in ENDED:
+        return
+    services.metrics.instances_ended.labels(row.workflow_id, row.status.value).inc()
+    services.tracer.add_event("instance ended", status=row.status.value, **facts)
+    if row.status is InstanceStatus.ERROR:
+        logger.warning(
+            "instance failed",
+            extra={**facts, "state": row.error_state, "reason": row.error_message},
+        )
+        return
+    logger.info("instance ended", extra={**facts, "status": row.status.value})
 
 
 def _leave(work: UnitOfWork, row: InstanceRow, *, subscribed: bool) -> None:
@@ -233,10 +262,24 @@ def _carry_out(
             )
         elif isinstance(command, ScheduleTimer):
             timers.schedule(work, row, command)
+            _log_retry(outcome, command)
         elif isinstance(command, StartSubflow):
             work.consequences.append(StartChild(parent=row, command=command))
         elif isinstance(command, ContinueAs):
             work.consequences.append(ContinueInstance(ended=row, command=command))
+
+
+def _log_retry(outcome: Outcome, command: ScheduleTimer) -> None:
+    """Log a retry back-off (a timer of a failed action's `retryRef`) with its reason."""
+    thread = outcome.execution.threads.get(command.thread_id)
+    wait = None if thread is None else thread.wait
+    if not isinstance(wait, TimerWait) or not (wait.phase or "").startswith("retry:"):
+        return
+    failure = wait.failure or {}
+    logger.warning(
+        "retry scheduled",
+        extra={"due": command.due.isoformat(), "reason": failure.get("kind")},
+    )
 
 
 def _producer(loaded: LoadedDefinition, row: InstanceRow) -> produced.Producer:

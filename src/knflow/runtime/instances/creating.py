@@ -18,7 +18,7 @@ from knflow.errors import InputError
 from knflow.runtime import catalog
 from knflow.runtime.catalog import LoadedDefinition
 from knflow.runtime.instances import tokens
-from knflow.runtime.instances.advancing import instance_context
+from knflow.runtime.instances.advancing import instance_context, step_span
 from knflow.runtime.instances.commit import commit_outcome
 from knflow.runtime.instances.work import UnitOfWork
 from knflow.store.instances import InstanceRow
@@ -97,15 +97,16 @@ def create_instance(work: UnitOfWork, new: NewInstance) -> InstanceRow:
         validate_input(loaded, data)
     row = _new_row(work, loaded, new, data)
     _keep_tokens(work, row.id, new)
-    outcome = interpreter.start(
-        loaded.definition,
-        loaded.evaluator,
-        instance_context(row, work.services),
-        data=data,
-        now=work.now,
-        variables=new.scope_variables,
-    )
-    return commit_outcome(work, loaded, row, outcome, is_new=True)
+    with step_span(work.services, row, "Start"):
+        outcome = interpreter.start(
+            loaded.definition,
+            loaded.evaluator,
+            instance_context(row, work.services),
+            data=data,
+            now=work.now,
+            variables=new.scope_variables,
+        )
+        return commit_outcome(work, loaded, row, outcome, is_new=True)
 
 
 def validate_input(loaded: LoadedDefinition, data: Json) -> None:

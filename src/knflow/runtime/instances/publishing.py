@@ -146,10 +146,12 @@ def send(services: Services, outgoing: Sequence[Outgoing]) -> int:
             failed.append((item, error))
             continue
         sent.append(item.row_id)
+        services.metrics.events_published.labels(item.event.type).inc()
     with db.transaction(services.pool) as conn:
         if sent:
             outbox.mark_all_sent(conn, sent, now=services.clock())
         for item, failure in failed:
+            services.metrics.events_failed.labels(item.event.type).inc()
             _record_failure(services, conn, item.row_id, item.event.id, failure, 0)
     return len(sent)
 
@@ -171,10 +173,12 @@ def publish_due(services: Services, *, limit: int = 200) -> int:
                     body,
                 )
             except UnavailableError as error:
+                services.metrics.events_failed.labels(row.event_type).inc()
                 _record_failure(
                     services, conn, row.id, row.event_id, error, row.attempts
                 )
                 continue
+            services.metrics.events_published.labels(row.event_type).inc()
             outbox.mark_sent(conn, row.id, now=services.clock())
             sent += 1
     return sent

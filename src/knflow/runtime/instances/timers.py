@@ -47,6 +47,8 @@ def schedule(work: UnitOfWork, row: InstanceRow, command: ScheduleTimer) -> JobR
                 if command.deadline
                 else {}
             ),
+            # The firing continues this trace (W3C trace context; none when tracing is off).
+            **work.services.tracer.carrier(),
         },
     )
     work.announce_job(job)

@@ -11,6 +11,7 @@ events grouped into one CloudEvent.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -134,6 +135,8 @@ class ProcessEvents:
     """In commit order."""
     state: int = kogito.INSTANCE_STATES.index("ACTIVE")
     """The instance's state number after the last of those commits."""
+    trace: dict[str, str] = field(default_factory=dict)
+    """The trace context of the first commit (the grouped event's `traceparent`)."""
 
 
 @dataclass(slots=True, kw_only=True)
@@ -158,14 +161,21 @@ class UnitOfWork:
     """Kogito process events to group, by instance."""
 
     def queue_event(self, event: Event, *, instance_id: str | None) -> None:
-        """Write `event` to the outbox with this transaction, to publish after the commit."""
-        self.events.append((event, instance_id))
+        """Write `event` to the outbox with this transaction, to publish after the commit.
+
+        It carries the current trace context (CloudEvents distributed-tracing extension).
+        """
+        self.events.append(
+            (_with_trace(event, self.services.tracer.carrier()), instance_id)
+        )
 
     def queue_process_events(
         self, instance_id: str, events: list[Event], *, state: int
     ) -> None:
         """Queue an instance's process events; `state` is its state number after them."""
-        queued = self.process_events.setdefault(instance_id, ProcessEvents())
+        queued = self.process_events.setdefault(
+            instance_id, ProcessEvents(trace=self.services.tracer.carrier())
+        )
         queued.events.extend(events)
         queued.state = state
 
@@ -176,7 +186,13 @@ class UnitOfWork:
         grouped event.
         """
         grouped = [
-            (kogito.grouped_event(queued.events, state=queued.state), instance_id)
+            (
+                _with_trace(
+                    kogito.grouped_event(queued.events, state=queued.state),
+                    queued.trace,
+                ),
+                instance_id,
+            )
             for instance_id, queued in self.process_events.items()
             if queued.events
         ]
@@ -201,6 +217,13 @@ class UnitOfWork:
             return False
         self.calls_left -= 1
         return True
+
+
+def _with_trace(event: Event, carrier: dict[str, str]) -> Event:
+    """`event` with the distributed-tracing attributes of `carrier` (none when tracing is off)."""
+    if not carrier:
+        return event
+    return dataclasses.replace(event, extensions={**event.extensions, **carrier})
 
 
 def call_budget(services: Services, policy: CallPolicy) -> int:

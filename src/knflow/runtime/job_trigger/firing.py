@@ -14,8 +14,9 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
@@ -48,6 +49,7 @@ from knflow.runtime.job_trigger import jobs_api, reconcile
 from knflow.runtime.services import Services
 from knflow.store import db, instances, jobs
 from knflow.store.jobs import PENDING_STATUSES, JobRow, JobStatus
+from knflow.tracing import TRACE_HEADERS
 
 logger = logging.getLogger(__name__)
 
@@ -148,7 +150,7 @@ def fire_next(services: Services) -> bool:
             if not due:
                 return False
             claimed = due[0]
-            with logs.context(job_id=claimed.id):
+            with logs.context(job_id=claimed.id), _firing_span(services, claimed):
                 call = _fire_claimed(work, claimed)
     except KnflowError as error:
         if error.retryable or claimed is None:
@@ -219,10 +221,30 @@ def _unit_of_work(services: Services) -> AbstractContextManager[UnitOfWork]:
     return transaction.unit_of_work(services, calls=CallPolicy.HAND_OVER)
 
 
+@contextmanager
+def _firing_span(services: Services, job: JobRow) -> Iterator[None]:
+    """Trace a firing as part of the trace that scheduled the timer (its recipient keeps it)."""
+    recipient = job.recipient if isinstance(job.recipient, dict) else {}
+    kind = str(recipient.get("type"))
+    with services.tracer.span(
+        f"timer {kind}",
+        parent={key: str(recipient[key]) for key in TRACE_HEADERS if key in recipient},
+        attributes={
+            "knflow.job_id": job.id,
+            "knflow.instance_id": job.instance_id or "",
+        },
+    ):
+        yield
+    services.metrics.job_firings.labels(kind).inc()
+
+
 def _fire_claimed(work: UnitOfWork, job: JobRow) -> ClaimedCall | None:
     recipient = job.recipient if isinstance(job.recipient, dict) else {}
     kind = recipient.get("type")
     occurrence = _occurrence(job)
+    work.services.metrics.timer_lateness.observe(
+        max((work.now - occurrence).total_seconds(), 0.0)
+    )
     if kind == INSTANCE_RECIPIENT:
         # Executed before the instance moves on: ending it cancels its *pending* timers.
         _record_success(work, job, occurrence, response=None)

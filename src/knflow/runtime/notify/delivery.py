@@ -350,6 +350,9 @@ def _record(services: Services, claimed: Delivery, sent: _Sent) -> KnflowError |
             now=now,
         )
     _log_attempt(claimed, sent, status=status, retry_at=retry_at)
+    services.metrics.notification_deliveries.labels(
+        claimed.channel.value, sent.outcome.value
+    ).inc()
     if sent.failure is None or status is not DeliveryStatus.DEAD:
         return sent.failure
     age = timedelta(seconds=int((now - claimed.created_at).total_seconds()))

@@ -48,6 +48,9 @@ def run_step(services: Services, event: Event) -> None:
         InputError: the event data does not name an instance, thread and sequence number.
     """
     step = parse_step(event.data)
+    if event.time is not None:
+        delay = (services.clock() - event.time).total_seconds()
+        services.metrics.step_event_delay.observe(max(delay, 0.0))
     with logs.context(instance_id=step.instance_id, step=step.thread_id):
         after_commit.carry_out(services, take_step(services, step))
 

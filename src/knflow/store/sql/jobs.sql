@@ -56,6 +56,13 @@ SELECT min(expiration_time)
   FROM jobs
  WHERE status IN ('SCHEDULED', 'RETRY', 'RUNNING')
 
+-- name: overdue_backlog
+-- Read at each /metrics scrape: timers past due that nobody fired yet (jobs_due_idx).
+SELECT count(*) AS count, min(expiration_time) AS oldest_at
+  FROM jobs
+ WHERE status IN ('SCHEDULED', 'RETRY')
+   AND expiration_time <= %(now)s
+
 -- name: next_due_for_instance
 SELECT min(expiration_time)
   FROM jobs

@@ -65,6 +65,12 @@ SELECT count(*)
   FROM outbox
  WHERE sent_at IS NULL
 
+-- name: unsent_backlog
+-- Read at each /metrics scrape; the partial index on unsent rows keeps it small.
+SELECT count(*) AS count, min(created_at) AS oldest_at
+  FROM outbox
+ WHERE sent_at IS NULL
+
 -- name: claim_unsent_of_type
 -- A local run has no broker: it takes its own step events from the outbox.
 SELECT id, event_id, event_type, instance_id, event, attempts
