@@ -14,6 +14,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Final
 
+import isodate
+
 from knflow.errors import InputError
 from knflow.json_limits import DEFAULT_MAX_DEPTH, JsonLimits
 
@@ -38,6 +40,57 @@ class AuthMode(StrEnum):
 
 # Quarkus' default `quarkus.http.limits.max-body-size` (10240K), what SonataFlow answers 413 past.
 DEFAULT_MAX_BODY_BYTES: Final = 10 * 1024 * 1024
+
+
+KEEP_FOREVER: Final = "forever"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Retention:
+    """How long finished records stay in PostgreSQL before the reconcile deletes them.
+
+    Each period is an ISO 8601 duration (`P7D`) or `forever` (None here). Only what no
+    guarantee needs any more is ever deleted: unsent outbox rows, running instances and
+    their subflows, and pending jobs and notifications stay however old they are.
+    """
+
+    sent_events: timedelta | None = timedelta(days=1)
+    """`KNFLOW_RETAIN_SENT_EVENTS`: outbox rows after they were published."""
+    received_events: timedelta | None = timedelta(days=1)
+    """`KNFLOW_RETAIN_RECEIVED_EVENTS`: consumed events, and events no wait took."""
+    ended_instances: timedelta | None = timedelta(days=7)
+    """`KNFLOW_RETAIN_ENDED_INSTANCES`: COMPLETED and ABORTED instance trees, with their
+    Data Index records, counted from their end."""
+    failed_instances: timedelta | None = timedelta(days=30)
+    """`KNFLOW_RETAIN_FAILED_INSTANCES`: ERROR instance trees (kept longer: they can be
+    retriggered), counted from their failure."""
+    finished_jobs: timedelta | None = timedelta(days=7)
+    """`KNFLOW_RETAIN_FINISHED_JOBS`: executed, failed and canceled jobs."""
+    notifications: timedelta | None = timedelta(days=7)
+    """`KNFLOW_RETAIN_NOTIFICATIONS`: notification deliveries that reached a final status."""
+
+    @classmethod
+    def from_environment(cls, env: Mapping[str, str]) -> Retention:
+        """Read each `KNFLOW_RETAIN_*` period, keeping the default when unset."""
+        defaults = cls()
+        return cls(
+            sent_events=_period(env, "KNFLOW_RETAIN_SENT_EVENTS", defaults.sent_events),
+            received_events=_period(
+                env, "KNFLOW_RETAIN_RECEIVED_EVENTS", defaults.received_events
+            ),
+            ended_instances=_period(
+                env, "KNFLOW_RETAIN_ENDED_INSTANCES", defaults.ended_instances
+            ),
+            failed_instances=_period(
+                env, "KNFLOW_RETAIN_FAILED_INSTANCES", defaults.failed_instances
+            ),
+            finished_jobs=_period(
+                env, "KNFLOW_RETAIN_FINISHED_JOBS", defaults.finished_jobs
+            ),
+            notifications=_period(
+                env, "KNFLOW_RETAIN_NOTIFICATIONS", defaults.notifications
+            ),
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -103,6 +156,8 @@ class Settings:
     """PostgreSQL `statement_timeout` of each Data Index GraphQL request."""
     job_url_schemes: frozenset[str] = frozenset({"http", "https"})
     """URL schemes a job's http recipient or sink URL may use."""
+    retention: Retention = field(default_factory=Retention)
+    """How long finished records are kept (`KNFLOW_RETAIN_*`)."""
 
     auth_mode: AuthMode = AuthMode.OFF
     """`KNFLOW_AUTH_MODE`: `off` (default) or `required`."""
@@ -210,6 +265,7 @@ class Settings:
                 milliseconds=_count(env, "KNFLOW_STATEMENT_TIMEOUT_MS", 10_000)
             ),
             job_url_schemes=_names(env.get("KNFLOW_JOB_URL_SCHEMES", "http,https")),
+            retention=Retention.from_environment(env),
             metrics_multiprocess_dir=env.get("PROMETHEUS_MULTIPROC_DIR", ""),
             service_name=env.get("OTEL_SERVICE_NAME", env.get("K_SERVICE", "knflow")),
             otlp_endpoint=_otlp_endpoint(env),
@@ -301,6 +357,35 @@ def _count(env: Mapping[str, str], name: str, default: int) -> int:
     if not raw.isdigit() or int(raw) < 1:
         raise InputError(f"setting {name} must be a positive whole number, not '{raw}'")
     return int(raw)
+
+
+def _period(
+    env: Mapping[str, str], name: str, default: timedelta | None
+) -> timedelta | None:
+    """A positive ISO 8601 duration (`P7D`, `PT12H`) or `forever` (None) from `name`.
+
+    Raises:
+        InputError: the variable is set to something else.
+    """
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if raw.lower() == KEEP_FOREVER:
+        return None
+    try:
+        period = isodate.parse_duration(raw)
+    except (isodate.ISO8601Error, ValueError) as error:
+        raise InputError(_period_problem(name, raw)) from error
+    if not isinstance(period, timedelta) or period <= timedelta(0):
+        raise InputError(_period_problem(name, raw))
+    return period
+
+
+def _period_problem(name: str, raw: str) -> str:
+    return (
+        f"setting {name} must be a positive ISO 8601 duration in days or less "
+        f"(P7D, PT12H) or '{KEEP_FOREVER}', not '{raw}'"
+    )
 
 
 def _names(raw: str) -> frozenset[str]:

@@ -47,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
         pool.close()
     sys.stdout.write(
         f"index rebuilt: {report.definitions} definition(s), {report.events} event(s)"
-        f" replayed, {report.skipped} skipped\n"
+        f" replayed, {report.skipped} skipped, {report.instances} instance(s) and"
+        f" {report.jobs} job(s) applied from the runtime\n"
     )
     return 0

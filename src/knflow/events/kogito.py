@@ -230,12 +230,16 @@ def error_event(
     facts: InstanceFacts,
     *,
     node_definition_id: str,
-    node_instance_id: str,
+    node_instance_id: str | None,
     message: str,
     at: datetime,
     seq: str,
 ) -> Event:
-    """Build a ProcessInstanceErrorDataEvent; the Data Index then shows ERROR."""
+    """Build a ProcessInstanceErrorDataEvent; the Data Index then shows ERROR.
+
+    Without `node_instance_id` only the instance is marked (a rebuild's snapshot, which
+    knows the failed state but not the node instance the purged history named).
+    """
     data: dict[str, Any] = {
         "eventDate": render_date(at),
         "eventUser": facts.identity,

@@ -123,6 +123,14 @@ def get(conn: Connection, instance_id: str) -> InstanceRow | None:
         ).fetchone()
 
 
+def page(conn: Connection, *, after: str, limit: int) -> list[InstanceRow]:
+    """Return up to `limit` instances whose id sorts after `after`, in id order."""
+    with conn.cursor(row_factory=_INSTANCE_ROWS) as cursor:
+        return cursor.execute(
+            queries("instances")["page_instances"], {"after": after, "limit": limit}
+        ).fetchall()
+
+
 def update(conn: Connection, row: InstanceRow, *, data_changed: bool = True) -> int:
     """Write the mutable fields of `row`, whose `revision` is the one read; return the new revision.
 

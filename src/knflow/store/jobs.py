@@ -225,6 +225,14 @@ def get(conn: Connection, job_id: str) -> JobRow | None:
         return cursor.execute(queries("jobs")["get_job"], {"id": job_id}).fetchone()
 
 
+def page(conn: Connection, *, after: str, limit: int) -> list[JobRow]:
+    """Return up to `limit` jobs whose id sorts after `after`, in id order."""
+    with conn.cursor(row_factory=_JOB_ROWS) as cursor:
+        return cursor.execute(
+            queries("jobs")["page_jobs"], {"after": after, "limit": limit}
+        ).fetchall()
+
+
 def lock(conn: Connection, job_id: str) -> JobRow | None:
     """Return a job with its row locked until the transaction ends."""
     with conn.cursor(row_factory=_JOB_ROWS) as cursor:

@@ -19,6 +19,8 @@ from knflow.events import types
 from knflow.events.codec import Event
 from knflow.outbound.http import new_client
 from knflow.runtime.data_index import ingest, rebuild
+from knflow.runtime.instances import transaction
+from knflow.runtime.instances.creating import NewInstance, create_instance
 from knflow.runtime.services import Services
 from knflow.runtime.start_workflow import registration
 from knflow.store import db, index
@@ -165,3 +167,73 @@ def test_the_cli_rebuilds_and_reports(
 
     assert code == 0
     assert "1 definition(s), 8 event(s) replayed, 0 skipped" in capsys.readouterr().out
+
+
+PURE = {
+    "id": "pure",
+    "version": "1.0",
+    "specVersion": "0.8",
+    "name": "Pure",
+    "start": "A",
+    "states": [{"name": "A", "type": "inject", "data": {"done": True}, "end": True}],
+}
+
+
+FAILING = {
+    "id": "failing",
+    "version": "1.0",
+    "specVersion": "0.8",
+    "name": "Failing",
+    "start": "Greet",
+    "functions": [
+        {"name": "fail", "type": "expression", "operation": ".missing.deep | error"}
+    ],
+    "states": [
+        {
+            "name": "Greet",
+            "type": "inject",
+            "data": {"greeting": "hi"},
+            "transition": "Fail",
+        },
+        {
+            "name": "Fail",
+            "type": "operation",
+            "actions": [{"functionRef": "fail"}],
+            "end": True,
+        },
+    ],
+}
+
+
+def _run(services: Services, document: dict[str, Any], data: dict[str, Any]) -> str:
+    """Register and run an instance as far as it goes in one unit of work."""
+    source = loading.load_text(json.dumps(document), name=f"{document['id']}.sw.json")
+    with db.transaction(services.pool) as conn:
+        registration.register_source(
+            conn, source, settings=services.settings, now=services.clock()
+        )
+    with transaction.unit_of_work(services) as work:
+        row = create_instance(work, NewInstance(workflow_id=document["id"], data=data))
+    return row.id
+
+
+def test_rebuild_restores_what_the_runtime_holds_once_its_events_were_purged(
+    database_url: str, services: Services
+) -> None:
+    completed = _run(services, PURE, {"name": "ada"})
+    failed = _run(services, FAILING, {})
+    with psycopg.connect(database_url) as conn:
+        conn.execute("DELETE FROM outbox")  # what retention does to sent rows
+
+    report = rebuild.rebuild(services)
+
+    with db.transaction(services.pool) as conn:
+        found = {r.id: r for r in index.instances_by_ids(conn, [completed, failed])}
+    assert (report.events, report.instances) == (0, 2)
+    assert found[completed].state == 2
+    assert found[completed].end is not None
+    assert found[completed].variables["workflowdata"] == {"name": "ada", "done": True}
+    assert found[completed].process_name == "Pure"
+    assert found[failed].state == 5
+    assert found[failed].error_message
+    assert found[failed].variables["workflowdata"] == {"greeting": "hi"}

@@ -1,11 +1,15 @@
 """Rebuilding the Data Index projection from the runtime's own records (`knflow index rebuild`).
 
-It replays the stored definitions and the outbox through the same merge code as live ingestion,
-in one transaction, so readers see the previous projection until the rebuild commits.
+It announces the stored definitions, replays the outbox rows retention kept (the recent node
+history), then applies a snapshot of every instance and job row as they are now, all through
+the same merge code as live ingestion and in one transaction, so readers see the previous
+projection until the rebuild commits. What retention purged from the runtime is gone from
+the rebuilt projection too; what the runtime still holds is whole.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -17,8 +21,9 @@ from knflow.events import codec, kogito, types
 from knflow.events.codec import Event
 from knflow.events.kogito_ingest import parse_event
 from knflow.runtime.data_index.ingest import apply_changes
+from knflow.runtime.instances import job_status, process_events
 from knflow.runtime.services import Services
-from knflow.store import db, index
+from knflow.store import db, index, instances, jobs
 from knflow.store.db import Connection
 from knflow.store.index import RuntimeDefinition
 from knflow.workflow.parsing import parse_definition
@@ -27,6 +32,8 @@ logger = logging.getLogger(__name__)
 
 EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _REPLAYED: Final = types.DATA_INDEX_TYPES
+PAGE: Final = 500
+"""Runtime rows read per query while applying snapshots."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -39,6 +46,10 @@ class RebuildReport:
     """Outbox events applied."""
     skipped: int
     """Outbox events that could not be parsed (logged)."""
+    instances: int = 0
+    """Instances whose current state was applied from their runtime row."""
+    jobs: int = 0
+    """Jobs whose current status was applied from their runtime row."""
 
 
 def rebuild(services: Services) -> RebuildReport:
@@ -48,13 +59,19 @@ def rebuild(services: Services) -> RebuildReport:
     """
     with db.transaction(services.pool) as conn:
         index.clear_projection(conn)
-        announced = _announce_all(conn, services)
+        names = _announce_all(conn, services)
         applied, skipped = _replay(conn, index.outbox_events(conn, _REPLAYED), services)
-    logger.info(
-        "index rebuilt",
-        extra={"definitions": announced, "events": applied, "skipped": skipped},
+        instances = _apply_instances(conn, names, services)
+        jobs = _apply_jobs(conn, services)
+    report = RebuildReport(
+        definitions=len(names),
+        events=applied,
+        skipped=skipped,
+        instances=instances,
+        jobs=jobs,
     )
-    return RebuildReport(definitions=announced, events=applied, skipped=skipped)
+    logger.info("index rebuilt", extra=dataclasses.asdict(report))
+    return report
 
 
 def announce(definition: RuntimeDefinition, service_url: str) -> Event:
@@ -73,12 +90,48 @@ def announce(definition: RuntimeDefinition, service_url: str) -> Event:
     )
 
 
-def _announce_all(conn: Connection, services: Services) -> int:
-    definitions = index.runtime_definitions(conn)
-    for definition in definitions:
+def _announce_all(conn: Connection, services: Services) -> dict[tuple[str, str], str]:
+    """Announce every stored definition; return each one's name by (id, version)."""
+    names = {}
+    for definition in index.runtime_definitions(conn):
         event = announce(definition, services.settings.service_url)
         apply_changes(conn, parse_event(event, received_at=services.clock()))
-    return len(definitions)
+        names[(definition.workflow_id, definition.version)] = definition.name or ""
+    return names
+
+
+def _apply_instances(
+    conn: Connection, names: dict[tuple[str, str], str], services: Services
+) -> int:
+    applied = 0
+    after = ""
+    while page := instances.page(conn, after=after, limit=PAGE):
+        for row in page:
+            name = names.get((row.workflow_id, row.workflow_version), row.workflow_id)
+            snapshot = process_events.snapshot(
+                row, workflow_name=name, settings=services.settings
+            )
+            _apply_all(conn, snapshot, services)
+        applied += len(page)
+        after = page[-1].id
+    return applied
+
+
+def _apply_jobs(conn: Connection, services: Services) -> int:
+    applied = 0
+    after = ""
+    while page := jobs.page(conn, after=after, limit=PAGE):
+        for job in page:
+            event = job_status.job_event(job, now=job.updated_at)
+            _apply_all(conn, [event], services)
+        applied += len(page)
+        after = page[-1].id
+    return applied
+
+
+def _apply_all(conn: Connection, events: Iterable[Event], services: Services) -> None:
+    for event in events:
+        apply_changes(conn, parse_event(event, received_at=services.clock()))
 
 
 def _replay(

@@ -7,6 +7,7 @@ shapes of `events.kogito`; the caller queues them in the same transaction.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -88,15 +89,65 @@ def state_change(
     )
 
 
+def snapshot(
+    row: InstanceRow, *, workflow_name: str, settings: Settings
+) -> list[Event]:
+    """Return the events that tell the Data Index what the runtime holds of an instance now.
+
+    `knflow index rebuild` applies them after replaying the outbox rows retention kept, so
+    the state, variables, dates and error are whole however much history was purged; the
+    node history is what those kept rows hold. Dated by the row's own times, they never
+    move the projection backwards.
+    """
+    facts = _facts(row, workflow_name, settings)
+    seq = (f"snapshot.{number}" for number in itertools.count())
+    started = dataclasses.replace(facts, status=InstanceStatus.ACTIVE)
+    events = [
+        kogito.state_event(
+            started, event_type=kogito.STATE_STARTED, at=row.started_at, seq=next(seq)
+        )
+    ]
+    values = {**(row.variables or {}), "workflowdata": row.data}
+    events += [
+        kogito.variable_event(facts, name, value, at=row.updated_at, seq=next(seq))
+        for name, value in values.items()
+    ]
+    if row.status is InstanceStatus.ERROR:
+        events.append(
+            kogito.error_event(
+                facts,
+                node_definition_id=row.error_node or row.error_state or "",
+                node_instance_id=None,
+                message=row.error_message or "",
+                at=row.updated_at,
+                seq=next(seq),
+            )
+        )
+    ended = row.status in ENDED and row.status is not InstanceStatus.ERROR
+    event_type = kogito.STATE_ENDED if ended else kogito.STATE_UPDATED
+    events.append(
+        kogito.state_event(
+            facts, event_type=event_type, at=row.updated_at, seq=next(seq)
+        )
+    )
+    return events
+
+
 def instance_facts(
     loaded: LoadedDefinition, row: InstanceRow, settings: Settings
 ) -> kogito.InstanceFacts:
     """Return what the process events say about the instance."""
+    return _facts(row, loaded.definition.name, settings)
+
+
+def _facts(
+    row: InstanceRow, workflow_name: str, settings: Settings
+) -> kogito.InstanceFacts:
     return kogito.InstanceFacts(
         instance_id=row.id,
         workflow_id=row.workflow_id,
         workflow_version=row.workflow_version,
-        workflow_name=loaded.definition.name,
+        workflow_name=workflow_name,
         endpoint=catalog.endpoint(settings, row.workflow_id),
         status=row.status,
         start=row.started_at,

@@ -18,6 +18,7 @@ from typing import Final
 from knflow.engine.execution import Execution, ThreadStatus
 from knflow.events import hints
 from knflow.runtime.instances import claims, publishing
+from knflow.runtime.job_trigger import retention
 from knflow.runtime.services import Services
 from knflow.store import db, jobs
 from knflow.store.db import Connection
@@ -37,15 +38,18 @@ class Reconciled:
     """Outbox rows published."""
     redriven: int
     """Step events re-sent."""
+    purged: int = 0
+    """Rows the retention policy deleted."""
 
 
 def run(services: Services) -> Reconciled:
-    """Publish stuck outbox rows and re-drive stalled instances."""
+    """Publish stuck outbox rows, re-drive stalled instances, purge what is past retention."""
     redriven = redrive_stalled(services)
     published = publishing.publish_due(services)
+    purged = retention.purge(services).total
     if redriven or published:
         logger.info("reconciled", extra={"redriven": redriven, "published": published})
-    return Reconciled(published=published, redriven=redriven)
+    return Reconciled(published=published, redriven=redriven, purged=purged)
 
 
 def redrive_stalled(services: Services) -> int:

@@ -74,3 +74,14 @@ SELECT id
 SELECT status, waiting, data, error_state, error_message
   FROM instances
  WHERE id = %(id)s
+
+-- name: page_instances
+-- Every instance in id order, a page at a time (`knflow index rebuild`).
+SELECT id, workflow_id, workflow_version, status, revision, data, variables, execution, waiting, headers,
+       business_key, parent_instance_id, parent_thread_id, parent_key, root_instance_id, root_workflow_id,
+       error_state, error_node, error_message, started_at, updated_at, ended_at, correlation,
+       terminate_with_parent, input, initiator
+  FROM instances
+ WHERE id > %(after)s
+ ORDER BY id
+ LIMIT %(limit)s

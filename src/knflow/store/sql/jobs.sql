@@ -162,3 +162,14 @@ UPDATE job_watch_leases
    SET held_until = %(now)s
  WHERE name = %(name)s
    AND holder = %(holder)s
+
+-- name: page_jobs
+-- Every job in id order, a page at a time (`knflow index rebuild`).
+SELECT id, status, expiration_time, recipient, payload, instance_id, workflow_id, root_instance_id,
+       root_workflow_id, node_instance_id, repeat_interval_ms, repeat_limit, retries, execution_counter,
+       priority, last_error, created_at, updated_at, correlation_id, schedule, retry,
+       execution_timeout_ms, occurrence_at
+  FROM jobs
+ WHERE id > %(after)s
+ ORDER BY id
+ LIMIT %(limit)s
