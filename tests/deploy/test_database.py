@@ -10,10 +10,13 @@ import psycopg
 import pytest
 
 from knflow.cli import main
+from knflow.commands.deploy import ANNOUNCED_LATER
+from knflow.events import codec
 from knflow.runtime import catalog
 from knflow.runtime.services import Services
 from knflow.store import db, index
 from knflow.store.index import DefinitionRow
+from tests.peers import HttpPeer, Reply
 from tests.runtime import runs
 
 SERVICE_URL = "http://start-workflow.knflow.svc.cluster.local"
@@ -70,8 +73,12 @@ def _announced_statuses(database_url: str, workflow_id: str) -> list[str]:
 
 
 def test_database_deploy_registers_every_definition_of_the_folder(
-    tmp_path: Path, database_url: str, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    database_url: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.delenv("K_SINK", raising=False)
     _workflow(tmp_path / "defs", "hello")
     _workflow(tmp_path / "defs", "greet")
 
@@ -82,7 +89,35 @@ def test_database_deploy_registers_every_definition_of_the_folder(
     assert capsys.readouterr().out.splitlines() == [
         "registered greet",
         "registered hello",
+        ANNOUNCED_LATER,
     ]
+
+
+def test_with_a_broker_named_the_deploy_announces_at_once(
+    tmp_path: Path,
+    database_url: str,
+    http_peer: HttpPeer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    http_peer.route("POST", "/broker", Reply(202))
+    monkeypatch.setenv("K_SINK", f"{http_peer.url}/broker")
+    _workflow(tmp_path / "defs", "hello")
+
+    code = main([*DEPLOY, str(tmp_path / "defs"), "--database-url", database_url])
+
+    assert code == 0
+    assert ANNOUNCED_LATER not in capsys.readouterr().out
+    delivered = [
+        codec.from_http(r.headers, r.body)
+        for r in http_peer.received("POST", "/broker")
+    ]
+    assert [e.type for e in delivered] == ["ProcessDefinitionEvent"]
+    with psycopg.connect(database_url) as conn:
+        unsent = conn.execute(
+            "SELECT count(*) FROM outbox WHERE sent_at IS NULL"
+        ).fetchone()
+    assert unsent == (0,)
 
 
 def test_database_deploy_marks_definitions_removed_from_the_folder_unavailable(

@@ -15,6 +15,7 @@ import argparse
 import dataclasses
 import sys
 from pathlib import Path
+from typing import Final
 
 from knflow.config import Settings, configured_service_url
 from knflow.deploy import documents, objects
@@ -124,7 +125,17 @@ def deploy_to_database(
     finally:
         http.close()
         pool.close()
-    return [f"registered {workflow_id}" for workflow_id in workflow_ids]
+    lines = [f"registered {workflow_id}" for workflow_id in workflow_ids]
+    if not settings.k_sink:
+        lines.append(ANNOUNCED_LATER)
+    return lines
+
+
+ANNOUNCED_LATER: Final = (
+    "the Data Index learns of these changes at job-trigger's next reconcile tick"
+    " (within a minute); set K_SINK to the broker's URL to announce them at once"
+)
+"""Said when no broker is named: the outbox rows wait for the reconcile to publish them."""
 
 
 def _service_url(given: str | None) -> str:
