@@ -236,4 +236,5 @@ def test_rebuild_restores_what_the_runtime_holds_once_its_events_were_purged(
     assert found[completed].process_name == "Pure"
     assert found[failed].state == 5
     assert found[failed].error_message
+    assert found[failed].error_node_definition_id == "1"  # the Fail state's node
     assert found[failed].variables["workflowdata"] == {"greeting": "hi"}

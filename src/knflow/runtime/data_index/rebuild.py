@@ -26,6 +26,7 @@ from knflow.runtime.services import Services
 from knflow.store import db, index, instances, jobs
 from knflow.store.db import Connection
 from knflow.store.index import RuntimeDefinition
+from knflow.workflow.model import Definition
 from knflow.workflow.parsing import parse_definition
 
 logger = logging.getLogger(__name__)
@@ -59,12 +60,12 @@ def rebuild(services: Services) -> RebuildReport:
     """
     with db.transaction(services.pool) as conn:
         index.clear_projection(conn)
-        names = _announce_all(conn, services)
+        definitions = _announce_all(conn, services)
         applied, skipped = _replay(conn, index.outbox_events(conn, _REPLAYED), services)
-        instances = _apply_instances(conn, names, services)
+        instances = _apply_instances(conn, definitions, services)
         jobs = _apply_jobs(conn, services)
     report = RebuildReport(
-        definitions=len(names),
+        definitions=len(definitions),
         events=applied,
         skipped=skipped,
         instances=instances,
@@ -81,40 +82,60 @@ def announce(definition: RuntimeDefinition, service_url: str) -> Event:
     definition has the live one's nodes and metadata; the outbox replay that follows
     brings back each announcement the runtime made.
     """
+    return _announcement(definition, parse_definition(definition.document), service_url)
+
+
+def _announcement(
+    stored: RuntimeDefinition, definition: Definition, service_url: str
+) -> Event:
     return kogito.registered_definition_event(
-        parse_definition(definition.document),
-        source_text=definition.source_text or "",
-        endpoint=f"{service_url.rstrip('/')}/{definition.workflow_id}",
-        status=(definition.status or "AVAILABLE").lower(),
-        at=definition.registered_at or EPOCH,
+        definition,
+        source_text=stored.source_text or "",
+        endpoint=f"{service_url.rstrip('/')}/{stored.workflow_id}",
+        status=(stored.status or "AVAILABLE").lower(),
+        at=stored.registered_at or EPOCH,
     )
 
 
-def _announce_all(conn: Connection, services: Services) -> dict[tuple[str, str], str]:
-    """Announce every stored definition; return each one's name by (id, version)."""
-    names = {}
-    for definition in index.runtime_definitions(conn):
-        event = announce(definition, services.settings.service_url)
+Definitions = dict[tuple[str, str], Definition]
+"""The stored definitions, parsed, by (workflow id, version)."""
+
+
+def _announce_all(conn: Connection, services: Services) -> Definitions:
+    """Announce every stored definition; return them parsed."""
+    parsed = {}
+    for stored in index.runtime_definitions(conn):
+        definition = parse_definition(stored.document)
+        event = _announcement(stored, definition, services.settings.service_url)
         apply_changes(conn, parse_event(event, received_at=services.clock()))
-        names[(definition.workflow_id, definition.version)] = definition.name or ""
-    return names
+        parsed[(stored.workflow_id, stored.version)] = definition
+    return parsed
 
 
 def _apply_instances(
-    conn: Connection, names: dict[tuple[str, str], str], services: Services
+    conn: Connection, definitions: Definitions, services: Services
 ) -> int:
     applied = 0
     after = ""
     while page := instances.page(conn, after=after, limit=PAGE):
         for row in page:
-            name = names.get((row.workflow_id, row.workflow_version), row.workflow_id)
+            definition = definitions.get((row.workflow_id, row.workflow_version))
             snapshot = process_events.snapshot(
-                row, workflow_name=name, settings=services.settings
+                row,
+                workflow_name=definition.name if definition else row.workflow_id,
+                failed_node_id=_node_id(definition, row.error_state),
+                settings=services.settings,
             )
             _apply_all(conn, snapshot, services)
         applied += len(page)
         after = page[-1].id
     return applied
+
+
+def _node_id(definition: Definition | None, state_name: str | None) -> str | None:
+    """The Data Index node id of a state (its index), as the node events name it."""
+    state = definition.states.get(state_name or "") if definition else None
+    return None if state is None else str(state.index)
 
 
 def _apply_jobs(conn: Connection, services: Services) -> int:

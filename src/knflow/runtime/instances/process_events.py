@@ -90,14 +90,19 @@ def state_change(
 
 
 def snapshot(
-    row: InstanceRow, *, workflow_name: str, settings: Settings
+    row: InstanceRow,
+    *,
+    workflow_name: str,
+    failed_node_id: str | None,
+    settings: Settings,
 ) -> list[Event]:
     """Return the events that tell the Data Index what the runtime holds of an instance now.
 
     `knflow index rebuild` applies them after replaying the outbox rows retention kept, so
     the state, variables, dates and error are whole however much history was purged; the
     node history is what those kept rows hold. Dated by the row's own times, they never
-    move the projection backwards.
+    move the projection backwards. `failed_node_id` is the Data Index node id of the
+    state an ERROR instance failed in.
     """
     facts = _facts(row, workflow_name, settings)
     seq = (f"snapshot.{number}" for number in itertools.count())
@@ -116,8 +121,8 @@ def snapshot(
         events.append(
             kogito.error_event(
                 facts,
-                node_definition_id=row.error_node or row.error_state or "",
-                node_instance_id=None,
+                node_definition_id=failed_node_id or "",
+                node_instance_id=row.error_node,
                 message=row.error_message or "",
                 at=row.updated_at,
                 seq=next(seq),
