@@ -290,6 +290,31 @@ def grouped_event(events: Sequence[Event], *, state: int) -> Event:
     )
 
 
+def merged_groups(groups: Sequence[Event]) -> Event:
+    """Merge grouped events of one instance, in commit order, into one grouped event.
+
+    What one request committed in several units of work (a start and each call after it)
+    reaches the Data Index as one delivery: the inner events keep their own ids and dates,
+    which is all the Data Index merges by, and the envelope is the last group's (the
+    instance's state once the request is done). The id derives from the merged ids.
+    """
+    if len(groups) == 1:
+        return groups[0]
+    last = groups[-1]
+    digest = "\x1f".join(group.id for group in groups)
+    inner = [
+        item for group in groups if isinstance(group.data, list) for item in group.data
+    ]
+    return Event(
+        id=str(uuid.uuid5(EVENT_ID_NAMESPACE, f"merged\x1f{digest}")),
+        source=last.source,
+        type=types.PROCESS_INSTANCE_MULTIPLE,
+        time=last.time,
+        data=inner,
+        extensions=dict(last.extensions),
+    )
+
+
 def definition_event(
     *,
     workflow_id: str,

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Final
 
 from knflow.errors import UnavailableError
-from knflow.events import codec, types
+from knflow.events import codec, kogito, types
 from knflow.events.codec import Event
 from knflow.outbound import sink
 from knflow.runtime.services import Services
@@ -38,6 +38,8 @@ DEFERRABLE_TYPES: Final = types.DATA_INDEX_TYPES
 events go at once, since the answer itself may wait for the work they start elsewhere."""
 WRITER_GRACE: Final = timedelta(seconds=10)
 """How long the reconcile leaves a fresh row to the process that wrote it."""
+MOST_MERGED: Final = 32
+"""Most grouped events of one instance merged into one delivery."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -48,6 +50,16 @@ class Outgoing:
     """Its outbox row."""
     event: Event
     """The event itself (published from memory, never read back)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One POST to the sink: an event and the outbox rows it stands for."""
+
+    event: Event
+    """What is posted."""
+    row_ids: tuple[int, ...]
+    """The rows marked sent when the sink takes it."""
 
 
 @dataclass(slots=True)
@@ -127,14 +139,18 @@ def publish(services: Services, outgoing: Sequence[Outgoing]) -> int:
 
 
 def send(services: Services, outgoing: Sequence[Outgoing]) -> int:
-    """Post each event to the sink, then record the outcomes in one transaction."""
+    """Post the events to the sink, then record the outcomes in one transaction.
+
+    The grouped process events of one instance go out merged (`deliveries`); returns how
+    many outbox rows were sent.
+    """
     if not outgoing or not services.settings.k_sink:
         return 0
     sent: list[int] = []
-    failed: list[tuple[Outgoing, UnavailableError]] = []
+    failed: list[tuple[int, Event, UnavailableError]] = []
     credentials = _broker_credentials(services.settings.eventing_token_file)
-    for item in outgoing:
-        headers, body = codec.to_binary_http(item.event)
+    for delivery in deliveries(outgoing):
+        headers, body = codec.to_binary_http(delivery.event)
         try:
             sink.post(
                 services.http,
@@ -143,17 +159,46 @@ def send(services: Services, outgoing: Sequence[Outgoing]) -> int:
                 body,
             )
         except UnavailableError as error:
-            failed.append((item, error))
+            failed += [(row_id, delivery.event, error) for row_id in delivery.row_ids]
             continue
-        sent.append(item.row_id)
-        services.metrics.events_published.labels(item.event.type).inc()
+        sent += delivery.row_ids
+        services.metrics.events_published.labels(delivery.event.type).inc()
     with db.transaction(services.pool) as conn:
         if sent:
             outbox.mark_all_sent(conn, sent, now=services.clock())
-        for item, failure in failed:
-            services.metrics.events_failed.labels(item.event.type).inc()
-            _record_failure(services, conn, item.row_id, item.event.id, failure, 0)
+        for row_id, event, failure in failed:
+            services.metrics.events_failed.labels(event.type).inc()
+            _record_failure(services, conn, row_id, event.id, failure, 0)
     return len(sent)
+
+
+def deliveries(outgoing: Sequence[Outgoing]) -> list[Delivery]:
+    """One delivery per event, except the grouped process events of one instance: merged.
+
+    A request that commits an instance several times (its start, then each call) would
+    otherwise cost the broker and the Data Index one delivery per commit. Merged events
+    stand where the instance's first one stood; a failed delivery leaves every row it
+    stands for to the reconcile, which sends them one by one.
+    """
+    slots: list[list[Outgoing]] = []
+    open_groups: dict[str, list[Outgoing]] = {}
+    for item in outgoing:
+        instance_id = item.event.extensions.get("kogitoprocinstanceid")
+        if item.event.type != types.PROCESS_INSTANCE_MULTIPLE or not instance_id:
+            slots.append([item])
+            continue
+        group = open_groups.get(instance_id)
+        if group is None or len(group) >= MOST_MERGED:
+            group = open_groups[instance_id] = []
+            slots.append(group)
+        group.append(item)
+    return [
+        Delivery(
+            event=kogito.merged_groups([item.event for item in slot]),
+            row_ids=tuple(item.row_id for item in slot),
+        )
+        for slot in slots
+    ]
 
 
 def publish_due(services: Services, *, limit: int = 200) -> int:
