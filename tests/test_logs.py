@@ -39,3 +39,18 @@ def test_outside_any_context_a_line_has_no_instance() -> None:
     line = _render(_record("functions stopped"))
     assert "instanceId" not in line
     assert line["level"] == "INFO"
+
+
+def test_http_clients_log_each_request_only_at_debug() -> None:
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    try:
+        logs.configure("INFO")
+        assert not logging.getLogger("httpx").isEnabledFor(logging.INFO)
+        assert logging.getLogger("knflow.runtime").isEnabledFor(logging.INFO)
+        logs.configure("DEBUG")
+        assert logging.getLogger("httpx").isEnabledFor(logging.DEBUG)
+    finally:
+        root.handlers[:], root.level = saved
+        for name in logs.CHATTY_LIBRARIES:
+            logging.getLogger(name).setLevel(logging.NOTSET)

@@ -25,6 +25,11 @@ _RENAMED: Final = {
 }
 
 
+CHATTY_LIBRARIES: Final = ("httpx", "httpcore")
+"""Libraries that log every request at INFO: a line per service call and per published
+event. They speak at WARNING unless knflow itself runs at DEBUG."""
+
+
 def configure(level: str = "INFO") -> None:
     """Send JSON lines to stdout; called once by `serving` and the CLI at startup."""
     handler = logging.StreamHandler(sys.stdout)
@@ -33,6 +38,9 @@ def configure(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    quiet = logging.DEBUG if root.level <= logging.DEBUG else logging.WARNING
+    for name in CHATTY_LIBRARIES:
+        logging.getLogger(name).setLevel(quiet)
 
 
 @contextmanager
