@@ -279,3 +279,26 @@ def test_a_start_of_an_unregistered_workflow_is_skipped_without_blocking_others(
     fired = firing.fire_due(services)
     assert fired == 2
     assert _job(services, "orphan").status == "EXECUTED"
+
+
+def test_a_burst_of_due_timers_is_fired_a_batch_per_transaction(
+    services: Services, clock: Clock
+) -> None:
+    register(services, NAPPER)
+    started = [
+        starting.start_instance(
+            services,
+            starting.StartRequest(
+                workflow_id="napper", data={}, variables={}, headers={}
+            ),
+        ).id
+        for _ in range(20)
+    ]
+    clock.advance(seconds=2)
+
+    assert firing.fire_batch(services, limit=16) == 16
+    assert firing.fire_batch(services, limit=16) == 4
+    assert firing.fire_batch(services, limit=16) == 0
+    with db.transaction(services.pool) as conn:
+        statuses = {instances.get(conn, i).status for i in started}  # type: ignore[union-attr]
+    assert statuses == {"COMPLETED"}

@@ -65,6 +65,8 @@ LEASE_MARGIN: Final = timedelta(seconds=30)
 RESPONSE_CHARS: Final = 200
 FIRERS: Final = 4
 """Threads firing a burst of due jobs; each holds one pooled connection (serving opens 8)."""
+BATCH: Final = 16
+"""Due jobs one firing transaction claims."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -119,8 +121,11 @@ def watch(services: Services, *, window: timedelta) -> int:
 def fire_due(services: Services, *, limit: int = 50) -> int:
     """Fire every due job, at most `limit`; return how many fired."""
     fired = 0
-    while fired < limit and fire_next(services):
-        fired += 1
+    while fired < limit:
+        count = fire_batch(services, limit=min(BATCH, limit - fired))
+        if not count:
+            break
+        fired += count
     return fired
 
 
@@ -128,13 +133,38 @@ def fire_due_concurrently(services: Services, *, firers: int = FIRERS) -> int:
     """Fire every due job with `firers` threads; return how many fired.
 
     A firing spends most of its time waiting for PostgreSQL, so a burst of due timers is
-    fired several at a time; SKIP LOCKED keeps each job to one firer.
+    fired several batches at a time; SKIP LOCKED keeps each job to one firer.
     """
-    if not fire_next(services):
+    first = fire_batch(services)
+    if not first:
         return 0
     with ThreadPoolExecutor(max_workers=firers) as pool:
         counts = list(pool.map(lambda _: fire_due(services), range(firers)))
-    return 1 + sum(counts)
+    return first + sum(counts)
+
+
+def fire_batch(services: Services, *, limit: int = BATCH) -> int:
+    """Claim up to `limit` due jobs and fire them in one unit of work; return how many fired.
+
+    A burst of due timers then costs one commit and one publishing round per batch, not per
+    job. When one of them fails for good (its workflow is gone, say), the batch is undone
+    and its jobs are fired one at a time, so that the failure is recorded for that job
+    alone and the others go on.
+    """
+    try:
+        with _unit_of_work(services) as work:
+            due = jobs.claim_due(work.conn, now=work.now, limit=limit)
+            calls = [
+                call for job in due if (call := _fire_traced(work, job)) is not None
+            ]
+    except KnflowError as error:
+        if error.retryable:
+            raise
+        return _fire_singly(services, limit)
+    after_commit.carry_out(services, work.after_commit)
+    for call in calls:
+        _complete_call(services, call)
+    return len(due)
 
 
 def fire_next(services: Services) -> bool:
@@ -150,8 +180,7 @@ def fire_next(services: Services) -> bool:
             if not due:
                 return False
             claimed = due[0]
-            with logs.context(job_id=claimed.id), _firing_span(services, claimed):
-                call = _fire_claimed(work, claimed)
+            call = _fire_traced(work, claimed)
     except KnflowError as error:
         if error.retryable or claimed is None:
             raise
@@ -161,6 +190,18 @@ def fire_next(services: Services) -> bool:
     if call is not None:
         _complete_call(services, call)
     return True
+
+
+def _fire_singly(services: Services, limit: int) -> int:
+    fired = 0
+    while fired < limit and fire_next(services):
+        fired += 1
+    return fired
+
+
+def _fire_traced(work: UnitOfWork, job: JobRow) -> ClaimedCall | None:
+    with logs.context(job_id=job.id), _firing_span(work.services, job):
+        return _fire_claimed(work, job)
 
 
 def _watch_until(services: Services, holder: str, deadline: float) -> int:
