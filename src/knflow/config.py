@@ -158,6 +158,14 @@ class Settings:
     """URL schemes a job's http recipient or sink URL may use."""
     retention: Retention = field(default_factory=Retention)
     """How long finished records are kept (`KNFLOW_RETAIN_*`)."""
+    bulk_retrigger_rate: float = 5.0
+    """`KNFLOW_BULK_RETRIGGER_PER_SECOND`: most retriggers per second of one bulk retrigger,
+    so that a fix is not met by every failed instance calling its services at once."""
+    bulk_retrigger_max: int = 100
+    """`KNFLOW_BULK_RETRIGGER_MAX`: most instances one bulk retrigger request takes."""
+    failed_tokens_kept: timedelta = timedelta(hours=24)
+    """`KNFLOW_FAILED_TOKENS_KEPT_SECONDS`: how long an instance in ERROR keeps its sealed
+    tokens for a retrigger or rerun; 0 drops them when it fails."""
 
     auth_mode: AuthMode = AuthMode.OFF
     """`KNFLOW_AUTH_MODE`: `off` (default) or `required`."""
@@ -266,6 +274,11 @@ class Settings:
             ),
             job_url_schemes=_names(env.get("KNFLOW_JOB_URL_SCHEMES", "http,https")),
             retention=Retention.from_environment(env),
+            bulk_retrigger_rate=_rate(env, "KNFLOW_BULK_RETRIGGER_PER_SECOND", 5.0),
+            bulk_retrigger_max=_count(env, "KNFLOW_BULK_RETRIGGER_MAX", 100),
+            failed_tokens_kept=_seconds(
+                env, "KNFLOW_FAILED_TOKENS_KEPT_SECONDS", "86400"
+            ),
             metrics_multiprocess_dir=env.get("PROMETHEUS_MULTIPROC_DIR", ""),
             service_name=env.get("OTEL_SERVICE_NAME", env.get("K_SERVICE", "knflow")),
             otlp_endpoint=_otlp_endpoint(env),
@@ -343,6 +356,24 @@ def _value_or_file(text: str) -> tuple[str, ...]:
     if text and Path(text).is_file():
         text = Path(text).read_text(encoding="utf-8")
     return _listed(text)
+
+
+def _rate(env: Mapping[str, str], name: str, default: float) -> float:
+    """A positive number (per second) from `name`, or `default` when unset.
+
+    Raises:
+        InputError: the variable is set to something else.
+    """
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        rate = float(raw)
+    except ValueError:
+        rate = 0.0
+    if not rate > 0 or rate == float("inf"):
+        raise InputError(f"setting {name} must be a positive number, not '{raw}'")
+    return rate
 
 
 def _count(env: Mapping[str, str], name: str, default: int) -> int:

@@ -159,6 +159,43 @@ def list_active(conn: Connection, workflow_id: str) -> list[tuple[str, Json]]:
     return [(str(r[0]), r[1]) for r in rows.fetchall()]
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FailedPage:
+    """A page of failed instances of a workflow."""
+
+    ids: list[str]
+    """Instance ids, oldest failure first."""
+    matching: int
+    """How many instances match in all (the page included)."""
+
+
+def list_failed(
+    conn: Connection,
+    workflow_id: str,
+    *,
+    failed_after: datetime,
+    failed_before: datetime,
+    limit: int,
+) -> FailedPage:
+    """Return the top-level ERROR instances of a workflow whose failure falls in the range.
+
+    The failure time is the instance's last change: nothing but an intervention changes an
+    instance in ERROR.
+    """
+    rows = conn.execute(
+        queries("instances")["list_failed"],
+        {
+            "workflow_id": workflow_id,
+            "failed_after": failed_after,
+            "failed_before": failed_before,
+            "limit": limit,
+        },
+    ).fetchall()
+    return FailedPage(
+        ids=[str(r[0]) for r in rows], matching=int(rows[0][1]) if rows else 0
+    )
+
+
 def find_child(
     conn: Connection, parent_instance_id: str, parent_key: str
 ) -> str | None:

@@ -310,7 +310,19 @@ def _restart(
             Execution.from_json(row.execution, workflow_data=row.data),
             now=work.now,
         )
+        attempt = None
+        if interventions.begins_attempt(outcome):
+            attempt = interventions.attempt_of(row.variables) + 1
+            active = dataclasses.replace(
+                active,
+                variables={
+                    **(row.variables or {}),
+                    interventions.ATTEMPT_VARIABLE: attempt,
+                },
+            )
         result = commit_outcome(work, loaded, active, outcome, is_new=False)
+        if attempt is not None:
+            _announce_variables(work, result, {interventions.ATTEMPT_VARIABLE: attempt})
     after_commit.carry_out(services, work.after_commit)
     return result
 

@@ -85,3 +85,16 @@ SELECT id, workflow_id, workflow_version, status, revision, data, variables, exe
  WHERE id > %(after)s
  ORDER BY id
  LIMIT %(limit)s
+
+-- name: list_failed
+-- The ERROR instances of a workflow that failed (last changed) in [failed_after, failed_before),
+-- oldest first, with how many match in all; the (workflow_id, status) index finds them.
+SELECT id, count(*) OVER () AS matching
+  FROM instances
+ WHERE workflow_id = %(workflow_id)s
+   AND status = 'ERROR'
+   AND parent_instance_id IS NULL
+   AND updated_at >= %(failed_after)s
+   AND updated_at < %(failed_before)s
+ ORDER BY updated_at, id
+ LIMIT %(limit)s
