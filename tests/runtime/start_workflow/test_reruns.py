@@ -116,3 +116,184 @@ def test_a_failed_instance_keeps_its_tokens_for_its_retrigger(
         "ghp_first",
         "ghp_first",
     ]
+
+
+def test_a_dropped_retention_forgets_a_failed_instances_tokens(
+    managed: Services, http_peer: HttpPeer
+) -> None:
+    _failing(http_peer)
+    instance_id = _start(managed)
+    later = dataclasses.replace(
+        managed, clock=lambda: datetime.now(UTC) + timedelta(days=2)
+    )
+
+    reconcile.run(later)
+
+    management.retrigger(managed, "greetrest", instance_id)
+    runs.finish(managed, instance_id)
+    last = http_peer.received("POST", "/greet/en")[-1]
+    assert "x-authorization-github" not in last.headers
+
+
+def test_a_rerun_starts_anew_from_the_original_input_and_tokens(
+    managed: Services, http_peer: HttpPeer
+) -> None:
+    _failing(http_peer)
+    failed_id = _start(managed, initiatorEntity="user:default/ann")
+
+    row = reruns.rerun(managed, "greetrest", failed_id)
+    runs.finish(managed, row.id)
+
+    rerun = _row(managed, row.id)
+    assert (rerun.status, rerun.input) == ("COMPLETED", {"language": "en"})
+    assert rerun.variables == {
+        "initiatorEntity": "user:default/ann",
+        "rerunOf": failed_id,
+    }
+    assert _row(managed, failed_id).status == "ERROR"
+    last = http_peer.received("POST", "/greet/en")[-1]
+    assert last.headers["x-authorization-github"] == "ghp_first"
+
+
+def test_a_rerun_is_started_by_its_caller_with_the_tokens_it_sends(
+    managed: Services, http_peer: HttpPeer
+) -> None:
+    http_peer.route("POST", "/greet/en", Reply(body={"greeting": "Hi"}))
+    done_id = _start(managed, initiatorEntity="user:default/ann")
+
+    row = reruns.rerun(
+        managed,
+        "greetrest",
+        done_id,
+        tokens={"x-authorization-github": "ghp_second"},
+        initiator="user:default/bob",
+    )
+
+    assert row.variables["initiatorEntity"] == "user:default/bob"
+    last = http_peer.received("POST", "/greet/en")[-1]
+    assert last.headers["x-authorization-github"] == "ghp_second"
+
+
+def test_a_running_instance_is_not_rerun(
+    managed: Services, http_peer: HttpPeer
+) -> None:
+    http_peer.route("POST", "/greet/en", Reply(body={"greeting": "Hi"}))
+    instance_id = _start(managed)
+    with managed.pool.connection() as conn:
+        conn.execute(
+            "UPDATE instances SET status = 'ACTIVE' WHERE id = %s", (instance_id,)
+        )
+
+    with pytest.raises(ConflictError, match="is ACTIVE; only an instance that ended"):
+        reruns.rerun(managed, "greetrest", instance_id)
+
+
+def _failed_at(services: Services, instance_id: str, moment: datetime) -> None:
+    with services.pool.connection() as conn:
+        conn.execute(
+            "UPDATE instances SET updated_at = %s WHERE id = %s", (moment, instance_id)
+        )
+
+
+def test_a_bulk_retrigger_takes_the_failures_of_the_range_and_reports_each(
+    managed: Services, http_peer: HttpPeer
+) -> None:
+    _failing(http_peer, times=3)
+    early, inside, again = (_start(managed) for _ in range(3))
+    http_peer.queue("POST", "/greet/en", Reply(status=500, body={}))
+    base = datetime(2026, 12, 1, tzinfo=UTC)
+    for offset, instance_id in enumerate((early, inside, again)):
+        _failed_at(managed, instance_id, base + timedelta(hours=offset))
+
+    report = reruns.retrigger_failed(
+        managed,
+        "greetrest",
+        failed_after=base + timedelta(minutes=30),
+        failed_before=base + timedelta(hours=3),
+        limit=10,
+    )
+
+    assert [(r.instance_id, r.outcome, r.attempt) for r in report.instances] == [
+        (inside, RetriggerOutcome.FAILED_AGAIN, 2),
+        (again, RetriggerOutcome.RETRIGGERED, 2),
+    ]
+    assert report.instances[0].message
+    assert report.remaining == 0
+    assert _row(managed, early).status == "ERROR"
+
+
+def test_a_bulk_retrigger_stops_at_its_limit_and_counts_the_rest(
+    managed: Services, http_peer: HttpPeer
+) -> None:
+    _failing(http_peer, times=3)
+    ids = [_start(managed) for _ in range(3)]
+
+    report = reruns.retrigger_failed(
+        managed,
+        "greetrest",
+        failed_after=reruns.EARLIEST,
+        failed_before=datetime.now(UTC) + timedelta(seconds=1),
+        limit=2,
+    )
+
+    assert [r.instance_id for r in report.instances] == [
+        i for i in sorted(ids, key=lambda i: _row(managed, i).started_at)
+    ][:2]
+    assert report.remaining == 1
+
+
+def test_a_bulk_retrigger_keeps_to_its_rate(
+    managed: Services, http_peer: HttpPeer
+) -> None:
+    _failing(http_peer, times=3)
+    for _ in range(3):
+        _start(managed)
+    slow = dataclasses.replace(
+        managed,
+        settings=dataclasses.replace(managed.settings, bulk_retrigger_rate=5.0),
+    )
+
+    started = time.monotonic()
+    report = reruns.retrigger_failed(
+        slow,
+        "greetrest",
+        failed_after=reruns.EARLIEST,
+        failed_before=datetime.now(UTC) + timedelta(seconds=1),
+        limit=10,
+    )
+
+    assert len(report.instances) == 3
+    assert time.monotonic() - started >= 0.4  # three at 5/s: two intervals of 0.2 s
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ([], "must be a JSON object"),
+        ({"since": "x"}, "unknown key 'since'"),
+        ({"failedAfter": "yesterday"}, "'failedAfter' must be an ISO 8601 date"),
+        ({"failedBefore": "2026-12-01T00:00:00"}, "'failedBefore' must be an ISO"),
+        ({"failedAfter": "2026-12-04T00:00:00Z"}, "must be before 'failedBefore'"),
+        ({"limit": 0}, "'limit' must be a positive whole number"),
+        ({"limit": "5"}, "'limit' must be a positive whole number"),
+    ],
+    ids=["list", "unknown-key", "bad-date", "no-zone", "empty-range", "zero", "text"],
+)
+def test_a_bad_bulk_request_is_refused_naming_the_problem(
+    body: object, message: str
+) -> None:
+    now = datetime(2026, 12, 3, tzinfo=UTC)
+    with pytest.raises(InputError, match=message):
+        reruns.parse_bulk_request(body, now=now, most=100)  # type: ignore[arg-type]
+
+
+def test_a_bulk_request_defaults_to_every_failure_so_far_up_to_the_maximum() -> None:
+    now = datetime(2026, 12, 3, tzinfo=UTC)
+
+    asked = reruns.parse_bulk_request({"limit": 500}, now=now, most=100)
+
+    assert (asked.failed_after, asked.failed_before, asked.limit) == (
+        reruns.EARLIEST,
+        now,
+        100,
+    )

@@ -249,15 +249,19 @@ def _retrigger_one(
             outcome=RetriggerOutcome.REFUSED,
             message=str(error),
         )
-    failed = row.status is InstanceStatus.ERROR
+    # The retrigger makes its first call after its commit: report what that call left.
+    with db.transaction(services.pool) as conn:
+        view = instances.status_of(conn, instance_id)
+    status = row.status if view is None else view.status
+    failed = status is InstanceStatus.ERROR
     return InstanceReport(
         instance_id=instance_id,
         outcome=RetriggerOutcome.FAILED_AGAIN
         if failed
         else RetriggerOutcome.RETRIGGERED,
-        status=row.status,
+        status=status,
         attempt=interventions.attempt_of(row.variables),
-        message=row.error_message if failed else None,
+        message=view.error_message if failed and view is not None else None,
     )
 
 
