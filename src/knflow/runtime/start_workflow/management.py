@@ -113,7 +113,7 @@ def retrigger(
     *,
     tokens: Mapping[str, str] | None = None,
 ) -> InstanceRow:
-    """Re-run the failed state of an instance in ERROR; `tokens` replace the kept ones.
+    """Re-run the failed state of an instance in ERROR; `tokens` are added to the kept ones.
 
     Raises:
         NotFoundError: no such instance.
@@ -281,7 +281,7 @@ def _restart(
     allowed: tuple[InstanceStatus, ...],
     tokens: Mapping[str, str] | None = None,
 ) -> InstanceRow:
-    """Run a management intervention in a unit of work; `tokens` (when given) replace the kept ones."""
+    """Run a management intervention in a unit of work; `tokens` are added to the kept ones."""
     with transaction.unit_of_work(services) as work:
         row = _lock(work.conn, workflow_id, instance_id)
         if row.status not in allowed:
@@ -290,7 +290,7 @@ def _restart(
                 f"instance '{instance_id}' is {row.status}; this needs {needed}"
             )
         if tokens is not None:
-            kept_tokens.keep(work.conn, services.settings, row.id, tokens, now=work.now)
+            kept_tokens.add(work.conn, services.settings, row.id, tokens, now=work.now)
         loaded = load_definition(work, row)
         active = dataclasses.replace(
             row,

@@ -20,6 +20,7 @@ from knflow.engine import interventions
 from knflow.engine.outcome import InstanceStatus
 from knflow.errors import ConflictError, InputError, KnflowError
 from knflow.runtime.instances import after_commit, transaction
+from knflow.runtime.instances import tokens as kept_tokens
 from knflow.runtime.instances.creating import NewInstance, create_instance
 from knflow.runtime.services import Services
 from knflow.runtime.start_workflow import management
@@ -97,9 +98,11 @@ def rerun(
 ) -> InstanceRow:
     """Start a new instance with the input, variables and business key of an ended one.
 
-    The new instance runs the workflow's current definition and takes the `tokens` of the
-    request, or else the sealed tokens the original still keeps (an instance in ERROR keeps
-    them for `failed_tokens_kept`). `initiator` (the caller's `sub`) becomes its
+    The new instance runs the workflow's current definition with the request's `tokens`.
+    When its caller also started the original (the same `sub`, or no identity in `off`
+    mode), the tokens the original still keeps come too (an instance in ERROR keeps them
+    for `failed_tokens_kept`), each replaced by the same header of the request: a new
+    instance never runs with someone else's tokens. `initiator` (the caller's `sub`) becomes its
     `initiatorEntity`; without one the original's stays.
 
     Raises:
@@ -110,8 +113,14 @@ def rerun(
     with transaction.unit_of_work(services) as work:
         original = management.find_instance(work.conn, workflow_id, instance_id)
         _check_rerunnable(original)
+        kept = (
+            kept_tokens.read(work.conn, services.settings, original.id)
+            if original.initiator == initiator
+            else {}
+        )
         row = create_instance(
-            work, _rerun_of(original, tokens=tokens or {}, initiator=initiator)
+            work,
+            _rerun_of(original, tokens={**kept, **(tokens or {})}, initiator=initiator),
         )
     after_commit.carry_out(services, work.after_commit)
     logger.info(
@@ -316,7 +325,6 @@ def _rerun_of(
         variables=variables,
         headers=original.headers or {},
         tokens=tokens,
-        tokens_from=None if tokens else original.id,
         initiator=initiator or original.initiator,
         business_key=original.business_key,
     )
