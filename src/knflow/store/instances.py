@@ -192,7 +192,7 @@ def list_failed(
         },
     ).fetchall()
     return FailedPage(
-        ids=[str(r[0]) for r in rows], matching=int(rows[0][1]) if rows else 0
+        ids=[str(r[0]) for r in rows], matching=int(str(rows[0][1])) if rows else 0
     )
 
 
