@@ -8,6 +8,7 @@ test calls its own language of the `greet` stand-in, so their scripted failures 
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -166,3 +167,27 @@ def test_a_bulk_retrigger_runs_the_failures_of_a_range_again(
     for instance_id in failed:
         done = _indexed(stack, instance_id, lambda i: i.get("state") == "COMPLETED")
         assert done["variables"]["attempt"] == 2
+
+
+def test_the_bulk_retrigger_mutation_reports_through_the_data_index(
+    stack: DevStack, peer: HttpPeer
+) -> None:
+    since = datetime.now(UTC)
+    failed_id = _failed_start(stack, peer, "es", times=1)
+    mutation = (
+        "mutation ($after: DateTime) { ProcessInstancesRetrigger("
+        'processId: "greetrest", failedAfter: $after) }'
+    )
+
+    answer = httpx.post(
+        f"{stack.url('data-index-sink')}/graphql",
+        json={"query": mutation, "variables": {"after": since.isoformat()}},
+        timeout=60,
+    ).json()
+
+    assert "errors" not in answer, answer
+    report = json.loads(answer["data"]["ProcessInstancesRetrigger"])
+    assert [(i["id"], i["outcome"]) for i in report["instances"]] == [
+        (failed_id, "RETRIGGERED")
+    ]
+    _indexed(stack, failed_id, lambda i: i.get("state") == "COMPLETED")
