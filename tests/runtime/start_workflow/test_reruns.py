@@ -135,6 +135,23 @@ def test_a_dropped_retention_forgets_a_failed_instances_tokens(
     assert "x-authorization-github" not in last.headers
 
 
+def test_without_retention_a_failed_instance_drops_its_tokens_at_once(
+    managed: Services, http_peer: HttpPeer
+) -> None:
+    _failing(http_peer)
+    unkept = dataclasses.replace(
+        managed,
+        settings=dataclasses.replace(managed.settings, failed_tokens_kept=timedelta(0)),
+    )
+    instance_id = _start(unkept)
+
+    management.retrigger(unkept, "greetrest", instance_id)
+    runs.finish(unkept, instance_id)
+
+    last = http_peer.received("POST", "/greet/en")[-1]
+    assert "x-authorization-github" not in last.headers
+
+
 def test_a_rerun_starts_anew_from_the_original_input_and_tokens(
     managed: Services, http_peer: HttpPeer
 ) -> None:
