@@ -1,8 +1,6 @@
-"""Settings read from the environment: the rerun settings, their defaults and refusals."""
+"""Settings read from the environment: the bulk retrigger settings, defaults and refusals."""
 
 from __future__ import annotations
-
-from datetime import timedelta
 
 import pytest
 
@@ -10,30 +8,18 @@ from knflow.config import Settings
 from knflow.errors import InputError
 
 
-def test_the_rerun_settings_default_to_a_gentle_rate_and_a_day_of_kept_tokens() -> None:
+def test_a_bulk_retrigger_defaults_to_five_a_second_and_a_hundred_a_request() -> None:
     settings = Settings.from_environment({})
 
-    assert (
-        settings.bulk_retrigger_rate,
-        settings.bulk_retrigger_max,
-        settings.failed_tokens_kept,
-    ) == (5.0, 100, timedelta(days=1))
+    assert (settings.bulk_retrigger_rate, settings.bulk_retrigger_max) == (5.0, 100)
 
 
-def test_the_rerun_settings_are_read_from_their_variables() -> None:
+def test_the_bulk_retrigger_settings_are_read_from_their_variables() -> None:
     settings = Settings.from_environment(
-        {
-            "KNFLOW_BULK_RETRIGGER_PER_SECOND": "0.5",
-            "KNFLOW_BULK_RETRIGGER_MAX": "20",
-            "KNFLOW_FAILED_TOKENS_KEPT_SECONDS": "0",
-        }
+        {"KNFLOW_BULK_RETRIGGER_PER_SECOND": "0.5", "KNFLOW_BULK_RETRIGGER_MAX": "20"}
     )
 
-    assert (
-        settings.bulk_retrigger_rate,
-        settings.bulk_retrigger_max,
-        settings.failed_tokens_kept,
-    ) == (0.5, 20, timedelta(0))
+    assert (settings.bulk_retrigger_rate, settings.bulk_retrigger_max) == (0.5, 20)
 
 
 @pytest.mark.parametrize(

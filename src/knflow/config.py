@@ -68,6 +68,9 @@ class Retention:
     """`KNFLOW_RETAIN_FINISHED_JOBS`: executed, failed and canceled jobs."""
     notifications: timedelta | None = timedelta(days=7)
     """`KNFLOW_RETAIN_NOTIFICATIONS`: notification deliveries that reached a final status."""
+    failed_tokens: timedelta | None = timedelta(days=1)
+    """`KNFLOW_RETAIN_FAILED_TOKENS`: the sealed tokens an ERROR instance keeps for a
+    retrigger or rerun, counted from its failure; `PT0S` drops them when it fails."""
 
     @classmethod
     def from_environment(cls, env: Mapping[str, str]) -> Retention:
@@ -89,6 +92,12 @@ class Retention:
             ),
             notifications=_period(
                 env, "KNFLOW_RETAIN_NOTIFICATIONS", defaults.notifications
+            ),
+            failed_tokens=_period(
+                env,
+                "KNFLOW_RETAIN_FAILED_TOKENS",
+                defaults.failed_tokens,
+                zero=True,
             ),
         )
 
@@ -163,9 +172,6 @@ class Settings:
     so that a fix is not met by every failed instance calling its services at once."""
     bulk_retrigger_max: int = 100
     """`KNFLOW_BULK_RETRIGGER_MAX`: most instances one bulk retrigger request takes."""
-    failed_tokens_kept: timedelta = timedelta(hours=24)
-    """`KNFLOW_FAILED_TOKENS_KEPT_SECONDS`: how long an instance in ERROR keeps its sealed
-    tokens for a retrigger or rerun; 0 drops them when it fails."""
 
     auth_mode: AuthMode = AuthMode.OFF
     """`KNFLOW_AUTH_MODE`: `off` (default) or `required`."""
@@ -276,9 +282,6 @@ class Settings:
             retention=Retention.from_environment(env),
             bulk_retrigger_rate=_rate(env, "KNFLOW_BULK_RETRIGGER_PER_SECOND", 5.0),
             bulk_retrigger_max=_count(env, "KNFLOW_BULK_RETRIGGER_MAX", 100),
-            failed_tokens_kept=_seconds(
-                env, "KNFLOW_FAILED_TOKENS_KEPT_SECONDS", "86400"
-            ),
             metrics_multiprocess_dir=env.get("PROMETHEUS_MULTIPROC_DIR", ""),
             service_name=env.get("OTEL_SERVICE_NAME", env.get("K_SERVICE", "knflow")),
             otlp_endpoint=_otlp_endpoint(env),
@@ -391,9 +394,15 @@ def _count(env: Mapping[str, str], name: str, default: int) -> int:
 
 
 def _period(
-    env: Mapping[str, str], name: str, default: timedelta | None
+    env: Mapping[str, str],
+    name: str,
+    default: timedelta | None,
+    *,
+    zero: bool = False,
 ) -> timedelta | None:
     """A positive ISO 8601 duration (`P7D`, `PT12H`) or `forever` (None) from `name`.
+
+    With `zero`, `PT0S` (keep nothing) is allowed too.
 
     Raises:
         InputError: the variable is set to something else.
@@ -407,7 +416,9 @@ def _period(
         period = isodate.parse_duration(raw)
     except (isodate.ISO8601Error, ValueError) as error:
         raise InputError(_period_problem(name, raw)) from error
-    if not isinstance(period, timedelta) or period <= timedelta(0):
+    if not isinstance(period, timedelta) or period < timedelta(0):
+        raise InputError(_period_problem(name, raw))
+    if period == timedelta(0) and not zero:
         raise InputError(_period_problem(name, raw))
     return period
 

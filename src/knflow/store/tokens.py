@@ -51,9 +51,3 @@ def get(conn: Connection, instance_id: str) -> TokenRow | None:
 def delete(conn: Connection, instance_id: str) -> None:
     """Forget the tokens of an instance (it ended)."""
     conn.execute(queries("tokens")["delete_tokens"], {"instance_id": instance_id})
-
-
-def delete_failed(conn: Connection, *, before: datetime) -> int:
-    """Delete the tokens of instances in ERROR since before `before`; return how many."""
-    cursor = conn.execute(queries("tokens")["delete_failed_tokens"], {"before": before})
-    return cursor.rowcount

@@ -141,7 +141,12 @@ def test_without_retention_a_failed_instance_drops_its_tokens_at_once(
     _failing(http_peer)
     unkept = dataclasses.replace(
         managed,
-        settings=dataclasses.replace(managed.settings, failed_tokens_kept=timedelta(0)),
+        settings=dataclasses.replace(
+            managed.settings,
+            retention=dataclasses.replace(
+                managed.settings.retention, failed_tokens=timedelta(0)
+            ),
+        ),
     )
     instance_id = _start(unkept)
 

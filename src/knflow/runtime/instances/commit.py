@@ -148,14 +148,12 @@ def _drops_tokens(work: UnitOfWork, row: InstanceRow, outcome: Outcome) -> bool:
     """Tell whether an instance that ended drops its sealed tokens now.
 
     A continuation takes them over first; an instance in ERROR keeps them for a retrigger
-    or a rerun (`failed_tokens_kept`; the reconcile drops them after that).
+    or a rerun (`KNFLOW_RETAIN_FAILED_TOKENS`; the reconcile's retention drops them after).
     """
     if any(isinstance(command, ContinueAs) for command in outcome.commands):
         return False
-    return not (
-        row.status is InstanceStatus.ERROR
-        and work.services.settings.failed_tokens_kept > timedelta(0)
-    )
+    kept = work.services.settings.retention.failed_tokens
+    return row.status is not InstanceStatus.ERROR or kept == timedelta(0)
 
 
 def _record_lifecycle(

@@ -20,7 +20,7 @@ from knflow.events import hints
 from knflow.runtime.instances import claims, publishing
 from knflow.runtime.job_trigger import retention
 from knflow.runtime.services import Services
-from knflow.store import db, jobs, tokens
+from knflow.store import db, jobs
 from knflow.store.db import Connection
 from knflow.store.jobs import EARLIEST, StalledInstance
 
@@ -46,17 +46,10 @@ def run(services: Services) -> Reconciled:
     """Publish stuck outbox rows, re-drive stalled instances, purge what is past retention."""
     redriven = redrive_stalled(services)
     published = publishing.publish_due(services)
-    purged = retention.purge(services).total + drop_failed_tokens(services)
+    purged = retention.purge(services).total
     if redriven or published:
         logger.info("reconciled", extra={"redriven": redriven, "published": published})
     return Reconciled(published=published, redriven=redriven, purged=purged)
-
-
-def drop_failed_tokens(services: Services) -> int:
-    """Delete the tokens instances in ERROR kept longer than `failed_tokens_kept`."""
-    before = services.clock() - services.settings.failed_tokens_kept
-    with db.transaction(services.pool) as conn:
-        return tokens.delete_failed(conn, before=before)
 
 
 def redrive_stalled(services: Services) -> int:

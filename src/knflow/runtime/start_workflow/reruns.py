@@ -101,7 +101,7 @@ def rerun(
     The new instance runs the workflow's current definition with the request's `tokens`.
     When its caller also started the original (the same `sub`, or no identity in `off`
     mode), the tokens the original still keeps come too (an instance in ERROR keeps them
-    for `failed_tokens_kept`), each replaced by the same header of the request: a new
+    for `KNFLOW_RETAIN_FAILED_TOKENS`), each replaced by the same header of the request: a new
     instance never runs with someone else's tokens. `initiator` (the caller's `sub`) becomes its
     `initiatorEntity`; without one the original's stays.
 

@@ -15,11 +15,3 @@ SELECT key_id, nonce, ciphertext
 -- name: delete_tokens
 DELETE FROM instance_tokens
  WHERE instance_id = %(instance_id)s
-
--- name: delete_failed_tokens
--- The tokens instances in ERROR kept for a retrigger, once they failed before `before`.
-DELETE FROM instance_tokens AS t
- USING instances AS i
- WHERE i.id = t.instance_id
-   AND i.status = 'ERROR'
-   AND i.updated_at < %(before)s
