@@ -310,21 +310,23 @@ def _restart(
             Execution.from_json(row.execution, workflow_data=row.data),
             now=work.now,
         )
-        attempt = None
-        if interventions.begins_attempt(outcome):
-            attempt = interventions.attempt_of(row.variables) + 1
+        attempt = _next_attempt(row, outcome)
+        if attempt is not None:
             active = dataclasses.replace(
-                active,
-                variables={
-                    **(row.variables or {}),
-                    interventions.ATTEMPT_VARIABLE: attempt,
-                },
+                active, variables={**(row.variables or {}), **attempt}
             )
         result = commit_outcome(work, loaded, active, outcome, is_new=False)
         if attempt is not None:
-            _announce_variables(work, result, {interventions.ATTEMPT_VARIABLE: attempt})
+            _announce_variables(work, result, attempt)
     after_commit.carry_out(services, work.after_commit)
     return result
+
+
+def _next_attempt(row: InstanceRow, outcome: Outcome) -> dict[str, Json] | None:
+    """The `attempt` variable after an intervention that re-ran a node; None for others."""
+    if not interventions.begins_attempt(outcome):
+        return None
+    return {interventions.ATTEMPT_VARIABLE: interventions.attempt_of(row.variables) + 1}
 
 
 def _compensate_then_abort(work: UnitOfWork, row: InstanceRow) -> InstanceRow:
