@@ -288,6 +288,30 @@ def test_a_bulk_retrigger_keeps_to_its_rate(
     assert time.monotonic() - started >= 0.4  # three at 5/s: two intervals of 0.2 s
 
 
+def test_a_second_bulk_retrigger_of_a_workflow_waits_for_the_first(
+    managed: Services, http_peer: HttpPeer
+) -> None:
+    _failing(http_peer)
+    instance_id = _start(managed)
+
+    with instances.bulk_retrigger_turn(managed.pool, "greetrest") as free:
+        assert free
+        with pytest.raises(
+            ConflictError, match="bulk retrigger of workflow 'greetrest'"
+        ):
+            reruns.retrigger_failed(
+                managed,
+                "greetrest",
+                failed_after=reruns.EARLIEST,
+                failed_before=datetime.now(UTC) + timedelta(seconds=1),
+                limit=10,
+            )
+
+    assert _row(managed, instance_id).status == "ERROR"
+    with instances.bulk_retrigger_turn(managed.pool, "greetrest") as free_again:
+        assert free_again
+
+
 @pytest.mark.parametrize(
     ("body", "message"),
     [

@@ -140,27 +140,29 @@ def retrigger_failed(
     """Retrigger the failed top-level instances of a workflow whose failure falls in a range.
 
     At most `limit` instances (capped by `bulk_retrigger_max`), oldest failure first, at most
-    `bulk_retrigger_rate` per second. Each keeps its own sealed tokens. An instance that fails
-    again moves past `failed_before` (its failure is now), so calling again with the same
-    range takes the rest and never an instance twice.
+    `bulk_retrigger_rate` per second, one bulk retrigger of a workflow at a time. Each keeps
+    its own sealed tokens. An instance that fails again moves past `failed_before` (its
+    failure is now), so calling again with the same range takes the rest and never an
+    instance twice.
+
+    Raises:
+        ConflictError: a bulk retrigger of the workflow is running (in any process).
     """
-    settings = services.settings
-    with db.transaction(services.pool) as conn:
-        page = instances.list_failed(
-            conn,
-            workflow_id,
-            failed_after=failed_after,
-            failed_before=failed_before,
-            limit=min(limit, settings.bulk_retrigger_max),
-        )
-    interval = 1.0 / settings.bulk_retrigger_rate
-    reports = []
-    next_at = time.monotonic()
-    for instance_id in page.ids:
-        # Pacing, not synchronisation: the services a fix brought back see a bounded rate.
-        time.sleep(max(0.0, next_at - time.monotonic()))
-        next_at = time.monotonic() + interval
-        reports.append(_retrigger_one(services, workflow_id, instance_id))
+    with instances.bulk_retrigger_turn(services.pool, workflow_id) as free:
+        if not free:
+            raise ConflictError(
+                f"a bulk retrigger of workflow '{workflow_id}' is running; send this"
+                " one again when it answered"
+            )
+        with db.transaction(services.pool) as conn:
+            page = instances.list_failed(
+                conn,
+                workflow_id,
+                failed_after=failed_after,
+                failed_before=failed_before,
+                limit=min(limit, services.settings.bulk_retrigger_max),
+            )
+        reports = _retrigger_paced(services, workflow_id, page.ids)
     logger.info(
         "bulk retrigger",
         extra={"workflow_id": workflow_id, "taken": len(reports)},
@@ -235,6 +237,20 @@ def render_report(report: BulkReport) -> dict[str, Json]:
             for item in report.instances
         ],
     }
+
+
+def _retrigger_paced(
+    services: Services, workflow_id: str, instance_ids: list[str]
+) -> list[InstanceReport]:
+    interval = 1.0 / services.settings.bulk_retrigger_rate
+    reports = []
+    next_at = time.monotonic()
+    for instance_id in instance_ids:
+        # Pacing, not synchronisation: the services a fix brought back see a bounded rate.
+        time.sleep(max(0.0, next_at - time.monotonic()))
+        next_at = time.monotonic() + interval
+        reports.append(_retrigger_one(services, workflow_id, instance_id))
+    return reports
 
 
 def _retrigger_one(

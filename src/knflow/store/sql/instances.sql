@@ -98,3 +98,12 @@ SELECT id, count(*) OVER () AS matching
    AND updated_at < %(failed_before)s
  ORDER BY updated_at, id
  LIMIT %(limit)s
+
+-- name: try_lock_bulk_retrigger
+-- Session-scoped advisory lock: one bulk retrigger of a workflow at a time in every process,
+-- so its rate holds per workflow and no instance is taken by two; it spans the bulk's many
+-- short transactions and is released by unlock_bulk_retrigger or when the session ends.
+SELECT pg_try_advisory_lock(%(class)s, hashtext(%(workflow_id)s))
+
+-- name: unlock_bulk_retrigger
+SELECT pg_advisory_unlock(%(class)s, hashtext(%(workflow_id)s))
