@@ -38,7 +38,9 @@ RERUNNABLE: Final = frozenset(
 """What the plugin offers "Run again" for: an instance that no longer runs."""
 INITIATOR_VARIABLE: Final = "initiatorEntity"
 BULK_KEYS: Final = frozenset({"failedAfter", "failedBefore", "limit"})
+"""What a bulk retrigger request may say."""
 EARLIEST: Final = datetime(1970, 1, 1, tzinfo=UTC)
+"""The start of a bulk retrigger range that names none."""
 OWN_VARIABLES: Final = frozenset({RERUN_OF_VARIABLE, interventions.ATTEMPT_VARIABLE})
 """Variables knflow sets on an instance, not carried over to its rerun."""
 
@@ -101,9 +103,9 @@ def rerun(
     The new instance runs the workflow's current definition with the request's `tokens`.
     When its caller also started the original (the same `sub`, or no identity in `off`
     mode), the tokens the original still keeps come too (an instance in ERROR keeps them
-    for `KNFLOW_RETAIN_FAILED_TOKENS`), each replaced by the same header of the request: a new
-    instance never runs with someone else's tokens. `initiator` (the caller's `sub`) becomes its
-    `initiatorEntity`; without one the original's stays.
+    for `KNFLOW_RETAIN_FAILED_TOKENS`), each replaced by the same header of the request:
+    a new instance never runs with someone else's tokens. `initiator` (the caller's `sub`)
+    becomes its `initiatorEntity`; without one the original's stays.
 
     Raises:
         NotFoundError: no such instance, or its workflow is no longer registered.
