@@ -68,6 +68,9 @@ class Retention:
     """`KNFLOW_RETAIN_FINISHED_JOBS`: executed, failed and canceled jobs."""
     notifications: timedelta | None = timedelta(days=7)
     """`KNFLOW_RETAIN_NOTIFICATIONS`: notification deliveries that reached a final status."""
+    failed_tokens: timedelta | None = timedelta(days=1)
+    """`KNFLOW_RETAIN_FAILED_TOKENS`: the sealed tokens an ERROR instance keeps for a
+    retrigger or rerun, counted from its failure; `PT0S` drops them when it fails."""
 
     @classmethod
     def from_environment(cls, env: Mapping[str, str]) -> Retention:
@@ -89,6 +92,12 @@ class Retention:
             ),
             notifications=_period(
                 env, "KNFLOW_RETAIN_NOTIFICATIONS", defaults.notifications
+            ),
+            failed_tokens=_period(
+                env,
+                "KNFLOW_RETAIN_FAILED_TOKENS",
+                defaults.failed_tokens,
+                zero=True,
             ),
         )
 
@@ -158,6 +167,11 @@ class Settings:
     """URL schemes a job's http recipient or sink URL may use."""
     retention: Retention = field(default_factory=Retention)
     """How long finished records are kept (`KNFLOW_RETAIN_*`)."""
+    bulk_retrigger_rate: float = 5.0
+    """`KNFLOW_BULK_RETRIGGER_PER_SECOND`: most retriggers per second of one bulk retrigger,
+    so that a fix is not met by every failed instance calling its services at once."""
+    bulk_retrigger_max: int = 100
+    """`KNFLOW_BULK_RETRIGGER_MAX`: most instances one bulk retrigger request takes."""
 
     auth_mode: AuthMode = AuthMode.OFF
     """`KNFLOW_AUTH_MODE`: `off` (default) or `required`."""
@@ -266,6 +280,8 @@ class Settings:
             ),
             job_url_schemes=_names(env.get("KNFLOW_JOB_URL_SCHEMES", "http,https")),
             retention=Retention.from_environment(env),
+            bulk_retrigger_rate=_rate(env, "KNFLOW_BULK_RETRIGGER_PER_SECOND", 5.0),
+            bulk_retrigger_max=_count(env, "KNFLOW_BULK_RETRIGGER_MAX", 100),
             metrics_multiprocess_dir=env.get("PROMETHEUS_MULTIPROC_DIR", ""),
             service_name=env.get("OTEL_SERVICE_NAME", env.get("K_SERVICE", "knflow")),
             otlp_endpoint=_otlp_endpoint(env),
@@ -345,6 +361,24 @@ def _value_or_file(text: str) -> tuple[str, ...]:
     return _listed(text)
 
 
+def _rate(env: Mapping[str, str], name: str, default: float) -> float:
+    """A positive number (per second) from `name`, or `default` when unset.
+
+    Raises:
+        InputError: the variable is set to something else.
+    """
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        rate = float(raw)
+    except ValueError:
+        rate = 0.0
+    if not rate > 0 or rate == float("inf"):
+        raise InputError(f"setting {name} must be a positive number, not '{raw}'")
+    return rate
+
+
 def _count(env: Mapping[str, str], name: str, default: int) -> int:
     """A positive whole number from `name`, or `default` when unset.
 
@@ -360,9 +394,15 @@ def _count(env: Mapping[str, str], name: str, default: int) -> int:
 
 
 def _period(
-    env: Mapping[str, str], name: str, default: timedelta | None
+    env: Mapping[str, str],
+    name: str,
+    default: timedelta | None,
+    *,
+    zero: bool = False,
 ) -> timedelta | None:
     """A positive ISO 8601 duration (`P7D`, `PT12H`) or `forever` (None) from `name`.
+
+    With `zero`, `PT0S` (keep nothing) is allowed too.
 
     Raises:
         InputError: the variable is set to something else.
@@ -376,7 +416,9 @@ def _period(
         period = isodate.parse_duration(raw)
     except (isodate.ISO8601Error, ValueError) as error:
         raise InputError(_period_problem(name, raw)) from error
-    if not isinstance(period, timedelta) or period <= timedelta(0):
+    if not isinstance(period, timedelta) or period < timedelta(0):
+        raise InputError(_period_problem(name, raw))
+    if period == timedelta(0) and not zero:
         raise InputError(_period_problem(name, raw))
     return period
 

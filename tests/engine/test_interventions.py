@@ -191,3 +191,36 @@ def test_replaced_data_is_what_a_retrigger_starts_from() -> None:
     outcome = _act("retrigger", failed)
 
     assert outcome.execution.main.data == {"n": 2}
+
+
+@pytest.mark.parametrize(
+    ("intervention", "begins"),
+    [("retrigger", True), ("skip", False)],
+    ids=["retrigger-reruns", "skip-does-not"],
+)
+def test_only_an_intervention_that_reruns_a_node_begins_an_attempt(
+    intervention: str, begins: bool
+) -> None:
+    failed = _answer(_start(), failure=Failure(message="down"))
+
+    outcome = _act(intervention, failed)
+
+    assert interventions.begins_attempt(outcome) is begins
+
+
+@pytest.mark.parametrize(
+    ("variables", "attempt"),
+    [
+        ({}, 1),
+        (None, 1),
+        ({"attempt": 3}, 3),
+        ({"attempt": "3"}, 1),
+        ({"attempt": True}, 1),
+        ({"attempt": 0}, 1),
+    ],
+    ids=["none-yet", "no-variables", "third", "text", "boolean", "zero"],
+)
+def test_the_attempt_is_read_from_the_attempt_variable(
+    variables: Any, attempt: int
+) -> None:
+    assert interventions.attempt_of(variables) == attempt

@@ -32,8 +32,17 @@ BASE = "/management/processes/greet/instances/f-1"
             "DELETE",
             BASE + "/nodeInstances/f-1-node-2",
         ),
+        ("ProcessInstanceRerun(id: $id)", "POST", BASE + "/rerun"),
     ],
-    ids=["abort", "retry", "skip", "trigger", "retrigger-node", "cancel-node"],
+    ids=[
+        "abort",
+        "retry",
+        "skip",
+        "trigger",
+        "retrigger-node",
+        "cancel-node",
+        "rerun",
+    ],
 )
 def test_instance_mutations_call_the_management_api(
     indexed: FlaskClient, http_peer: HttpPeer, mutation: str, method: str, path: str
@@ -62,6 +71,25 @@ def test_update_variables_puts_the_data(
     data(indexed, query)
 
     assert http_peer.requests[0].json() == {"a": 1}
+
+
+def test_the_bulk_retrigger_mutation_posts_the_range_to_the_runtime(
+    indexed: FlaskClient, http_peer: HttpPeer
+) -> None:
+    path = "/management/processes/greet/instances/retrigger"
+    http_peer.route("POST", path, Reply(200, {"remaining": 0, "instances": []}))
+    query = (
+        'mutation { ProcessInstancesRetrigger(processId: "greet",'
+        ' failedAfter: "2026-12-03T09:00:00.000Z", limit: 20) }'
+    )
+
+    found = data(indexed, query)
+
+    assert found == {"ProcessInstancesRetrigger": '{"remaining": 0, "instances": []}'}
+    assert http_peer.requests[0].json() == {
+        "failedAfter": "2026-12-03T09:00:00+00:00",
+        "limit": 20,
+    }
 
 
 def test_job_cancel_calls_the_jobs_api(

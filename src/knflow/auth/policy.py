@@ -33,11 +33,11 @@ class Permission(StrEnum):
     """What a request does, in the policy's words."""
 
     EXECUTE = "execute"
-    """Start an instance (`POST /{workflowId}`)."""
+    """Start an instance (`POST /{workflowId}`, or a rerun of an ended one)."""
     ABORT = "abort"
     """Abort an instance."""
     RETRIGGER = "retrigger"
-    """Re-run or skip the failed state of an instance in ERROR."""
+    """Re-run or skip the failed state of an instance in ERROR (one, or a bulk retrigger)."""
     UPDATE = "update"
     """Change an instance's variables (the Data Index mutation)."""
     READ = "read"

@@ -35,6 +35,14 @@ from knflow.workflow.model import Definition, End, Json, State
 
 RETRIGGER_INPUT: Final = "input"
 """The `scratch` key of the data a state was entered with (what a retrigger starts from)."""
+ATTEMPT_VARIABLE: Final = "attempt"
+"""The instance variable numbering its attempts, set from the first retrigger on (2, 3, ...).
+
+An attempt starts where an intervention re-runs a node (`retrigger`, `retrigger_node`): its
+first node carries Kogito's `retrigger` mark, so a node's attempt is one plus the marked
+nodes entered up to it. The Data Index schema has no per-node field for it, and a variable is
+what the plugin shows and a `where: {variables: {attempt: ...}}` filter reaches.
+"""
 
 
 def retrigger(
@@ -202,6 +210,20 @@ def replace_data(execution: Execution, data: Json) -> None:
     main.data = data
     if RETRIGGER_INPUT in main.scratch:
         main.scratch[RETRIGGER_INPUT] = data
+
+
+def begins_attempt(outcome: Outcome) -> bool:
+    """Tell whether an intervention's outcome re-ran a node, which starts a new attempt."""
+    return any(trace.retrigger for trace in outcome.trace)
+
+
+def attempt_of(variables: Json) -> int:
+    """Return the attempt an instance is in: 1 until its first retrigger."""
+    if isinstance(variables, dict):
+        number = variables.get(ATTEMPT_VARIABLE)
+        if isinstance(number, int) and not isinstance(number, bool) and number > 1:
+            return number
+    return 1
 
 
 def _rerun_state(run: Run) -> None:

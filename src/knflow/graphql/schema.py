@@ -6,6 +6,7 @@ schemas plus the mutations); the Backstage Orchestrator plugin depends on them.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from datetime import datetime
@@ -145,6 +146,35 @@ class Mutation:
         row = _instance(info, id)
         return management.retrigger_instance(
             *_runtime(info), row.process_id, row.id, credentials=_credentials(info)
+        )
+
+    @strawberry.mutation
+    def ProcessInstanceRerun(self, info: Ctx, id: str | None = None) -> str | None:
+        """Start an ended instance anew from its input (knflow's, not Kogito's)."""
+        row = _instance(info, id)
+        return management.rerun_instance(
+            *_runtime(info), row.process_id, row.id, credentials=_credentials(info)
+        )
+
+    @strawberry.mutation
+    def ProcessInstancesRetrigger(
+        self,
+        info: Ctx,
+        processId: str,
+        failedAfter: datetime | None = None,
+        failedBefore: datetime | None = None,
+        limit: int | None = None,
+    ) -> str | None:
+        """Retrigger a workflow's failed instances in a range (knflow's, not Kogito's)."""
+        _check_id(processId)
+        asked: dict[str, object] = {
+            "failedAfter": failedAfter.isoformat() if failedAfter else None,
+            "failedBefore": failedBefore.isoformat() if failedBefore else None,
+            "limit": limit,
+        }
+        body = json.dumps({k: v for k, v in asked.items() if v is not None})
+        return management.retrigger_failed(
+            *_runtime(info), processId, body=body, credentials=_credentials(info)
         )
 
     @strawberry.mutation

@@ -53,6 +53,35 @@ def retrigger_instance(
     return _call(http, "POST", runtime_url, path, credentials=credentials)
 
 
+def rerun_instance(
+    http: HttpClient,
+    runtime_url: str,
+    process_id: str,
+    instance_id: str,
+    *,
+    credentials: Mapping[str, str] = NO_CREDENTIALS,
+) -> str:
+    """Start an ended instance anew from its input (`POST .../rerun`, knflow's own)."""
+    path = _instance(process_id, instance_id) + "/rerun"
+    return _call(http, "POST", runtime_url, path, credentials=credentials)
+
+
+def retrigger_failed(
+    http: HttpClient,
+    runtime_url: str,
+    process_id: str,
+    *,
+    body: str,
+    credentials: Mapping[str, str] = NO_CREDENTIALS,
+) -> str:
+    """Retrigger a workflow's failed instances (`POST /management/processes/{pid}/instances/retrigger`).
+
+    `body` is the JSON text `{failedAfter?, failedBefore?, limit?}`; knflow's own route.
+    """
+    path = f"/management/processes/{_part(process_id)}/instances/retrigger"
+    return _call(http, "POST", runtime_url, path, body=body, credentials=credentials)
+
+
 def skip_instance(
     http: HttpClient,
     runtime_url: str,

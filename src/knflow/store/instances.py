@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, Final
@@ -11,10 +13,12 @@ from psycopg.types.json import Jsonb
 
 from knflow.engine.outcome import InstanceStatus
 from knflow.errors import ConflictError
-from knflow.store.db import Connection
+from knflow.store.db import Connection, Pool
 from knflow.store.sql import queries
 from knflow.workflow.model import Json
 
+LOCK_CLASS_BULK_RETRIGGER: Final = 7_340_610
+"""Advisory lock class of bulk retriggers (the Data Index's classes are 7_340_60x)."""
 _JSON_COLUMNS: Final = (
     "data",
     "variables",
@@ -157,6 +161,63 @@ def list_active(conn: Connection, workflow_id: str) -> list[tuple[str, Json]]:
         queries("instances")["list_active_instances"], {"workflow_id": workflow_id}
     )
     return [(str(r[0]), r[1]) for r in rows.fetchall()]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FailedPage:
+    """A page of failed instances of a workflow."""
+
+    ids: list[str]
+    """Instance ids, oldest failure first."""
+    matching: int
+    """How many instances match in all (the page included)."""
+
+
+def list_failed(
+    conn: Connection,
+    workflow_id: str,
+    *,
+    failed_after: datetime,
+    failed_before: datetime,
+    limit: int,
+) -> FailedPage:
+    """Return the top-level ERROR instances of a workflow whose failure falls in the range.
+
+    The failure time is the instance's last change: nothing but an intervention changes an
+    instance in ERROR.
+    """
+    rows = conn.execute(
+        queries("instances")["list_failed"],
+        {
+            "workflow_id": workflow_id,
+            "failed_after": failed_after,
+            "failed_before": failed_before,
+            "limit": limit,
+        },
+    ).fetchall()
+    return FailedPage(
+        ids=[str(r[0]) for r in rows], matching=int(str(rows[0][1])) if rows else 0
+    )
+
+
+@contextmanager
+def bulk_retrigger_turn(pool: Pool, workflow_id: str) -> Iterator[bool]:
+    """Hold the bulk retrigger lock of a workflow while the block runs; yield whether it was free.
+
+    The lock lives on a pooled connection of its own for the whole block, and dies with
+    that connection if the process does.
+    """
+    params = {"class": LOCK_CLASS_BULK_RETRIGGER, "workflow_id": workflow_id}
+    with pool.connection() as conn:
+        found = conn.execute(
+            queries("instances")["try_lock_bulk_retrigger"], params
+        ).fetchone()
+        free = bool(found and found[0])
+        try:
+            yield free
+        finally:
+            if free:
+                conn.execute(queries("instances")["unlock_bulk_retrigger"], params)
 
 
 def find_child(

@@ -52,5 +52,10 @@ def purge_notifications(conn: Connection, *, before: datetime, limit: int) -> in
     return _deleted(conn, "purge_notifications", {"before": before, "limit": limit})
 
 
+def purge_failed_tokens(conn: Connection, *, before: datetime, limit: int) -> int:
+    """Delete the sealed tokens of instances in ERROR since before `before`; return how many."""
+    return _deleted(conn, "purge_failed_tokens", {"before": before, "limit": limit})
+
+
 def _deleted(conn: Connection, name: str, params: Mapping[str, object]) -> int:
     return conn.execute(queries("retention")[name], params).rowcount

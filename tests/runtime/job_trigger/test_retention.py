@@ -225,11 +225,38 @@ def test_forever_keeps_everything(
         failed_instances=None,
         finished_jobs=None,
         notifications=None,
+        failed_tokens=None,
     )
     ended = _instance(database_url, "COMPLETED", at=T0 - 999 * DAY)
     with services_for(pool, clock, retention=keep_all) as keeping:
         assert retention.purge(keeping).total == 0
     assert ended in _ids(database_url, "instances")
+
+
+def _sealed(database_url: str, instance_id: str) -> None:
+    with psycopg.connect(database_url) as conn:
+        conn.execute(
+            "INSERT INTO instance_tokens (instance_id, key_id, nonce, ciphertext,"
+            " updated_at) VALUES (%s, 'k', 'n', 'c', %s)",
+            (instance_id, T0),
+        )
+
+
+def test_a_failed_instance_loses_its_tokens_after_their_period_and_stays(
+    services: Services, database_url: str
+) -> None:
+    old, recent, running = (
+        _instance(database_url, "ERROR", at=T0 - 2 * DAY),
+        _instance(database_url, "ERROR", at=T0 - DAY / 2),
+        _instance(database_url, "ACTIVE", at=T0 - 9 * DAY),
+    )
+    for instance_id in (old, recent, running):
+        _sealed(database_url, instance_id)
+
+    assert retention.purge(services).failed_tokens == 1
+
+    assert _ids(database_url, "instance_tokens", "instance_id") == {recent, running}
+    assert old in _ids(database_url, "instances")
 
 
 def test_a_tick_deletes_a_bounded_amount_and_the_next_ticks_drain_the_rest(
@@ -267,6 +294,12 @@ def test_periods_are_read_from_iso_durations_or_forever() -> None:
     assert settings.retention.ended_instances == timedelta(days=3)
     assert settings.retention.sent_events is None
     assert settings.retention.failed_instances == timedelta(days=30)
+
+
+def test_failed_tokens_may_be_kept_for_no_time_at_all() -> None:
+    settings = Settings.from_environment({"KNFLOW_RETAIN_FAILED_TOKENS": "PT0S"})
+
+    assert settings.retention.failed_tokens == timedelta(0)
 
 
 @pytest.mark.parametrize("value", ["7", "P1M", "PT0S", "soon"])

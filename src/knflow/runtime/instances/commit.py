@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from knflow.engine.execution import ThreadStatus
 from knflow.engine.outcome import (
@@ -95,8 +95,8 @@ def commit_outcome(
         _leave(
             work, row, subscribed=not is_new and correlation.waits_for_events(before)
         )
-        if not any(isinstance(command, ContinueAs) for command in outcome.commands):
-            tokens.forget(work.conn, row.id)  # a continuation takes them over first
+        if _drops_tokens(work, row, outcome):
+            tokens.forget(work.conn, row.id)
         _carry_out(work, loaded, row, outcome)
         work.consequences.append(EndChildren(parent=row, everyone=False))
         work.consequences.append(ResumeParent(child=row))
@@ -142,6 +142,18 @@ def queue_state_change(
         event_type=event_type,
     )
     work.queue_process_events(row.id, [event], state=kogito.state_number(row.status))
+
+
+def _drops_tokens(work: UnitOfWork, row: InstanceRow, outcome: Outcome) -> bool:
+    """Tell whether an instance that ended drops its sealed tokens now.
+
+    A continuation takes them over first; an instance in ERROR keeps them for a retrigger
+    or a rerun (`KNFLOW_RETAIN_FAILED_TOKENS`; the reconcile's retention drops them after).
+    """
+    if any(isinstance(command, ContinueAs) for command in outcome.commands):
+        return False
+    kept = work.services.settings.retention.failed_tokens
+    return row.status is not InstanceStatus.ERROR or kept == timedelta(0)
 
 
 def _record_lifecycle(

@@ -72,6 +72,23 @@ def keep(
     )
 
 
+def add(
+    conn: Connection,
+    settings: Settings,
+    instance_id: str,
+    headers: Mapping[str, str],
+    *,
+    now: datetime,
+) -> None:
+    """Seal `headers` over the tokens the instance keeps: a header sent again replaces its
+    kept value, the others stay (a retrigger sending only the Backstage token keeps the
+    GitHub token the start sent)."""
+    if not headers:
+        return
+    kept = read(conn, settings, instance_id)
+    keep(conn, settings, instance_id, {**kept, **headers}, now=now)
+
+
 def read(conn: Connection, settings: Settings, instance_id: str) -> dict[str, str]:
     """Open the tokens the instance keeps; none when it keeps none or its key was retired."""
     row = tokens.get(conn, instance_id)

@@ -38,6 +38,8 @@ class Purged:
     """Instances, counting every subflow of a purged tree."""
     finished_jobs: int = 0
     notifications: int = 0
+    failed_tokens: int = 0
+    """Sealed tokens of instances in ERROR (the instances stay)."""
 
     @property
     def total(self) -> int:
@@ -48,6 +50,7 @@ class Purged:
             + self.instances
             + self.finished_jobs
             + self.notifications
+            + self.failed_tokens
         )
 
 
@@ -69,6 +72,9 @@ def purge(services: Services) -> Purged:
         ),
         notifications=_drain(
             services, _older(retention.purge_notifications, policy.notifications, now)
+        ),
+        failed_tokens=_drain(
+            services, _older(retention.purge_failed_tokens, policy.failed_tokens, now)
         ),
     )
     if purged.total:

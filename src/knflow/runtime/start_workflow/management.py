@@ -113,7 +113,7 @@ def retrigger(
     *,
     tokens: Mapping[str, str] | None = None,
 ) -> InstanceRow:
-    """Re-run the failed state of an instance in ERROR; `tokens` replace the kept ones.
+    """Re-run the failed state of an instance in ERROR; `tokens` are added to the kept ones.
 
     Raises:
         NotFoundError: no such instance.
@@ -281,7 +281,7 @@ def _restart(
     allowed: tuple[InstanceStatus, ...],
     tokens: Mapping[str, str] | None = None,
 ) -> InstanceRow:
-    """Run a management intervention in a unit of work; `tokens` (when given) replace the kept ones."""
+    """Run a management intervention in a unit of work; `tokens` are added to the kept ones."""
     with transaction.unit_of_work(services) as work:
         row = _lock(work.conn, workflow_id, instance_id)
         if row.status not in allowed:
@@ -290,7 +290,7 @@ def _restart(
                 f"instance '{instance_id}' is {row.status}; this needs {needed}"
             )
         if tokens is not None:
-            kept_tokens.keep(work.conn, services.settings, row.id, tokens, now=work.now)
+            kept_tokens.add(work.conn, services.settings, row.id, tokens, now=work.now)
         loaded = load_definition(work, row)
         active = dataclasses.replace(
             row,
@@ -310,9 +310,23 @@ def _restart(
             Execution.from_json(row.execution, workflow_data=row.data),
             now=work.now,
         )
+        attempt = _next_attempt(row, outcome)
+        if attempt is not None:
+            active = dataclasses.replace(
+                active, variables={**(row.variables or {}), **attempt}
+            )
         result = commit_outcome(work, loaded, active, outcome, is_new=False)
+        if attempt is not None:
+            _announce_variables(work, result, attempt)
     after_commit.carry_out(services, work.after_commit)
     return result
+
+
+def _next_attempt(row: InstanceRow, outcome: Outcome) -> dict[str, Json] | None:
+    """The `attempt` variable after an intervention that re-ran a node; None for others."""
+    if not interventions.begins_attempt(outcome):
+        return None
+    return {interventions.ATTEMPT_VARIABLE: interventions.attempt_of(row.variables) + 1}
 
 
 def _compensate_then_abort(work: UnitOfWork, row: InstanceRow) -> InstanceRow:

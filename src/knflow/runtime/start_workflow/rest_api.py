@@ -22,7 +22,7 @@ from knflow.events import codec, types
 from knflow.runtime import catalog
 from knflow.runtime.instances import publishing, tokens
 from knflow.runtime.services import Services
-from knflow.runtime.start_workflow import management, registration, starting
+from knflow.runtime.start_workflow import management, registration, reruns, starting
 from knflow.runtime.web import Request, Response, Route
 from knflow.store import db, instances
 from knflow.store import definitions as stored_definitions
@@ -104,6 +104,48 @@ def retrigger_instance(services: Services, request: Request) -> Response:
     )
     view = starting.await_settled(services, row.id, services.settings.sync_budget)
     return Response(body=_instance_body(row.id, view.data))
+
+
+def rerun_instance(services: Services, request: Request) -> Response:
+    """`POST /management/processes/{id}/instances/{iid}/rerun`: run it again from its start.
+
+    Answers as `POST /{workflowId}` does, for the new instance, plus its `rerunOf`.
+    """
+    row = reruns.rerun(
+        services,
+        *_instance_params(request),
+        tokens=tokens.forwarded(request.headers),
+        initiator=request.identity.subject if request.identity else None,
+    )
+    view = starting.await_settled(services, row.id, services.settings.sync_budget)
+    location = {"location": f"/{row.workflow_id}/{row.id}"}
+    if view.status is InstanceStatus.ERROR:
+        return dataclasses.replace(_failed(services, row.id, view), headers=location)
+    body = {
+        **_instance_body(row.id, view.data),
+        reruns.RERUN_OF_VARIABLE: row.variables[reruns.RERUN_OF_VARIABLE],
+    }
+    return Response(status=201, headers=location, body=body)
+
+
+def retrigger_failed(services: Services, request: Request) -> Response:
+    """`POST /management/processes/{id}/instances/retrigger`: the failed ones, in a range."""
+    workflow_id = request.params["workflow_id"]
+    asked = reruns.parse_bulk_request(
+        request.json(empty=None),
+        now=services.clock(),
+        most=services.settings.bulk_retrigger_max,
+    )
+    with db.transaction(services.pool) as conn:
+        catalog.load(conn, services.definitions, workflow_id)
+    report = reruns.retrigger_failed(
+        services,
+        workflow_id,
+        failed_after=asked.failed_after,
+        failed_before=asked.failed_before,
+        limit=asked.limit,
+    )
+    return Response(body=reruns.render_report(report))
 
 
 def skip_instance(services: Services, request: Request) -> Response:
@@ -380,6 +422,18 @@ ROUTES: Final = (
         "POST",
         "/management/processes/{workflow_id}/instances/{instance_id}/retrigger",
         retrigger_instance,
+        Permission.RETRIGGER,
+    ),
+    Route(
+        "POST",
+        "/management/processes/{workflow_id}/instances/{instance_id}/rerun",
+        rerun_instance,
+        Permission.EXECUTE,
+    ),
+    Route(
+        "POST",
+        "/management/processes/{workflow_id}/instances/retrigger",
+        retrigger_failed,
         Permission.RETRIGGER,
     ),
     Route(

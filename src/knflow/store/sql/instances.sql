@@ -85,3 +85,25 @@ SELECT id, workflow_id, workflow_version, status, revision, data, variables, exe
  WHERE id > %(after)s
  ORDER BY id
  LIMIT %(limit)s
+
+-- name: list_failed
+-- The ERROR instances of a workflow that failed (last changed) in [failed_after, failed_before),
+-- oldest first, with how many match in all; the (workflow_id, status) index finds them.
+SELECT id, count(*) OVER () AS matching
+  FROM instances
+ WHERE workflow_id = %(workflow_id)s
+   AND status = 'ERROR'
+   AND parent_instance_id IS NULL
+   AND updated_at >= %(failed_after)s
+   AND updated_at < %(failed_before)s
+ ORDER BY updated_at, id
+ LIMIT %(limit)s
+
+-- name: try_lock_bulk_retrigger
+-- Session-scoped advisory lock: one bulk retrigger of a workflow at a time in every process,
+-- so its rate holds per workflow and no instance is taken by two; it spans the bulk's many
+-- short transactions and is released by unlock_bulk_retrigger or when the session ends.
+SELECT pg_try_advisory_lock(%(class)s, hashtext(%(workflow_id)s))
+
+-- name: unlock_bulk_retrigger
+SELECT pg_advisory_unlock(%(class)s, hashtext(%(workflow_id)s))

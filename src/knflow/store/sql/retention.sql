@@ -81,3 +81,16 @@ DELETE FROM notification_deliveries
                                 ORDER BY updated_at
                                 LIMIT %(limit)s
                                   FOR UPDATE SKIP LOCKED)
+
+-- name: purge_failed_tokens
+-- Sealed tokens instances in ERROR kept for a retrigger, once they failed before `before`;
+-- SKIP LOCKED passes over the tokens a retrigger is replacing right now.
+DELETE FROM instance_tokens
+ WHERE instance_id IN (SELECT t.instance_id
+                         FROM instance_tokens AS t
+                         JOIN instances AS i ON i.id = t.instance_id
+                        WHERE i.status = 'ERROR'
+                          AND i.updated_at < %(before)s
+                        ORDER BY i.updated_at
+                        LIMIT %(limit)s
+                          FOR UPDATE OF t SKIP LOCKED)
