@@ -22,10 +22,17 @@ from knflow.events import codec, types
 from knflow.runtime import catalog
 from knflow.runtime.instances import publishing, tokens
 from knflow.runtime.services import Services
-from knflow.runtime.start_workflow import management, registration, reruns, starting
+from knflow.runtime.start_workflow import (
+    management,
+    registration,
+    reruns,
+    revisions,
+    starting,
+)
 from knflow.runtime.web import Request, Response, Route
 from knflow.store import db, instances
 from knflow.store import definitions as stored_definitions
+from knflow.store.definitions import RevisionSummary
 from knflow.store.instances import InstanceRow, StatusView
 from knflow.workflow import loading
 
@@ -202,6 +209,77 @@ def instance_error(services: Services, request: Request) -> Response:
     )
 
 
+def list_revisions(services: Services, request: Request) -> Response:
+    """`GET /management/processes/{id}/revisions`: every revision, oldest first."""
+    found = revisions.list_revisions(services, request.params["workflow_id"])
+    return Response(body=[revision_body(summary) for summary in found])
+
+
+def migrate_instance(services: Services, request: Request) -> Response:
+    """`POST /management/processes/{id}/instances/{iid}/migrate`: move it to another revision."""
+    workflow_id, instance_id = _instance_params(request)
+    target = migration_target(workflow_id, request.json(empty=None))
+    done = revisions.migrate(services, workflow_id, instance_id, target)
+    return Response(
+        body={
+            "id": done.instance_id,
+            "processId": done.workflow_id,
+            "fromRevision": done.from_revision,
+            "revision": done.revision,
+            "version": done.version,
+        }
+    )
+
+
+def revision_body(summary: RevisionSummary) -> dict[str, Any]:
+    """Render one revision for the management API."""
+    return {
+        "revision": summary.revision,
+        "version": summary.version,
+        "label": summary.label,
+        "checksum": summary.checksum,
+        "registeredAt": summary.registered_at.isoformat(),
+        "droppedAt": summary.dropped_at.isoformat() if summary.dropped_at else None,
+        "status": summary.status,
+        "latest": summary.latest,
+        "unfinishedInstances": summary.unfinished,
+    }
+
+
+def migration_target(workflow_id: str, body: Any) -> revisions.MigrationTarget:
+    """Read a migration request: `{revision}`, `{version}`, Kogito's `{targetProcessId,
+    targetProcessVersion}`, or nothing (the latest revision).
+
+    Raises:
+        InputError: the body names something else, or another workflow.
+    """
+    body = {} if body is None else body
+    if not isinstance(body, dict):
+        raise InputError("the migration request must be a JSON object")
+    unknown = sorted(set(body) - MIGRATION_KEYS)
+    if unknown:
+        raise InputError(
+            f"the migration request has unknown keys: {', '.join(unknown)}"
+        )
+    target_id = body.get("targetProcessId")
+    if target_id is not None and target_id != workflow_id:
+        raise InputError(
+            f"an instance of workflow '{workflow_id}' can only move to another revision"
+            f" of it, not to workflow '{target_id}'"
+        )
+    revision = body.get("revision")
+    version = body.get("version", body.get("targetProcessVersion"))
+    if revision is not None and version is not None:
+        raise InputError("name a revision or a version, not both")
+    if revision is not None and (
+        not isinstance(revision, int) or isinstance(revision, bool) or revision < 1
+    ):
+        raise InputError("'revision' must be a positive integer")
+    if version is not None and not isinstance(version, str):
+        raise InputError("the target version must be a string")
+    return revisions.MigrationTarget(revision=revision, version=version)
+
+
 def definitions_changed(services: Services, request: Request) -> Response:
     """`POST /management/definitions/events`: a workflow ConfigMap was added, changed or deleted.
 
@@ -256,6 +334,7 @@ def start_instance(services: Services, request: Request) -> Response:
             tokens=tokens.forwarded(request.headers),
             initiator=initiator,
             business_key=request.query.get("businessKey"),
+            version=request.query.get("version"),
         ),
     )
     view = starting.await_settled(services, row.id, services.settings.sync_budget)
@@ -393,6 +472,11 @@ def _failed_by_error_message(row: InstanceRow) -> bool:
     return Failure.from_json(main.error).kind in DATA_FAILURES
 
 
+MIGRATION_KEYS: Final = frozenset(
+    {"revision", "version", "targetProcessId", "targetProcessVersion"}
+)
+"""What a migration request may name."""
+
 DATA_FAILURES: Final = frozenset(
     {ERROR_MESSAGE_FAILURE, "ExpressionError", OUTPUT_KIND}
 )
@@ -461,6 +545,18 @@ ROUTES: Final = (
         "/nodeInstances/{node_instance_id}",
         cancel_node,
         Permission.ABORT,
+    ),
+    Route(
+        "GET",
+        "/management/processes/{workflow_id}/revisions",
+        list_revisions,
+        Permission.READ,
+    ),
+    Route(
+        "POST",
+        "/management/processes/{workflow_id}/instances/{instance_id}/migrate",
+        migrate_instance,
+        Permission.MIGRATE,
     ),
     Route(
         "GET",
