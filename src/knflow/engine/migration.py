@@ -33,7 +33,7 @@ def find_migration_problems(
         was = current.states.get(name)
         if was is not None and was.type is not found.type:
             problems.append(
-                f"state '{name}' is a {found.type.value} state in the target,"
+                f"state '{name}' is of type {found.type.value} in the target,"
                 f" not {was.type.value}"
             )
     return problems
