@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 
 from knflow.errors import ConflictError, NotFoundError
+from knflow.runtime.data_index import rebuild
 from knflow.runtime.services import Services
 from knflow.runtime.start_workflow import management, revisions
 from knflow.runtime.start_workflow.revisions import MigrationTarget
+from knflow.store import index
 from tests.runtime import runs
 from tests.runtime.start_workflow.test_revisions import (
     go,
@@ -104,3 +106,19 @@ def test_a_migration_to_an_unknown_revision_is_not_found(services: Services) -> 
 
     with pytest.raises(NotFoundError, match="revision 7 of workflow 'pinned'"):
         revisions.migrate(services, "pinned", instance_id, MigrationTarget(revision=7))
+
+
+def test_a_rebuilt_data_index_shows_the_version_an_instance_was_migrated_to(
+    services: Services,
+) -> None:
+    register(services, waiter("one"))
+    instance_id = runs.start(services, "pinned", {})
+    register(services, waiter("two"))
+    revisions.migrate(services, "pinned", instance_id, MigrationTarget())
+
+    rebuild.rebuild(services)
+
+    with services.pool.connection() as conn:
+        found = index.get_instance(conn, instance_id)
+    assert found is not None
+    assert found.version == "1.0+r2"

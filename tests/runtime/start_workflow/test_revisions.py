@@ -87,6 +87,31 @@ def checker(mark: str) -> Any:
     }
 
 
+def holder(mark: str) -> Any:
+    """A workflow that runs `pinned` as a subflow, then injects `{"parent": mark}`."""
+    return {
+        "id": "holder",
+        "version": "1.0",
+        "specVersion": "0.8",
+        "name": "Holder",
+        "start": "Call",
+        "states": [
+            {
+                "name": "Call",
+                "type": "operation",
+                "actions": [
+                    {
+                        "subFlowRef": "pinned",
+                        "actionDataFilter": {"toStateData": ".child"},
+                    }
+                ],
+                "transition": "Mark",
+            },
+            {"name": "Mark", "type": "inject", "data": {"parent": mark}, "end": True},
+        ],
+    }
+
+
 def register(services: Services, document: Any) -> bool:
     """Register one workflow document as a redeploy would."""
     source = loading.load_text(json.dumps(document), name="workflow.sw.json")
@@ -100,6 +125,14 @@ def go(services: Services, *instance_ids: str) -> None:
     """Send each instance its `pinned.go` event (addressed by `kogitoprocrefid`)."""
     for instance_id in instance_ids:
         runs.send(services, GO, kogitoprocrefid=instance_id)
+
+
+def children_of(services: Services, parent_id: str) -> list[str]:
+    with services.pool.connection() as conn:
+        rows = conn.execute(
+            "SELECT id FROM instances WHERE parent_instance_id = %s", (parent_id,)
+        ).fetchall()
+    return [str(row[0]) for row in rows]
 
 
 def row_of(services: Services, instance_id: str) -> InstanceRow:
@@ -161,6 +194,25 @@ def test_a_retrigger_after_a_redeploy_runs_the_revision_the_instance_started_on(
         InstanceStatus.COMPLETED,
         {"ok": True, "mark": "one"},
     )
+
+
+def test_a_parent_and_its_subflow_finish_on_the_revisions_they_started_on(
+    services: Services,
+) -> None:
+    register(services, waiter("one"))
+    register(services, holder("one"))
+    parent = runs.start(services, "holder", {})
+    [child] = children_of(services, parent)
+    register(services, waiter("two"))
+    register(services, holder("two"))
+
+    go(services, child)
+
+    assert runs.finish(services, child).data == {"mark": "one"}
+    assert runs.finish(services, parent).data == {
+        "child": {"mark": "one"},
+        "parent": "one",
+    }
 
 
 def test_each_new_content_is_a_revision_and_the_same_content_the_same_revision(
