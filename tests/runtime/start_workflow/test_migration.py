@@ -12,6 +12,7 @@ from knflow.runtime.start_workflow.revisions import MigrationTarget
 from knflow.store import index
 from tests.runtime import runs
 from tests.runtime.start_workflow.test_revisions import (
+    checker,
     go,
     register,
     row_of,
@@ -122,3 +123,34 @@ def test_a_rebuilt_data_index_shows_the_version_an_instance_was_migrated_to(
         found = index.get_instance(conn, instance_id)
     assert found is not None
     assert found.version == "1.0+r2"
+
+
+def test_a_failed_instance_moved_to_a_fixed_revision_runs_it_when_retriggered(
+    services: Services,
+) -> None:
+    register(services, checker("one"))
+    instance_id = runs.start(services, "checker", {"ok": False})
+    register(services, checker("two"))
+    management.update_data(
+        services, "checker", instance_id, data={"ok": True}, variables={}
+    )
+
+    revisions.migrate(services, "checker", instance_id, MigrationTarget())
+    management.retrigger(services, "checker", instance_id)
+
+    assert runs.finish(services, instance_id).data == {"ok": True, "mark": "two"}
+
+
+def test_a_migration_is_refused_while_the_instance_runs_a_step(
+    services: Services,
+) -> None:
+    register(services, waiter("one"))
+    instance_id = runs.start(services, "pinned", {})
+    register(services, waiter("two"))
+    with services.pool.connection() as conn:  # as while its event is being applied
+        conn.execute(
+            "UPDATE instances SET waiting = false WHERE id = %s", (instance_id,)
+        )
+
+    with pytest.raises(ConflictError, match="is running a step; migrate it while"):
+        revisions.migrate(services, "pinned", instance_id, MigrationTarget())
