@@ -26,13 +26,12 @@ from knflow.runtime.start_workflow import (
     management,
     registration,
     reruns,
-    revisions,
+    revision_api,
     starting,
 )
 from knflow.runtime.web import Request, Response, Route
 from knflow.store import db, instances
 from knflow.store import definitions as stored_definitions
-from knflow.store.definitions import RevisionSummary
 from knflow.store.instances import InstanceRow, StatusView
 from knflow.workflow import loading
 
@@ -207,77 +206,6 @@ def instance_error(services: Services, request: Request) -> Response:
             services, request.params["workflow_id"], request.params["instance_id"]
         )
     )
-
-
-def list_revisions(services: Services, request: Request) -> Response:
-    """`GET /management/processes/{id}/revisions`: every revision, oldest first."""
-    found = revisions.list_revisions(services, request.params["workflow_id"])
-    return Response(body=[revision_body(summary) for summary in found])
-
-
-def migrate_instance(services: Services, request: Request) -> Response:
-    """`POST /management/processes/{id}/instances/{iid}/migrate`: move it to another revision."""
-    workflow_id, instance_id = _instance_params(request)
-    target = migration_target(workflow_id, request.json(empty=None))
-    done = revisions.migrate(services, workflow_id, instance_id, target)
-    return Response(
-        body={
-            "id": done.instance_id,
-            "processId": done.workflow_id,
-            "fromRevision": done.from_revision,
-            "revision": done.revision,
-            "version": done.version,
-        }
-    )
-
-
-def revision_body(summary: RevisionSummary) -> dict[str, Any]:
-    """Render one revision for the management API."""
-    return {
-        "revision": summary.revision,
-        "version": summary.version,
-        "label": summary.label,
-        "checksum": summary.checksum,
-        "registeredAt": summary.registered_at.isoformat(),
-        "droppedAt": summary.dropped_at.isoformat() if summary.dropped_at else None,
-        "status": summary.status,
-        "latest": summary.latest,
-        "unfinishedInstances": summary.unfinished,
-    }
-
-
-def migration_target(workflow_id: str, body: Any) -> revisions.MigrationTarget:
-    """Read a migration request: `{revision}`, `{version}`, Kogito's `{targetProcessId,
-    targetProcessVersion}`, or nothing (the latest revision).
-
-    Raises:
-        InputError: the body names something else, or another workflow.
-    """
-    body = {} if body is None else body
-    if not isinstance(body, dict):
-        raise InputError("the migration request must be a JSON object")
-    unknown = sorted(set(body) - MIGRATION_KEYS)
-    if unknown:
-        raise InputError(
-            f"the migration request has unknown keys: {', '.join(unknown)}"
-        )
-    target_id = body.get("targetProcessId")
-    if target_id is not None and target_id != workflow_id:
-        raise InputError(
-            f"an instance of workflow '{workflow_id}' can only move to another revision"
-            f" of it, not to workflow '{target_id}'"
-        )
-    revision = body.get("revision")
-    version = body.get("version", body.get("targetProcessVersion"))
-    if revision is not None and version is not None:
-        raise InputError("name a revision or a version, not both")
-    if revision is not None and (
-        not isinstance(revision, int) or isinstance(revision, bool) or revision < 1
-    ):
-        raise InputError("'revision' must be a positive integer")
-    if version is not None and not isinstance(version, str):
-        raise InputError("the target version must be a string")
-    return revisions.MigrationTarget(revision=revision, version=version)
 
 
 def definitions_changed(services: Services, request: Request) -> Response:
@@ -472,11 +400,6 @@ def _failed_by_error_message(row: InstanceRow) -> bool:
     return Failure.from_json(main.error).kind in DATA_FAILURES
 
 
-MIGRATION_KEYS: Final = frozenset(
-    {"revision", "version", "targetProcessId", "targetProcessVersion"}
-)
-"""What a migration request may name."""
-
 DATA_FAILURES: Final = frozenset(
     {ERROR_MESSAGE_FAILURE, "ExpressionError", OUTPUT_KIND}
 )
@@ -549,13 +472,13 @@ ROUTES: Final = (
     Route(
         "GET",
         "/management/processes/{workflow_id}/revisions",
-        list_revisions,
+        revision_api.list_revisions,
         Permission.READ,
     ),
     Route(
         "POST",
         "/management/processes/{workflow_id}/instances/{instance_id}/migrate",
-        migrate_instance,
+        revision_api.migrate_instance,
         Permission.MIGRATE,
     ),
     Route(
