@@ -9,6 +9,7 @@ from flask.testing import FlaskClient
 
 from knflow.runtime.services import Services
 from tests.functions.conftest import FunctionClient
+from tests.runtime import runs
 from tests.runtime.start_workflow.test_revisions import register, row_of, waiter
 
 
@@ -130,3 +131,25 @@ def test_a_start_may_name_its_version_in_the_query(
     instance_id = start(api, "?version=1.0")
 
     assert row_of(services, instance_id).definition_revision == 1
+
+
+def test_the_data_index_gives_a_later_revision_its_versions_definition(
+    api: FlaskClient, function_client: FunctionClient, services: Services
+) -> None:
+    register(services, waiter("two"))
+    instance_id = start(api)
+    runs.index_outbox(services)
+    query = (
+        "query ($id: String!, $name: String) {"
+        " ProcessInstances(where: {id: {equal: $id}, definition: {name: {equal: $name}}})"
+        " { version definition { version } } }"
+    )
+
+    answer = function_client("data-index-sink").post(
+        "/graphql",
+        json={"query": query, "variables": {"id": instance_id, "name": "Pinned"}},
+    )
+
+    assert answer.get_json()["data"]["ProcessInstances"] == [
+        {"version": "1.0+r2", "definition": {"version": "1.0"}}
+    ]

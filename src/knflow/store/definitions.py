@@ -6,9 +6,10 @@ content ever registered, numbered per workflow and keyed by checksum, which inst
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
@@ -16,6 +17,9 @@ from psycopg.types.json import Jsonb
 from knflow.store.db import Connection
 from knflow.store.sql import queries
 from knflow.workflow.model import Json
+
+LATER_REVISION: Final = re.compile(r"\+r[0-9]+$")
+"""The suffix `add_revision` gives the label of later content under one version."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -92,6 +96,13 @@ def upsert(conn: Connection, definition: StoredDefinition) -> bool:
         conn.execute(queries("definitions")["upsert_definition"], params).fetchone()
         is not None
     )
+
+
+def definition_version(shown: str | None) -> str | None:
+    """Return the definition version an instance's shown version names (`1.0+r3`: `1.0`)."""
+    if shown is None:
+        return None
+    return LATER_REVISION.sub("", shown)
 
 
 def add_revision(conn: Connection, definition: StoredDefinition) -> StoredDefinition:
