@@ -9,6 +9,7 @@ import pytest
 
 from knflow.engine.outcome import InstanceStatus
 from knflow.errors import NotFoundError
+from knflow.runtime.data_index import rebuild
 from knflow.runtime.services import Services
 from knflow.runtime.start_workflow import management, registration, revisions, starting
 from knflow.store import db, index, instances
@@ -242,6 +243,21 @@ def test_the_data_index_shows_the_version_of_each_instances_revision(
 
     assert shown_version(services, first) == "1.0"
     assert shown_version(services, second) == "1.0+r2"
+
+
+def test_a_rebuilt_data_index_shows_the_version_of_each_instances_revision(
+    services: Services,
+) -> None:
+    register(services, waiter("one"))
+    first = runs.start(services, "pinned", {})
+    register(services, waiter("two"))
+    second = runs.start(services, "pinned", {})
+
+    rebuild.rebuild(services)
+
+    with services.pool.connection() as conn:
+        shown = [index.get_instance(conn, i) for i in (first, second)]
+    assert [row.version if row else None for row in shown] == ["1.0", "1.0+r2"]
 
 
 def test_the_revisions_listing_counts_the_unfinished_instances_of_each(

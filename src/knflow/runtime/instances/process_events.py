@@ -105,7 +105,9 @@ def snapshot(
     move the projection backwards. `failed_node_id` is the Data Index node id of the
     state an ERROR instance failed in; `workflow_version` the version its revision shows.
     """
-    facts = _facts(row, workflow_name, workflow_version, settings)
+    facts = _facts(
+        row, settings, workflow_name=workflow_name, workflow_version=workflow_version
+    )
     seq = (f"snapshot.{number}" for number in itertools.count())
     started = dataclasses.replace(facts, status=InstanceStatus.ACTIVE)
     events = [
@@ -143,11 +145,16 @@ def instance_facts(
     loaded: LoadedDefinition, row: InstanceRow, settings: Settings
 ) -> kogito.InstanceFacts:
     """Return what the process events say about the instance."""
-    return _facts(row, loaded.definition.name, loaded.stored.shown_version, settings)
+    return _facts(
+        row,
+        settings,
+        workflow_name=loaded.definition.name,
+        workflow_version=loaded.stored.shown_version,
+    )
 
 
 def _facts(
-    row: InstanceRow, workflow_name: str, workflow_version: str, settings: Settings
+    row: InstanceRow, settings: Settings, *, workflow_name: str, workflow_version: str
 ) -> kogito.InstanceFacts:
     return kogito.InstanceFacts(
         instance_id=row.id,
