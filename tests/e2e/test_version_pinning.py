@@ -20,7 +20,7 @@ import pytest
 
 from knflow.events import codec, types
 from knflow.events.codec import Event
-from tests.runtime.start_workflow.test_revisions import GO, sleeper, waiter
+from tests.runtime.pinning import GO, sleeper, waiter
 from tests.stack import DevStack
 from tests.waiting import eventually
 

@@ -10,7 +10,7 @@ from flask.testing import FlaskClient
 from knflow.runtime.services import Services
 from tests.functions.conftest import FunctionClient
 from tests.runtime import runs
-from tests.runtime.start_workflow.test_revisions import register, row_of, waiter
+from tests.runtime.pinning import register, row_of, waiter
 
 
 @pytest.fixture

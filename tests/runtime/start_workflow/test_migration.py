@@ -11,7 +11,7 @@ from knflow.runtime.start_workflow import management, revisions
 from knflow.runtime.start_workflow.revisions import MigrationTarget
 from knflow.store import index
 from tests.runtime import runs
-from tests.runtime.start_workflow.test_revisions import (
+from tests.runtime.pinning import (
     checker,
     go,
     register,
