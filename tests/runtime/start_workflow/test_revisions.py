@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from knflow.engine.outcome import InstanceStatus
@@ -199,3 +201,33 @@ def test_content_whose_revision_was_dropped_comes_back_as_that_revision(
 def test_an_unknown_workflow_has_no_revisions(services: Services) -> None:
     with pytest.raises(NotFoundError, match="'nowhere' is not registered"):
         revisions.list_revisions(services, "nowhere")
+
+
+def test_concurrent_registrations_of_different_content_number_revisions_in_turn(
+    services: Services,
+) -> None:
+    marks = [f"mark-{number}" for number in range(6)]
+    with ThreadPoolExecutor(max_workers=len(marks)) as pool:
+        list(pool.map(lambda mark: register(services, waiter(mark)), marks))
+
+    listed = revisions.list_revisions(services, "pinned")
+
+    assert [r.revision for r in listed] == [1, 2, 3, 4, 5, 6]
+    assert len({r.checksum for r in listed}) == 6
+
+
+def test_an_instance_a_release_before_revisions_started_runs_its_versions_content(
+    services: Services,
+) -> None:
+    register(services, waiter("one"))
+    instance_id = runs.start(services, "pinned", {})
+    with services.pool.connection() as conn:  # what the previous release inserts
+        conn.execute(
+            "UPDATE instances SET definition_revision = NULL WHERE id = %s",
+            (instance_id,),
+        )
+    register(services, waiter("two"))
+
+    go(services, instance_id)
+
+    assert runs.finish(services, instance_id).data == {"mark": "two"}
