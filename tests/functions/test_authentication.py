@@ -216,3 +216,22 @@ def test_retrigger_brings_fresh_tokens_to_the_failed_call(
         "ghp_s3cret",
         "ghp_fresh",
     ]
+
+
+def test_migrate_needs_the_migrate_permission_and_revisions_need_read(
+    api: FlaskClient, backstage: Issuer
+) -> None:
+    started = api.post("/waiter", json={}, headers=_greeter(backstage)).get_json()
+    migrated = api.post(
+        f"/management/processes/waiter/instances/{started['id']}/migrate",
+        json={},
+        headers=_greeter(backstage),
+    )
+    listed = api.get(
+        "/management/processes/waiter/revisions", headers=_greeter(backstage)
+    )
+    assert migrated.status_code == 403
+    assert migrated.get_json()["message"] == (
+        "'user:default/ada' lacks permission 'migrate' on workflow 'waiter'"
+    )
+    assert listed.status_code == 200

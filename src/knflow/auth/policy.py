@@ -44,6 +44,8 @@ class Permission(StrEnum):
     """Read definitions and instances (management GETs, the Data Index GraphQL API)."""
     SCHEDULE = "schedule"
     """Create, change or cancel jobs through the Job Service API."""
+    MIGRATE = "migrate"
+    """Move an instance to another revision of its workflow."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -60,7 +60,7 @@ class InstanceFacts:
     workflow_id: str
     """The definition id (`kogitoprocid`, `processId`)."""
     workflow_version: str
-    """The definition version (`kogitoprocversion`, `processVersion`)."""
+    """The version of the revision it runs (`kogitoprocversion`, `processVersion`)."""
     workflow_name: str
     """The definition name (`processName`)."""
     endpoint: str

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from knflow.runtime.services import Services
 from knflow.store import index, index_query
 from knflow.store.db import Connection
+from knflow.store.definitions import definition_version
 from knflow.store.index import DefinitionRow, InstanceRow, NodeRow
 from knflow.store.index_query import FieldTest, Order
 
@@ -104,9 +105,10 @@ class RequestContext:
             for definition_id in wanted:
                 self._definitions[definition_id] = grouped.get(definition_id, [])
         versions = self._definitions[process_id]
-        exact = [d for d in versions if d.version == version]
-        if exact:
-            return exact[0]
+        for wanted_version in (version, definition_version(version)):
+            exact = [d for d in versions if d.version == wanted_version]
+            if exact:
+                return exact[0]
         return max(versions, key=lambda d: d.updated_at, default=None)
 
     def _instances(

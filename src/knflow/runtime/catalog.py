@@ -1,6 +1,7 @@
 """Registered definitions as the runtime reads them: loaded once per process, cached by checksum.
 
-Parsing a definition and compiling its expressions happens once per process, not per step.
+Parsing a definition and compiling its expressions happens once per process, not per step. A
+revision never changes, so an instance's definition is read from the database once per process.
 """
 
 from __future__ import annotations
@@ -37,14 +38,17 @@ class LoadedDefinition:
 
 @dataclass(slots=True)
 class DefinitionCache:
-    """Parsed definitions of this process, keyed by (id, version, checksum)."""
+    """Parsed definitions of this process, keyed by (id, version, checksum, revision)."""
 
-    entries: dict[tuple[str, str, str], LoadedDefinition] = field(default_factory=dict)
+    entries: dict[tuple[str, str, str, int | None], LoadedDefinition] = field(
+        default_factory=dict
+    )
+    revisions: dict[tuple[str, int], LoadedDefinition] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def load(self, stored: StoredDefinition) -> LoadedDefinition:
         """Return the parsed form of `stored`, parsing it once per process."""
-        key = (stored.workflow_id, stored.version, stored.checksum)
+        key = (stored.workflow_id, stored.version, stored.checksum, stored.revision)
         with self.lock:
             found = self.entries.get(key)
         if found is not None:
@@ -52,7 +56,14 @@ class DefinitionCache:
         loaded = _parse(stored)
         with self.lock:
             self.entries[key] = loaded
+            if stored.revision is not None:
+                self.revisions[(stored.workflow_id, stored.revision)] = loaded
         return loaded
+
+    def revision(self, workflow_id: str, revision: int) -> LoadedDefinition | None:
+        """Return a revision this process parsed already (revisions never change)."""
+        with self.lock:
+            return self.revisions.get((workflow_id, revision))
 
 
 def _parse(stored: StoredDefinition) -> LoadedDefinition:
@@ -89,6 +100,25 @@ def load(
     if stored is None or (version is None and stored.status != "AVAILABLE"):
         pinned = f" version '{version}'" if version else ""
         raise NotFoundError(f"workflow '{workflow_id}'{pinned} is not registered")
+    return cache.load(stored)
+
+
+def load_revision(
+    conn: Connection, cache: DefinitionCache, workflow_id: str, revision: int
+) -> LoadedDefinition:
+    """Return one revision of a workflow, reading the database only on its first use here.
+
+    Raises:
+        NotFoundError: no such revision (or its source was dropped).
+    """
+    found = cache.revision(workflow_id, revision)
+    if found is not None:
+        return found
+    stored = stored_definitions.get_revision(conn, workflow_id, revision)
+    if stored is None:
+        raise NotFoundError(
+            f"revision {revision} of workflow '{workflow_id}' does not exist"
+        )
     return cache.load(stored)
 
 

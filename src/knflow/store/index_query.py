@@ -473,9 +473,11 @@ def _related(entity: _Entity, rel: Related, params: dict[str, Any]) -> sql.Compo
             "EXISTS (SELECT 1 FROM index_node_instances AS n"
             " WHERE n.process_instance_id = p.id AND n.enter IS NOT NULL AND {})"
         ).format(inner)
+    # An instance of a later revision shows `<version>+r<n>`; its definition is `<version>`'s.
     return sql.SQL(
         "EXISTS (SELECT 1 FROM index_process_definitions AS d"
-        " WHERE d.id = p.process_id AND (p.version IS NULL OR d.version = p.version)"
+        " WHERE d.id = p.process_id AND (p.version IS NULL OR d.version = p.version"
+        " OR d.version = regexp_replace(p.version, '[+]r[0-9]+$', ''))"
         " AND {})"
     ).format(inner)
 

@@ -85,6 +85,8 @@ class InstanceRow:
     """The input it started with (`$WORKFLOW.input`); written once, never updated."""
     initiator: str | None = None
     """`sub` of the token that started the instance, when one did."""
+    definition_revision: int | None = None
+    """The definition revision it runs; None when a release before revisions started it."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -148,6 +150,29 @@ def update(conn: Connection, row: InstanceRow, *, data_changed: bool = True) -> 
     if not data_changed:
         params["data"] = None
     found = conn.execute(queries("instances")["update_instance"], params).fetchone()
+    if found is None:
+        raise ConflictError(
+            f"instance '{row.id}' changed concurrently (revision {row.revision})"
+        )
+    return int(str(found[0]))
+
+
+def repin(conn: Connection, row: InstanceRow) -> int:
+    """Point the instance at `row`'s version and revision; return the new row revision.
+
+    Raises:
+        ConflictError: the row changed since it was read.
+    """
+    found = conn.execute(
+        queries("instances")["repin_instance"],
+        {
+            "id": row.id,
+            "workflow_version": row.workflow_version,
+            "definition_revision": row.definition_revision,
+            "revision": row.revision,
+            "updated_at": row.updated_at,
+        },
+    ).fetchone()
     if found is None:
         raise ConflictError(
             f"instance '{row.id}' changed concurrently (revision {row.revision})"

@@ -11,21 +11,24 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from knflow.errors import InputError
+from knflow.errors import InputError, NotFoundError
 from knflow.events import codec, kogito, types
 from knflow.events.codec import Event
 from knflow.events.kogito_ingest import parse_event
+from knflow.runtime import catalog
 from knflow.runtime.data_index.ingest import apply_changes
 from knflow.runtime.instances import job_status, process_events
 from knflow.runtime.services import Services
 from knflow.store import db, index, instances, jobs
+from knflow.store import definitions as stored_definitions
 from knflow.store.db import Connection
 from knflow.store.index import RuntimeDefinition
+from knflow.store.instances import InstanceRow
 from knflow.workflow.model import Definition
 from knflow.workflow.parsing import parse_definition
 
@@ -117,12 +120,14 @@ def _apply_instances(
 ) -> int:
     applied = 0
     after = ""
+    labels = stored_definitions.revision_labels(conn)
     while page := instances.page(conn, after=after, limit=PAGE):
         for row in page:
-            definition = definitions.get((row.workflow_id, row.workflow_version))
+            definition = _definition_run(conn, row, definitions, services)
             snapshot = process_events.snapshot(
                 row,
                 workflow_name=definition.name if definition else row.workflow_id,
+                workflow_version=_shown_version(row, labels),
                 failed_node_id=_node_id(definition, row.error_state),
                 settings=services.settings,
             )
@@ -130,6 +135,27 @@ def _apply_instances(
         applied += len(page)
         after = page[-1].id
     return applied
+
+
+def _definition_run(
+    conn: Connection, row: InstanceRow, definitions: Definitions, services: Services
+) -> Definition | None:
+    """The definition of the revision an instance runs; its version's once that was dropped."""
+    if row.definition_revision is not None:
+        try:
+            return catalog.load_revision(
+                conn, services.definitions, row.workflow_id, row.definition_revision
+            ).definition
+        except NotFoundError:
+            pass
+    return definitions.get((row.workflow_id, row.workflow_version))
+
+
+def _shown_version(row: InstanceRow, labels: Mapping[tuple[str, int], str]) -> str:
+    """The version the instance's revision shows (`1.0+r2`), as its live events said."""
+    if row.definition_revision is None:
+        return row.workflow_version
+    return labels.get((row.workflow_id, row.definition_revision), row.workflow_version)
 
 
 def _node_id(definition: Definition | None, state_name: str | None) -> str | None:

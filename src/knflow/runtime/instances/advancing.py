@@ -82,9 +82,17 @@ def deliver(
 
 
 def load_definition(work: UnitOfWork, row: InstanceRow) -> LoadedDefinition:
-    """Return the definition `row` runs (its pinned version)."""
-    return catalog.load(
-        work.conn, work.services.definitions, row.workflow_id, row.workflow_version
+    """Return the definition `row` runs: the revision it started on (or was migrated to).
+
+    An instance a release before revisions started has none; it runs its version's current
+    content, as it always did.
+    """
+    if row.definition_revision is None:
+        return catalog.load(
+            work.conn, work.services.definitions, row.workflow_id, row.workflow_version
+        )
+    return catalog.load_revision(
+        work.conn, work.services.definitions, row.workflow_id, row.definition_revision
     )
 
 

@@ -56,7 +56,7 @@ class NewInstance:
     data: Json
     """The workflow input (`workflowdata`); None is an empty object."""
     version: str | None = None
-    """Pinned version; the latest available when None."""
+    """The version to start (its current revision); the latest available when None."""
     variables: Mapping[str, Json] = dataclasses.field(default_factory=dict)
     """Other top-level keys of a start request (`initiatorEntity`, `targetEntity`, ...)."""
     headers: Mapping[str, str] = dataclasses.field(default_factory=dict)
@@ -192,4 +192,5 @@ def _new_row(
         terminate_with_parent=bool(parent and parent.terminate_with_parent),
         input=data,
         initiator=new.initiator,
+        definition_revision=loaded.stored.revision,
     )

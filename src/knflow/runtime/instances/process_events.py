@@ -93,6 +93,7 @@ def snapshot(
     row: InstanceRow,
     *,
     workflow_name: str,
+    workflow_version: str,
     failed_node_id: str | None,
     settings: Settings,
 ) -> list[Event]:
@@ -102,9 +103,11 @@ def snapshot(
     the state, variables, dates and error are whole however much history was purged; the
     node history is what those kept rows hold. Dated by the row's own times, they never
     move the projection backwards. `failed_node_id` is the Data Index node id of the
-    state an ERROR instance failed in.
+    state an ERROR instance failed in; `workflow_version` the version its revision shows.
     """
-    facts = _facts(row, workflow_name, settings)
+    facts = _facts(
+        row, settings, workflow_name=workflow_name, workflow_version=workflow_version
+    )
     seq = (f"snapshot.{number}" for number in itertools.count())
     started = dataclasses.replace(facts, status=InstanceStatus.ACTIVE)
     events = [
@@ -142,16 +145,21 @@ def instance_facts(
     loaded: LoadedDefinition, row: InstanceRow, settings: Settings
 ) -> kogito.InstanceFacts:
     """Return what the process events say about the instance."""
-    return _facts(row, loaded.definition.name, settings)
+    return _facts(
+        row,
+        settings,
+        workflow_name=loaded.definition.name,
+        workflow_version=loaded.stored.shown_version,
+    )
 
 
 def _facts(
-    row: InstanceRow, workflow_name: str, settings: Settings
+    row: InstanceRow, settings: Settings, *, workflow_name: str, workflow_version: str
 ) -> kogito.InstanceFacts:
     return kogito.InstanceFacts(
         instance_id=row.id,
         workflow_id=row.workflow_id,
-        workflow_version=row.workflow_version,
+        workflow_version=workflow_version,
         workflow_name=workflow_name,
         endpoint=catalog.endpoint(settings, row.workflow_id),
         status=row.status,

@@ -1,7 +1,8 @@
 """Registering workflow definitions and loading them for execution.
 
-A definition is stored once per (id, version) with everything it needs (text, inlined parts,
-OpenAPI documents, resolved schemas), so no function ever reads workflow files. Registration
+A definition is stored with everything it needs (text, inlined parts, OpenAPI documents,
+resolved schemas), so no function ever reads workflow files: each new content as an immutable
+revision that instances pin, and per (id, version) the revision new starts get. Registration
 announces the definition to the Data Index with a `ProcessDefinitionEvent` in the same
 transaction. Loaded definitions are cached per process by checksum: no step re-parses a
 definition or recompiles its expressions.
@@ -63,7 +64,9 @@ def register_source(
 
     Every registration that changes what is served (new content, a withdrawn workflow
     back, an earlier version again) queues a new `ProcessDefinitionEvent`; returns False,
-    queuing nothing, when the definition already was the one served. The caller owns the
+    queuing nothing, when the definition already was the one served. New content becomes a new
+    revision (the same content is always the same revision); instances keep the revision they
+    started on, and revisions nothing needs any more are dropped. The caller owns the
     transaction.
 
     Raises:
@@ -86,6 +89,10 @@ def register_source(
         status="AVAILABLE",
         registered_at=now,
     )
+    stored = stored_definitions.add_revision(conn, stored)
+    stored_definitions.drop_unused_revisions(
+        conn, stored.workflow_id, keep=stored.checksum, now=now
+    )
     if not stored_definitions.upsert(conn, stored):
         return False
     schedules.schedule_starts(conn, definition, now)
@@ -97,7 +104,11 @@ def register_source(
     )
     logger.info(
         "definition registered",
-        extra={"workflow_id": definition.workflow_id, "version": definition.version},
+        extra={
+            "workflow_id": definition.workflow_id,
+            "version": definition.version,
+            "revision": stored.revision,
+        },
     )
     return True
 

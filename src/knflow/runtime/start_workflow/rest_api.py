@@ -22,7 +22,13 @@ from knflow.events import codec, types
 from knflow.runtime import catalog
 from knflow.runtime.instances import publishing, tokens
 from knflow.runtime.services import Services
-from knflow.runtime.start_workflow import management, registration, reruns, starting
+from knflow.runtime.start_workflow import (
+    management,
+    registration,
+    reruns,
+    revision_api,
+    starting,
+)
 from knflow.runtime.web import Request, Response, Route
 from knflow.store import db, instances
 from knflow.store import definitions as stored_definitions
@@ -256,6 +262,7 @@ def start_instance(services: Services, request: Request) -> Response:
             tokens=tokens.forwarded(request.headers),
             initiator=initiator,
             business_key=request.query.get("businessKey"),
+            version=request.query.get("version"),
         ),
     )
     view = starting.await_settled(services, row.id, services.settings.sync_budget)
@@ -461,6 +468,18 @@ ROUTES: Final = (
         "/nodeInstances/{node_instance_id}",
         cancel_node,
         Permission.ABORT,
+    ),
+    Route(
+        "GET",
+        "/management/processes/{workflow_id}/revisions",
+        revision_api.list_revisions,
+        Permission.READ,
+    ),
+    Route(
+        "POST",
+        "/management/processes/{workflow_id}/instances/{instance_id}/migrate",
+        revision_api.migrate_instance,
+        Permission.MIGRATE,
     ),
     Route(
         "GET",

@@ -3,12 +3,12 @@ INSERT INTO instances (id, workflow_id, workflow_version, status, revision, data
                        waiting, headers, business_key, parent_instance_id, parent_thread_id, parent_key,
                        root_instance_id, root_workflow_id, error_state, error_node, error_message,
                        started_at, updated_at, ended_at, correlation, terminate_with_parent, input,
-                       initiator)
+                       initiator, definition_revision)
 VALUES (%(id)s, %(workflow_id)s, %(workflow_version)s, %(status)s, %(revision)s, %(data)s, %(variables)s,
         %(execution)s, %(waiting)s, %(headers)s, %(business_key)s, %(parent_instance_id)s,
         %(parent_thread_id)s, %(parent_key)s, %(root_instance_id)s, %(root_workflow_id)s, %(error_state)s,
         %(error_node)s, %(error_message)s, %(started_at)s, %(updated_at)s, %(ended_at)s, %(correlation)s,
-        %(terminate_with_parent)s, %(input)s, %(initiator)s)
+        %(terminate_with_parent)s, %(input)s, %(initiator)s, %(definition_revision)s)
 ON CONFLICT DO NOTHING
 RETURNING id
 
@@ -18,7 +18,7 @@ RETURNING id
 SELECT id, workflow_id, workflow_version, status, revision, data, variables, execution, waiting, headers,
        business_key, parent_instance_id, parent_thread_id, parent_key, root_instance_id, root_workflow_id,
        error_state, error_node, error_message, started_at, updated_at, ended_at, correlation,
-       terminate_with_parent, input, initiator
+       terminate_with_parent, input, initiator, definition_revision
   FROM instances
  WHERE id = %(id)s
    FOR UPDATE
@@ -27,7 +27,7 @@ SELECT id, workflow_id, workflow_version, status, revision, data, variables, exe
 SELECT id, workflow_id, workflow_version, status, revision, data, variables, execution, waiting, headers,
        business_key, parent_instance_id, parent_thread_id, parent_key, root_instance_id, root_workflow_id,
        error_state, error_node, error_message, started_at, updated_at, ended_at, correlation,
-       terminate_with_parent, input, initiator
+       terminate_with_parent, input, initiator, definition_revision
   FROM instances
  WHERE id = %(id)s
 
@@ -80,7 +80,7 @@ SELECT status, waiting, data, error_state, error_message
 SELECT id, workflow_id, workflow_version, status, revision, data, variables, execution, waiting, headers,
        business_key, parent_instance_id, parent_thread_id, parent_key, root_instance_id, root_workflow_id,
        error_state, error_node, error_message, started_at, updated_at, ended_at, correlation,
-       terminate_with_parent, input, initiator
+       terminate_with_parent, input, initiator, definition_revision
   FROM instances
  WHERE id > %(after)s
  ORDER BY id
@@ -107,3 +107,15 @@ SELECT pg_try_advisory_lock(%(class)s, hashtext(%(workflow_id)s))
 
 -- name: unlock_bulk_retrigger
 SELECT pg_advisory_unlock(%(class)s, hashtext(%(workflow_id)s))
+
+-- name: repin_instance
+-- Move an instance to another revision (an operator's migration); optimistic on revision like
+-- every update, under the caller's row lock.
+UPDATE instances
+   SET workflow_version = %(workflow_version)s,
+       definition_revision = %(definition_revision)s,
+       revision = revision + 1,
+       updated_at = %(updated_at)s
+ WHERE id = %(id)s
+   AND revision = %(revision)s
+RETURNING revision

@@ -72,13 +72,17 @@ SELECT event_id, channel, event_type, instance_id, workflow_id, body, status,
 
 -- name: find_ended_instance
 -- What a lifecycle notice needs from the runtime's tables (migration 0001): the initiator,
--- the error, and the definition's metadata and annotations.
-SELECT i.id, i.workflow_id, d.name, i.variables->'initiatorEntity', i.error_message,
-       d.source->'document'->'metadata', d.source->'document'->'annotations'
+-- the error, and the metadata and annotations of the revision it ran (else its version's).
+SELECT i.id, i.workflow_id, COALESCE(r.name, d.name), i.variables->'initiatorEntity', i.error_message,
+       COALESCE(r.source, d.source)->'document'->'metadata',
+       COALESCE(r.source, d.source)->'document'->'annotations'
   FROM instances AS i
   LEFT JOIN definitions AS d
     ON d.workflow_id = i.workflow_id
    AND d.version = i.workflow_version
+  LEFT JOIN definition_revisions AS r
+    ON r.workflow_id = i.workflow_id
+   AND r.revision = i.definition_revision
  WHERE i.id = %(instance_id)s
 
 -- name: expire_deliveries
