@@ -15,7 +15,7 @@ from knflow.events import codec
 from knflow.runtime import catalog
 from knflow.runtime.services import Services
 from knflow.store import db, index
-from knflow.store.index import DefinitionRow
+from knflow.store.index import IndexedDefinition
 from tests.peers import HttpPeer, Reply
 from tests.runtime import runs
 
@@ -140,7 +140,7 @@ def _deploy(folder: Path, database_url: str) -> None:
     assert main([*DEPLOY, str(folder), "--database-url", database_url]) == 0
 
 
-def _indexed(services: Services, workflow_id: str, version: str) -> DefinitionRow:
+def _indexed(services: Services, workflow_id: str, version: str) -> IndexedDefinition:
     runs.index_outbox(services)
     with db.transaction(services.pool) as conn:
         found = index.get_definition(conn, workflow_id, version)

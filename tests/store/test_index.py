@@ -11,7 +11,12 @@ from psycopg_pool import ConnectionPool
 from knflow.errors import InputError
 from knflow.store import db, index, index_query
 from knflow.store.db import Connection
-from knflow.store.index import DefinitionRow, InstanceRow, JobRow, NodeRow
+from knflow.store.index import (
+    IndexedDefinition,
+    IndexedInstance,
+    IndexedJob,
+    IndexedNode,
+)
 from knflow.store.index_query import AllOf, FieldTest, JsonTest, NotOf, Order, Related
 
 T0 = datetime(2024, 5, 1, tzinfo=UTC)
@@ -23,7 +28,7 @@ def conn(pool: ConnectionPool) -> Iterator[Connection]:
         for n in range(3):
             index.save_instance(
                 connection,
-                InstanceRow(
+                IndexedInstance(
                     id=f"i-{n}",
                     process_id="greet" if n < 2 else "other",
                     state=n,
@@ -37,11 +42,11 @@ def conn(pool: ConnectionPool) -> Iterator[Connection]:
             )
             index.save_node(
                 connection,
-                NodeRow(
+                IndexedNode(
                     process_instance_id=f"i-{n}", id=f"n-{n}", name=f"S{n}", enter=T0
                 ),
             )
-        index.save_node(connection, NodeRow(process_instance_id="i-0", id="hidden"))
+        index.save_node(connection, IndexedNode(process_instance_id="i-0", id="hidden"))
         yield connection
 
 
@@ -75,9 +80,10 @@ def test_lookup_by_ids(conn: Connection) -> None:
 
 def test_definitions_and_jobs_round_trip(conn: Connection) -> None:
     index.save_definition(
-        conn, DefinitionRow(id="greet", version="1", metadata={"a": 1}, updated_at=T0)
+        conn,
+        IndexedDefinition(id="greet", version="1", metadata={"a": 1}, updated_at=T0),
     )
-    index.save_job(conn, JobRow(id="j", status="SCHEDULED", priority=3))
+    index.save_job(conn, IndexedJob(id="j", status="SCHEDULED", priority=3))
 
     assert index.get_definition(conn, "greet", "1").metadata == {"a": 1}  # type: ignore[union-attr]
     assert [d.version for d in index.definitions_by_ids(conn, ["greet"])] == ["1"]

@@ -15,7 +15,7 @@ from knflow.runtime.services import Services
 from knflow.store import index, index_query
 from knflow.store.db import Connection
 from knflow.store.definitions import definition_version
-from knflow.store.index import DefinitionRow, InstanceRow, NodeRow
+from knflow.store.index import IndexedDefinition, IndexedInstance, IndexedNode
 from knflow.store.index_query import FieldTest, Order
 
 Columns = tuple[str, ...]
@@ -31,26 +31,30 @@ class RequestContext:
     """The request's connection, inside one read transaction."""
     credentials: Mapping[str, str] = field(default_factory=dict)
     """The caller's `Authorization`/`X-Authorization-Backstage`, passed on by mutations."""
-    seen: dict[str, InstanceRow] = field(default_factory=dict)
+    seen: dict[str, IndexedInstance] = field(default_factory=dict)
     """Every instance the request has produced so far, by id."""
     columns: dict[tuple[str, ...], Columns] = field(default_factory=dict)
     """The columns each field of the query reads, by response path without indexes."""
-    _nodes: dict[str, list[NodeRow]] = field(default_factory=dict)
-    _parents: dict[Columns, dict[str, InstanceRow | None]] = field(default_factory=dict)
-    _children: dict[Columns, dict[str, list[InstanceRow]]] = field(default_factory=dict)
-    _definitions: dict[str, list[DefinitionRow]] = field(default_factory=dict)
+    _nodes: dict[str, list[IndexedNode]] = field(default_factory=dict)
+    _parents: dict[Columns, dict[str, IndexedInstance | None]] = field(
+        default_factory=dict
+    )
+    _children: dict[Columns, dict[str, list[IndexedInstance]]] = field(
+        default_factory=dict
+    )
+    _definitions: dict[str, list[IndexedDefinition]] = field(default_factory=dict)
 
-    def register(self, rows: list[InstanceRow]) -> list[InstanceRow]:
+    def register(self, rows: list[IndexedInstance]) -> list[IndexedInstance]:
         """Remember `rows` so later lookups batch over them; return them."""
         for row in rows:
             self.seen.setdefault(row.id, row)
         return rows
 
-    def nodes(self, instance_id: str) -> list[NodeRow]:
+    def nodes(self, instance_id: str) -> list[IndexedNode]:
         """Return the entered nodes of an instance, ordered by enter."""
         if instance_id not in self._nodes:
             wanted = [i for i in self.seen if i not in self._nodes] or [instance_id]
-            grouped: dict[str, list[NodeRow]] = defaultdict(list)
+            grouped: dict[str, list[IndexedNode]] = defaultdict(list)
             for node in index.nodes_of(self.conn, wanted):
                 grouped[node.process_instance_id].append(node)
             for instance in wanted:
@@ -58,7 +62,7 @@ class RequestContext:
             self._nodes.setdefault(instance_id, [])
         return self._nodes[instance_id]
 
-    def parent(self, row: InstanceRow, columns: Columns) -> InstanceRow | None:
+    def parent(self, row: IndexedInstance, columns: Columns) -> IndexedInstance | None:
         """Return the parent instance of `row`, if indexed, read with `columns`."""
         parent_id = row.parent_process_instance_id
         if parent_id is None:
@@ -77,12 +81,12 @@ class RequestContext:
             self.register(list(found.values()))
         return parents[parent_id]
 
-    def children(self, instance_id: str, columns: Columns) -> list[InstanceRow]:
+    def children(self, instance_id: str, columns: Columns) -> list[IndexedInstance]:
         """Return the instances started by `instance_id`, by start, read with `columns`."""
         children = self._children.setdefault(columns, {})
         if instance_id not in children:
             wanted = [i for i in self.seen if i not in children] or [instance_id]
-            grouped: dict[str, list[InstanceRow]] = defaultdict(list)
+            grouped: dict[str, list[IndexedInstance]] = defaultdict(list)
             with_parent = (*columns, "parent_process_instance_id")
             for child in self._instances(
                 "parentProcessInstanceId", wanted, tuple(dict.fromkeys(with_parent))
@@ -94,12 +98,14 @@ class RequestContext:
             self.register([c for cs in grouped.values() for c in cs])
         return children[instance_id]
 
-    def definition(self, process_id: str, version: str | None) -> DefinitionRow | None:
+    def definition(
+        self, process_id: str, version: str | None
+    ) -> IndexedDefinition | None:
         """Return the definition an instance ran (its version, else the newest)."""
         if process_id not in self._definitions:
             wanted = {r.process_id for r in self.seen.values()} | {process_id}
             wanted -= set(self._definitions)
-            grouped: dict[str, list[DefinitionRow]] = defaultdict(list)
+            grouped: dict[str, list[IndexedDefinition]] = defaultdict(list)
             for row in index.definitions_by_ids(self.conn, sorted(wanted)):
                 grouped[row.id].append(row)
             for definition_id in wanted:
@@ -113,7 +119,7 @@ class RequestContext:
 
     def _instances(
         self, field_name: str, values: list[str], columns: Columns
-    ) -> list[InstanceRow]:
+    ) -> list[IndexedInstance]:
         return index_query.select_instances(
             self.conn,
             FieldTest(field_name, "in", values),

@@ -41,7 +41,7 @@ from knflow.graphql.inputs import (
 from knflow.graphql.types import Job, ProcessDefinition, ProcessInstance
 from knflow.outbound import management
 from knflow.store import db, index, index_query
-from knflow.store.index import InstanceRow
+from knflow.store.index import IndexedInstance
 
 logger = logging.getLogger(__name__)
 
@@ -319,7 +319,7 @@ def _validation_cache() -> ValidationCache:
     return ValidationCache(maxsize=CACHED_DOCUMENTS)
 
 
-def _instance(info: Ctx, instance_id: str | None) -> InstanceRow:
+def _instance(info: Ctx, instance_id: str | None) -> IndexedInstance:
     _check_id(instance_id)
     rows = index.instances_by_ids(info.context.conn, [instance_id or ""])
     if not rows:

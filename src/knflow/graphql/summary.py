@@ -13,13 +13,15 @@ from datetime import UTC, datetime
 from typing import Final
 
 from knflow.events.kogito import INSTANCE_STATES
-from knflow.store.index import InstanceRow, NodeRow
+from knflow.store.index import IndexedInstance, IndexedNode
 
 ACTIVE: Final = INSTANCE_STATES.index("ACTIVE")
 COMPLETED: Final = INSTANCE_STATES.index("COMPLETED")
 
 
-def execution_summary(row: InstanceRow, nodes: Sequence[NodeRow]) -> Iterator[str]:
+def execution_summary(
+    row: IndexedInstance, nodes: Sequence[IndexedNode]
+) -> Iterator[str]:
     """Yield the summary lines of an instance."""
     ordered = sorted(
         (n for n in nodes if n.enter is not None),

@@ -23,7 +23,12 @@ from knflow.graphql.inputs import (
     ProcessInstanceState,
 )
 from knflow.graphql.summary import execution_summary
-from knflow.store.index import DefinitionRow, InstanceRow, JobRow, NodeRow
+from knflow.store.index import (
+    IndexedDefinition,
+    IndexedInstance,
+    IndexedJob,
+    IndexedNode,
+)
 
 Ctx = Info[RequestContext, None]
 
@@ -87,7 +92,7 @@ class NodeInstance:
     outputArgs: JSON | None
 
     @classmethod
-    def of(cls, row: NodeRow) -> NodeInstance:
+    def of(cls, row: IndexedNode) -> NodeInstance:
         """Build the node instance of a projection row."""
         return cls(
             id=row.id,
@@ -108,7 +113,7 @@ class NodeInstance:
 
 @strawberry.type
 class ProcessDefinition:
-    row: strawberry.Private[DefinitionRow]
+    row: strawberry.Private[IndexedDefinition]
 
     @strawberry.field
     def id(self) -> str:
@@ -165,7 +170,7 @@ class ProcessDefinition:
 
 @strawberry.type
 class ProcessInstance:
-    row: strawberry.Private[InstanceRow]
+    row: strawberry.Private[IndexedInstance]
     # Plain attributes, set once from the row (see NodeInstance); only the fields that
     # load related rows have resolvers.
     id: str
@@ -197,7 +202,7 @@ class ProcessInstance:
     cloudEventSource: str | None
 
     @classmethod
-    def of(cls, row: InstanceRow) -> ProcessInstance:
+    def of(cls, row: IndexedInstance) -> ProcessInstance:
         """Build the instance of a projection row (read with any subset of columns)."""
         return cls(
             row=row,
@@ -266,7 +271,7 @@ class ProcessInstance:
         return list(execution_summary(self.row, info.context.nodes(self.row.id)))
 
 
-def _error_of(row: InstanceRow) -> ProcessInstanceError | None:
+def _error_of(row: IndexedInstance) -> ProcessInstanceError | None:
     if not row.has_error:
         return None
     return ProcessInstanceError(
@@ -278,7 +283,7 @@ def _error_of(row: InstanceRow) -> ProcessInstanceError | None:
 
 @strawberry.type
 class Job:
-    row: strawberry.Private[JobRow]
+    row: strawberry.Private[IndexedJob]
 
     @strawberry.field
     def id(self) -> str:

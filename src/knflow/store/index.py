@@ -40,7 +40,7 @@ _JSON_COLUMNS: Final = frozenset(
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class DefinitionRow:
+class IndexedDefinition:
     """One ProcessDefinition, keyed by (id, version)."""
 
     id: str
@@ -74,7 +74,7 @@ class DefinitionRow:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class InstanceRow:
+class IndexedInstance:
     """One ProcessInstance with the bookkeeping that makes merging order-independent."""
 
     id: str
@@ -151,7 +151,7 @@ class InstanceRow:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class NodeRow:
+class IndexedNode:
     """One NodeInstance of a process instance."""
 
     process_instance_id: str
@@ -187,7 +187,7 @@ class NodeRow:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class JobRow:
+class IndexedJob:
     """One Job as last reported by the Jobs Service."""
 
     id: str
@@ -267,86 +267,86 @@ def lock_job(conn: Connection, job_id: str) -> None:
     _lock(conn, LOCK_CLASS_JOB, job_id)
 
 
-def get_instance(conn: Connection, instance_id: str) -> InstanceRow | None:
+def get_instance(conn: Connection, instance_id: str) -> IndexedInstance | None:
     """Return the instance row, or None."""
-    with conn.cursor(row_factory=class_row(InstanceRow)) as cur:
+    with conn.cursor(row_factory=class_row(IndexedInstance)) as cur:
         cur.execute(_q("get_instance"), {"id": instance_id})
         return cur.fetchone()
 
 
-def save_instance(conn: Connection, row: InstanceRow) -> None:
+def save_instance(conn: Connection, row: IndexedInstance) -> None:
     """Insert or replace the instance row."""
     conn.execute(_q("save_instance"), _params(row))
 
 
-def get_node(conn: Connection, instance_id: str, node_id: str) -> NodeRow | None:
+def get_node(conn: Connection, instance_id: str, node_id: str) -> IndexedNode | None:
     """Return one node instance row, or None."""
-    with conn.cursor(row_factory=class_row(NodeRow)) as cur:
+    with conn.cursor(row_factory=class_row(IndexedNode)) as cur:
         cur.execute(_q("get_node"), {"process_instance_id": instance_id, "id": node_id})
         return cur.fetchone()
 
 
-def save_node(conn: Connection, row: NodeRow) -> None:
+def save_node(conn: Connection, row: IndexedNode) -> None:
     """Insert or replace one node instance row."""
     conn.execute(_q("save_node"), _params(row))
 
 
-def save_nodes(conn: Connection, rows: Sequence[NodeRow]) -> None:
+def save_nodes(conn: Connection, rows: Sequence[IndexedNode]) -> None:
     """Insert or replace several node instance rows in one round trip."""
     with conn.cursor() as cur:
         cur.executemany(_q("save_node"), [_params(row) for row in rows])
 
 
-def instance_nodes(conn: Connection, instance_id: str) -> list[NodeRow]:
+def instance_nodes(conn: Connection, instance_id: str) -> list[IndexedNode]:
     """Return every node row of one instance (those known only from an error too)."""
-    with conn.cursor(row_factory=class_row(NodeRow)) as cur:
+    with conn.cursor(row_factory=class_row(IndexedNode)) as cur:
         cur.execute(_q("instance_nodes"), {"id": instance_id})
         return cur.fetchall()
 
 
 def get_definition(
     conn: Connection, definition_id: str, version: str
-) -> DefinitionRow | None:
+) -> IndexedDefinition | None:
     """Return the definition row, or None."""
-    with conn.cursor(row_factory=class_row(DefinitionRow)) as cur:
+    with conn.cursor(row_factory=class_row(IndexedDefinition)) as cur:
         cur.execute(_q("get_definition"), {"id": definition_id, "version": version})
         return cur.fetchone()
 
 
-def save_definition(conn: Connection, row: DefinitionRow) -> None:
+def save_definition(conn: Connection, row: IndexedDefinition) -> None:
     """Insert or replace the definition row."""
     conn.execute(_q("save_definition"), _params(row))
 
 
-def get_job(conn: Connection, job_id: str) -> JobRow | None:
+def get_job(conn: Connection, job_id: str) -> IndexedJob | None:
     """Return the job row, or None."""
-    with conn.cursor(row_factory=class_row(JobRow)) as cur:
+    with conn.cursor(row_factory=class_row(IndexedJob)) as cur:
         cur.execute(_q("get_job"), {"id": job_id})
         return cur.fetchone()
 
 
-def save_job(conn: Connection, row: JobRow) -> None:
+def save_job(conn: Connection, row: IndexedJob) -> None:
     """Insert or replace the job row."""
     conn.execute(_q("save_job"), _params(row))
 
 
-def nodes_of(conn: Connection, instance_ids: Sequence[str]) -> list[NodeRow]:
+def nodes_of(conn: Connection, instance_ids: Sequence[str]) -> list[IndexedNode]:
     """Return the entered nodes of the instances, ordered by instance and enter."""
-    with conn.cursor(row_factory=class_row(NodeRow)) as cur:
+    with conn.cursor(row_factory=class_row(IndexedNode)) as cur:
         cur.execute(_q("nodes_of"), {"ids": list(instance_ids)})
         return cur.fetchall()
 
 
-def instances_by_ids(conn: Connection, ids: Sequence[str]) -> list[InstanceRow]:
+def instances_by_ids(conn: Connection, ids: Sequence[str]) -> list[IndexedInstance]:
     """Return the instances with these ids (any order)."""
-    with conn.cursor(row_factory=class_row(InstanceRow)) as cur:
+    with conn.cursor(row_factory=class_row(IndexedInstance)) as cur:
         cur.execute(_q("instances_by_ids"), {"ids": list(ids)})
         return cur.fetchall()
 
 
-def definitions_by_ids(conn: Connection, ids: Sequence[str]) -> list[DefinitionRow]:
+def definitions_by_ids(conn: Connection, ids: Sequence[str]) -> list[IndexedDefinition]:
     """Return every version of the definitions with these ids."""
-    with conn.cursor(row_factory=class_row(DefinitionRow)) as cur:
+    with conn.cursor(row_factory=class_row(IndexedDefinition)) as cur:
         cur.execute(_q("definitions_by_ids"), {"ids": list(ids)})
         return cur.fetchall()
 

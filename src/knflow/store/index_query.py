@@ -22,7 +22,7 @@ from knflow import json_limits
 from knflow.errors import InputError
 from knflow.json_limits import JsonLimits
 from knflow.store.db import Connection
-from knflow.store.index import DefinitionRow, InstanceRow, JobRow
+from knflow.store.index import IndexedDefinition, IndexedInstance, IndexedJob
 
 
 class Kind(StrEnum):
@@ -182,19 +182,19 @@ _JOB_FIELDS: Final = {
 INSTANCES: Final = _Entity(
     "index_process_instances",
     "p",
-    tuple(f.name for f in fields(InstanceRow)),
+    tuple(f.name for f in fields(IndexedInstance)),
     _INSTANCE_FIELDS,
     {"nodes": "nodes", "definition": "definitions", "milestones": "milestones"},
 )
 DEFINITIONS: Final = _Entity(
     "index_process_definitions",
     "d",
-    tuple(f.name for f in fields(DefinitionRow)),
+    tuple(f.name for f in fields(IndexedDefinition)),
     _DEFINITION_FIELDS,
     {},
 )
 JOBS: Final = _Entity(
-    "index_jobs", "j", tuple(f.name for f in fields(JobRow)), _JOB_FIELDS, {}
+    "index_jobs", "j", tuple(f.name for f in fields(IndexedJob)), _JOB_FIELDS, {}
 )
 NODES: Final = _Entity("index_node_instances", "n", (), _NODE_FIELDS, {})
 
@@ -217,7 +217,7 @@ def select_instances(
     limit: int | None,
     offset: int,
     columns: Sequence[str] | None = None,
-) -> list[InstanceRow]:
+) -> list[IndexedInstance]:
     """Return the instances matching `where`, ordered and paged (ties by id).
 
     `columns` names the columns to read (the others keep their defaults in the rows);
@@ -227,7 +227,7 @@ def select_instances(
         InputError: a field or operator the entity does not have.
     """
     entity = INSTANCES if columns is None else _with_columns(INSTANCES, columns)
-    return _select(conn, entity, InstanceRow, where, order, limit, offset)
+    return _select(conn, entity, IndexedInstance, where, order, limit, offset)
 
 
 def select_definitions(
@@ -237,13 +237,13 @@ def select_definitions(
     *,
     limit: int | None,
     offset: int,
-) -> list[DefinitionRow]:
+) -> list[IndexedDefinition]:
     """Return the definitions matching `where`, ordered and paged (ties by id, version).
 
     Raises:
         InputError: a field or operator the entity does not have.
     """
-    return _select(conn, DEFINITIONS, DefinitionRow, where, order, limit, offset)
+    return _select(conn, DEFINITIONS, IndexedDefinition, where, order, limit, offset)
 
 
 def select_jobs(
@@ -253,13 +253,13 @@ def select_jobs(
     *,
     limit: int | None,
     offset: int,
-) -> list[JobRow]:
+) -> list[IndexedJob]:
     """Return the jobs matching `where`, ordered and paged (ties by id).
 
     Raises:
         InputError: a field or operator the entity does not have.
     """
-    return _select(conn, JOBS, JobRow, where, order, limit, offset)
+    return _select(conn, JOBS, IndexedJob, where, order, limit, offset)
 
 
 def count(conn: Connection, entity: str, where: Condition | None) -> int:

@@ -138,7 +138,7 @@ def test_an_error_sets_error_state_and_marks_the_failed_node(
     ingest_all(services, sample_runs.failed_run("i-1"))
 
     seen = snapshot(services, "i-1")
-    row = index.InstanceRow(**seen["instance"])
+    row = index.IndexedInstance(**seen["instance"])
 
     assert row.state == 5
     assert row.has_error
@@ -152,7 +152,7 @@ def test_an_error_sets_error_state_and_marks_the_failed_node(
 def test_a_retrigger_clears_the_error_and_the_run_completes(services: Services) -> None:
     ingest_all(services, sample_runs.retriggered_run("i-1"))
 
-    row = index.InstanceRow(**snapshot(services, "i-1")["instance"])
+    row = index.IndexedInstance(**snapshot(services, "i-1")["instance"])
 
     assert row.state == 2
     assert not row.has_error

@@ -12,7 +12,7 @@ from knflow.errors import ConflictError, NotFoundError
 from knflow.runtime.services import Services
 from knflow.runtime.start_workflow import management, registration
 from knflow.store import db, index, instances
-from knflow.store.index import NodeRow
+from knflow.store.index import IndexedNode
 from knflow.store.instances import InstanceRow
 from tests.conftest import TEST_DATA
 from tests.peers import HttpPeer, Reply
@@ -33,7 +33,7 @@ def managed(services: Services, http_peer: HttpPeer, tmp_path: Path) -> Services
     return with_peer
 
 
-def indexed_nodes(services: Services, instance_id: str) -> list[NodeRow]:
+def indexed_nodes(services: Services, instance_id: str) -> list[IndexedNode]:
     """Feed every queued event to the Data Index and return the instance's nodes."""
     runs.index_outbox(services)
     with db.transaction(services.pool) as conn:

@@ -31,8 +31,7 @@ from knflow.runtime.data_index import merge
 from knflow.runtime.services import Services
 from knflow.store import db, index
 from knflow.store.db import Connection
-from knflow.store.index import InstanceRow as IndexedInstance
-from knflow.store.index import NodeRow
+from knflow.store.index import IndexedInstance, IndexedNode
 
 logger = logging.getLogger(__name__)
 
@@ -117,9 +116,9 @@ class _Batch:
 
     conn: Connection
     instances: dict[str, IndexedInstance | None] = field(default_factory=dict)
-    nodes: dict[str, dict[str, NodeRow]] = field(default_factory=dict)
+    nodes: dict[str, dict[str, IndexedNode]] = field(default_factory=dict)
     changed_instances: set[str] = field(default_factory=set)
-    changed_nodes: dict[tuple[str, str], NodeRow] = field(default_factory=dict)
+    changed_nodes: dict[tuple[str, str], IndexedNode] = field(default_factory=dict)
 
     def apply(self, change: InstanceChange) -> None:
         """Merge one change into the rows in memory."""
@@ -153,14 +152,14 @@ class _Batch:
             self.instances[instance_id] = index.get_instance(self.conn, instance_id)
         return self.instances[instance_id]
 
-    def _node(self, instance_id: str, node_id: str) -> NodeRow | None:
+    def _node(self, instance_id: str, node_id: str) -> IndexedNode | None:
         if instance_id not in self.nodes:
             self.nodes[instance_id] = {
                 node.id: node for node in index.instance_nodes(self.conn, instance_id)
             }
         return self.nodes[instance_id].get(node_id)
 
-    def _keep_node(self, instance_id: str, node: NodeRow) -> None:
+    def _keep_node(self, instance_id: str, node: IndexedNode) -> None:
         self.nodes[instance_id][node.id] = node
         self.changed_nodes[(instance_id, node.id)] = node
 

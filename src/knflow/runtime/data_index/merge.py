@@ -27,7 +27,12 @@ from knflow.events.kogito_ingest import (
     StateChange,
     VariableChange,
 )
-from knflow.store.index import DefinitionRow, InstanceRow, JobRow, NodeRow
+from knflow.store.index import (
+    IndexedDefinition,
+    IndexedInstance,
+    IndexedJob,
+    IndexedNode,
+)
 from knflow.workflow.model import Json
 
 ERROR_STATE: Final = kogito.INSTANCE_STATES.index("ERROR")
@@ -77,7 +82,7 @@ def service_url(endpoint: str | None, process_id: str) -> str | None:
     return endpoint[: -len(suffix)]
 
 
-def merge_state(row: InstanceRow | None, change: StateChange) -> InstanceRow:
+def merge_state(row: IndexedInstance | None, change: StateChange) -> IndexedInstance:
     """Apply a ProcessInstanceStateDataEvent."""
     merged = _touch(row, change.ref)
     at = change.ref.at
@@ -94,7 +99,7 @@ def merge_state(row: InstanceRow | None, change: StateChange) -> InstanceRow:
     return _merge_state_fields(merged, change)
 
 
-def merge_error(row: InstanceRow | None, change: ErrorChange) -> InstanceRow:
+def merge_error(row: IndexedInstance | None, change: ErrorChange) -> IndexedInstance:
     """Apply a ProcessInstanceErrorDataEvent to the instance (state ERROR, error)."""
     merged = _offer_state(_touch(row, change.ref), ERROR_STATE, change.ref.at)
     if merged.error_date is not None and change.ref.at < merged.error_date:
@@ -108,7 +113,9 @@ def merge_error(row: InstanceRow | None, change: ErrorChange) -> InstanceRow:
     )
 
 
-def merge_variable(row: InstanceRow | None, change: VariableChange) -> InstanceRow:
+def merge_variable(
+    row: IndexedInstance | None, change: VariableChange
+) -> IndexedInstance:
     """Apply a ProcessInstanceVariableDataEvent: the newest value of a name wins."""
     merged = _touch(row, change.ref)
     dates = dict(merged.variable_dates or {})
@@ -128,14 +135,14 @@ def merge_variable(row: InstanceRow | None, change: VariableChange) -> InstanceR
     return replace(merged, variables=variables, variable_dates=dates)
 
 
-def touch_instance(row: InstanceRow | None, ref: InstanceRef) -> InstanceRow:
+def touch_instance(row: IndexedInstance | None, ref: InstanceRef) -> IndexedInstance:
     """Create the instance on first sight of any event, or move its last update."""
     return _touch(row, ref)
 
 
-def merge_node(row: NodeRow | None, change: NodeChange) -> NodeRow:
+def merge_node(row: IndexedNode | None, change: NodeChange) -> IndexedNode:
     """Apply a ProcessInstanceNodeDataEvent: enter is the earliest, exit the latest leave."""
-    node = row or NodeRow(
+    node = row or IndexedNode(
         process_instance_id=change.ref.instance_id, id=change.node_instance_id
     )
     at = change.ref.at
@@ -163,11 +170,11 @@ def merge_node(row: NodeRow | None, change: NodeChange) -> NodeRow:
     return node
 
 
-def mark_node_error(row: NodeRow | None, change: ErrorChange) -> NodeRow | None:
+def mark_node_error(row: IndexedNode | None, change: ErrorChange) -> IndexedNode | None:
     """Mark the failed node with the error message (None when no node is named)."""
     if change.node_instance_id is None:
         return None
-    node = row or NodeRow(
+    node = row or IndexedNode(
         process_instance_id=change.ref.instance_id, id=change.node_instance_id
     )
     node = replace(node, cancel_type=_stronger_cancel(node.cancel_type, "ERROR"))
@@ -177,14 +184,14 @@ def mark_node_error(row: NodeRow | None, change: ErrorChange) -> NodeRow | None:
 
 
 def merge_definition(
-    row: DefinitionRow | None, change: DefinitionChange
-) -> DefinitionRow:
+    row: IndexedDefinition | None, change: DefinitionChange
+) -> IndexedDefinition:
     """Apply a ProcessDefinitionEvent: the newer event's non-empty fields win.
 
     `metadata` is deep-merged, so keys the sender does not know (the operator's
     `status`) are kept.
     """
-    current = row or DefinitionRow(
+    current = row or IndexedDefinition(
         id=change.id, version=change.version, metadata={}, updated_at=change.at
     )
     newer = row is None or change.at >= current.updated_at
@@ -213,12 +220,12 @@ def merge_definition(
     return replace(current, **values)
 
 
-def merge_job(row: JobRow | None, change: JobChange) -> JobRow:
+def merge_job(row: IndexedJob | None, change: JobChange) -> IndexedJob:
     """Apply a JobEvent: the report with the newest `lastUpdate` wins whole."""
     if row is not None and row.last_update and change.last_update < row.last_update:
         return row
     f = change.fields
-    return JobRow(
+    return IndexedJob(
         id=change.id,
         status=change.status,
         last_update=change.last_update,
@@ -241,9 +248,9 @@ def merge_job(row: JobRow | None, change: JobChange) -> JobRow:
     )
 
 
-def _touch(row: InstanceRow | None, ref: InstanceRef) -> InstanceRow:
+def _touch(row: IndexedInstance | None, ref: InstanceRef) -> IndexedInstance:
     if row is None:
-        return InstanceRow(
+        return IndexedInstance(
             id=ref.instance_id,
             process_id=ref.process_id,
             version=ref.version,
@@ -258,7 +265,7 @@ def _touch(row: InstanceRow | None, ref: InstanceRef) -> InstanceRow:
     )
 
 
-def _offer_state(row: InstanceRow, state: int, at: datetime) -> InstanceRow:
+def _offer_state(row: IndexedInstance, state: int, at: datetime) -> IndexedInstance:
     final = state in FINAL_STATES
     current = (row.state_final, row.state_date, row.state)
     if row.state is not None and row.state_date and (final, at, state) <= current:
@@ -266,7 +273,7 @@ def _offer_state(row: InstanceRow, state: int, at: datetime) -> InstanceRow:
     return replace(row, state=state, state_final=final, state_date=at)
 
 
-def _merge_state_fields(row: InstanceRow, change: StateChange) -> InstanceRow:
+def _merge_state_fields(row: IndexedInstance, change: StateChange) -> IndexedInstance:
     newer = row.fields_date is None or change.ref.at >= row.fields_date
     incoming: dict[str, Any] = {
         "version": change.ref.version,
