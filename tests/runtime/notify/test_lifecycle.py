@@ -11,7 +11,7 @@ import pytest
 
 from knflow.config import Settings
 from knflow.errors import InputError
-from knflow.events import types
+from knflow.events import kogito, types
 from knflow.events.codec import Event
 from knflow.outbound.http import new_client
 from knflow.runtime.notify import delivery as notify
@@ -250,3 +250,21 @@ def test_lifecycle_outcome_reads_ended_runs_from_event_type_and_state(
     data: dict, outcome: str | None
 ) -> None:
     assert lifecycle.lifecycle_outcome(data) == outcome
+
+
+def test_without_any_channel_a_grouped_event_is_let_go_unread(
+    pool: db.Pool, backstage_api: BackstageStandIn
+) -> None:
+    with db.transaction(pool) as conn:
+        store_run(conn, variables={"initiatorEntity": "user:default/ana"})
+    grouped = kogito.grouped_event([state_event()], state=2)
+    unreadable = dataclasses.replace(grouped, data="not a list of events")
+    with new_client(timedelta(seconds=5)) as client:
+        bare = Services(settings=Settings(), pool=pool, http=client, clock=lambda: NOW)
+
+        notify.handle_event(bare, grouped)
+        notify.handle_event(bare, unreadable)  # nothing to deliver: not even parsed
+
+    with db.transaction(pool) as conn:
+        assert notifications.list_deliveries(conn, state_event().id) == []
+    assert backstage_api.posts() == []

@@ -17,6 +17,7 @@ the broker redelivered.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -108,6 +109,9 @@ def handle_event(services: Services, event: Event) -> None:
         redeliver_stalled(services)
         return
     if event.type == types.PROCESS_INSTANCE_MULTIPLE:
+        if not _configured_channels(services):
+            _warn_no_channel_once()
+            return
         for state_event in lifecycle.state_events_in(event):
             handle_event(services, state_event)
         return
@@ -224,6 +228,12 @@ def _refuse(services: Services, event: Event, error: InputError) -> InputError:
             now=services.clock(),
         )
     return InputError(f"notification event '{event.id}' is refused: {error}")
+
+
+@functools.cache
+def _warn_no_channel_once() -> None:
+    """Lifecycle notices are dropped while no channel is configured: said once per process."""
+    logger.warning("lifecycle notices dropped: no notification channel is configured")
 
 
 def _configured_channels(services: Services) -> list[Channel]:
