@@ -33,6 +33,7 @@ from knflow.runtime.instances import (
     calls,
     claims,
     correlation,
+    limits,
     process_events,
     timers,
     tokens,
@@ -73,9 +74,9 @@ def commit_outcome(
         execution=outcome.execution.to_json(workflow_data=row.data),
         waiting=outcome.execution.is_waiting_externally(),
     )
-    if is_new:
+    if is_new and before.status is not InstanceStatus.PENDING:
         instances.insert(work.conn, row)
-    else:
+    else:  # a queued instance starting is new to the engine, but already stored
         instances.update(work.conn, row, data_changed=outcome.data_changed)
         row = dataclasses.replace(row, revision=row.revision + 1)
     work.queue_process_events(
@@ -100,6 +101,7 @@ def commit_outcome(
         _carry_out(work, loaded, row, outcome)
         work.consequences.append(EndChildren(parent=row, everyone=False))
         work.consequences.append(ResumeParent(child=row))
+        limits.free_slot(work, loaded)
         return row
     wanted = correlation.subscriptions_of(loaded, row)
     if wanted or (not is_new and correlation.waits_for_events(before)):
@@ -127,6 +129,8 @@ def abort(work: UnitOfWork, loaded: LoadedDefinition, row: InstanceRow) -> Insta
     queue_state_change(work, loaded, aborted, event_type=kogito.STATE_ENDED)
     work.consequences.append(EndChildren(parent=aborted, everyone=True))
     work.consequences.append(ResumeParent(child=aborted))
+    if row.status is not InstanceStatus.PENDING:
+        limits.free_slot(work, loaded)
     return aborted
 
 

@@ -1,0 +1,64 @@
+"""Flow-control rows: a workflow's slots under its active-instance limit, and call-rate buckets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from knflow.store.db import Connection
+from knflow.store.sql import queries
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Slots:
+    """How a workflow's instances stand against its limit."""
+
+    active: int
+    """Instances holding a slot (ACTIVE or SUSPENDED)."""
+    pending: int
+    """Instances queued for one (PENDING)."""
+
+
+def lock_slots(conn: Connection, workflow_id: str) -> None:
+    """Serialise slot changes of `workflow_id` until the transaction ends."""
+    conn.execute(
+        queries("flow_control")["lock_workflow_slots"], {"workflow_id": workflow_id}
+    )
+
+
+def count_slots(conn: Connection, workflow_id: str) -> Slots:
+    """Return the active and pending instances of a workflow (under `lock_slots`)."""
+    found = conn.execute(
+        queries("flow_control")["count_slots"], {"workflow_id": workflow_id}
+    ).fetchone()
+    active, pending = found if found is not None else (0, 0)
+    return Slots(active=int(str(active)), pending=int(str(pending)))
+
+
+def lock_oldest_pending(conn: Connection, workflow_id: str, limit: int) -> list[str]:
+    """Lock and return the ids of the `limit` oldest queued instances of a workflow."""
+    rows = conn.execute(
+        queries("flow_control")["oldest_pending"],
+        {"workflow_id": workflow_id, "limit": limit},
+    )
+    return [str(r[0]) for r in rows.fetchall()]
+
+
+def queued_workflows(conn: Connection) -> list[str]:
+    """Return the workflow ids that have queued instances."""
+    rows = conn.execute(queries("flow_control")["queued_workflows"])
+    return [str(r[0]) for r in rows.fetchall()]
+
+
+def take_call(conn: Connection, key: str, *, rate: float, now: datetime) -> float:
+    """Reserve the next call of bucket `key`; return the seconds it must wait (0: go now).
+
+    The bucket holds one call (no burst): calls through one key start at least `1/rate`
+    seconds apart, whichever process makes them. A reservation is never given back.
+    """
+    found = conn.execute(
+        queries("flow_control")["take_call"],
+        {"key": key, "rate": rate, "burst": 1.0, "now": now},
+    ).fetchone()
+    tokens = float(str(found[0])) if found is not None else 0.0
+    return 0.0 if tokens >= 0 else -tokens / rate

@@ -1,0 +1,42 @@
+-- name: lock_workflow_slots
+-- Transaction-level advisory lock per workflow id: every start, queueing and promotion of a
+-- workflow with an active-instance limit counts and changes its slots under it, so two
+-- processes never both take the last slot. Released by the commit.
+SELECT pg_advisory_xact_lock(hashtextextended('knflow.slots:' || %(workflow_id)s, 0))
+
+-- name: count_slots
+-- Instances holding a slot (ACTIVE, SUSPENDED) and waiting for one (PENDING).
+SELECT count(*) FILTER (WHERE status IN ('ACTIVE', 'SUSPENDED')) AS active,
+       count(*) FILTER (WHERE status = 'PENDING') AS pending
+  FROM instances
+ WHERE workflow_id = %(workflow_id)s
+   AND status IN ('PENDING', 'ACTIVE', 'SUSPENDED')
+
+-- name: oldest_pending
+-- The head of a workflow's queue. SKIP LOCKED: a queued instance being aborted right now
+-- holds its row lock and is not waited for (it leaves the queue anyway).
+SELECT id
+  FROM instances
+ WHERE workflow_id = %(workflow_id)s
+   AND status = 'PENDING'
+ ORDER BY started_at, id
+ LIMIT %(limit)s
+   FOR UPDATE SKIP LOCKED
+
+-- name: queued_workflows
+SELECT DISTINCT workflow_id
+  FROM instances
+ WHERE status = 'PENDING'
+
+-- name: take_call
+-- Token bucket per rate-limit key, refilled by elapsed time up to `burst`, in one atomic
+-- upsert: the row lock serialises every process calling through the same key. A call may
+-- start when a whole token was left; the answer says when the next one is due.
+INSERT INTO call_rates AS bucket (key, tokens, refilled_at)
+VALUES (%(key)s, %(burst)s - 1, %(now)s)
+ON CONFLICT (key) DO UPDATE
+   SET tokens = LEAST(%(burst)s,
+                      bucket.tokens + %(rate)s * GREATEST(0, EXTRACT(EPOCH FROM %(now)s - bucket.refilled_at)))
+                - 1,
+       refilled_at = GREATEST(bucket.refilled_at, %(now)s)
+RETURNING tokens
