@@ -10,6 +10,7 @@ import pytest
 
 from knflow.cli import main
 from knflow.deploy import documents, objects
+from knflow.workflow import event_starts
 from tests.deploy.test_objects import Source
 from tests.manifests.schemas import object_problems
 
@@ -84,7 +85,7 @@ def test_the_topic_is_the_start_events_name_as_the_plugin_publishes_and_its_type
 def test_events_the_workflow_waits_for_later_get_no_kafka_source() -> None:
     document = _event_start("order", "placed", "placed")
 
-    assert objects.start_events(document) == [("placed", "placed")]
+    assert event_starts.start_events(document) == [("placed", "placed")]
 
 
 def test_without_bootstrap_servers_no_kafka_source_is_generated() -> None:

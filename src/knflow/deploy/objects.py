@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Final, Protocol
 
 from knflow.errors import InputError
-from knflow.workflow import asyncapi
+from knflow.workflow import asyncapi, event_starts
 
 PART_OF: Final = "knflow"
 GENERATED_LABEL: Final = "knflow.dev/generated"
@@ -121,7 +121,7 @@ def start_event_sources(
     topics: dict[str, set[str]] = {}
     starters: dict[str, set[str]] = {}
     for source in sources:
-        for name, event_type in start_events(source.document):
+        for name, event_type in event_starts.start_events(source.document):
             topics.setdefault(event_type, {event_type}).add(name)
             starters.setdefault(event_type, set()).add(str(source.document.get("id")))
     return [
@@ -135,36 +135,6 @@ def start_event_sources(
         )
         for event_type in sorted(topics)
     ]
-
-
-def start_events(document: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """Return `(name, type)` of each event the definition's start state waits for."""
-    start = document.get("start")
-    if isinstance(start, Mapping):
-        start = start.get("stateName")
-    states = document.get("states")
-    state = next(
-        (
-            s
-            for s in (states if isinstance(states, list) else ())
-            if isinstance(s, Mapping) and s.get("name") == start
-        ),
-        None,
-    )
-    if state is None or state.get("type") != "event":
-        return []
-    events = {
-        str(e.get("name")): str(e.get("type"))
-        for e in (document.get("events") or ())
-        if isinstance(e, Mapping) and e.get("name") and e.get("type")
-    }
-    refs = [
-        str(ref)
-        for on_events in state.get("onEvents") or ()
-        if isinstance(on_events, Mapping)
-        for ref in on_events.get("eventRefs") or ()
-    ]
-    return [(ref, events[ref]) for ref in dict.fromkeys(refs) if ref in events]
 
 
 def definition_config_map(
