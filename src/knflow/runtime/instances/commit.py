@@ -34,6 +34,7 @@ from knflow.runtime.instances import (
     claims,
     correlation,
     limits,
+    pacing,
     process_events,
     timers,
     tokens,
@@ -235,15 +236,16 @@ def _claim_and_dispatch(
         call_wait = claims.call_wait_of(thread)
         if call_wait is None:
             continue
-        if work.claim_call():
-            claims.claim(call_wait, work.services.settings, work.now)
-            work.after_commit.calls.append(
-                calls.pending(work, row, loaded, thread.id, call_wait)
-            )
-        else:
+        if not work.claim_call():
             work.queue_event(
                 hints.step_event(row.id, thread.id, thread.seq, now=work.now),
                 instance_id=row.id,
+            )
+        elif pacing.claim_in_turn(
+            work, row, loaded, thread_id=thread.id, seq=thread.seq, wait=call_wait
+        ):
+            work.after_commit.calls.append(
+                calls.pending(work, row, loaded, thread.id, call_wait)
             )
 
 
