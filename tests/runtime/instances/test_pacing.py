@@ -98,7 +98,8 @@ def test_a_call_past_its_turn_is_parked_as_a_job_not_performed(
     assert row is not None
     wait = Execution.from_json(row.execution).main.wait
     assert isinstance(wait, CallWait)
-    assert wait.paced_until is not None and wait.claimed_until == wait.paced_until
+    assert wait.paced_until is not None
+    assert wait.claimed_until == wait.paced_until
     assert due == wait.paced_until
     assert len(http_peer.received("POST", "/tick")) == 1
 
