@@ -1,7 +1,8 @@
 """Flow control and Kafka starts through `knflow dev`, seen as the Orchestrator plugin sees them.
 
-One stack serves the module with `gated` (at most two active instances) and `orderstart`
-(started by an `order-placed` event). Starts go through start-workflow's REST API or, as the
+One stack serves the module with `gated` (at most two active instances), `paced` (calls a
+service limited to five calls a second, made by start-workflow and step-executor alike) and
+`orderstart` (started by an `order-placed` event). Starts go through start-workflow's REST API or, as the
 plugin's event start does, through a Kafka topic the development broker stands in for; the
 effects are read from the Data Index over GraphQL.
 """
@@ -10,8 +11,10 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -21,6 +24,7 @@ import pytest
 from knflow.events import codec
 from knflow.events.codec import Event
 from tests.conftest import TEST_DATA
+from tests.peers import HttpPeer, Recorded, Reply, started_peer
 from tests.stack import DevStack
 from tests.waiting import eventually
 
@@ -34,16 +38,39 @@ def stack_database(module_database_url: str) -> str:
 
 
 @pytest.fixture(scope="module")
+def service() -> Iterator[HttpPeer]:
+    """The rate-limited service `paced` calls."""
+    yield from started_peer()
+
+
+@pytest.fixture(scope="module")
+def arrivals(service: HttpPeer) -> list[float]:
+    """When `service` received each call (monotonic seconds)."""
+    times: list[float] = []
+
+    def answer(_request: Recorded) -> Reply:
+        times.append(time.monotonic())
+        return Reply(body={"ok": True})
+
+    service.route("POST", "/tick", answer)
+    return times
+
+
+@pytest.fixture(scope="module")
 def stack(
-    stack_database: str, tmp_path_factory: pytest.TempPathFactory
+    stack_database: str,
+    service: HttpPeer,
+    arrivals: list[float],
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[DevStack]:
     folder = tmp_path_factory.mktemp("workflows")
-    for name in ("gated.sw.json", "orderstart.sw.json"):
+    for name in ("gated.sw.json", "paced.sw.json", "orderstart.sw.json"):
         shutil.copy(FLOW / name, folder / name)
     running = DevStack.start(
         workflows_dir=folder,
         database_url=stack_database,
         work_dir=tmp_path_factory.mktemp("stack"),
+        env={"KNFLOW_FUNCTION_URL_tick": service.url},
     )
     try:
         yield running
@@ -142,3 +169,23 @@ def test_a_start_published_to_a_kafka_topic_as_the_plugin_does_starts_the_workfl
     assert found is not None
     assert found[0] == {"item": "pen", "orderid": order, "accepted": True}
     assert found[1] == {"orderid": order}
+
+
+def test_calls_made_by_several_functions_keep_to_the_declared_rate(
+    stack: DevStack, arrivals: list[float]
+) -> None:
+    calls = 8
+    with ThreadPoolExecutor(max_workers=calls) as pool:
+        ids = list(pool.map(lambda n: _start(stack, "paced", {"n": n}), range(calls)))
+
+    eventually(
+        lambda: [row["state"] for row in _instances(stack, "paced").values()],
+        lambda states: states == ["COMPLETED"] * calls,
+    )
+    assert len(arrivals) == calls == len(ids)
+    times = sorted(arrivals)
+    # Five a second: the whole run takes at least 7 turns of 0.2 s (less a little for
+    # when a call leaves after its turn began), and no second holds more than five turns
+    # (one more where a late call meets the next on time).
+    assert times[-1] - times[0] >= (calls - 1) * 0.2 * 0.9
+    assert max(sum(1 for t in times if 0 <= t - start < 1.0) for start in times) <= 6

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from knflow.store.db import Connection
 from knflow.store.sql import queries
@@ -50,15 +50,19 @@ def queued_workflows(conn: Connection) -> list[str]:
     return [str(r[0]) for r in rows.fetchall()]
 
 
-def take_call(conn: Connection, key: str, *, rate: float, now: datetime) -> float:
-    """Reserve the next call of bucket `key`; return the seconds it must wait (0: go now).
+def take_call(conn: Connection, key: str, *, rate: float) -> datetime | None:
+    """Take the next turn of bucket `key`; return when it comes, None when it is now.
 
     The bucket holds one call (no burst): calls through one key start at least `1/rate`
-    seconds apart, whichever process makes them. A reservation is never given back.
+    seconds apart, whichever process makes them, by the database's clock. A turn taken is
+    never given back.
     """
     found = conn.execute(
-        queries("flow_control")["take_call"],
-        {"key": key, "rate": rate, "burst": 1.0, "now": now},
+        queries("flow_control")["take_call"], {"key": key, "rate": rate, "burst": 1.0}
     ).fetchone()
-    tokens = float(str(found[0])) if found is not None else 0.0
-    return 0.0 if tokens >= 0 else -tokens / rate
+    if found is None:
+        return None
+    tokens, refilled_at = float(str(found[0])), found[1]
+    if tokens >= 0 or not isinstance(refilled_at, datetime):
+        return None
+    return refilled_at + timedelta(seconds=-tokens / rate)

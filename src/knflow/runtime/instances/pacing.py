@@ -11,7 +11,7 @@ once taken, is the call's own: claiming it again (its step event, a re-drive) ta
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from knflow.engine.thread_waits import CallWait
 from knflow.runtime.catalog import LoadedDefinition
@@ -37,12 +37,10 @@ def claim_in_turn(
     Otherwise park it until its turn and return False; the caller writes the changed wait
     with the instance row, in this unit of work.
     """
-    turn = (
-        wait.paced_until
-        if wait.paced_until is not None
-        else _take_turn(work, loaded, wait)
-    )
-    wait.paced_until = turn
+    turn = wait.paced_until
+    if turn is None:
+        turn = _take_turn(work, loaded, wait)
+        wait.paced_until = turn
     if turn is not None and turn > work.now:
         _park(work, row, thread_id=thread_id, seq=seq, wait=wait)
         return False
@@ -53,7 +51,11 @@ def claim_in_turn(
 def _take_turn(
     work: UnitOfWork, loaded: LoadedDefinition, wait: CallWait
 ) -> datetime | None:
-    """Return when the call may start by its function's rate limit; None when unlimited."""
+    """Return when the call may start by its function's rate limit.
+
+    None when the function is unlimited; the unit's `now` when its turn is now (the wait
+    then records that a turn was taken).
+    """
     definition = loaded.definition
     function_def = definition.functions.get(wait.function)
     rate = (
@@ -66,8 +68,8 @@ def _take_turn(
     if rate is None:
         return None
     key, per_second = rate
-    delay = flow_control.take_call(work.conn, key, rate=per_second, now=work.now)
-    return work.now + timedelta(seconds=delay)
+    turn = flow_control.take_call(work.conn, key, rate=per_second)
+    return work.now if turn is None else turn
 
 
 def _park(

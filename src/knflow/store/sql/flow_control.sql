@@ -30,13 +30,14 @@ SELECT DISTINCT workflow_id
 
 -- name: take_call
 -- Token bucket per rate-limit key, refilled by elapsed time up to `burst`, in one atomic
--- upsert: the row lock serialises every process calling through the same key. A call may
--- start when a whole token was left; the answer says when the next one is due.
+-- upsert: the row lock serialises every process calling through the same key, and the
+-- database's clock, read under that lock, is the one clock they all share. A call may start
+-- when a whole token was left; otherwise its turn comes when the debt is refilled.
 INSERT INTO call_rates AS bucket (key, tokens, refilled_at)
-VALUES (%(key)s, %(burst)s - 1, %(now)s)
+VALUES (%(key)s, %(burst)s - 1, clock_timestamp())
 ON CONFLICT (key) DO UPDATE
    SET tokens = LEAST(%(burst)s,
-                      bucket.tokens + %(rate)s * GREATEST(0, EXTRACT(EPOCH FROM %(now)s - bucket.refilled_at)))
+                      bucket.tokens + %(rate)s * GREATEST(0, EXTRACT(EPOCH FROM clock_timestamp() - bucket.refilled_at)))
                 - 1,
-       refilled_at = GREATEST(bucket.refilled_at, %(now)s)
-RETURNING tokens
+       refilled_at = GREATEST(bucket.refilled_at, clock_timestamp())
+RETURNING tokens, refilled_at
