@@ -10,6 +10,7 @@ import pytest
 from knflow.config import FlowControl
 from knflow.engine.outcome import InstanceStatus
 from knflow.events import kogito
+from knflow.runtime.data_index import rebuild
 from knflow.runtime.job_trigger import reconcile
 from knflow.runtime.services import Services
 from knflow.runtime.start_workflow import management, registration
@@ -133,3 +134,17 @@ def test_the_data_index_shows_a_queued_instance_as_pending_then_active(
         [started] = index.instances_by_ids(conn, [ids[2]])
     assert started.state == kogito.INSTANCE_STATES.index("ACTIVE")
     assert started.start == queued.start
+
+
+def test_an_index_rebuild_keeps_a_queued_instance_pending(gated: Services) -> None:
+    ids = [runs.start(gated, "gated", {"n": n}) for n in range(3)]
+
+    rebuild.rebuild(gated)
+
+    with db.transaction(gated.pool) as conn:
+        rows = {row.id: row.state for row in index.instances_by_ids(conn, ids)}
+    assert [rows[i] for i in ids] == [
+        kogito.INSTANCE_STATES.index("ACTIVE"),
+        kogito.INSTANCE_STATES.index("ACTIVE"),
+        kogito.INSTANCE_STATES.index("PENDING"),
+    ]

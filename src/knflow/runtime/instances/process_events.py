@@ -131,7 +131,11 @@ def snapshot(
         row, settings, workflow_name=workflow_name, workflow_version=workflow_version
     )
     seq = (f"snapshot.{number}" for number in itertools.count())
-    started = dataclasses.replace(facts, status=InstanceStatus.ACTIVE)
+    started = (
+        facts  # a queued instance started nothing yet
+        if row.status is InstanceStatus.PENDING
+        else dataclasses.replace(facts, status=InstanceStatus.ACTIVE)
+    )
     events = [
         kogito.state_event(
             started, event_type=kogito.STATE_STARTED, at=row.started_at, seq=next(seq)
