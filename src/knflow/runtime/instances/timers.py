@@ -74,10 +74,10 @@ def schedule_step(
     key: str,
     due: datetime,
 ) -> JobRow:
-    """Write the job that sends `thread_id`'s step event at `due`; wake job-trigger.
+    """Write the job that sends `thread_id`'s step event at `due`; announce it, wake job-trigger.
 
-    Deterministic per (instance, wait key): parking the same call again rewrites it. Not
-    announced to the Data Index: it is no workflow timer, only a later turn of a call.
+    Deterministic per (instance, wait key): parking the same call again rewrites it. The Data
+    Index lists it among the instance's jobs like its other timers, from creation to firing.
     """
     job = jobs.upsert(
         work.conn,
@@ -94,6 +94,7 @@ def schedule_step(
             "due": due.isoformat(),
         },
     )
+    work.announce_job(job)
     work.queue_event(
         hints.job_scheduled_event(job.id, due, instance_id=row.id, now=work.now),
         instance_id=row.id,
