@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
+
+from psycopg.types.json import Jsonb
 
 from knflow.store.db import Connection
 from knflow.store.sql import queries
+from knflow.workflow.model import Json
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -48,6 +52,28 @@ def queued_workflows(conn: Connection) -> list[str]:
     """Return the workflow ids that have queued instances."""
     rows = conn.execute(queries("flow_control")["queued_workflows"])
     return [str(r[0]) for r in rows.fetchall()]
+
+
+def keep_start_event(
+    conn: Connection, instance_id: str, event_ref: str, event: Json
+) -> None:
+    """Keep the event that started a queued instance until it leaves the queue."""
+    conn.execute(
+        queries("flow_control")["keep_start_event"],
+        {"instance_id": instance_id, "event_ref": event_ref, "event": Jsonb(event)},
+    )
+
+
+def take_start_event(
+    conn: Connection, instance_id: str
+) -> tuple[str, dict[str, Any]] | None:
+    """Remove and return `(event_ref, event)` kept for a queued instance, if any."""
+    found = conn.execute(
+        queries("flow_control")["take_start_event"], {"instance_id": instance_id}
+    ).fetchone()
+    if found is None or not isinstance(found[1], dict):
+        return None
+    return str(found[0]), found[1]
 
 
 def take_call(conn: Connection, key: str, *, rate: float) -> datetime | None:

@@ -148,3 +148,30 @@ def test_an_index_rebuild_keeps_a_queued_instance_pending(gated: Services) -> No
         kogito.INSTANCE_STATES.index("ACTIVE"),
         kogito.INSTANCE_STATES.index("PENDING"),
     ]
+
+
+def _tickets(services: Services) -> list[tuple[str, InstanceStatus, object]]:
+    with services.pool.connection() as conn:
+        rows = conn.execute(
+            "SELECT id, status, data FROM instances WHERE workflow_id = 'tickets'"
+            " ORDER BY started_at, id"
+        ).fetchall()
+    return [(str(i), InstanceStatus(s), d) for i, s, d in rows]
+
+
+def test_an_event_started_instance_queues_with_its_event_and_gets_it_when_it_starts(
+    services: Services, tmp_path: Path
+) -> None:
+    (tmp_path / "tickets.sw.json").write_text((FLOW / "tickets.sw.json").read_text())
+    registration.register_folder(services, tmp_path)
+    runs.send(services, "ticket-opened", {"n": 1})
+    runs.send(services, "ticket-opened", {"n": 2})
+    [(first, _, _), (second, queued, _)] = _tickets(services)
+    assert queued is InstanceStatus.PENDING
+
+    runs.send(services, "ticket-closed", {}, kogitoprocrefid=first)
+
+    assert _tickets(services) == [
+        (first, InstanceStatus.COMPLETED, {"n": 1, "closed": {}}),
+        (second, InstanceStatus.ACTIVE, {"n": 2}),
+    ]

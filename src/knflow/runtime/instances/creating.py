@@ -149,10 +149,10 @@ def validate_input(loaded: LoadedDefinition, data: Json) -> None:
 def _is_limited_start(new: NewInstance) -> bool:
     """Whether a start counts against its workflow's active-instance limit.
 
-    Subflows start at once (a parent waiting for a queued child of its own workflow could
-    wait forever), and so do event starts, whose starting event is not kept for later.
+    Subflows start at once: a parent waiting for a queued child of its own workflow could
+    wait forever.
     """
-    return new.parent is None and not new.by_event
+    return new.parent is None
 
 
 def _keep_tokens(work: UnitOfWork, instance_id: str, new: NewInstance) -> None:

@@ -16,10 +16,11 @@ import logging
 from knflow.engine import interpreter
 from knflow.engine.outcome import InstanceStatus
 from knflow.errors import NotFoundError
-from knflow.events import kogito
+from knflow.events import codec, kogito
+from knflow.events.codec import Event
 from knflow.runtime import catalog
 from knflow.runtime.catalog import LoadedDefinition
-from knflow.runtime.instances import limits, process_events
+from knflow.runtime.instances import limits, process_events, start_events
 from knflow.runtime.instances.advancing import instance_context, step_span
 from knflow.runtime.instances.commit import commit_outcome
 from knflow.runtime.instances.work import UnitOfWork
@@ -89,6 +90,13 @@ def start_queued(work: UnitOfWork, workflow_id: str) -> int:
     return started
 
 
+def keep_start_event(
+    work: UnitOfWork, instance_id: str, ref: str, event: Event
+) -> None:
+    """Keep the event that started a queued instance, to hand it over when it starts."""
+    flow_control.keep_start_event(work.conn, instance_id, ref, event.to_dict())
+
+
 def queued_workflows(work: UnitOfWork) -> list[str]:
     """Return the workflows with queued instances (the reconcile offers each its slots)."""
     return flow_control.queued_workflows(work.conn)
@@ -108,3 +116,7 @@ def _start(work: UnitOfWork, row: InstanceRow) -> None:
             now=work.now,
         )
         commit_outcome(work, loaded, row, outcome, is_new=True)
+    kept = flow_control.take_start_event(work.conn, row.id)
+    if kept is not None:  # an event-started instance: the event it was accepted for
+        ref, event = kept
+        start_events.hand_start_event(work, loaded, row.id, ref, codec.from_dict(event))

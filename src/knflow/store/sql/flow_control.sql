@@ -28,6 +28,16 @@ SELECT DISTINCT workflow_id
   FROM instances
  WHERE status = 'PENDING'
 
+-- name: keep_start_event
+INSERT INTO queued_start_events (instance_id, event_ref, event)
+VALUES (%(instance_id)s, %(event_ref)s, %(event)s)
+ON CONFLICT (instance_id) DO NOTHING
+
+-- name: take_start_event
+DELETE FROM queued_start_events
+ WHERE instance_id = %(instance_id)s
+RETURNING event_ref, event
+
 -- name: take_call
 -- Token bucket per rate-limit key, refilled by elapsed time up to `burst`, in one atomic
 -- upsert: the row lock serialises every process calling through the same key, and the
