@@ -155,6 +155,7 @@ def test_a_start_published_to_a_kafka_topic_as_the_plugin_does_starts_the_workfl
     )
 
     assert answer.status_code == 200, answer.text
+    assert f"{broker}/kafka/order-placed" in stack.log_text()  # listed at start
     [started] = eventually(
         lambda: [
             row
