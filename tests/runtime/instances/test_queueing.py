@@ -10,6 +10,7 @@ import pytest
 from knflow.config import FlowControl
 from knflow.engine.outcome import InstanceStatus
 from knflow.events import kogito
+from knflow.runtime.catalog import DefinitionCache
 from knflow.runtime.data_index import rebuild
 from knflow.runtime.job_trigger import reconcile
 from knflow.runtime.services import Services
@@ -175,3 +176,33 @@ def test_an_event_started_instance_queues_with_its_event_and_gets_it_when_it_sta
         (first, InstanceStatus.COMPLETED, {"n": 1, "closed": {}}),
         (second, InstanceStatus.ACTIVE, {"n": 2}),
     ]
+
+
+def test_a_queued_instance_keeps_its_revision_while_newer_ones_replace_it(
+    gated: Services, tmp_path: Path
+) -> None:
+    one = dataclasses.replace(
+        gated,
+        settings=dataclasses.replace(
+            gated.settings, flow_control=FlowControl(max_active={"gated": 1})
+        ),
+    )
+    first = runs.start(one, "gated", {"n": 0})
+    _reregister(one, tmp_path, "v2")
+    queued = runs.start(one, "gated", {"n": 1})  # on v2, which only it runs
+    _reregister(one, tmp_path, "v3")
+    _reregister(one, tmp_path, "v4")  # a revision nothing runs is dropped by now
+    # Another process (no parsed definitions yet) frees the slot.
+    release(dataclasses.replace(one, definitions=DefinitionCache()), first)
+
+    with one.pool.connection() as conn:
+        row = instances.get(conn, queued)
+    assert row is not None
+    assert row.status is InstanceStatus.ACTIVE
+    assert row.data == {"n": 1}
+
+
+def _reregister(services: Services, folder: Path, label: str) -> None:
+    text = (FLOW / "gated.sw.json").read_text().replace("Two at a time", label)
+    (folder / "gated.sw.json").write_text(text)
+    registration.register_folder(services, folder)

@@ -21,7 +21,11 @@ from knflow.events.codec import Event
 from knflow.runtime import catalog
 from knflow.runtime.catalog import LoadedDefinition
 from knflow.runtime.instances import limits, process_events, start_events
-from knflow.runtime.instances.advancing import instance_context, step_span
+from knflow.runtime.instances.advancing import (
+    instance_context,
+    load_definition,
+    step_span,
+)
 from knflow.runtime.instances.commit import commit_outcome
 from knflow.runtime.instances.work import UnitOfWork
 from knflow.store import flow_control, instances
@@ -69,7 +73,7 @@ def start_queued(work: UnitOfWork, workflow_id: str) -> int:
     """Start the oldest queued instances of a workflow while it has free slots; return how many.
 
     The limit is the newest definition's (or the deployment's); started instances run on the
-    version they were accepted with.
+    revision they were accepted on.
     """
     try:
         newest = catalog.load(work.conn, work.services.definitions, workflow_id)
@@ -104,9 +108,7 @@ def queued_workflows(work: UnitOfWork) -> list[str]:
 
 def _start(work: UnitOfWork, row: InstanceRow) -> None:
     """Run a queued instance from its input to its first wait, as its start would have."""
-    loaded = catalog.load(
-        work.conn, work.services.definitions, row.workflow_id, row.workflow_version
-    )
+    loaded = load_definition(work, row)  # the revision it was accepted on
     with step_span(work.services, row, "Start"):
         outcome = interpreter.start(
             loaded.definition,
