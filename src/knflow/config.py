@@ -103,6 +103,45 @@ class Retention:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class FlowControl:
+    """Deployment overrides of the flow control definitions declare in their metadata.
+
+    Each setting is a comma-separated list of `name=value` pairs; a pair replaces what the
+    definition declares for that name, so an operator can tighten or lift a limit without
+    re-registering the workflow.
+    """
+
+    max_active: Mapping[str, int] = field(default_factory=dict)
+    """`KNFLOW_MAX_ACTIVE_INSTANCES` (`onboarding=5,nightly=1`): most active instances
+    per workflow id; extra starts queue as PENDING."""
+    calls_per_second: Mapping[str, float] = field(default_factory=dict)
+    """`KNFLOW_CALL_RATE_LIMITS` (`api.example.com=10`): calls per second per rate-limit
+    key (a function's `knflow.rateLimitKey`, else `<workflow id>/<function name>`)."""
+
+    @classmethod
+    def from_environment(cls, env: Mapping[str, str]) -> FlowControl:
+        """Read both lists.
+
+        Raises:
+            InputError: a pair is not `name=positive number`.
+        """
+        name = "KNFLOW_MAX_ACTIVE_INSTANCES"
+        max_active = {
+            key: _positive(name, value, whole=True)
+            for key, value in _pairs(env, name).items()
+        }
+        name = "KNFLOW_CALL_RATE_LIMITS"
+        rates = {
+            key: _positive(name, value, whole=False)
+            for key, value in _pairs(env, name).items()
+        }
+        return cls(
+            max_active={key: int(value) for key, value in max_active.items()},
+            calls_per_second=rates,
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
     """Everything a knflow process is configured with."""
 
@@ -172,6 +211,8 @@ class Settings:
     so that a fix is not met by every failed instance calling its services at once."""
     bulk_retrigger_max: int = 100
     """`KNFLOW_BULK_RETRIGGER_MAX`: most instances one bulk retrigger request takes."""
+    flow_control: FlowControl = field(default_factory=FlowControl)
+    """Overrides of declared flow control (`KNFLOW_MAX_ACTIVE_INSTANCES`, ...)."""
 
     auth_mode: AuthMode = AuthMode.OFF
     """`KNFLOW_AUTH_MODE`: `off` (default) or `required`."""
@@ -282,6 +323,7 @@ class Settings:
             retention=Retention.from_environment(env),
             bulk_retrigger_rate=_rate(env, "KNFLOW_BULK_RETRIGGER_PER_SECOND", 5.0),
             bulk_retrigger_max=_count(env, "KNFLOW_BULK_RETRIGGER_MAX", 100),
+            flow_control=FlowControl.from_environment(env),
             metrics_multiprocess_dir=env.get("PROMETHEUS_MULTIPROC_DIR", ""),
             service_name=env.get("OTEL_SERVICE_NAME", env.get("K_SERVICE", "knflow")),
             otlp_endpoint=_otlp_endpoint(env),
@@ -428,6 +470,39 @@ def _period_problem(name: str, raw: str) -> str:
         f"setting {name} must be a positive ISO 8601 duration in days or less "
         f"(P7D, PT12H) or '{KEEP_FOREVER}', not '{raw}'"
     )
+
+
+def _pairs(env: Mapping[str, str], name: str) -> dict[str, str]:
+    """`a=1,b=2` from `name` as a mapping, in order.
+
+    Raises:
+        InputError: an entry has no `=` or no name.
+    """
+    pairs: dict[str, str] = {}
+    for entry in _listed(env.get(name, "")):
+        key, sign, value = entry.partition("=")
+        if not sign or not key.strip():
+            raise InputError(
+                f"setting {name} must list name=value pairs, not '{entry}'"
+            )
+        pairs[key.strip()] = value.strip()
+    return pairs
+
+
+def _positive(name: str, raw: str, *, whole: bool) -> float:
+    """A positive number (a whole one when `whole`) of setting `name`.
+
+    Raises:
+        InputError: `raw` is something else.
+    """
+    kind = "positive whole number" if whole else "positive number"
+    try:
+        value = float(raw) if not whole or raw.isdigit() else float("nan")
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise InputError(f"setting {name} values must be a {kind}, not '{raw}'")
+    return value
 
 
 def _names(raw: str) -> frozenset[str]:

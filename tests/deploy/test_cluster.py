@@ -17,6 +17,7 @@ from tests.peers import HttpPeer, Recorded, Reply
 
 MAPS = "/api/v1/namespaces/shop/configmaps"
 TRIGGERS = "/apis/eventing.knative.dev/v1/namespaces/shop/triggers"
+KAFKA_SOURCES = "/apis/sources.knative.dev/v1beta1/namespaces/shop/kafkasources"
 GENERATED = {"knflow.dev/generated": "true"}
 
 
@@ -72,7 +73,23 @@ def test_generated_objects_are_listed_by_label(
         parse_qs(urlsplit(request.path).query)["labelSelector"]
         for request in http_peer.received("GET")
     ]
-    assert selectors == [["knflow.dev/generated=true"]] * 2
+    assert selectors == [["knflow.dev/generated=true"]] * 3  # maps, triggers, sources
+
+
+def test_kafka_sources_are_listed_and_none_exist_without_their_crd(
+    http_peer: HttpPeer, cluster: Cluster
+) -> None:
+    _serve(http_peer, [], [])
+    assert cluster.list_generated() == []  # the peer answers 404 for kafkasources
+    source = _object("KafkaSource", "kafka-start-x", spec={"topics": ["x"]})
+    source["apiVersion"] = "sources.knative.dev/v1beta1"
+    http_peer.route("GET", KAFKA_SOURCES, Reply(body={"items": [_served(source)]}))
+
+    listed = cluster.list_generated()
+
+    assert [(o["apiVersion"], o["kind"]) for o in listed] == [
+        ("sources.knative.dev/v1beta1", "KafkaSource")
+    ]
 
 
 def test_plan_creates_replaces_with_resource_version_and_deletes(

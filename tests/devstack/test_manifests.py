@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from knflow.devstack import manifests
+from knflow.devstack import generated, manifests
 from knflow.devstack.filters import AttributesFilter
 from knflow.devstack.manifests import Delivery, Destination
 from knflow.errors import InputError
@@ -253,7 +253,7 @@ def test_consumed_event_types_get_one_generated_trigger_each_to_step_executor() 
         ),
         _Source({"id": "c"}),
     ]
-    [trigger] = manifests.consumed_event_triggers(sources, namespace="wf")
+    [trigger] = generated.consumed_event_triggers(sources, namespace="wf")
     assert trigger["metadata"]["namespace"] == "wf"
     assert trigger["metadata"]["labels"]["knflow.dev/generated"] == "true"
     assert trigger["spec"]["broker"] == "default"
@@ -277,7 +277,7 @@ def test_generated_trigger_names_are_dns_labels_unique_per_type() -> None:
     ]
     names = [
         t["metadata"]["name"]
-        for t in manifests.consumed_event_triggers(sources, namespace="n")
+        for t in generated.consumed_event_triggers(sources, namespace="n")
     ]
     assert len(set(names)) == 2
     assert all(len(name) <= 63 and name.replace("-", "").isalnum() for name in names)
@@ -285,8 +285,8 @@ def test_generated_trigger_names_are_dns_labels_unique_per_type() -> None:
 
 def test_generated_triggers_parse_as_routing() -> None:
     sources = [_Source({"events": [{"name": "a", "type": "org.a"}]})]
-    generated = manifests.consumed_event_triggers(sources, namespace="default")
-    [trigger] = manifests.parse_routing(generated).triggers
+    made = generated.consumed_event_triggers(sources, namespace="default")
+    [trigger] = manifests.parse_routing(made).triggers
     assert trigger.subscriber == Destination(
         kind="Service", name="step-executor", audience="knflow-step-executor"
     )

@@ -37,6 +37,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--namespace", help="the cluster namespace to deploy to")
     parser.add_argument("--broker", default="default", help="default: default")
     parser.add_argument(
+        "--kafka-bootstrap-servers",
+        default="",
+        help="the Kafka variant: also a KafkaSource per start event type, reading its"
+        " topic from these servers (comma-separated) into the broker",
+    )
+    parser.add_argument(
         "--dry-run",
         action="store_true",
         help="print the objects as YAML, change nothing",
@@ -84,7 +90,10 @@ def deploy_to_cluster(args: argparse.Namespace) -> list[str]:
         raise InputError("name the namespace to deploy to with --namespace")
     sources = load_definitions(args.workflow_dir)
     wanted = objects.cluster_objects(
-        sources, namespace=args.namespace, broker=args.broker
+        sources,
+        namespace=args.namespace,
+        broker=args.broker,
+        kafka_bootstrap_servers=objects.parse_servers(args.kafka_bootstrap_servers),
     )
     if args.dry_run:
         return [documents.render(wanted).rstrip("\n")]

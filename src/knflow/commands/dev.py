@@ -124,7 +124,9 @@ def _serve(args: argparse.Namespace, settings: Settings, stop: threading.Event) 
         broker = _start_broker(args, plan, routing, settings)
         oidc = _project_tokens(broker, plan, Path(token_dir))
         try:
-            _run_functions(args, plan, database_url, stop, oidc=oidc)
+            _run_functions(
+                args, plan, database_url, stop, oidc=oidc, topics=_topics(routing)
+            )
         finally:
             broker.stop()
 
@@ -177,6 +179,7 @@ def _run_functions(
     stop: threading.Event,
     *,
     oidc: EventingOidc | None,
+    topics: list[str],
 ) -> None:
     base = config.process_environment()
     # Forwarded tokens are sealed at rest; a laptop stack gets a key for its lifetime.
@@ -200,7 +203,7 @@ def _run_functions(
         functions.mark_ready(
             broker=plan.broker_ingress, database=_redacted(database_url)
         )
-        _print_table(plan, database_url, changed)
+        _print_table(plan, database_url, changed, topics=topics)
         stop.wait()
     finally:
         functions.stop()
@@ -233,8 +236,21 @@ def _namespace(routing: Routing, settings: Settings) -> str:
     return settings.namespace
 
 
-def _print_table(plan: Plan, database_url: str, changed: list[str]) -> None:
+def _topics(routing: Routing) -> list[str]:
+    """The Kafka topics the development broker stands in for (its KafkaSources' topics)."""
+    return sorted(
+        {topic for source in routing.kafka_sources for topic in source.topics}
+    )
+
+
+def _print_table(
+    plan: Plan, database_url: str, changed: list[str], *, topics: list[str]
+) -> None:
     rows = [("broker", plan.broker_ingress)]
+    rows += [
+        ("kafka topic", f"{plan.broker_ingress.rsplit('/', 2)[0]}/kafka/{topic}")
+        for topic in topics
+    ]
     rows += [(spec.name, spec.url) for spec in plan.functions]
     rows += [(name, "skipped: no main.py yet") for name in plan.skipped]
     rows += [("database", _redacted(database_url))]

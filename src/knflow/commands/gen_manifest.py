@@ -27,6 +27,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--namespace", default="knflow", help="default: knflow")
     parser.add_argument("--broker", default="default", help="default: default")
+    parser.add_argument(
+        "--kafka-bootstrap-servers",
+        default="",
+        help="the Kafka variant: also a KafkaSource per start event type, reading its"
+        " topic from these servers (comma-separated) into the broker",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -34,7 +40,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         sources = load_definitions(args.workflow_dir)
         wanted = objects.cluster_objects(
-            sources, namespace=args.namespace, broker=args.broker
+            sources,
+            namespace=args.namespace,
+            broker=args.broker,
+            kafka_bootstrap_servers=objects.parse_servers(args.kafka_bootstrap_servers),
         )
         written = write_objects(wanted, args.output)
         removed = remove_stale(args.output, keep=written)

@@ -2,7 +2,7 @@
 
 Re-implements what knative/eventing's validation webhooks refuse: Trigger brokers and
 filter dialects, delivery values, destinations (ref or URI), PingSource schedules and
-data, ApiServerSource and SinkBinding subjects, with the
+data, ApiServerSource and SinkBinding subjects, KafkaSource topics and offsets, with the
 default feature flags (`delivery-timeout` enabled; `delivery-retryafter`,
 cross-namespace references and new ApiServerSource filters disabled). Pure.
 """
@@ -30,6 +30,8 @@ INJECTION_ANNOTATION: Final = "eventing.knative.dev/injection"
 BROKER_CLASS_ANNOTATION: Final = "eventing.knative.dev/broker.class"
 APISERVER_MODES: Final = ("Reference", "Resource")
 SELECTOR_OPERATORS: Final = ("In", "NotIn", "Exists", "DoesNotExist")
+KAFKA_OFFSETS: Final = ("earliest", "latest")
+KAFKA_ORDERINGS: Final = ("ordered", "unordered")
 # robfig/cron descriptors accepted by PingSource besides five- or six-field expressions.
 CRON_DESCRIPTORS: Final = (
     "@yearly",
@@ -285,6 +287,22 @@ def _sink_binding_problems(obj: Mapping[str, Any]) -> list[Problem]:
     return problems + _sink_problems(spec)
 
 
+def _kafka_source_problems(obj: Mapping[str, Any]) -> list[Problem]:
+    # eventing-kafka-broker's KafkaSource webhook: topics and servers named, an offset and
+    # an ordering from their closed sets (an unset offset defaults to `latest`).
+    spec = obj.get("spec") or {}
+    problems = [
+        Problem(f"/spec/{field}", "name at least one")
+        for field in ("topics", "bootstrapServers")
+        if not spec.get(field)
+    ]
+    if spec.get("initialOffset", KAFKA_OFFSETS[1]) not in KAFKA_OFFSETS:
+        problems.append(Problem("/spec/initialOffset", "must be earliest or latest"))
+    if spec.get("ordering", KAFKA_ORDERINGS[0]) not in KAFKA_ORDERINGS:
+        problems.append(Problem("/spec/ordering", "must be ordered or unordered"))
+    return problems + _sink_problems(spec)
+
+
 def _sink_problems(spec: Mapping[str, Any]) -> list[Problem]:
     if "sink" not in spec:
         return [Problem("/spec/sink", "required field is missing")]
@@ -407,4 +425,5 @@ _RULES: Final[Mapping[str, Rule]] = {
     "PingSource": _ping_source_problems,
     "ApiServerSource": _api_server_source_problems,
     "SinkBinding": _sink_binding_problems,
+    "KafkaSource": _kafka_source_problems,
 }

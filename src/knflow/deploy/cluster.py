@@ -1,8 +1,9 @@
 """Apply a plan to a Kubernetes cluster through the `kubernetes` client.
 
-Knows the two kinds `knflow deploy` manages: ConfigMaps (core API) and Knative Triggers
-(custom objects). Lists what knflow generated before (label `knflow.dev/generated:
-"true"`), creates, replaces (carrying the server's resourceVersion) and deletes.
+Knows the kinds `knflow deploy` manages: ConfigMaps (core API), Knative Triggers and
+KafkaSources (custom objects). Lists what knflow generated before (label
+`knflow.dev/generated: "true"`), creates, replaces (carrying the server's resourceVersion)
+and deletes.
 """
 
 from __future__ import annotations
@@ -26,7 +27,13 @@ from knflow.errors import ConflictError, InputError, KnflowError, UnavailableErr
 logger = logging.getLogger(__name__)
 
 GENERATED_SELECTOR: Final = f"{GENERATED_LABEL}=true"
-TRIGGERS: Final = ("eventing.knative.dev", "v1", "triggers")
+CUSTOM_KINDS: Final = {
+    "Trigger": ("eventing.knative.dev", "v1", "triggers"),
+    "KafkaSource": ("sources.knative.dev", "v1beta1", "kafkasources"),
+}
+"""Group, version and plural of each custom kind deployed."""
+OPTIONAL_KINDS: Final = frozenset({"KafkaSource"})
+"""Kinds whose CRD may be missing (no Kafka installed): none of them exist then."""
 _REQUEST_TIMEOUT: Final = 30
 
 
@@ -58,7 +65,7 @@ class Cluster:
         self._namespace = namespace
 
     def list_generated(self) -> list[dict[str, Any]]:
-        """Return the ConfigMaps and Triggers knflow generated in the namespace.
+        """Return the ConfigMaps, Triggers and KafkaSources knflow generated in the namespace.
 
         Raises:
             KnflowError: the API refused or could not be reached.
@@ -72,20 +79,31 @@ class Cluster:
                 _request_timeout=_REQUEST_TIMEOUT,
             )
             maps = json.loads(answer.data).get("items") or []
-            listed: Any = self._custom.list_namespaced_custom_object(
-                *TRIGGERS[:2],
-                self._namespace,
-                TRIGGERS[2],
-                label_selector=GENERATED_SELECTOR,
-                _request_timeout=_REQUEST_TIMEOUT,
-            )
-            triggers = listed.get("items") or []
         return [
             *({"apiVersion": "v1", "kind": "ConfigMap", **item} for item in maps),
-            *(
-                {"apiVersion": "eventing.knative.dev/v1", "kind": "Trigger", **item}
-                for item in triggers
-            ),
+            *(item for kind in CUSTOM_KINDS for item in self._list_custom(kind)),
+        ]
+
+    def _list_custom(self, kind: str) -> list[dict[str, Any]]:
+        group, version, plural = CUSTOM_KINDS[kind]
+        with _translated(f"list generated {plural}"):
+            try:
+                listed: Any = self._custom.list_namespaced_custom_object(
+                    group,
+                    version,
+                    self._namespace,
+                    plural,
+                    label_selector=GENERATED_SELECTOR,
+                    _request_timeout=_REQUEST_TIMEOUT,
+                )
+            except ApiException as error:
+                if error.status == 404 and kind in OPTIONAL_KINDS:
+                    return []  # the CRD is not installed, so none exist
+                raise
+        api_version = f"{group}/{version}"
+        return [
+            {"apiVersion": api_version, "kind": kind, **item}
+            for item in listed.get("items") or []
         ]
 
     def apply(self, plan: Plan, existing: list[dict[str, Any]]) -> None:
@@ -115,10 +133,12 @@ class Cluster:
                 self._namespace, _config_map(obj), _request_timeout=_REQUEST_TIMEOUT
             )
             return
+        group, version, plural = CUSTOM_KINDS[obj["kind"]]
         self._custom.create_namespaced_custom_object(
-            *TRIGGERS[:2],
+            group,
+            version,
             self._namespace,
-            TRIGGERS[2],
+            plural,
             obj,
             _request_timeout=_REQUEST_TIMEOUT,
         )
@@ -133,10 +153,12 @@ class Cluster:
                 _request_timeout=_REQUEST_TIMEOUT,
             )
             return
+        group, version, plural = CUSTOM_KINDS[obj["kind"]]
         self._custom.replace_namespaced_custom_object(
-            *TRIGGERS[:2],
+            group,
+            version,
             self._namespace,
-            TRIGGERS[2],
+            plural,
             name,
             obj,
             _request_timeout=_REQUEST_TIMEOUT,
@@ -149,10 +171,12 @@ class Cluster:
                 name, self._namespace, _request_timeout=_REQUEST_TIMEOUT
             )
             return
+        group, version, plural = CUSTOM_KINDS[obj["kind"]]
         self._custom.delete_namespaced_custom_object(
-            *TRIGGERS[:2],
+            group,
+            version,
             self._namespace,
-            TRIGGERS[2],
+            plural,
             name,
             _request_timeout=_REQUEST_TIMEOUT,
         )

@@ -1,21 +1,23 @@
-"""The cluster objects of a folder of workflow definitions: ConfigMaps and Triggers.
+"""The cluster objects of a folder of workflow definitions: ConfigMaps, Triggers, KafkaSources.
 
 Each definition becomes a ConfigMap labelled `knflow.dev/workflow: <id>` (the
 ApiServerSource in `eventing/` registers it), and each event type the definitions
-consume gets a Trigger to step-executor. Pure: builds dictionaries, never talks to a
-cluster or reads files.
+consume gets a Trigger to step-executor. With Kafka bootstrap servers (the Kafka variant),
+each event type a workflow starts on also gets a KafkaSource that moves what is published
+to its topic into the broker, which is how the Orchestrator plugin's event start reaches
+knflow. Pure: builds dictionaries, never talks to a cluster or reads files.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final, Protocol
 
 from knflow.errors import InputError
-from knflow.workflow import asyncapi
+from knflow.workflow import asyncapi, event_starts
 
 PART_OF: Final = "knflow"
 GENERATED_LABEL: Final = "knflow.dev/generated"
@@ -26,6 +28,8 @@ CONSUMERS_ANNOTATION: Final = "knflow.dev/consumed-by"
 STEP_EXECUTOR: Final = "step-executor"
 START_WORKFLOW: Final = "start-workflow"
 EVENTING_API: Final = "eventing.knative.dev/v1"
+SOURCES_API: Final = "sources.knative.dev/v1beta1"
+TOPICS_ANNOTATION: Final = "knflow.dev/topics"
 SERVING_API: Final = "serving.knative.dev/v1"
 DEAD_LETTER_BROKER: Final = "dead-letter"
 # The delivery of eventing/trigger-step-executor-step-ready.yaml: retried for about 31 s
@@ -67,9 +71,15 @@ class DefinitionSource(Protocol):
 
 
 def cluster_objects(
-    sources: Iterable[DefinitionSource], *, namespace: str, broker: str = "default"
+    sources: Iterable[DefinitionSource],
+    *,
+    namespace: str,
+    broker: str = "default",
+    kafka_bootstrap_servers: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
-    """Return every object the definitions need: their ConfigMaps, then their Triggers.
+    """Return every object the definitions need: ConfigMaps, Triggers, then KafkaSources.
+
+    KafkaSources only with `kafka_bootstrap_servers` (the Kafka variant).
 
     Raises:
         InputError: a definition has no id, an id that cannot be a label value, or two
@@ -79,7 +89,52 @@ def cluster_objects(
     maps = [definition_config_map(source, namespace=namespace) for source in listed]
     _refuse_duplicates(maps)
     triggers = consumed_event_triggers(listed, namespace=namespace, broker=broker)
-    return [*maps, *triggers]
+    if not kafka_bootstrap_servers:
+        return [*maps, *triggers]
+    kafka = start_event_sources(
+        listed,
+        namespace=namespace,
+        broker=broker,
+        bootstrap_servers=kafka_bootstrap_servers,
+    )
+    return [*maps, *triggers, *kafka]
+
+
+def parse_servers(text: str) -> tuple[str, ...]:
+    """Read comma-separated Kafka bootstrap servers, without blanks."""
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def start_event_sources(
+    sources: Iterable[DefinitionSource],
+    *,
+    namespace: str,
+    broker: str,
+    bootstrap_servers: Sequence[str],
+) -> list[dict[str, Any]]:
+    """Return one KafkaSource per event type the definitions start on, into the broker.
+
+    Its topics are the event's name, where the Orchestrator plugin publishes (it names
+    the topic and the CloudEvent type after the start event's `name`), and its type, when
+    that differs. Sorted by event type.
+    """
+    topics: dict[str, set[str]] = {}
+    starters: dict[str, set[str]] = {}
+    for source in sources:
+        for name, event_type in event_starts.start_events(source.document):
+            topics.setdefault(event_type, {event_type}).add(name)
+            starters.setdefault(event_type, set()).add(str(source.document.get("id")))
+    return [
+        _kafka_source(
+            event_type,
+            sorted(topics[event_type]),
+            sorted(starters[event_type]),
+            namespace=namespace,
+            broker=broker,
+            bootstrap_servers=bootstrap_servers,
+        )
+        for event_type in sorted(topics)
+    ]
 
 
 def definition_config_map(
@@ -182,6 +237,11 @@ def config_map_name(workflow_id: str) -> str:
     return _dns_name("workflow-", workflow_id)
 
 
+def kafka_source_name(event_type: str) -> str:
+    """Return the KafkaSource name of a start event type (a DNS label, one per type)."""
+    return _dns_name("kafka-start-", event_type, always_digest=True)
+
+
 def trigger_name(event_type: str) -> str:
     """Return the Trigger name of a consumed event type (a DNS label, one per type)."""
     return _dns_name(f"{STEP_EXECUTOR}-consumed-", event_type, always_digest=True)
@@ -224,6 +284,47 @@ def _trigger(
                         "name": DEAD_LETTER_BROKER,
                     }
                 },
+            },
+        },
+    }
+
+
+def _kafka_source(
+    event_type: str,
+    topics: list[str],
+    workflow_ids: list[str],
+    *,
+    namespace: str,
+    broker: str,
+    bootstrap_servers: Sequence[str],
+) -> dict[str, Any]:
+    name = kafka_source_name(event_type)
+    return {
+        "apiVersion": SOURCES_API,
+        "kind": "KafkaSource",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": {
+                "app.kubernetes.io/part-of": PART_OF,
+                "app.kubernetes.io/component": STEP_EXECUTOR,
+                GENERATED_LABEL: "true",
+            },
+            "annotations": {
+                EVENT_TYPE_ANNOTATION: event_type,
+                TOPICS_ANNOTATION: ",".join(topics),
+                CONSUMERS_ANNOTATION: ",".join(workflow_ids),
+            },
+        },
+        "spec": {
+            "bootstrapServers": list(bootstrap_servers),
+            "topics": topics,
+            # Fixed per event type: the webhook refuses a changed consumer group.
+            "consumerGroup": f"knflow-{name}",
+            # A start published before the source existed still starts its workflow.
+            "initialOffset": "earliest",
+            "sink": {
+                "ref": {"apiVersion": EVENTING_API, "kind": "Broker", "name": broker}
             },
         },
     }

@@ -2,7 +2,8 @@
 
 It serves ingresses at `/<namespace>/<broker>`, fans accepted events out to matching
 Triggers concurrently (binary mode, retries, back-off, timeout, dead-letter sink), feeds
-CloudEvent replies back in with a hop limit, and emits PingSource ticks. Routing comes
+CloudEvent replies back in with a hop limit, and emits PingSource ticks. It stands in for
+the Kafka topics KafkaSources read, at `/kafka/<topic>` (`kafka_records`). Routing comes
 only from `manifests.Routing` and a table of subscriber URLs.
 """
 
@@ -17,6 +18,7 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Final
 from urllib.parse import urlsplit
@@ -26,12 +28,14 @@ from croniter import croniter
 
 from knflow.auth.minting import DevIssuer
 from knflow.config import DEFAULT_MAX_BODY_BYTES
+from knflow.devstack import kafka_records
 from knflow.devstack.ingress_body import BodyError, read_body
 from knflow.devstack.manifests import (
     PING_TYPE,
     Broker,
     Delivery,
     Destination,
+    KafkaSource,
     PingSource,
     Routing,
     Trigger,
@@ -54,6 +58,8 @@ DEFAULT_ATTEMPT_TIMEOUT: Final = timedelta(seconds=60)
 PING_DELIVERY: Final = Delivery(
     retry=5, backoff_policy="exponential", backoff_delay=timedelta(milliseconds=50)
 )
+KAFKA_PATH: Final = "kafka"
+"""Topics are served at `/kafka/<topic>`."""
 OIDC_PATH: Final = "/oidc"
 """Where the broker serves its stand-in service-account issuer (Eventing OIDC mode)."""
 
@@ -123,6 +129,8 @@ class DevBroker:
         self._server.daemon_threads = True
         self._executor = ThreadPoolExecutor(workers, thread_name_prefix="broker")
         self._connections = _KeptConnections()
+        self._offsets: dict[str, int] = {}
+        self._offsets_lock = threading.Lock()
         self._threads = [
             threading.Thread(target=self._serve, daemon=True),
             threading.Thread(target=self._tick_ping_sources, daemon=True),
@@ -177,6 +185,25 @@ class DevBroker:
         logger.info("event accepted", extra={**_ids(event), "triggers": len(matched)})
         return 202
 
+    def publish(self, topic: str, body: bytes) -> tuple[int, dict[str, Any]]:
+        """Take records published to `topic`; each KafkaSource reading it forwards them.
+
+        Returns the status and body to answer: 404 when no KafkaSource reads the topic,
+        400 for records that are not what a producer sends, else 200 with their offsets.
+        """
+        readers = [s for s in self._routing.kafka_sources if topic in s.topics]
+        if not readers:
+            return 404, {"message": f"no KafkaSource reads topic '{topic}'"}
+        try:
+            records = kafka_records.parse_records(body, limits=self.json_limits)
+            offsets = [self._next_offset(topic) for _ in records]
+            for reader in readers:
+                for record, offset in zip(records, offsets, strict=True):
+                    self._forward(reader, topic, record, offset)
+        except InputError as error:
+            return 400, {"message": str(error)}
+        return 200, {"topic": topic, "offsets": offsets}
+
     def has_broker(self, namespace: str, name: str) -> bool:
         """Tell whether the manifests declare this broker."""
         return self._broker(namespace, name) is not None
@@ -193,6 +220,30 @@ class DevBroker:
         if base is None or not destination.uri:
             return base
         return f"{base.rstrip('/')}/{destination.uri.lstrip('/')}"
+
+    def _forward(
+        self, reader: KafkaSource, topic: str, record: kafka_records.Record, offset: int
+    ) -> None:
+        """Hand one record to a KafkaSource's sink, as the source's adapter does."""
+        source = f"/apis/v1/namespaces/{reader.namespace}/kafkasources/{reader.name}"
+        event = kafka_records.to_event(
+            record, source=source, topic=topic, offset=offset, limits=self.json_limits
+        )
+        sink = reader.sink
+        if sink.kind == "Broker":
+            self.ingest(sink.namespace or reader.namespace, str(sink.name), event)
+            return
+        url = self.resolve(sink, reader.namespace)
+        if url is not None:
+            self._submit(
+                partial(self._send, url, event, Delivery(), namespace=reader.namespace)
+            )
+
+    def _next_offset(self, topic: str) -> int:
+        with self._offsets_lock:
+            offset = self._offsets.get(topic, 0)
+            self._offsets[topic] = offset + 1
+        return offset
 
     def _serve(self) -> None:
         # A short poll keeps `stop` quick; the server wakes at most ten times a second.
@@ -554,7 +605,11 @@ def _handler_class(broker: DevBroker) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
                 self._answer(error.status, {"message": str(error)})
                 return
-            if len(parts) != 2 or not broker.has_broker(parts[0], parts[1]):
+            is_broker = len(parts) == 2 and broker.has_broker(parts[0], parts[1])
+            if not is_broker and len(parts) == 2 and parts[0] == KAFKA_PATH:
+                self._answer(*broker.publish(parts[1], body))
+                return
+            if not is_broker:
                 self._answer(404, {"message": f"no broker at {self.path}"})
                 return
             if not broker.admits(

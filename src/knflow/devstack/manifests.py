@@ -1,20 +1,18 @@
-"""The eventing manifests as routing values: Brokers, Triggers and PingSources.
+"""The eventing manifests as routing values: Brokers, Triggers, PingSources, KafkaSources.
 
-Reads the YAML in `eventing/` (what a cluster applies) into the values the development
-broker emulates, and generates the Triggers for event types consumed by workflows.
+Reads the YAML in `eventing/` (what a cluster applies), and the objects `generated` makes
+for the workflows, into the values the development broker emulates.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 import isodate
 import yaml
@@ -22,30 +20,12 @@ import yaml
 from knflow.devstack import filters
 from knflow.devstack.filters import Filter
 from knflow.errors import InputError
-from knflow.workflow import asyncapi
 
 EVENTING_API: Final = "eventing.knative.dev/v1"
 SOURCES_API: Final = "sources.knative.dev/v1"
 SERVING_API: Final = "serving.knative.dev/v1"
 PING_TYPE: Final = "dev.knative.sources.ping"
-STEP_EXECUTOR: Final = "step-executor"
 SKIPPED_FOLDERS: Final = frozenset({"kafka"})
-GENERATED_LABEL: Final = "knflow.dev/generated"
-_NAME_LIMIT: Final = 63
-
-
-class DefinitionSource(Protocol):
-    """A loaded workflow definition (`knflow.workflow.loading.WorkflowSource`)."""
-
-    @property
-    def document(self) -> Mapping[str, Any]:
-        """The parsed definition with external parts inlined."""
-        ...
-
-    @property
-    def resources(self) -> Mapping[str, Any]:
-        """Its OpenAPI/AsyncAPI documents."""
-        ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -149,6 +129,20 @@ class PingSource:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class KafkaSource:
+    """A KafkaSource: what is published to its topics goes to its sink."""
+
+    namespace: str
+    """Its namespace."""
+    name: str
+    """Its name."""
+    topics: tuple[str, ...]
+    """The topics it reads."""
+    sink: Destination
+    """Where the records go, as CloudEvents."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Routing:
     """Everything the development broker emulates, from all manifests."""
 
@@ -158,6 +152,8 @@ class Routing:
     """The triggers of every broker."""
     ping_sources: tuple[PingSource, ...] = ()
     """The ping sources."""
+    kafka_sources: tuple[KafkaSource, ...] = ()
+    """The Kafka sources (the development broker stands in for their topics)."""
 
 
 def read_folder(folder: Path) -> list[dict[str, Any]]:
@@ -177,14 +173,14 @@ def read_folder(folder: Path) -> list[dict[str, Any]]:
 def parse_routing(
     documents: Iterable[Mapping[str, Any]], *, namespace: str = "default"
 ) -> Routing:
-    """Parse Brokers, Triggers and PingSources; other kinds are ignored.
+    """Parse Brokers, Triggers, PingSources and KafkaSources; other kinds are ignored.
 
     `namespace` applies to objects without `metadata.namespace`.
 
     Raises:
         InputError: an object is invalid, naming it and the field.
     """
-    brokers, triggers, pings = [], [], []
+    brokers, triggers, pings, kafka = [], [], [], []
     for document in documents:
         kind = document.get("kind")
         if kind == "Broker":
@@ -193,24 +189,14 @@ def parse_routing(
             triggers.append(_parse_trigger(document, namespace))
         elif kind == "PingSource":
             pings.append(_parse_ping_source(document, namespace))
+        elif kind == "KafkaSource":
+            kafka.append(_parse_kafka_source(document, namespace))
     return Routing(
-        brokers=tuple(brokers), triggers=tuple(triggers), ping_sources=tuple(pings)
+        brokers=tuple(brokers),
+        triggers=tuple(triggers),
+        ping_sources=tuple(pings),
+        kafka_sources=tuple(kafka),
     )
-
-
-def consumed_event_triggers(
-    sources: Iterable[DefinitionSource], *, namespace: str, broker: str = "default"
-) -> list[dict[str, Any]]:
-    """Return one Trigger object per event type consumed by the definitions.
-
-    Each routes its type to step-executor (docs/architecture.md §3) without a delivery
-    spec of its own, so the broker's delivery applies. Objects carry
-    `knflow.dev/generated: "true"`.
-    """
-    types = sorted(
-        {event_type for source in sources for event_type in _consumed(source)}
-    )
-    return [_generated_trigger(event_type, namespace, broker) for event_type in types]
 
 
 def _read_file(path: Path) -> list[dict[str, Any]]:
@@ -284,6 +270,20 @@ def _parse_ping_source(document: Mapping[str, Any], namespace: str) -> PingSourc
     )
 
 
+def _parse_kafka_source(document: Mapping[str, Any], namespace: str) -> KafkaSource:
+    where = _where(document)
+    spec = _mapping(document.get("spec"), f"{where}/spec")
+    topics = spec.get("topics")
+    if not isinstance(topics, list) or not topics:
+        raise InputError(f"{where}/spec/topics: a KafkaSource reads at least one topic")
+    return KafkaSource(
+        namespace=_namespace(document, namespace),
+        name=_name(document),
+        topics=tuple(str(topic) for topic in topics),
+        sink=_parse_destination(spec.get("sink"), f"{where}/spec/sink"),
+    )
+
+
 def _parse_delivery(raw: Any, where: str) -> Delivery | None:
     if raw is None:
         return None
@@ -338,57 +338,6 @@ def _duration(raw: Any, where: str) -> timedelta | None:
     if not isinstance(parsed, timedelta):
         raise InputError(f"{where}: '{raw}' uses months or years; use days or less")
     return parsed
-
-
-def _consumed(source: DefinitionSource) -> list[str]:
-    events = source.document.get("events") or []
-    return [
-        *(
-            str(event["type"])
-            for event in events
-            if isinstance(event, Mapping)
-            and event.get("type")
-            and event.get("kind", "consumed") == "consumed"
-        ),
-        *asyncapi.received_channels(source.document, source.resources),
-    ]
-
-
-def _generated_trigger(event_type: str, namespace: str, broker: str) -> dict[str, Any]:
-    return {
-        "apiVersion": EVENTING_API,
-        "kind": "Trigger",
-        "metadata": {
-            "name": _trigger_name(event_type),
-            "namespace": namespace,
-            "labels": {
-                "app.kubernetes.io/part-of": "knflow",
-                "app.kubernetes.io/component": STEP_EXECUTOR,
-                GENERATED_LABEL: "true",
-            },
-        },
-        "spec": {
-            "broker": broker,
-            "filter": {"attributes": {"type": event_type}},
-            "subscriber": {
-                "ref": {
-                    "apiVersion": SERVING_API,
-                    "kind": "Service",
-                    "name": STEP_EXECUTOR,
-                },
-                "audience": f"knflow-{STEP_EXECUTOR}",
-            },
-        },
-    }
-
-
-def _trigger_name(event_type: str) -> str:
-    """A DNS-label name, unique per type (a digest keeps different types apart)."""
-    slug = re.sub(r"[^a-z0-9]+", "-", event_type.lower()).strip("-")
-    digest = hashlib.sha256(event_type.encode("utf-8")).hexdigest()[:8]
-    prefix = f"{STEP_EXECUTOR}-consumed-"
-    room = _NAME_LIMIT - len(prefix) - len(digest) - 1
-    return f"{prefix}{slug[:room].strip('-')}-{digest}"
 
 
 def _where(document: Mapping[str, Any]) -> str:

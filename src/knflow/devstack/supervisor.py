@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from knflow.devstack import manifests
+from knflow.devstack import generated, manifests
 from knflow.devstack.manifests import Routing
 from knflow.errors import InputError
 from knflow.workflow import loading
@@ -146,16 +146,19 @@ def require_every_function(plan: Plan, functions_dir: Path) -> None:
 def build_routing(
     eventing_dir: Path, workflows_dir: Path, *, namespace: str
 ) -> Routing:
-    """Read the manifests and add a Trigger per event type the workflows consume.
+    """Read the manifests, add a Trigger per event type the workflows consume and a
+    KafkaSource per event type they start on (the development broker's topics).
 
     Raises:
         InputError: a manifest is invalid.
         DefinitionError: a workflow file does not parse.
     """
-    generated = manifests.consumed_event_triggers(
-        loading.load_directory(workflows_dir), namespace=namespace
-    )
-    documents = [*manifests.read_folder(eventing_dir), *generated]
+    sources = loading.load_directory(workflows_dir)
+    made = [
+        *generated.consumed_event_triggers(sources, namespace=namespace),
+        *generated.start_event_sources(sources, namespace=namespace),
+    ]
+    documents = [*manifests.read_folder(eventing_dir), *made]
     return manifests.parse_routing(documents, namespace=namespace)
 
 

@@ -19,6 +19,8 @@ from knflow.workflow.model import Json
 class InstanceStatus(StrEnum):
     """An instance's lifecycle value, as the Data Index names it."""
 
+    PENDING = "PENDING"
+    """Accepted, waiting for a slot under its workflow's active-instance limit."""
     ACTIVE = "ACTIVE"
     COMPLETED = "COMPLETED"
     ERROR = "ERROR"

@@ -53,6 +53,8 @@ class CallWait:
     """`actionExecTimeout` of the call, when declared."""
     claimed_until: datetime | None = None
     """The claiming executor owns the call until then; past it, another may claim it."""
+    paced_until: datetime | None = None
+    """The call holds a turn of its function's rate limit from then on (none: not taken)."""
 
     def to_json(self) -> dict[str, Any]:
         """Render for storage."""
@@ -67,6 +69,8 @@ class CallWait:
             raw["timeout"] = self.timeout.total_seconds()
         if self.claimed_until is not None:
             raw["claimed_until"] = self.claimed_until.isoformat()
+        if self.paced_until is not None:
+            raw["paced_until"] = self.paced_until.isoformat()
         return raw
 
 
@@ -248,6 +252,7 @@ TIMER_FIRED: Final[dict[str, Json]] = {"kind": WaitKind.TIMER.value}
 def _call_wait(raw: dict[str, Any]) -> CallWait:
     timeout = raw.get("timeout")
     claimed = raw.get("claimed_until")
+    paced = raw.get("paced_until")
     return CallWait(
         key=str(raw["key"]),
         function=str(raw["function"]),
@@ -255,6 +260,7 @@ def _call_wait(raw: dict[str, Any]) -> CallWait:
         node=str(raw.get("node", "")),
         timeout=None if timeout is None else timedelta(seconds=float(timeout)),
         claimed_until=None if claimed is None else datetime.fromisoformat(claimed),
+        paced_until=None if paced is None else datetime.fromisoformat(paced),
     )
 
 

@@ -34,6 +34,19 @@ def step_event(instance_id: str, thread_id: str, seq: int, *, now: datetime) -> 
     )
 
 
+def paced_step_event(
+    instance_id: str, thread_id: str, seq: int, *, due: datetime, now: datetime
+) -> Event:
+    """Build the step event that hands a rate-limited call its turn at `due`.
+
+    Its id names the turn: the thread's first step event at this sequence number may have
+    been sent already, and the outbox de-duplicates by id.
+    """
+    event = step_event(instance_id, thread_id, seq, now=now)
+    turn = uuid.uuid5(STEP_NAMESPACE, f"{event.id}/paced/{due.isoformat()}")
+    return dataclasses.replace(event, id=str(turn))
+
+
 def redrive_event(event: Event, now: datetime, period: timedelta) -> Event:
     """Give a hint a new id per re-drive period (the original id was already sent)."""
     bucket = int(now.timestamp() // max(period.total_seconds(), 1.0))

@@ -129,9 +129,12 @@ def state_event(
     """Build a ProcessInstanceStateDataEvent.
 
     `event_type`: 1 STARTED, 2 ENDED, 4 RETRIGGERED, 5 UPDATED. The state number comes
-    from `facts.status`, except that STARTED always says ACTIVE (as the runtime does).
+    from `facts.status`, except that STARTED says ACTIVE (as the runtime does) unless the
+    instance was accepted into its workflow's queue (PENDING).
     """
-    state = STATE_STARTED if event_type == STATE_STARTED else state_number(facts.status)
+    state = state_number(facts.status)
+    if event_type == STATE_STARTED and facts.status != "PENDING":
+        state = INSTANCE_STATES.index("ACTIVE")
     data: dict[str, Any] = {
         "eventDate": render_date(at),
         "eventUser": facts.identity,

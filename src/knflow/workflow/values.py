@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Final
 
 from knflow.errors import DefinitionError, Problem
+from knflow.workflow import flow_limits
 from knflow.workflow.model import Json
 from knflow.workflow.parsing import parse_duration
 
@@ -33,6 +34,7 @@ def find_value_problems(document: Json) -> list[Problem]:
         *_timeout_problems(document.get("timeouts"), "/timeouts"),
         *_retry_problems(document.get("retries")),
         *_state_problems(document.get("states")),
+        *flow_limits.find_problems(document),
     ]
 
 

@@ -33,6 +33,8 @@ from knflow.runtime.instances import (
     calls,
     claims,
     correlation,
+    limits,
+    pacing,
     process_events,
     timers,
     tokens,
@@ -73,9 +75,9 @@ def commit_outcome(
         execution=outcome.execution.to_json(workflow_data=row.data),
         waiting=outcome.execution.is_waiting_externally(),
     )
-    if is_new:
+    if is_new and before.status is not InstanceStatus.PENDING:
         instances.insert(work.conn, row)
-    else:
+    else:  # a queued instance starting is new to the engine, but already stored
         instances.update(work.conn, row, data_changed=outcome.data_changed)
         row = dataclasses.replace(row, revision=row.revision + 1)
     work.queue_process_events(
@@ -100,6 +102,7 @@ def commit_outcome(
         _carry_out(work, loaded, row, outcome)
         work.consequences.append(EndChildren(parent=row, everyone=False))
         work.consequences.append(ResumeParent(child=row))
+        limits.free_slot(work, loaded)
         return row
     wanted = correlation.subscriptions_of(loaded, row)
     if wanted or (not is_new and correlation.waits_for_events(before)):
@@ -127,6 +130,8 @@ def abort(work: UnitOfWork, loaded: LoadedDefinition, row: InstanceRow) -> Insta
     queue_state_change(work, loaded, aborted, event_type=kogito.STATE_ENDED)
     work.consequences.append(EndChildren(parent=aborted, everyone=True))
     work.consequences.append(ResumeParent(child=aborted))
+    if row.status is not InstanceStatus.PENDING:
+        limits.free_slot(work, loaded)
     return aborted
 
 
@@ -231,15 +236,16 @@ def _claim_and_dispatch(
         call_wait = claims.call_wait_of(thread)
         if call_wait is None:
             continue
-        if work.claim_call():
-            claims.claim(call_wait, work.services.settings, work.now)
-            work.after_commit.calls.append(
-                calls.pending(work, row, loaded, thread.id, call_wait)
-            )
-        else:
+        if not work.claim_call():
             work.queue_event(
                 hints.step_event(row.id, thread.id, thread.seq, now=work.now),
                 instance_id=row.id,
+            )
+        elif pacing.claim_in_turn(
+            work, row, loaded, thread_id=thread.id, seq=thread.seq, wait=call_wait
+        ):
+            work.after_commit.calls.append(
+                calls.pending(work, row, loaded, thread.id, call_wait)
             )
 
 

@@ -17,7 +17,7 @@ from knflow.engine.outcome import InstanceStatus
 from knflow.errors import InputError
 from knflow.runtime import catalog
 from knflow.runtime.catalog import LoadedDefinition
-from knflow.runtime.instances import tokens
+from knflow.runtime.instances import queueing, tokens
 from knflow.runtime.instances.advancing import instance_context, step_span
 from knflow.runtime.instances.commit import commit_outcome
 from knflow.runtime.instances.work import UnitOfWork
@@ -83,7 +83,9 @@ def create_instance(work: UnitOfWork, new: NewInstance) -> InstanceRow:
     """Create an instance and run it to its first wait inside the unit of work; return its row.
 
     Instances started by an event skip `dataInputSchema` (SW 0.8: it does not apply to the
-    events of a starting event state); the event fixes their `correlation` values.
+    events of a starting event state); the event fixes their `correlation` values. A start
+    beyond its workflow's active-instance limit is stored PENDING and runs later
+    (`queueing`); its row is returned as queued.
 
     Raises:
         NotFoundError: the workflow (or version) is not registered.
@@ -97,6 +99,8 @@ def create_instance(work: UnitOfWork, new: NewInstance) -> InstanceRow:
         validate_input(loaded, data)
     row = _new_row(work, loaded, new, data)
     _keep_tokens(work, row.id, new)
+    if _is_limited_start(new) and not queueing.has_slot(work, loaded):
+        return queueing.enqueue(work, loaded, row)
     with step_span(work.services, row, "Start"):
         outcome = interpreter.start(
             loaded.definition,
@@ -140,6 +144,15 @@ def validate_input(loaded: LoadedDefinition, data: Json) -> None:
         details=details,
         problems=lines,
     )
+
+
+def _is_limited_start(new: NewInstance) -> bool:
+    """Whether a start counts against its workflow's active-instance limit.
+
+    Subflows start at once: a parent waiting for a queued child of its own workflow could
+    wait forever.
+    """
+    return new.parent is None
 
 
 def _keep_tokens(work: UnitOfWork, instance_id: str, new: NewInstance) -> None:

@@ -74,6 +74,28 @@ def for_commit(
     return events
 
 
+def queued(
+    loaded: LoadedDefinition, row: InstanceRow, *, settings: Settings, now: datetime
+) -> list[Event]:
+    """Return the events of an instance accepted into its workflow's queue (PENDING).
+
+    Its start and input are known already; the node events follow when a slot frees.
+    """
+    facts = instance_facts(loaded, row, settings)
+    seq = _sequence(row.revision)
+    events = [
+        kogito.state_event(
+            facts, event_type=kogito.STATE_STARTED, at=now, seq=next(seq)
+        )
+    ]
+    values = {**(row.variables or {}), "workflowdata": row.data}
+    events += [
+        kogito.variable_event(facts, name, value, at=now, seq=next(seq))
+        for name, value in values.items()
+    ]
+    return events
+
+
 def state_change(
     loaded: LoadedDefinition,
     row: InstanceRow,
@@ -109,7 +131,11 @@ def snapshot(
         row, settings, workflow_name=workflow_name, workflow_version=workflow_version
     )
     seq = (f"snapshot.{number}" for number in itertools.count())
-    started = dataclasses.replace(facts, status=InstanceStatus.ACTIVE)
+    started = (
+        facts  # a queued instance started nothing yet
+        if row.status is InstanceStatus.PENDING
+        else dataclasses.replace(facts, status=InstanceStatus.ACTIVE)
+    )
     events = [
         kogito.state_event(
             started, event_type=kogito.STATE_STARTED, at=row.started_at, seq=next(seq)

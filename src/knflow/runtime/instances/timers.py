@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, Final
 
 from knflow.engine.outcome import Activation, CallCompleted, Deadline, ScheduleTimer
 from knflow.engine.thread_waits import TIMER_FIRED
 from knflow.events import hints
+from knflow.events.codec import Event
 from knflow.runtime.instances.work import UnitOfWork
 from knflow.store import jobs
 from knflow.store.instances import InstanceRow
@@ -21,6 +23,8 @@ from knflow.store.jobs import JobRow
 
 TIMER_NAMESPACE: Final = uuid.UUID("5d8c1a52-2b7e-4f66-9a3e-1c2d3e4f5a6b")
 INSTANCE_RECIPIENT: Final = "instance"
+STEP_RECIPIENT: Final = "step"
+"""A job that sends a thread's step event when due (a call parked by its rate limit)."""
 
 
 def schedule(work: UnitOfWork, row: InstanceRow, command: ScheduleTimer) -> JobRow:
@@ -59,6 +63,54 @@ def schedule(work: UnitOfWork, row: InstanceRow, command: ScheduleTimer) -> JobR
         instance_id=row.id,
     )
     return job
+
+
+def schedule_step(
+    work: UnitOfWork,
+    row: InstanceRow,
+    *,
+    thread_id: str,
+    seq: int,
+    key: str,
+    due: datetime,
+) -> JobRow:
+    """Write the job that sends `thread_id`'s step event at `due`; announce it, wake job-trigger.
+
+    Deterministic per (instance, wait key): parking the same call again rewrites it. The Data
+    Index lists it among the instance's jobs like its other timers, from creation to firing.
+    """
+    job = jobs.upsert(
+        work.conn,
+        job_id=str(uuid.uuid5(TIMER_NAMESPACE, f"{row.id}/{key}/paced")),
+        due=due,
+        now=work.now,
+        instance_id=row.id,
+        workflow_id=row.workflow_id,
+        recipient={
+            "type": STEP_RECIPIENT,
+            "instanceId": row.id,
+            "threadId": thread_id,
+            "seq": seq,
+            "due": due.isoformat(),
+        },
+    )
+    work.announce_job(job)
+    work.queue_event(
+        hints.job_scheduled_event(job.id, due, instance_id=row.id, now=work.now),
+        instance_id=row.id,
+    )
+    return job
+
+
+def step_event_for(recipient: Mapping[str, Any], *, now: datetime) -> Event:
+    """Return the step event a fired step job sends."""
+    return hints.paced_step_event(
+        str(recipient["instanceId"]),
+        str(recipient["threadId"]),
+        int(recipient.get("seq", 0)),
+        due=datetime.fromisoformat(str(recipient["due"])),
+        now=now,
+    )
 
 
 def activation_for(recipient: Mapping[str, Any]) -> Activation:

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from knflow.engine.outcome import Activation, InstanceStatus
-from knflow.runtime.instances import backlog, subflows
+from knflow.runtime.instances import backlog, queueing, subflows
 from knflow.runtime.instances.advancing import advance_locked
 from knflow.runtime.instances.work import (
     AfterCommit,
@@ -26,6 +26,7 @@ from knflow.runtime.instances.work import (
     EndChildren,
     ResumeParent,
     StartChild,
+    StartQueued,
     TakeBacklog,
     UnitOfWork,
     call_budget,
@@ -83,3 +84,5 @@ def _carry_out_consequences(work: UnitOfWork) -> None:
             subflows.resume_parent(work, consequence)
         elif isinstance(consequence, TakeBacklog):
             backlog.take_backlog(work, consequence)
+        elif isinstance(consequence, StartQueued):
+            queueing.start_queued(work, consequence.workflow_id)

@@ -124,7 +124,22 @@ class TakeBacklog:
     """The waiting instance."""
 
 
-Consequence = StartChild | ContinueInstance | EndChildren | ResumeParent | TakeBacklog
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StartQueued:
+    """Start the oldest queued instances of a workflow that has free slots again."""
+
+    workflow_id: str
+    """The workflow one of whose instances ended."""
+
+
+Consequence = (
+    StartChild
+    | ContinueInstance
+    | EndChildren
+    | ResumeParent
+    | TakeBacklog
+    | StartQueued
+)
 
 
 @dataclass(slots=True)

@@ -291,7 +291,10 @@ def _fire_claimed(work: UnitOfWork, job: JobRow) -> ClaimedCall | None:
         _record_success(work, job, occurrence, response=None)
         _wake_instance(work, recipient)
         return None
-    if kind == schedules.START_RECIPIENT:
+    if kind == timers.STEP_RECIPIENT:
+        event = timers.step_event_for(recipient, now=work.now)
+        work.queue_event(event, instance_id=job.instance_id)
+    elif kind == schedules.START_RECIPIENT:
         _start_instance(work, job, str(recipient.get("workflowId")))
     elif kind == jobs_api.SINK_RECIPIENT and _is_broker(work.services, recipient):
         work.queue_event(_sink_event(job, now=work.now), instance_id=job.instance_id)

@@ -17,7 +17,8 @@ from typing import Final
 
 from knflow.engine.execution import Execution, ThreadStatus
 from knflow.events import hints
-from knflow.runtime.instances import claims, publishing
+from knflow.runtime.instances import claims, publishing, queueing, transaction
+from knflow.runtime.instances.work import CallPolicy
 from knflow.runtime.job_trigger import retention
 from knflow.runtime.services import Services
 from knflow.store import db, jobs
@@ -44,12 +45,29 @@ class Reconciled:
 
 def run(services: Services) -> Reconciled:
     """Publish stuck outbox rows, re-drive stalled instances, purge what is past retention."""
+    start_queued(services)
     redriven = redrive_stalled(services)
     published = publishing.publish_due(services)
     purged = retention.purge(services).total
     if redriven or published:
         logger.info("reconciled", extra={"redriven": redriven, "published": published})
     return Reconciled(published=published, redriven=redriven, purged=purged)
+
+
+def start_queued(services: Services) -> int:
+    """Offer each workflow with queued instances its free slots; return how many started.
+
+    Ending instances start the queue in their own unit of work; this catches what a raised
+    limit (`KNFLOW_MAX_ACTIVE_INSTANCES`) or a re-registered workflow freed.
+    """
+    with transaction.unit_of_work(services, calls=CallPolicy.HAND_OVER) as work:
+        workflow_ids = queueing.queued_workflows(work)
+    started = 0
+    for workflow_id in workflow_ids:
+        with transaction.unit_of_work(services, calls=CallPolicy.HAND_OVER) as work:
+            started += queueing.start_queued(work, workflow_id)
+        publishing.publish(services, work.after_commit.outgoing)
+    return started
 
 
 def redrive_stalled(services: Services) -> int:

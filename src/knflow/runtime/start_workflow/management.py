@@ -39,6 +39,8 @@ ABORTABLE: Final = frozenset(
     {InstanceStatus.ACTIVE, InstanceStatus.ERROR, InstanceStatus.SUSPENDED}
 )
 UNFINISHED: Final = (InstanceStatus.ERROR, InstanceStatus.ACTIVE)
+CANCELLABLE: Final = ABORTABLE | {InstanceStatus.PENDING}
+"""Statuses an abort ends: a queued instance leaves the queue without running."""
 
 
 def find_instance(conn: Connection, workflow_id: str, instance_id: str) -> InstanceRow:
@@ -56,7 +58,7 @@ def find_instance(conn: Connection, workflow_id: str, instance_id: str) -> Insta
 
 
 def abort(services: Services, workflow_id: str, instance_id: str) -> InstanceRow:
-    """Abort an active or failed instance, its timers and its running subflows.
+    """Abort an active, queued or failed instance, its timers and its running subflows.
 
     Raises:
         NotFoundError: no such instance.
@@ -64,7 +66,7 @@ def abort(services: Services, workflow_id: str, instance_id: str) -> InstanceRow
     """
     with transaction.unit_of_work(services) as work:
         row = _lock(work.conn, workflow_id, instance_id)
-        if row.status not in ABORTABLE:
+        if row.status not in CANCELLABLE:
             raise ConflictError(
                 f"instance '{instance_id}' is {row.status} and cannot be aborted"
             )

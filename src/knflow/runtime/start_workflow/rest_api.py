@@ -286,12 +286,12 @@ def list_instances(services: Services, request: Request) -> Response:
 
 
 def get_instance(services: Services, request: Request) -> Response:
-    """`GET /{workflowId}/{instanceId}`: 200 while active, 404 once ended (SonataFlow behaviour)."""
+    """`GET /{workflowId}/{instanceId}`: 200 while active or queued, 404 once ended (as SonataFlow)."""
     with db.transaction(services.pool) as conn:
         row = management.find_instance(
             conn, request.params["workflow_id"], request.params["instance_id"]
         )
-    if row.status is not InstanceStatus.ACTIVE:
+    if row.status not in (InstanceStatus.ACTIVE, InstanceStatus.PENDING):
         raise NotFoundError(
             f"instance '{row.id}' is {row.status}; ended instances are in the Data Index"
         )

@@ -11,13 +11,17 @@ from __future__ import annotations
 import logging
 
 from knflow import json_limits, logs
-from knflow.engine.execution import MAIN, Execution
 from knflow.engine.outcome import InstanceStatus
-from knflow.engine.thread_waits import EventWait
 from knflow.events import types
 from knflow.events.codec import Event
 from knflow.runtime.catalog import LoadedDefinition
-from knflow.runtime.instances import after_commit, correlation, transaction
+from knflow.runtime.instances import (
+    after_commit,
+    correlation,
+    queueing,
+    start_events,
+    transaction,
+)
 from knflow.runtime.instances.advancing import deliver, load_definition
 from knflow.runtime.instances.creating import NewInstance, create_instance
 from knflow.runtime.instances.work import UnitOfWork
@@ -25,7 +29,6 @@ from knflow.runtime.services import Services
 from knflow.runtime.step_executor import steps
 from knflow.store import definitions as stored_definitions
 from knflow.store import instances, subscriptions
-from knflow.store.subscriptions import Subscription
 from knflow.workflow.model import EventDef, StateType
 
 logger = logging.getLogger(__name__)
@@ -112,7 +115,11 @@ def _start_by_event(
     event_def: EventDef,
     event: Event,
 ) -> str:
-    """Create an instance waiting in its start state and hand it the event that started it."""
+    """Create an instance waiting in its start state and hand it the event that started it.
+
+    An instance queued behind its workflow's active-instance limit keeps the event until
+    it starts.
+    """
     definition = loaded.definition
     row = create_instance(
         work,
@@ -125,23 +132,8 @@ def _start_by_event(
             by_event=True,
         ),
     )
-    fresh = instances.lock(work.conn, row.id)
-    assert fresh is not None, "created in this transaction"
-    wait = (
-        Execution.from_json(fresh.execution, workflow_data=fresh.data)
-        .threads[MAIN]
-        .wait
-    )
-    assert isinstance(wait, EventWait), "an event start state waits for its events"
-    subscription = Subscription(
-        instance_id=row.id,
-        thread_id=MAIN,
-        wait_key=wait.key,
-        event_ref=ref,
-        event_type=event.type,
-        event_source=None,
-        correlation={},
-        business_key=row.business_key,
-    )
-    deliver(work, loaded, fresh, subscription, event)
+    if row.status is InstanceStatus.PENDING:  # its event waits with it for a slot
+        queueing.keep_start_event(work, row.id, ref, event)
+        return row.id
+    start_events.hand_start_event(work, loaded, row.id, ref, event)
     return row.id

@@ -16,7 +16,13 @@ from knflow.engine.execution import Execution, ThreadStatus
 from knflow.engine.outcome import InstanceStatus, RunThread
 from knflow.errors import InputError
 from knflow.events.codec import Event
-from knflow.runtime.instances import after_commit, calls, claims, transaction
+from knflow.runtime.instances import (
+    after_commit,
+    calls,
+    claims,
+    pacing,
+    transaction,
+)
 from knflow.runtime.instances.advancing import advance_locked, load_definition
 from knflow.runtime.instances.work import AfterCommit
 from knflow.runtime.services import Services
@@ -74,7 +80,9 @@ def take_step(services: Services, step: StepRequest) -> AfterCommit:
         if call is None:
             logger.debug("step event for a claimed or waiting thread ignored")
             return work.after_commit
-        claims.claim(call, services.settings, work.now)
+        in_turn = pacing.claim_in_turn(
+            work, row, loaded, thread_id=thread.id, seq=thread.seq, wait=call
+        )
         instances.update(
             work.conn,
             dataclasses.replace(
@@ -83,9 +91,10 @@ def take_step(services: Services, step: StepRequest) -> AfterCommit:
                 updated_at=work.now,
             ),
         )
-        work.after_commit.calls.append(
-            calls.pending(work, row, loaded, thread.id, call)
-        )
+        if in_turn:
+            work.after_commit.calls.append(
+                calls.pending(work, row, loaded, thread.id, call)
+            )
     return work.after_commit
 
 

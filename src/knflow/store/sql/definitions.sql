@@ -119,7 +119,7 @@ SELECT r.revision, r.version, r.label, r.checksum, r.registered_at, r.dropped_at
           FROM instances AS i
          WHERE i.workflow_id = r.workflow_id
            AND i.definition_revision = r.revision
-           AND i.status IN ('ACTIVE', 'SUSPENDED', 'ERROR')) AS unfinished
+           AND i.status IN ('PENDING', 'ACTIVE', 'SUSPENDED', 'ERROR')) AS unfinished
   FROM definition_revisions AS r
   LEFT JOIN definitions AS d
     ON d.workflow_id = r.workflow_id AND d.checksum = r.checksum
@@ -155,5 +155,5 @@ UPDATE definition_revisions AS r
                      FROM instances AS i
                     WHERE i.workflow_id = r.workflow_id
                       AND i.definition_revision = r.revision
-                      AND i.status IN ('ACTIVE', 'SUSPENDED', 'ERROR'))
+                      AND i.status IN ('PENDING', 'ACTIVE', 'SUSPENDED', 'ERROR'))
 RETURNING r.revision
