@@ -52,7 +52,7 @@ def test_state_event_body_has_the_runtime_fields() -> None:
 
     assert data["eventType"] == 2
     assert data["state"] == 2
-    assert data["eventDate"] == "2024-05-01T10:00:00.123Z"
+    assert data["eventDate"] == "2024-05-01T10:00:00.123456Z"  # microseconds kept
     assert data["processInstanceId"] == "i-1"
     assert data["processName"] == "Greeting"
     assert data["processType"] == "SW"
