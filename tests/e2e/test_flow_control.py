@@ -170,6 +170,8 @@ def test_a_start_published_to_a_kafka_topic_as_the_plugin_does_starts_the_workfl
     assert found is not None
     assert found[0] == {"item": "pen", "orderid": order, "accepted": True}
     assert found[1] == {"orderid": order}
+    # The plugin finds the run it started by the correlation value in its workflowdata.
+    assert started["variables"]["workflowdata"] == found[0]
 
 
 def test_calls_made_by_several_functions_keep_to_the_declared_rate(
