@@ -17,7 +17,7 @@ from knflow.auth.policy import Permission
 from knflow.engine.execution import MAIN, Execution
 from knflow.engine.exits import OUTPUT_KIND
 from knflow.engine.outcome import ERROR_MESSAGE_FAILURE, Failure, InstanceStatus
-from knflow.errors import InputError, NotFoundError
+from knflow.errors import InputError, NotFoundError, UnavailableError
 from knflow.events import codec, types
 from knflow.runtime import catalog
 from knflow.runtime.instances import publishing, tokens
@@ -108,7 +108,7 @@ def retrigger_instance(services: Services, request: Request) -> Response:
         request.params["instance_id"],
         tokens=tokens.forwarded(request.headers),
     )
-    view = starting.await_settled(services, row.id, services.settings.sync_budget)
+    view = starting.settle(services, row, services.settings.sync_budget)
     return Response(body=_instance_body(row.id, view.data))
 
 
@@ -162,7 +162,7 @@ def skip_instance(services: Services, request: Request) -> Response:
         request.params["instance_id"],
         tokens=tokens.forwarded(request.headers),
     )
-    view = starting.await_settled(services, row.id, services.settings.sync_budget)
+    view = starting.settle(services, row, services.settings.sync_budget)
     return Response(body=_instance_body(row.id, view.data))
 
 
@@ -171,7 +171,7 @@ def trigger_node(services: Services, request: Request) -> Response:
     row = management.trigger_node(
         services, *_instance_params(request), request.params["node_id"]
     )
-    return _settled(services, row.id)
+    return _settled(services, row)
 
 
 def retrigger_node(services: Services, request: Request) -> Response:
@@ -179,7 +179,7 @@ def retrigger_node(services: Services, request: Request) -> Response:
     row = management.retrigger_node(
         services, *_instance_params(request), request.params["node_instance_id"]
     )
-    return _settled(services, row.id)
+    return _settled(services, row)
 
 
 def cancel_node(services: Services, request: Request) -> Response:
@@ -187,7 +187,7 @@ def cancel_node(services: Services, request: Request) -> Response:
     row = management.cancel_node(
         services, *_instance_params(request), request.params["node_instance_id"]
     )
-    return _settled(services, row.id)
+    return _settled(services, row)
 
 
 def update_instance(services: Services, request: Request) -> Response:
@@ -265,7 +265,7 @@ def start_instance(services: Services, request: Request) -> Response:
             version=request.query.get("version"),
         ),
     )
-    view = starting.await_settled(services, row.id, services.settings.sync_budget)
+    view = starting.settle(services, row, services.settings.sync_budget)
     location = {"location": f"/{workflow_id}/{row.id}"}
     if view.status is InstanceStatus.ERROR:
         return dataclasses.replace(_failed(services, row.id, view), headers=location)
@@ -330,17 +330,21 @@ def kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
     }
 
 
-def _settled(services: Services, instance_id: str) -> Response:
+def _settled(services: Services, row: InstanceRow) -> Response:
     """Answer once the instance settled: its data, or its error as Kogito's 500 carries it."""
-    view = starting.await_settled(services, instance_id, services.settings.sync_budget)
+    view = starting.settle(services, row, services.settings.sync_budget)
     if view.status is InstanceStatus.ERROR:
-        return _failed(services, instance_id, view)
-    return Response(body=_instance_body(instance_id, view.data))
+        return _failed(services, row.id, view)
+    return Response(body=_instance_body(row.id, view.data))
 
 
 def _failed(services: Services, instance_id: str, view: StatusView) -> Response:
-    with db.transaction(services.pool) as conn:
-        failed = instances.get(conn, instance_id)
+    """The failed instance as Kogito answers it (its failed node read if the database answers)."""
+    try:
+        with db.transaction(services.pool) as conn:
+            failed = instances.get(conn, instance_id)
+    except UnavailableError:
+        failed = None
     status = 400 if failed is not None and _failed_by_error_message(failed) else 500
     return Response(
         status=status,

@@ -1,11 +1,14 @@
 """Starting an instance by REST call: create it, run it as far as it goes here, and wait for it.
 
 `POST /{workflowId}` answers once the instance ended, waits for an event or timer, or the
-synchronous budget ran out (SonataFlow's REST behaviour).
+synchronous budget ran out (SonataFlow's REST behaviour). Once the start committed, the answer
+says so whatever happens next: when the database goes away while the instance runs on, the
+answer carries the state the commit left (ACTIVE) and the reconcile finishes the instance.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -13,12 +16,15 @@ from datetime import timedelta
 from typing import Final
 
 from knflow.engine.outcome import InstanceStatus
+from knflow.errors import UnavailableError
 from knflow.runtime.instances import after_commit, transaction
 from knflow.runtime.instances.creating import NewInstance, create_instance
 from knflow.runtime.services import Services
 from knflow.store import db, instances
 from knflow.store.instances import InstanceRow, StatusView
 from knflow.workflow.model import Json
+
+logger = logging.getLogger(__name__)
 
 FIRST_POLL: Final = 0.02
 LONGEST_POLL: Final = 0.25
@@ -69,6 +75,28 @@ def start_instance(services: Services, request: StartRequest) -> InstanceRow:
         )
     after_commit.carry_out(services, work.after_commit)
     return row
+
+
+def settle(services: Services, row: InstanceRow, budget: timedelta) -> StatusView:
+    """Wait until the committed instance settled (`await_settled`); never fails for an outage.
+
+    When the database stops answering, the view is what `row` (as committed) shows: the
+    caller still learns that its request was done.
+    """
+    try:
+        return await_settled(services, row.id, budget)
+    except UnavailableError as error:
+        logger.warning(
+            "answering with the committed state",
+            extra={"instance_id": row.id, "reason": str(error)},
+        )
+        return StatusView(
+            status=row.status,
+            waiting=row.waiting,
+            data=row.data,
+            error_state=row.error_state,
+            error_message=row.error_message,
+        )
 
 
 def await_settled(
