@@ -188,6 +188,8 @@ class Settings:
     redrive_after: timedelta = timedelta(seconds=30)
     """How long a runnable ACTIVE instance may go without progress before the reconcile
     re-sends its step event."""
+    idempotency_window: timedelta = timedelta(hours=24)
+    """How long a start's `Idempotency-Key` (or `businessKey`) returns the instance it created."""
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     """Largest request body a function or the development broker reads (413 beyond)."""
     json_limits: JsonLimits = field(default_factory=JsonLimits)
@@ -307,6 +309,9 @@ class Settings:
             ),
             redrive_after=timedelta(
                 seconds=float(env.get("KNFLOW_REDRIVE_AFTER_SECONDS", "30"))
+            ),
+            idempotency_window=_seconds(
+                env, "KNFLOW_IDEMPOTENCY_WINDOW_SECONDS", "86400"
             ),
             max_body_bytes=_count(env, "KNFLOW_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
             json_limits=JsonLimits(

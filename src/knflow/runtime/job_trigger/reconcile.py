@@ -21,7 +21,7 @@ from knflow.runtime.instances import claims, publishing, queueing, transaction
 from knflow.runtime.instances.work import CallPolicy
 from knflow.runtime.job_trigger import retention
 from knflow.runtime.services import Services
-from knflow.store import db, jobs
+from knflow.store import db, jobs, start_keys
 from knflow.store.db import Connection
 from knflow.store.jobs import EARLIEST, StalledInstance
 
@@ -44,11 +44,14 @@ class Reconciled:
 
 
 def run(services: Services) -> Reconciled:
-    """Publish stuck outbox rows, re-drive stalled instances, purge what is past retention."""
+    """Publish stuck outbox rows, re-drive stalled instances, purge what is past retention.
+
+    Start keys past their window (`KNFLOW_IDEMPOTENCY_WINDOW_SECONDS`) go too.
+    """
     start_queued(services)
     redriven = redrive_stalled(services)
     published = publishing.publish_due(services)
-    purged = retention.purge(services).total
+    purged = retention.purge(services).total + forget_expired_start_keys(services)
     if redriven or published:
         logger.info("reconciled", extra={"redriven": redriven, "published": published})
     return Reconciled(published=published, redriven=redriven, purged=purged)
@@ -68,6 +71,15 @@ def start_queued(services: Services) -> int:
             started += queueing.start_queued(work, workflow_id)
         publishing.publish(services, work.after_commit.outgoing)
     return started
+
+
+def forget_expired_start_keys(services: Services) -> int:
+    """Delete the idempotency keys of starts older than the window; return how many."""
+    now = services.clock()
+    with db.transaction(services.pool) as conn:
+        return start_keys.forget_expired(
+            conn, expired_before=now - services.settings.idempotency_window
+        )
 
 
 def redrive_stalled(services: Services) -> int:

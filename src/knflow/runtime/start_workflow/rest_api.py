@@ -241,7 +241,8 @@ def definitions_changed(services: Services, request: Request) -> Response:
 def start_instance(services: Services, request: Request) -> Response:
     """`POST /{workflowId}`: start an instance and answer once it settled (or the budget ran out).
 
-    A body that is not declared JSON is refused with 415, as SonataFlow does.
+    A body that is not declared JSON is refused with 415, as SonataFlow does. A retried start
+    (same `Idempotency-Key`, else same `businessKey`) answers 200 with the first instance.
     """
     workflow_id = request.params["workflow_id"]
     if request.body.strip() and not request.is_json():
@@ -252,7 +253,7 @@ def start_instance(services: Services, request: Request) -> Response:
     if initiator is not None and "initiatorEntity" not in variables:
         variables["initiatorEntity"] = initiator
     json_limits.check_data(data, limits=request.json_limits, what="the workflow data")
-    row = starting.start_instance(
+    started = starting.start(
         services,
         starting.StartRequest(
             workflow_id=workflow_id,
@@ -263,14 +264,18 @@ def start_instance(services: Services, request: Request) -> Response:
             initiator=initiator,
             business_key=request.query.get("businessKey"),
             version=request.query.get("version"),
+            idempotency_key=request.headers.get("idempotency-key"),
         ),
     )
+    row = started.row
     view = starting.settle(services, row, services.settings.sync_budget)
     location = {"location": f"/{workflow_id}/{row.id}"}
     if view.status is InstanceStatus.ERROR:
         return dataclasses.replace(_failed(services, row.id, view), headers=location)
     return Response(
-        status=201, headers=location, body=_instance_body(row.id, view.data)
+        status=200 if started.replayed else 201,
+        headers=location,
+        body=_instance_body(row.id, view.data),
     )
 
 
