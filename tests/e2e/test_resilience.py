@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,6 +20,8 @@ from tests.waiting import eventually
 
 StackFactory = Callable[..., DevStack]
 OUTAGE_SECONDS = 2.0
+RECOVERY_BOUND = 30.0
+"""A generous margin over the stated worst case of a dead claimer (README: about 10 s)."""
 
 
 def _cut_database(server_url: str, database_url: str, *, for_seconds: float) -> None:
@@ -79,3 +83,56 @@ def test_a_start_whose_work_after_commit_fails_answers_201_and_completes(
         timeout=90,
     )
     assert len(calls) == 2  # the one call in flight was repeated, once
+
+
+def test_a_call_whose_executor_was_killed_is_re_driven_within_seconds(
+    dev_stack_factory: StackFactory,
+    tmp_path: Path,
+    http_peer: HttpPeer,
+    database_url: str,
+) -> None:
+    arrivals: list[float] = []
+    first_arrived = threading.Event()
+    release = threading.Event()
+
+    def greet(request: Recorded) -> Reply:
+        arrivals.append(time.monotonic())
+        if len(arrivals) == 1:
+            first_arrived.set()
+            release.wait(60)  # the first executor dies while this call is in flight
+        return Reply(body={"greeting": "hello"})
+
+    http_peer.route("POST", "/greet/*", greet)
+    env = {"KNFLOW_FUNCTION_URL_greet": http_peer.url}
+    stack = dev_stack_factory(workflows_folder(tmp_path, "greet-rest.sw.json"), env=env)
+    starter = threading.Thread(target=_start_greeting, args=(stack,), daemon=True)
+    starter.start()
+    assert first_arrived.wait(30)
+    killed_at = time.monotonic()
+    stack.kill("start-workflow")
+    eventually(lambda: len(arrivals), lambda count: count >= 2, timeout=60)
+    release.set()
+    recovered = arrivals[1] - killed_at
+    assert recovered < RECOVERY_BOUND, f"re-driven after {recovered:.1f} s"
+    [instance_id] = _instance_ids(database_url)
+    eventually(
+        lambda: instance_status(database_url, instance_id),
+        lambda status: status == "COMPLETED",
+        timeout=30,
+    )
+    assert len(arrivals) == 2
+
+
+def _start_greeting(stack: DevStack) -> None:
+    """Start an instance whose answer never comes: its function is killed meanwhile."""
+    with contextlib.suppress(httpx.HTTPError):
+        httpx.post(
+            f"{stack.url('start-workflow')}/greetrest",
+            json={"language": "en", "name": "Ann"},
+            timeout=60,
+        )
+
+
+def _instance_ids(database_url: str) -> list[str]:
+    with psycopg.connect(database_url) as conn:
+        return [str(row[0]) for row in conn.execute("SELECT id FROM instances")]

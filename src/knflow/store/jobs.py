@@ -107,6 +107,16 @@ class StalledInstance:
     """Last change."""
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InFlight:
+    """What a sweep may have to look at later."""
+
+    oldest_running: datetime | None
+    """`updated_at` of the oldest ACTIVE instance that is not waiting; None when none is."""
+    next_unsent: datetime | None
+    """When the next unsent outbox row is due; None when every row was sent."""
+
+
 def upsert(
     conn: Connection,
     *,
@@ -256,6 +266,14 @@ def cancel_for_instance(
             queries("jobs")["cancel_instance_jobs"],
             {"instance_id": instance_id, "now": now},
         ).fetchall()
+
+
+def work_in_flight(conn: Connection) -> InFlight:
+    """Return the oldest instance that could run and the next unsent event's due time."""
+    with conn.cursor(row_factory=class_row(InFlight)) as cursor:
+        found = cursor.execute(queries("jobs")["work_in_flight"]).fetchone()
+    assert found is not None, "an aggregate returns one row"
+    return found
 
 
 def stalled_instances(

@@ -19,23 +19,13 @@ from knflow.runtime.start_workflow import starting
 from knflow.runtime.step_executor import steps
 from knflow.store import db, instances, outbox
 from tests.peers import HttpPeer, Reply
-from tests.runtime.job_harness import NAPPER, Clock, register, services_for
-
-GREET = {
-    "id": "greet",
-    "version": "1.0",
-    "specVersion": "0.8",
-    "start": "greet",
-    "functions": [{"name": "greet", "type": "custom", "operation": "rest:post:/greet"}],
-    "states": [
-        {
-            "name": "greet",
-            "type": "operation",
-            "actions": [{"functionRef": {"refName": "greet", "arguments": {"n": 1}}}],
-            "end": True,
-        }
-    ],
-}
+from tests.runtime.job_harness import (
+    GREET,
+    NAPPER,
+    Clock,
+    register,
+    services_for,
+)
 
 
 @pytest.fixture
@@ -105,7 +95,7 @@ def test_a_call_whose_claim_expired_is_re_driven(
     services: Services, clock: Clock, broker: HttpPeer
 ) -> None:
     instance_id = _crash_after_commit(services, GREET, calls=CallPolicy.KEEP_FIRST)
-    clock.advance(seconds=59)
+    clock.advance(seconds=5)  # the claim lease is 6 s
     while_claimed = reconcile.run(services)
     clock.advance(seconds=2)
     expired = reconcile.run(services)
@@ -120,7 +110,7 @@ def test_a_recent_or_waiting_instance_is_not_re_driven(
 ) -> None:
     _crash_after_commit(services, GREET, calls=CallPolicy.HAND_OVER)
     _crash_after_commit(services, NAPPER, calls=CallPolicy.HAND_OVER)
-    clock.advance(seconds=29)
+    clock.advance(seconds=4)  # re-driven after 5 s without progress
     recent = reconcile.redrive_stalled(services)
     clock.advance(minutes=10)
     later = reconcile.redrive_stalled(services)

@@ -19,7 +19,7 @@ from typing import Final
 
 from knflow.engine.outcome import CallCompleted
 from knflow.errors import KnflowError, UnavailableError
-from knflow.runtime.instances import calls, publishing
+from knflow.runtime.instances import calls, heartbeats, publishing
 from knflow.runtime.instances.transaction import apply_activation
 from knflow.runtime.instances.work import AfterCommit, CallPolicy, PendingCall
 from knflow.runtime.services import Services
@@ -39,6 +39,7 @@ def carry_out(services: Services, after: AfterCommit) -> None:
         _follow(services, after)
     except UnavailableError as error:
         logger.warning("work after commit interrupted", extra={"reason": str(error)})
+        services.sweeper.database_lost()
     except KnflowError:
         logger.exception("work after commit failed")
 
@@ -79,8 +80,9 @@ def complete_call(
     *,
     policy: CallPolicy = CallPolicy.KEEP_FIRST,
 ) -> AfterCommit:
-    """Perform a claimed call and apply its outcome in a new unit of work."""
-    result, failure = calls.perform(services, call)
+    """Perform a claimed call, its claim renewed meanwhile, and apply its outcome."""
+    with heartbeats.renewed(services, call):
+        result, failure = calls.perform(services, call)
     activation = CallCompleted(
         thread_id=call.thread_id, key=call.key, result=result, failure=failure
     )

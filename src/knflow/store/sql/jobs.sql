@@ -173,3 +173,14 @@ SELECT id, status, expiration_time, recipient, payload, instance_id, workflow_id
  WHERE id > %(after)s
  ORDER BY id
  LIMIT %(limit)s
+
+-- name: work_in_flight
+-- When a sweep should look again: the oldest instance that could run (not waiting for an event
+-- or timer) and the next unsent event. Each reads the first entry of a partial index.
+SELECT (SELECT min(updated_at)
+          FROM instances
+         WHERE status = 'ACTIVE'
+           AND NOT waiting) AS oldest_running,
+       (SELECT min(next_attempt_at)
+          FROM outbox
+         WHERE sent_at IS NULL) AS next_unsent

@@ -18,3 +18,8 @@ CREATE TABLE start_keys (
 );
 
 CREATE INDEX start_keys_created_at_idx ON start_keys (created_at);
+
+-- Instances that could run (the sweeps' question, asked every few seconds while work is in
+-- flight): a small index even when many instances wait for events or timers.
+CREATE INDEX instances_running_updated_at_idx ON instances (updated_at)
+ WHERE status = 'ACTIVE' AND NOT waiting;

@@ -1,0 +1,104 @@
+"""Finding work that stalled and sending it on: the sweep behind "events are hints".
+
+Instances that could run but made no progress for `redrive_after` get their step event again
+(their event was lost, or the executor that claimed their call died and its claim ran out);
+outbox rows left unsent are published. The job-trigger's reconcile (each PingSource tick) and
+every process's `Sweeper` (soon after a start, after work, after an outage) run it. It only
+queues events: a re-sent step event for a thread that moved on meanwhile is ignored by
+step-executor (docs/architecture.md §2, principles 1 and 2).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Final
+
+from knflow.engine.execution import Execution, ThreadStatus
+from knflow.events import hints
+from knflow.runtime.instances import claims, publishing
+from knflow.runtime.services import Services
+from knflow.store import db, jobs
+from knflow.store.db import Connection
+from knflow.store.jobs import EARLIEST, StalledInstance
+
+logger = logging.getLogger(__name__)
+
+PAGE: Final = 200
+MOST_PER_SWEEP: Final = 2000
+
+
+def sweep(services: Services) -> timedelta | None:
+    """Re-drive stalled instances and publish unsent events; return when to look again.
+
+    None means nothing is in flight: no instance could run, no event waits to be sent.
+    Otherwise the answer is when the oldest running instance would count as stalled, or
+    the next unsent event is due, whichever comes first.
+
+    Raises:
+        UnavailableError: the database did not answer.
+    """
+    redriven = redrive_stalled(services)
+    published = publishing.publish_due(services)
+    if redriven or published:
+        logger.info("recovered", extra={"redriven": redriven, "published": published})
+    with db.transaction(services.pool) as conn:
+        pending = jobs.work_in_flight(conn)
+    due = [
+        moment
+        for moment in (
+            None
+            if pending.oldest_running is None
+            else pending.oldest_running + services.settings.redrive_after,
+            pending.next_unsent,
+        )
+        if moment is not None
+    ]
+    if not due:
+        return None
+    return max(min(due) - services.clock(), timedelta(0))
+
+
+def redrive_stalled(services: Services) -> int:
+    """Queue a fresh step event for each runnable thread of each stalled instance.
+
+    The events go to the outbox (published by the caller, or taken by a local run); returns
+    how many were queued.
+    """
+    now = services.clock()
+    before = now - services.settings.redrive_after
+    queued = 0
+    after = (EARLIEST, "")
+    scanned = 0
+    while scanned < MOST_PER_SWEEP:
+        with db.transaction(services.pool) as conn:
+            page = jobs.stalled_instances(conn, before=before, limit=PAGE, after=after)
+            for stalled in page:
+                queued += _redrive(conn, stalled, now, services.settings.redrive_after)
+        if len(page) < PAGE:
+            return queued
+        scanned += len(page)
+        after = (page[-1].updated_at, page[-1].id)
+    return queued
+
+
+def _redrive(
+    conn: Connection, stalled: StalledInstance, now: datetime, period: timedelta
+) -> int:
+    raw = stalled.execution if isinstance(stalled.execution, dict) else None
+    execution = Execution.from_json(raw)
+    queued = 0
+    for thread in execution.threads.values():
+        runnable = thread.status is ThreadStatus.RUNNABLE
+        if not runnable and claims.claimable_call(execution, thread.id, now) is None:
+            continue
+        event = hints.redrive_event(
+            hints.step_event(stalled.id, thread.id, thread.seq, now=now), now, period
+        )
+        if publishing.enqueue(conn, event, instance_id=stalled.id, now=now):
+            queued += 1
+            logger.info(
+                "step re-driven",
+                extra={"instance_id": stalled.id, "thread_id": thread.id},
+            )
+    return queued
