@@ -115,6 +115,8 @@ class InFlight:
     """`updated_at` of the oldest ACTIVE instance that is not waiting; None when none is."""
     next_unsent: datetime | None
     """When the next unsent outbox row is due; None when every row was sent."""
+    next_timer: datetime | None
+    """When the next timer is due; None when no timer is pending."""
 
 
 def upsert(
@@ -269,7 +271,7 @@ def cancel_for_instance(
 
 
 def work_in_flight(conn: Connection) -> InFlight:
-    """Return the oldest instance that could run and the next unsent event's due time."""
+    """Return the oldest instance that could run, the next unsent event and the next timer."""
     with conn.cursor(row_factory=class_row(InFlight)) as cursor:
         found = cursor.execute(queries("jobs")["work_in_flight"]).fetchone()
     assert found is not None, "an aggregate returns one row"

@@ -2,7 +2,8 @@
 
 Instances that could run but made no progress for `redrive_after` get their step event again
 (their event was lost, or the executor that claimed their call died and its claim ran out);
-outbox rows left unsent are published. The job-trigger's reconcile (each PingSource tick) and
+timers left unfired past their time wake job-trigger again (their wake-up was lost); outbox
+rows left unsent are published. The job-trigger's reconcile (each PingSource tick) and
 every process's `Sweeper` (soon after a start, after work, after an outage) run it. It only
 queues events: a re-sent step event for a thread that moved on meanwhile is ignored by
 step-executor (docs/architecture.md §2, principles 1 and 2).
@@ -26,37 +27,60 @@ logger = logging.getLogger(__name__)
 
 PAGE: Final = 200
 MOST_PER_SWEEP: Final = 2000
+TIMER_GRACE: Final = timedelta(seconds=2)
+"""A timer still unfired this long after its time lost its wake-up (job-trigger fires on time)."""
+TIMER_HORIZON: Final = timedelta(seconds=45)
+"""Timers due within this keep sweeps going; later ones are left to job-trigger's own tick,
+so that a sleeping instance alone never keeps a process sweeping."""
 
 
 def sweep(services: Services) -> timedelta | None:
-    """Re-drive stalled instances and publish unsent events; return when to look again.
+    """Re-drive stalled instances and timers, publish unsent events; return when to look again.
 
-    None means nothing is in flight: no instance could run, no event waits to be sent.
-    Otherwise the answer is when the oldest running instance would count as stalled, or
-    the next unsent event is due, whichever comes first.
+    None means nothing is in flight: no instance could run, no event waits to be sent, no
+    timer is due soon. Otherwise the answer is when the oldest running instance would count
+    as stalled, the next unsent event is due, or the next timer would count as lost,
+    whichever comes first.
 
     Raises:
         UnavailableError: the database did not answer.
     """
-    redriven = redrive_stalled(services)
+    redriven = redrive_stalled(services) + wake_for_lost_timers(services)
     published = publishing.publish_due(services)
     if redriven or published:
         logger.info("recovered", extra={"redriven": redriven, "published": published})
+    now = services.clock()
     with db.transaction(services.pool) as conn:
         pending = jobs.work_in_flight(conn)
     due = [
         moment
         for moment in (
-            None
-            if pending.oldest_running is None
-            else pending.oldest_running + services.settings.redrive_after,
+            _plus(pending.oldest_running, services.settings.redrive_after),
             pending.next_unsent,
+            _plus(pending.next_timer, TIMER_GRACE),
         )
-        if moment is not None
+        if moment is not None and moment <= now + TIMER_HORIZON
     ]
     if not due:
         return None
-    return max(min(due) - services.clock(), timedelta(0))
+    return max(min(due) - now, timedelta(0))
+
+
+def wake_for_lost_timers(services: Services) -> int:
+    """Wake job-trigger again when a timer is past its time by `TIMER_GRACE`; 1 if queued."""
+    now = services.clock()
+    with db.transaction(services.pool) as conn:
+        overdue = jobs.overdue_backlog(conn, now=now - TIMER_GRACE)
+        if overdue.count == 0 or overdue.oldest_at is None:
+            return 0
+        wake = hints.job_scheduled_event(
+            "overdue", overdue.oldest_at, instance_id=None, now=now
+        )
+        event = hints.redrive_event(wake, now, services.settings.redrive_after)
+        if publishing.enqueue(conn, event, instance_id=None, now=now) is None:
+            return 0
+    logger.info("timers re-woken", extra={"overdue": overdue.count})
+    return 1
 
 
 def redrive_stalled(services: Services) -> int:
@@ -80,6 +104,10 @@ def redrive_stalled(services: Services) -> int:
         scanned += len(page)
         after = (page[-1].updated_at, page[-1].id)
     return queued
+
+
+def _plus(moment: datetime | None, delay: timedelta) -> datetime | None:
+    return None if moment is None else moment + delay
 
 
 def _redrive(

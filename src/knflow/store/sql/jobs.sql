@@ -176,11 +176,14 @@ SELECT id, status, expiration_time, recipient, payload, instance_id, workflow_id
 
 -- name: work_in_flight
 -- When a sweep should look again: the oldest instance that could run (not waiting for an event
--- or timer) and the next unsent event. Each reads the first entry of a partial index.
+-- or timer), the next unsent event and the next timer. Each reads the first entry of an index.
 SELECT (SELECT min(updated_at)
           FROM instances
          WHERE status = 'ACTIVE'
            AND NOT waiting) AS oldest_running,
        (SELECT min(next_attempt_at)
           FROM outbox
-         WHERE sent_at IS NULL) AS next_unsent
+         WHERE sent_at IS NULL) AS next_unsent,
+       (SELECT min(expiration_time)
+          FROM jobs
+         WHERE status IN ('SCHEDULED', 'RETRY')) AS next_timer
