@@ -41,6 +41,8 @@ class Tally:
     """Calls received more than once for one (instance, step)."""
     repeated_notifications: int
     """Completion notifications sent more than once for one instance."""
+    unnotified: int
+    """Completed instances whose completion notification never came."""
 
 
 def statuses(database_url: str) -> dict[str, str]:
@@ -88,6 +90,14 @@ def duplicated_transitions(database_url: str) -> int:
             "  GROUP BY instance_id HAVING count(*) > 1) AS repeated"
         ).fetchone()
     return int(nodes[0] if nodes else 0) + int(endings[0] if endings else 0)
+
+
+def notified(peer: HttpPeer) -> set[str]:
+    """The instances a notification was sent for."""
+    return {
+        str((request.json() or {}).get("instanceId"))
+        for request in peer.received("POST", "/notify")
+    }
 
 
 def repeated_notifications(peer: HttpPeer) -> int:

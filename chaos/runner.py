@@ -66,6 +66,7 @@ class Outcome:
             and tally.dishonest == 0
             and tally.duplicated_transitions == 0
             and tally.index_mismatches == 0
+            and tally.unnotified == 0
             and (self.scenario.cuts_calls or tally.repeated_calls == 0)
             and (self.scenario.cuts_notifications or tally.repeated_notifications == 0)
         )
@@ -198,7 +199,12 @@ def _tally(run: Run, peer: HttpPeer) -> Tally:
 
     observe.wait_until(index_matches, deadline=time.monotonic() + INDEX_WITHIN)
     index = observe.index_states(run.stack)
-    completed = sum(found.get(i) == "COMPLETED" for i in run.ids.values())
+    completed_ids = {i for i in run.ids.values() if found.get(i) == "COMPLETED"}
+    completed = len(completed_ids)
+    observe.wait_until(
+        lambda: completed_ids <= observe.notified(peer),
+        deadline=time.monotonic() + INDEX_WITHIN,
+    )
     return Tally(
         started=len(run.ids),
         completed=completed,
@@ -208,6 +214,7 @@ def _tally(run: Run, peer: HttpPeer) -> Tally:
         index_mismatches=sum(index.get(i) != found.get(i) for i in run.ids.values()),
         repeated_calls=observe.repeated_calls(run.arrivals),
         repeated_notifications=observe.repeated_notifications(peer),
+        unnotified=len(completed_ids - observe.notified(peer)),
     )
 
 

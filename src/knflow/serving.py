@@ -93,7 +93,12 @@ class ProcessServices:
 
 
 def _start_sweeping(services: Services) -> None:
-    """Look for stalled work soon after this process started (`runtime.sweeper`)."""
+    """Look for stalled work soon after this process started (`runtime.sweeper`).
+
+    Not without a sink: the events a sweep queues would reach nobody (a local process).
+    """
+    if not services.settings.k_sink:
+        return
     # Imported here: the sweep's modules load with the first request, not at import.
     from knflow.runtime.instances import recovery
 

@@ -22,8 +22,6 @@ def function_client(
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.delenv("K_SINK", raising=False)
     monkeypatch.setenv("KNFLOW_TOKEN_KEY", TEST_TOKEN_KEY)
-    # No background sweeps: each app outlives its test, whose database is then dropped.
-    monkeypatch.setenv("KNFLOW_SWEEP_DELAY_SECONDS", "0")
 
     def client(name: str) -> flask.testing.FlaskClient:
         app = create_app(
