@@ -13,6 +13,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from functools import partial
 from typing import Final
 
@@ -99,13 +100,17 @@ def _start_sweeping(services: Services) -> None:
     """
     if not services.settings.k_sink:
         return
-    # Imported here: the sweep's modules load with the first request, not at import.
-    from knflow.runtime.instances import recovery
-
     services.sweeper.start(
-        partial(recovery.sweep, services), delay=services.settings.sweep_delay
+        partial(_sweep, services), delay=services.settings.sweep_delay
     )
     services.sweeper.soon()
+
+
+def _sweep(services: Services) -> timedelta | None:
+    # Imported on the sweeper's thread at its first sweep: a cold start does not pay for it.
+    from knflow.runtime.instances import recovery
+
+    return recovery.sweep(services)
 
 
 def _note_outcome(services: Services, status: int, *, worked: bool) -> None:

@@ -73,7 +73,7 @@ class Sweeper:
         if self._due is None or due < self._due:
             self._due = due
             self._wake.notify()
-        if self._thread is None:
+        if self._thread is None or not self._thread.is_alive():
             self._thread = threading.Thread(
                 target=self._run, name="knflow-sweeper", daemon=True
             )
