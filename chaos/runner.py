@@ -29,6 +29,8 @@ FINISH_WITHIN: Final = 90.0
 INDEX_WITHIN: Final = 20.0
 START_ATTEMPTS: Final = 20
 RETRY_PAUSE: Final = 0.5
+START_BODY: Final = {"workflowdata": {}, "initiatorEntity": "user:default/chaos"}
+"""An initiator, so that each ended instance sends a notification (to the webhook)."""
 
 
 @dataclass(slots=True, kw_only=True)
@@ -167,7 +169,7 @@ def _start(run: Run, key: str) -> None:
     for _ in range(START_ATTEMPTS):
         try:
             answer = httpx.post(
-                url, json={}, headers={"Idempotency-Key": key}, timeout=60
+                url, json=START_BODY, headers={"Idempotency-Key": key}, timeout=60
             )
         except httpx.HTTPError:
             status = 0
