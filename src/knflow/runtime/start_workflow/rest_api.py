@@ -17,7 +17,7 @@ from knflow.auth.policy import Permission
 from knflow.engine.execution import MAIN, Execution
 from knflow.engine.exits import OUTPUT_KIND
 from knflow.engine.outcome import ERROR_MESSAGE_FAILURE, Failure, InstanceStatus
-from knflow.errors import InputError, NotFoundError, UnavailableError
+from knflow.errors import InputError, NotFoundError
 from knflow.events import codec, types
 from knflow.runtime import catalog
 from knflow.runtime.instances import publishing, tokens
@@ -123,7 +123,7 @@ def rerun_instance(services: Services, request: Request) -> Response:
         tokens=tokens.forwarded(request.headers),
         initiator=request.identity.subject if request.identity else None,
     )
-    view = starting.await_settled(services, row.id, services.settings.sync_budget)
+    view = starting.settle(services, row, services.settings.sync_budget)
     location = {"location": f"/{row.workflow_id}/{row.id}"}
     if view.status is InstanceStatus.ERROR:
         return dataclasses.replace(_failed(services, row.id, view), headers=location)
@@ -241,8 +241,7 @@ def definitions_changed(services: Services, request: Request) -> Response:
 def start_instance(services: Services, request: Request) -> Response:
     """`POST /{workflowId}`: start an instance and answer once it settled (or the budget ran out).
 
-    A body that is not declared JSON is refused with 415, as SonataFlow does. A retried start
-    (same `Idempotency-Key`, else same `businessKey`) answers 200 with the first instance.
+    415 for a body not declared JSON (SonataFlow); 200 for a retried start (`starting`).
     """
     workflow_id = request.params["workflow_id"]
     if request.body.strip() and not request.is_json():
@@ -272,11 +271,9 @@ def start_instance(services: Services, request: Request) -> Response:
     location = {"location": f"/{workflow_id}/{row.id}"}
     if view.status is InstanceStatus.ERROR:
         return dataclasses.replace(_failed(services, row.id, view), headers=location)
-    return Response(
-        status=200 if started.replayed else 201,
-        headers=location,
-        body=_instance_body(row.id, view.data),
-    )
+    status = 200 if started.replayed else 201
+    body = _instance_body(row.id, view.data)
+    return Response(status=status, headers=location, body=body)
 
 
 def list_instances(services: Services, request: Request) -> Response:
@@ -345,11 +342,7 @@ def _settled(services: Services, row: InstanceRow) -> Response:
 
 def _failed(services: Services, instance_id: str, view: StatusView) -> Response:
     """The failed instance as Kogito answers it (its failed node read if the database answers)."""
-    try:
-        with db.transaction(services.pool) as conn:
-            failed = instances.get(conn, instance_id)
-    except UnavailableError:
-        failed = None
+    failed = starting.reachable_row(services, instance_id)
     status = 400 if failed is not None and _failed_by_error_message(failed) else 500
     return Response(
         status=status,

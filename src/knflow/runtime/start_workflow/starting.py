@@ -162,6 +162,15 @@ def settle(services: Services, row: InstanceRow, budget: timedelta) -> StatusVie
         )
 
 
+def reachable_row(services: Services, instance_id: str) -> InstanceRow | None:
+    """Read an instance's row; None when there is none or the database does not answer."""
+    try:
+        with db.transaction(services.pool) as conn:
+            return instances.get(conn, instance_id)
+    except UnavailableError:
+        return None
+
+
 def await_settled(
     services: Services, instance_id: str, budget: timedelta
 ) -> StatusView:
