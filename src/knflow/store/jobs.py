@@ -112,7 +112,7 @@ class InFlight:
     """What a sweep may have to look at later."""
 
     oldest_running: datetime | None
-    """`updated_at` of the oldest ACTIVE instance that is not waiting; None when none is."""
+    """`updated_at` of the oldest ACTIVE, not waiting instance not yet stalled; None: none."""
     next_unsent: datetime | None
     """When the next unsent outbox row is due; None when every row was sent."""
     next_timer: datetime | None
@@ -270,10 +270,13 @@ def cancel_for_instance(
         ).fetchall()
 
 
-def work_in_flight(conn: Connection) -> InFlight:
-    """Return the oldest instance that could run, the next unsent event and the next timer."""
+def work_in_flight(conn: Connection, *, stalled_before: datetime) -> InFlight:
+    """Return the oldest running instance changed since `stalled_before`, the next unsent
+    event and the next timer."""
     with conn.cursor(row_factory=class_row(InFlight)) as cursor:
-        found = cursor.execute(queries("jobs")["work_in_flight"]).fetchone()
+        found = cursor.execute(
+            queries("jobs")["work_in_flight"], {"stalled_before": stalled_before}
+        ).fetchone()
     assert found is not None, "an aggregate returns one row"
     return found
 

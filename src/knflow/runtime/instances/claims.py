@@ -43,11 +43,16 @@ def claim(wait: CallWait, settings: Settings, now: datetime) -> None:
 def claimable_call(
     execution: Execution, thread_id: str, now: datetime
 ) -> CallWait | None:
-    """Return the call a thread waits for when nobody holds a live claim on it."""
+    """Return the call a thread waits for when nobody holds a live claim on it.
+
+    A paced call before its turn is nobody's to claim: its job hands it over then.
+    """
     thread = execution.threads.get(thread_id)
     wait = None if thread is None else call_wait_of(thread)
     if wait is None:
         return None
     if wait.claimed_until is not None and wait.claimed_until > now:
+        return None
+    if wait.paced_until is not None and wait.paced_until > now:
         return None
     return wait

@@ -73,4 +73,4 @@ def forget_expired_start_keys(services: Services) -> int:
 
 def redrive_stalled(services: Services) -> int:
     """Queue a fresh step event for each runnable thread of each stalled instance."""
-    return recovery.redrive_stalled(services)
+    return recovery.redrive_stalled(services).queued

@@ -176,11 +176,13 @@ SELECT id, status, expiration_time, recipient, payload, instance_id, workflow_id
 
 -- name: work_in_flight
 -- When a sweep should look again: the oldest instance that could run (not waiting for an event
--- or timer), the next unsent event and the next timer. Each reads the first entry of an index.
+-- or timer) and is not stalled yet (the sweep saw the stalled ones), the next unsent event and
+-- the next timer. Each reads the first entry of an index.
 SELECT (SELECT min(updated_at)
           FROM instances
          WHERE status = 'ACTIVE'
-           AND NOT waiting) AS oldest_running,
+           AND NOT waiting
+           AND updated_at >= %(stalled_before)s) AS oldest_running,
        (SELECT min(next_attempt_at)
           FROM outbox
          WHERE sent_at IS NULL) AS next_unsent,
