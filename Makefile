@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # `make run PORT_BASE=9000`: the broker on 9000, the functions on 9001-9005.
 PORT_BASE ?= 8080
 
-.PHONY: install install-test-tools run test lint fmt typecheck check migrate schema images deploy bench clean
+.PHONY: install install-test-tools run test lint fmt typecheck check migrate schema images deploy bench chaos clean
 
 install: $(STAMP)
 
@@ -28,12 +28,12 @@ test: install lint
 	$(BIN)/python -m pytest -n 2 -p no:cacheprovider
 
 lint: install
-	$(BIN)/ruff check src tests functions bench
+	$(BIN)/ruff check src tests functions bench chaos
 	$(BIN)/lint-imports
 
 fmt: install
-	$(BIN)/ruff format src tests functions bench
-	$(BIN)/ruff check --fix src tests functions bench
+	$(BIN)/ruff format src tests functions bench chaos
+	$(BIN)/ruff check --fix src tests functions bench chaos
 
 typecheck: install
 	$(BIN)/mypy
@@ -65,6 +65,13 @@ bench: $(BENCH_STAMP)
 $(BENCH_STAMP): $(STAMP) requirements-bench.lock
 	$(BIN)/python -m pip install --quiet -c requirements.lock -c requirements-bench.lock -e '.[dev,bench]'
 	touch $(BENCH_STAMP)
+
+# Faults against `knflow dev` (chaos/): kill -9 of each function, duplicated, shuffled and
+# dropped deliveries, a PostgreSQL restart, on a throwaway server of its own. Not part of
+# `make test`; exits 1 on any loss. ONLY="kill -9 notify" picks a scenario, MARKDOWN=FILE also
+# writes the table (the README's).
+chaos: install
+	$(BIN)/python -m chaos $(if $(ONLY),--only "$(ONLY)") $(if $(MARKDOWN),--markdown $(MARKDOWN))
 
 clean:
 	rm -rf $(VENV) .pgdata

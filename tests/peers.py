@@ -6,6 +6,7 @@ It stands in for the services at the edge of knflow (REST APIs, the broker, Back
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -50,7 +51,7 @@ class HttpPeer:
         self._routes: list[tuple[str, str, Responder]] = []
         self._queued: dict[tuple[str, str], list[Reply]] = {}
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server = _QuietServer(("127.0.0.1", 0), self._handler_class())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
@@ -176,6 +177,14 @@ class HttpPeer:
                 return
 
         return Handler
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """A client that went away mid-answer (a killed function) is not an error of the peer."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 def started_peer() -> Iterator[HttpPeer]:

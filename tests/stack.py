@@ -26,6 +26,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -68,15 +69,17 @@ class DevStack:
         database_url: str,
         work_dir: Path,
         env: dict[str, str] | None = None,
+        options: Sequence[str] = (),
     ) -> DevStack:
         """Start `knflow dev` and wait until every function is ready.
 
-        Retries on fresh ports when another process took one of the chosen ports first.
+        `options` are more `knflow dev` arguments (`--faults ...`). Retries on fresh ports
+        when another process took one of the chosen ports first.
         """
         work_dir.mkdir(parents=True, exist_ok=True)
         for attempt in range(START_ATTEMPTS):
             stack = cls._launch(
-                workflows_dir, database_url, work_dir / f"try-{attempt}", env
+                workflows_dir, database_url, work_dir / f"try-{attempt}", env, options
             )
             try:
                 stack.wait_until_up()
@@ -182,6 +185,7 @@ class DevStack:
         database_url: str,
         work_dir: Path,
         env: dict[str, str] | None,
+        options: Sequence[str],
     ) -> DevStack:
         work_dir.mkdir(parents=True, exist_ok=True)
         port_base = free_port_base()
@@ -200,6 +204,7 @@ class DevStack:
             str(ROOT / "eventing"),
             "--functions",
             str(ROOT / "functions"),
+            *options,
         ]
         environment = {**os.environ, "DATABASE_URL": database_url, **(env or {})}
         with log_file.open("wb") as log:

@@ -185,9 +185,16 @@ class Settings:
     job_window: timedelta = timedelta(seconds=45)
     """How long one job-trigger invocation stays to fire jobs at their exact time; keep it
     below the ping Trigger's delivery timeout (50 s) and Knative's request timeout."""
-    redrive_after: timedelta = timedelta(seconds=30)
-    """How long a runnable ACTIVE instance may go without progress before the reconcile
-    re-sends its step event."""
+    redrive_after: timedelta = timedelta(seconds=5)
+    """How long a runnable ACTIVE instance may go without progress before a sweep re-sends
+    its step event."""
+    claim_lease: timedelta = timedelta(seconds=6)
+    """How long a claimed call belongs to its executor without a heartbeat (renewed every
+    third of it while the call runs): how soon a dead executor's call is taken over."""
+    sweep_delay: timedelta = timedelta(seconds=2)
+    """How soon after a start or after work a process sweeps for stalled work (0: never)."""
+    idempotency_window: timedelta = timedelta(hours=24)
+    """How long a start's `Idempotency-Key` (or `businessKey`) returns the instance it created."""
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     """Largest request body a function or the development broker reads (413 beyond)."""
     json_limits: JsonLimits = field(default_factory=JsonLimits)
@@ -305,8 +312,11 @@ class Settings:
             job_window=timedelta(
                 seconds=float(env.get("KNFLOW_JOB_WINDOW_SECONDS", "45"))
             ),
-            redrive_after=timedelta(
-                seconds=float(env.get("KNFLOW_REDRIVE_AFTER_SECONDS", "30"))
+            redrive_after=_seconds(env, "KNFLOW_REDRIVE_AFTER_SECONDS", "5"),
+            claim_lease=_seconds(env, "KNFLOW_CLAIM_LEASE_SECONDS", "6"),
+            sweep_delay=_seconds(env, "KNFLOW_SWEEP_DELAY_SECONDS", "2"),
+            idempotency_window=_seconds(
+                env, "KNFLOW_IDEMPOTENCY_WINDOW_SECONDS", "86400"
             ),
             max_body_bytes=_count(env, "KNFLOW_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
             json_limits=JsonLimits(

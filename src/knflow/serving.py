@@ -13,6 +13,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from functools import partial
 from typing import Final
 
@@ -76,13 +77,48 @@ class ProcessServices:
                     gate=Gate.from_settings(settings, http, system_clock),
                     tracer=_tracer(settings),
                 )
+                _start_sweeping(self._services)
             return self._services
+
+    @property
+    def is_started(self) -> bool:
+        """Tell whether the services were built (the database answered once)."""
+        with self._lock:
+            return self._services is not None
 
     def _read_settings(self) -> Settings:
         if self._settings is None:
             self._settings = Settings.from_environment()
             logs.configure()
         return self._settings
+
+
+def _start_sweeping(services: Services) -> None:
+    """Look for stalled work soon after this process started (`runtime.sweeper`).
+
+    Not without a sink: the events a sweep queues would reach nobody (a local process).
+    """
+    if not services.settings.k_sink:
+        return
+    services.sweeper.start(
+        partial(_sweep, services), delay=services.settings.sweep_delay
+    )
+    services.sweeper.soon()
+
+
+def _sweep(services: Services) -> timedelta | None:
+    # Imported on the sweeper's thread at its first sweep: a cold start does not pay for it.
+    from knflow.runtime.instances import recovery
+
+    return recovery.sweep(services)
+
+
+def _note_outcome(services: Services, status: int, *, worked: bool) -> None:
+    """Ask for a sweep after work, and for sweeps until the database is back after a 503."""
+    if status == 503:
+        services.sweeper.database_lost()
+    elif worked:
+        services.sweeper.soon()
 
 
 def _tracer(settings: Settings) -> Tracer:
@@ -172,6 +208,7 @@ def _serve_event(
     ):
         response = _handle_event(services, handler, event)
     services.metrics.events_received.labels(str(response.status_code)).inc()
+    _note_outcome(services, response.status_code, worked=True)
     return response
 
 
@@ -259,6 +296,8 @@ def _serve_route(
     """
     with publishing.deferring() as deferred:
         response = _traced_route(state, route, request, params)
+    if state.is_started:
+        _note_outcome(state.get(), response.status_code, worked=route.method != "GET")
     return _publish_after_answer(state, response, deferred)
 
 

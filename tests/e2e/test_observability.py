@@ -7,21 +7,18 @@ routes: the collector stand-in accepts OTLP/HTTP protobuf and the test decodes w
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
 )
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import TEST_DATA
+from tests.e2e.stacks import instance_status, workflows_folder
 from tests.peers import HttpPeer, Reply, started_peer
 from tests.stack import DevStack
 from tests.waiting import eventually
@@ -36,14 +33,6 @@ FUNCTIONS = (
     "job-trigger",
     "notify",
 )
-
-
-def _workflows(tmp_path: Path, *names: str) -> Path:
-    folder = tmp_path / "workflows"
-    folder.mkdir()
-    for name in names:
-        shutil.copy(TEST_DATA / "workflows" / name, folder / name)
-    return folder
 
 
 def _start(
@@ -64,17 +53,9 @@ def _start(
     return str(answer.json()["id"])
 
 
-def _status(database_url: str, instance_id: str) -> str:
-    with psycopg.connect(database_url) as conn:
-        row = conn.execute(
-            "SELECT status FROM instances WHERE id = %s", (instance_id,)
-        ).fetchone()
-    return "" if row is None else str(row[0])
-
-
 def _ended(database_url: str, instance_id: str) -> str:
     return eventually(
-        lambda: _status(database_url, instance_id),
+        lambda: instance_status(database_url, instance_id),
         lambda status: status not in ("", "ACTIVE"),
         timeout=30,
     )
@@ -146,7 +127,7 @@ def run(
     peer.route("POST", "/greet/*", Reply(status=500, body={"message": "down"}))
     peer.route("POST", "/v1/traces", Reply(status=200))
     stack = DevStack.start(
-        workflows_dir=_workflows(
+        workflows_dir=workflows_folder(
             tmp_path_factory.mktemp("observed"),
             "observed.sw.json",
             "greet-rest.sw.json",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -11,37 +10,16 @@ from typing import Any
 import httpx
 import psycopg
 
-from knflow.events import codec
 from knflow.events.codec import Event
 from tests.backstage import TOKEN, BackstageStandIn
 from tests.conftest import TEST_DATA
+from tests.e2e.stacks import instance_status, post_event, workflows_folder
 from tests.peers import HttpPeer, Recorded, Reply
 from tests.stack import DevStack
 from tests.waiting import eventually
 
 WORKFLOWS = TEST_DATA / "workflows"
 StackFactory = Callable[..., DevStack]
-
-
-def _workflows(tmp_path: Path, *names: str) -> Path:
-    folder = tmp_path / "workflows"
-    folder.mkdir()
-    for name in names:
-        shutil.copy(WORKFLOWS / name, folder / name)
-    return folder
-
-
-def _status(database_url: str, instance_id: str) -> str | None:
-    with psycopg.connect(database_url) as conn:
-        row = conn.execute(
-            "SELECT status FROM instances WHERE id = %s", (instance_id,)
-        ).fetchone()
-    return None if row is None else str(row[0])
-
-
-def _post_event(stack: DevStack, event: Event) -> httpx.Response:
-    headers, body = codec.to_binary_http(event)
-    return httpx.post(stack.broker_url, headers=headers, content=body, timeout=10)
 
 
 def test_parallel_branches_are_executed_by_step_executor_and_answer_with_the_output(
@@ -53,7 +31,7 @@ def test_parallel_branches_are_executed_by_step_executor_and_answer_with_the_out
 
     http_peer.route("POST", "/slow/*", both_at_once)
     stack = dev_stack_factory(
-        _workflows(tmp_path, "fanout.sw.json"),
+        workflows_folder(tmp_path, "fanout.sw.json"),
         env={"KNFLOW_FUNCTION_URL_slow": http_peer.url},
     )
     answer = httpx.post(f"{stack.url('start-workflow')}/fanout", json={}, timeout=60)
@@ -65,7 +43,7 @@ def test_parallel_branches_are_executed_by_step_executor_and_answer_with_the_out
 def test_an_event_through_the_broker_resumes_a_waiting_instance(
     dev_stack_factory: StackFactory, tmp_path: Path, database_url: str
 ) -> None:
-    stack = dev_stack_factory(_workflows(tmp_path, "waiter.sw.json"))
+    stack = dev_stack_factory(workflows_folder(tmp_path, "waiter.sw.json"))
     started = httpx.post(
         f"{stack.url('start-workflow')}/waiter", json={}, timeout=30
     ).json()
@@ -80,8 +58,8 @@ def test_an_event_through_the_broker_resumes_a_waiting_instance(
         data={"ok": True},
         extensions={"kogitoprocrefid": started["id"]},
     )
-    assert _post_event(stack, event).status_code == 202
-    eventually(lambda: _status(database_url, started["id"]) == "COMPLETED")
+    assert post_event(stack, event).status_code == 202
+    eventually(lambda: instance_status(database_url, started["id"]) == "COMPLETED")
     assert (
         httpx.get(f"{stack.url('start-workflow')}/waiter/{started['id']}").status_code
         == 404
@@ -91,7 +69,7 @@ def test_an_event_through_the_broker_resumes_a_waiting_instance(
 def test_a_malformed_event_is_refused_by_the_broker(
     dev_stack_factory: StackFactory, tmp_path: Path
 ) -> None:
-    stack = dev_stack_factory(_workflows(tmp_path, "waiter.sw.json"))
+    stack = dev_stack_factory(workflows_folder(tmp_path, "waiter.sw.json"))
     answer = httpx.post(
         stack.broker_url, content=b"{}", headers={"content-type": "application/json"}
     )
@@ -115,7 +93,7 @@ def test_killed_step_executor_is_restarted_and_every_instance_completes_once(
         "KNFLOW_ACTION_TIMEOUT_SECONDS": "2",
         "KNFLOW_REDRIVE_AFTER_SECONDS": "1",
     }
-    stack = dev_stack_factory(_workflows(tmp_path, "fanout.sw.json"), env=env)
+    stack = dev_stack_factory(workflows_folder(tmp_path, "fanout.sw.json"), env=env)
     ids = [
         httpx.post(f"{stack.url('start-workflow')}/fanout", json={}, timeout=30).json()[
             "id"
@@ -133,10 +111,10 @@ def test_killed_step_executor_is_restarted_and_every_instance_completes_once(
             type="dev.knative.sources.ping",
             data={},
         )
-        _post_event(
+        post_event(
             stack, ping
         )  # a reconcile tick, as the PingSource sends every minute
-        return all(_status(database_url, i) == "COMPLETED" for i in ids)
+        return all(instance_status(database_url, i) == "COMPLETED" for i in ids)
 
     eventually(all_completed, timeout=90)
     with psycopg.connect(database_url) as conn:
@@ -154,7 +132,7 @@ def test_killed_step_executor_is_restarted_and_every_instance_completes_once(
 def test_a_started_instance_is_in_the_data_index_within_a_second(
     dev_stack_factory: StackFactory, tmp_path: Path
 ) -> None:
-    stack = dev_stack_factory(_workflows(tmp_path, "child.sw.json"))
+    stack = dev_stack_factory(workflows_folder(tmp_path, "child.sw.json"))
     started = httpx.post(
         f"{stack.url('start-workflow')}/child", json={"n": 1}, timeout=30
     )
@@ -186,7 +164,7 @@ def test_an_ended_run_notifies_its_initiator_in_backstage(
         "BACKSTAGE_URL": backstage_api.url,
         "BACKSTAGE_NOTIFICATIONS_TOKEN": TOKEN,
     }
-    stack = dev_stack_factory(_workflows(tmp_path, "child.sw.json"), env=env)
+    stack = dev_stack_factory(workflows_folder(tmp_path, "child.sw.json"), env=env)
     body = {"workflowdata": {"n": 1}, "initiatorEntity": "user:default/ann"}
     instance_id = httpx.post(
         f"{stack.url('start-workflow')}/child", json=body, timeout=30
@@ -199,13 +177,17 @@ def test_an_ended_run_notifies_its_initiator_in_backstage(
 def test_a_sleep_is_woken_by_job_trigger_on_time_not_at_the_next_tick(
     dev_stack_factory: StackFactory, tmp_path: Path, database_url: str
 ) -> None:
-    stack = dev_stack_factory(_workflows(tmp_path, "napper.sw.json"))
+    stack = dev_stack_factory(workflows_folder(tmp_path, "napper.sw.json"))
     started = httpx.post(f"{stack.url('start-workflow')}/napper", json={}, timeout=30)
     assert started.status_code == 201
     instance_id = started.json()["id"]
-    assert _status(database_url, instance_id) == "ACTIVE"  # answered at the wait
+    assert (
+        instance_status(database_url, instance_id) == "ACTIVE"
+    )  # answered at the wait
     # The minute tick is far: only the runtime's wake-up hint can fire the timer this soon.
-    eventually(lambda: _status(database_url, instance_id) == "COMPLETED", timeout=15)
+    eventually(
+        lambda: instance_status(database_url, instance_id) == "COMPLETED", timeout=15
+    )
 
 
 def test_a_retry_backs_off_through_job_trigger_then_succeeds(
@@ -217,13 +199,15 @@ def test_a_retry_backs_off_through_job_trigger_then_succeeds(
     http_peer.queue("POST", "/flaky", Reply(status=503), Reply(status=503))
     http_peer.route("POST", "/flaky", Reply(body={"ok": True}))
     stack = dev_stack_factory(
-        _workflows(tmp_path, "retrier.sw.json"),
+        workflows_folder(tmp_path, "retrier.sw.json"),
         env={"KNFLOW_FUNCTION_URL_flaky": http_peer.url},
     )
     instance_id = httpx.post(
         f"{stack.url('start-workflow')}/retrier", json={}, timeout=30
     ).json()["id"]
-    eventually(lambda: _status(database_url, instance_id) == "COMPLETED", timeout=20)
+    eventually(
+        lambda: instance_status(database_url, instance_id) == "COMPLETED", timeout=20
+    )
     calls = http_peer.received("POST", "/flaky")
     assert len(calls) == 3
 
@@ -231,10 +215,10 @@ def test_a_retry_backs_off_through_job_trigger_then_succeeds(
 def test_a_cron_schedule_starts_instances(
     dev_stack_factory: StackFactory, tmp_path: Path, database_url: str
 ) -> None:
-    stack = dev_stack_factory(_workflows(tmp_path, "ticker.sw.json"))
+    stack = dev_stack_factory(workflows_folder(tmp_path, "ticker.sw.json"))
 
     def started() -> int:
-        _post_event(
+        post_event(
             stack,
             Event(
                 id=f"tick-{time.monotonic()}",
@@ -256,7 +240,7 @@ def test_the_job_service_api_fires_an_http_job(
     dev_stack_factory: StackFactory, tmp_path: Path, http_peer: HttpPeer
 ) -> None:
     http_peer.route("POST", "/hook", Reply(status=200))
-    stack = dev_stack_factory(_workflows(tmp_path, "child.sw.json"))
+    stack = dev_stack_factory(workflows_folder(tmp_path, "child.sw.json"))
     due = time.time() + 5  # far enough that the job is still pending when read back
     job = {
         "id": "e2e-job",

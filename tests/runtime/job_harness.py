@@ -34,6 +34,23 @@ NAPPER = {
 }
 
 
+GREET = {
+    "id": "greet",
+    "version": "1.0",
+    "specVersion": "0.8",
+    "start": "greet",
+    "functions": [{"name": "greet", "type": "custom", "operation": "rest:post:/greet"}],
+    "states": [
+        {
+            "name": "greet",
+            "type": "operation",
+            "actions": [{"functionRef": {"refName": "greet", "arguments": {"n": 1}}}],
+            "end": True,
+        }
+    ],
+}
+
+
 class Clock:
     """A clock that moves only when told."""
 

@@ -20,8 +20,9 @@ from knflow import config, logs
 from knflow.auth import sealing
 from knflow.commands import environment, validate
 from knflow.config import Settings
-from knflow.devstack import supervisor
+from knflow.devstack import faults, supervisor
 from knflow.devstack.broker import DevBroker, broker_audience
+from knflow.devstack.faults import DeliveryFaults
 from knflow.devstack.manifests import Routing
 from knflow.devstack.supervisor import BUNDLE, EventingOidc, Plan, Supervisor
 from knflow.errors import DefinitionError, InputError, KnflowError
@@ -67,6 +68,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=0,
         help="retry number of the first back-off wait: 0 as Knative's code, 1 as its docs",
     )
+    parser.add_argument(
+        "--faults",
+        type=_faults,
+        default=None,
+        help="inject delivery faults: drop=P,duplicate=P,delay=SECONDS,types=T1|T2"
+        " (make chaos; default: none)",
+    )
+
+
+def _faults(text: str) -> DeliveryFaults:
+    try:
+        return faults.parse_faults(text)
+    except InputError as error:
+        raise argparse.ArgumentTypeError(str(error)) from error
 
 
 def run(args: argparse.Namespace) -> int:
@@ -148,6 +163,7 @@ def _start_broker(
             oidc=settings.eventing_oidc,
             max_body_bytes=settings.max_body_bytes,
             json_limits=settings.json_limits,
+            faults=args.faults,
         )
     except OSError as error:
         raise InputError(

@@ -13,6 +13,7 @@ import base64
 import http.client
 import json
 import logging
+import random
 import threading
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +30,7 @@ from croniter import croniter
 from knflow.auth.minting import DevIssuer
 from knflow.config import DEFAULT_MAX_BODY_BYTES
 from knflow.devstack import kafka_records
+from knflow.devstack.faults import DeliveryFaults, Fate
 from knflow.devstack.ingress_body import BodyError, read_body
 from knflow.devstack.manifests import (
     PING_TYPE,
@@ -110,6 +112,7 @@ class DevBroker:
         oidc: bool = False,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         json_limits: JsonLimits | None = None,
+        faults: DeliveryFaults | None = None,
     ) -> None:
         """Bind the port; `subscribers` maps a service or function name to a URL.
 
@@ -117,9 +120,11 @@ class DevBroker:
         for its audience, and each delivery carries one for the destination's `audience`,
         both signed by `issuer`, served under `/oidc`. Ingress requests are read within
         `max_body_bytes` (413 beyond, as every function answers) and decoded within
-        `json_limits`.
+        `json_limits`. `faults` drop, duplicate and reorder deliveries (`make chaos`).
         """
         self.max_body_bytes = max_body_bytes
+        self._faults = faults
+        self._draw = random.Random()
         self.json_limits = json_limits or JsonLimits()
         self._routing = routing
         self._subscribers = dict(subscribers)
@@ -252,7 +257,6 @@ class DevBroker:
     def _deliver(
         self, broker: Broker, trigger: Trigger, event: Event, ttl: int
     ) -> None:
-        delivery = trigger.delivery or broker.delivery or Delivery()
         url = self.resolve(trigger.subscriber, trigger.namespace)
         if url is None:
             logger.warning(
@@ -260,6 +264,26 @@ class DevBroker:
                 extra={**_ids(event), "trigger": trigger.name},
             )
             return
+        fate = self._fate(event)
+        if fate is Fate.DROP:
+            logger.warning("event dropped: injected fault", extra=_ids(event))
+            return
+        if fate is Fate.DUPLICATE:
+            self._submit(self._deliver_once, broker, trigger, event, ttl, url)
+        self._deliver_once(broker, trigger, event, ttl, url)
+
+    def _fate(self, event: Event) -> Fate:
+        """Decide an injected fault, holding the delivery back a random while first."""
+        faults = self._faults
+        if faults is None or not faults.applies_to(event.type):
+            return Fate.DELIVER
+        self._stopping.wait(faults.hold(self._draw).total_seconds())
+        return faults.fate(self._draw)
+
+    def _deliver_once(
+        self, broker: Broker, trigger: Trigger, event: Event, ttl: int, url: str
+    ) -> None:
+        delivery = trigger.delivery or broker.delivery or Delivery()
         attempt = self._send(
             url,
             event,

@@ -43,11 +43,36 @@ class EmbeddedPostgres:
         """libpq URL of the `postgres` database."""
         return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
-    def stop(self) -> None:
-        """Stop the server (fast shutdown); its files stay for the next start."""
+    def start(self) -> None:
+        """Start the server on its files and port (again, after `stop`).
+
+        Raises:
+            RuntimeError: it did not start; the message names its log.
+        """
+        options = (
+            f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.data_dir}"
+            " -c fsync=off"
+        )
+        command = [self.pg_ctl, "-D", str(self.data_dir), "-o", options]
+        command += ["-l", str(self.data_dir / "server.log"), "-w", "start"]
+        try:
+            _run(self.run_as, command)
+        except subprocess.CalledProcessError as error:
+            raise RuntimeError(
+                f"the embedded PostgreSQL in {self.data_dir} did not start:"
+                f" {_last_line(self.data_dir)} (see {self.data_dir / 'server.log'});"
+                " or set DATABASE_URL to a running server"
+            ) from error
+
+    def stop(self, *, immediate: bool = False) -> None:
+        """Stop the server (fast shutdown; `immediate`: as a crash, recovered at start).
+
+        Its files stay for the next start.
+        """
+        mode = "immediate" if immediate else "fast"
         _run(
             self.run_as,
-            [self.pg_ctl, "-D", str(self.data_dir), "-m", "fast", "-w", "stop"],
+            [self.pg_ctl, "-D", str(self.data_dir), "-m", mode, "-w", "stop"],
         )
 
 
@@ -91,29 +116,18 @@ def start_embedded(data_dir: Path) -> EmbeddedPostgres:
                 "UTF8",
             ],
         )
-    port = _free_port()
-    pg_ctl = str(bin_dir / "pg_ctl")
-    options = f"-c listen_addresses=127.0.0.1 -p {port} -k {data_dir} -c fsync=off"
-    command = [
-        pg_ctl,
-        "-D",
-        str(data_dir),
-        "-o",
-        options,
-        "-l",
-        str(data_dir / "server.log"),
-    ]
-    try:
-        _run(run_as, [*command, "-w", "start"])
-    except subprocess.CalledProcessError as error:
-        raise RuntimeError(
-            f"the embedded PostgreSQL in {data_dir} did not start: {_last_line(data_dir)}"
-            f" (see {data_dir / 'server.log'}); or set DATABASE_URL to a running server"
-        ) from error
-    logger.info(
-        "embedded postgresql started", extra={"port": port, "data_dir": str(data_dir)}
+    server = EmbeddedPostgres(
+        data_dir=data_dir,
+        port=_free_port(),
+        pg_ctl=str(bin_dir / "pg_ctl"),
+        run_as=run_as,
     )
-    return EmbeddedPostgres(data_dir=data_dir, port=port, pg_ctl=pg_ctl, run_as=run_as)
+    server.start()
+    logger.info(
+        "embedded postgresql started",
+        extra={"port": server.port, "data_dir": str(data_dir)},
+    )
+    return server
 
 
 def _refuse_if_running(data_dir: Path) -> None:

@@ -13,6 +13,7 @@ from knflow.config import AuthMode, Settings
 from knflow.metrics import Metrics
 from knflow.outbound.http import HttpClient
 from knflow.runtime.catalog import DefinitionCache
+from knflow.runtime.sweeper import Sweeper
 from knflow.store.db import Pool
 from knflow.tracing import Tracer
 
@@ -47,3 +48,5 @@ class Services:
     """The Prometheus series this process counts (served on `/metrics`)."""
     tracer: Tracer = field(default_factory=Tracer)
     """Spans of this process; off unless `serving` was configured to export them."""
+    sweeper: Sweeper = field(default_factory=Sweeper)
+    """When this process looks for stalled work; inert unless `serving` started it."""

@@ -137,6 +137,32 @@ def page(conn: Connection, *, after: str, limit: int) -> list[InstanceRow]:
         ).fetchall()
 
 
+def renew_call_claim(
+    conn: Connection,
+    instance_id: str,
+    *,
+    thread_id: str,
+    key: str,
+    held_until: datetime,
+    claimed_until: datetime,
+) -> bool:
+    """Move a call's claim from `held_until` to `claimed_until`; False when it was lost.
+
+    Lost means the call completed, the instance ended, or another executor claimed it.
+    """
+    found = conn.execute(
+        queries("instances")["renew_call_claim"],
+        {
+            "id": instance_id,
+            "thread_id": thread_id,
+            "key": key,
+            "held_until": held_until.isoformat(),
+            "claimed_until": claimed_until.isoformat(),
+        },
+    ).fetchone()
+    return found is not None
+
+
 def update(conn: Connection, row: InstanceRow, *, data_changed: bool = True) -> int:
     """Write the mutable fields of `row`, whose `revision` is the one read; return the new revision.
 

@@ -107,6 +107,18 @@ class StalledInstance:
     """Last change."""
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InFlight:
+    """What a sweep may have to look at later."""
+
+    oldest_running: datetime | None
+    """`updated_at` of the oldest ACTIVE, not waiting instance not yet stalled; None: none."""
+    next_unsent: datetime | None
+    """When the next unsent outbox row is due; None when every row was sent."""
+    next_timer: datetime | None
+    """When the next timer is due; None when no timer is pending."""
+
+
 def upsert(
     conn: Connection,
     *,
@@ -256,6 +268,17 @@ def cancel_for_instance(
             queries("jobs")["cancel_instance_jobs"],
             {"instance_id": instance_id, "now": now},
         ).fetchall()
+
+
+def work_in_flight(conn: Connection, *, stalled_before: datetime) -> InFlight:
+    """Return the oldest running instance changed since `stalled_before`, the next unsent
+    event and the next timer."""
+    with conn.cursor(row_factory=class_row(InFlight)) as cursor:
+        found = cursor.execute(
+            queries("jobs")["work_in_flight"], {"stalled_before": stalled_before}
+        ).fetchone()
+    assert found is not None, "an aggregate returns one row"
+    return found
 
 
 def stalled_instances(

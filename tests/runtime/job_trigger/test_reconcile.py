@@ -15,26 +15,17 @@ from knflow.runtime.instances.creating import NewInstance, create_instance
 from knflow.runtime.instances.work import CallPolicy
 from knflow.runtime.job_trigger import reconcile
 from knflow.runtime.services import Services
+from knflow.runtime.start_workflow import starting
 from knflow.runtime.step_executor import steps
 from knflow.store import db, instances, outbox
 from tests.peers import HttpPeer, Reply
-from tests.runtime.job_harness import NAPPER, Clock, register, services_for
-
-GREET = {
-    "id": "greet",
-    "version": "1.0",
-    "specVersion": "0.8",
-    "start": "greet",
-    "functions": [{"name": "greet", "type": "custom", "operation": "rest:post:/greet"}],
-    "states": [
-        {
-            "name": "greet",
-            "type": "operation",
-            "actions": [{"functionRef": {"refName": "greet", "arguments": {"n": 1}}}],
-            "end": True,
-        }
-    ],
-}
+from tests.runtime.job_harness import (
+    GREET,
+    NAPPER,
+    Clock,
+    register,
+    services_for,
+)
 
 
 @pytest.fixture
@@ -104,7 +95,7 @@ def test_a_call_whose_claim_expired_is_re_driven(
     services: Services, clock: Clock, broker: HttpPeer
 ) -> None:
     instance_id = _crash_after_commit(services, GREET, calls=CallPolicy.KEEP_FIRST)
-    clock.advance(seconds=59)
+    clock.advance(seconds=5)  # the claim lease is 6 s
     while_claimed = reconcile.run(services)
     clock.advance(seconds=2)
     expired = reconcile.run(services)
@@ -119,7 +110,7 @@ def test_a_recent_or_waiting_instance_is_not_re_driven(
 ) -> None:
     _crash_after_commit(services, GREET, calls=CallPolicy.HAND_OVER)
     _crash_after_commit(services, NAPPER, calls=CallPolicy.HAND_OVER)
-    clock.advance(seconds=29)
+    clock.advance(seconds=4)  # re-driven after 5 s without progress
     recent = reconcile.redrive_stalled(services)
     clock.advance(minutes=10)
     later = reconcile.redrive_stalled(services)
@@ -147,6 +138,19 @@ def test_events_the_broker_refused_are_published_by_the_next_reconcile(
     assert before >= 1
     assert done.published == before
     assert _unsent(services) == 0
+
+
+def test_start_keys_past_the_window_are_forgotten(
+    services: Services, clock: Clock
+) -> None:
+    register(services, NAPPER)
+    request = starting.StartRequest(workflow_id="napper", data={}, idempotency_key="k")
+    starting.start(services, request)
+    clock.advance(hours=23)
+    within = reconcile.forget_expired_start_keys(services)
+    clock.advance(hours=2)
+    past = reconcile.forget_expired_start_keys(services)
+    assert (within, past) == (0, 1)
 
 
 def _unsent(services: Services) -> int:

@@ -3,6 +3,10 @@
 A claimed call runs here, outside any transaction; its result (or failure) is applied in a new
 unit of work, which may claim the next call, and so on until the instance waits, fans out to
 step-executor, or ends. Several calls claimed at once (a local run) run concurrently.
+
+What runs here runs after a commit, so its failure never undoes what the caller did: an
+outage stops the carrying out, and the claims it held run out and the reconcile finishes
+the work. Callers answer for what they committed (a 5xx means nothing was done).
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ from functools import partial
 from typing import Final
 
 from knflow.engine.outcome import CallCompleted
-from knflow.runtime.instances import calls, publishing
+from knflow.errors import KnflowError, UnavailableError
+from knflow.runtime.instances import calls, heartbeats, publishing
 from knflow.runtime.instances.transaction import apply_activation
 from knflow.runtime.instances.work import AfterCommit, CallPolicy, PendingCall
 from knflow.runtime.services import Services
@@ -26,6 +31,21 @@ MOST_CONCURRENT_CALLS: Final = 16
 
 def carry_out(services: Services, after: AfterCommit) -> None:
     """Publish what was queued and perform the claimed calls, following each to its next wait.
+
+    Never raises: the work was committed before, so a failure here (the database went away)
+    is logged and left to the reconcile, which re-drives what stalled.
+    """
+    try:
+        _follow(services, after)
+    except UnavailableError as error:
+        logger.warning("work after commit interrupted", extra={"reason": str(error)})
+        services.sweeper.database_lost()
+    except KnflowError:
+        logger.exception("work after commit failed")
+
+
+def _follow(services: Services, after: AfterCommit) -> None:
+    """Carry out `after` and what each of its calls leads to.
 
     A loop, not recursion: a sequential foreach over thousands of calls is carried out call
     by call. Past the step budget the next calls go to step-executor as step events, so one
@@ -60,8 +80,9 @@ def complete_call(
     *,
     policy: CallPolicy = CallPolicy.KEEP_FIRST,
 ) -> AfterCommit:
-    """Perform a claimed call and apply its outcome in a new unit of work."""
-    result, failure = calls.perform(services, call)
+    """Perform a claimed call, its claim renewed meanwhile, and apply its outcome."""
+    with heartbeats.renewed(services, call):
+        result, failure = calls.perform(services, call)
     activation = CallCompleted(
         thread_id=call.thread_id, key=call.key, result=result, failure=failure
     )

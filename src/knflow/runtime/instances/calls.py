@@ -43,6 +43,7 @@ def pending(
         loaded=loaded,
         headers=forwarded_headers(work, row, loaded, wait.function),
         timeout=wait.timeout,
+        claimed_until=wait.claimed_until,
     )
 
 

@@ -77,6 +77,8 @@ class NewInstance:
     """Started by an event: `dataInputSchema` does not apply (SW 0.8)."""
     scope_variables: Mapping[str, Json] = dataclasses.field(default_factory=dict)
     """Variables a parent hands its subflow (a foreach's iteration variable)."""
+    instance_id: str | None = None
+    """The new instance's id when the caller chose it (an idempotent start records it first)."""
 
 
 def create_instance(work: UnitOfWork, new: NewInstance) -> InstanceRow:
@@ -168,7 +170,7 @@ def _new_row(
     work: UnitOfWork, loaded: LoadedDefinition, new: NewInstance, data: Json
 ) -> InstanceRow:
     parent = new.parent
-    instance_id = str(uuid.uuid4())
+    instance_id = new.instance_id or str(uuid.uuid4())
     if parent is not None:  # deterministic: a replayed parent step finds the same child
         instance_id = str(
             uuid.uuid5(CHILD_NAMESPACE, f"{parent.instance_id}/{parent.key}")

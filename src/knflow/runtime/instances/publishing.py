@@ -142,7 +142,8 @@ def send(services: Services, outgoing: Sequence[Outgoing]) -> int:
     """Post the events to the sink, then record the outcomes in one transaction.
 
     The grouped process events of one instance go out merged (`deliveries`); returns how
-    many outbox rows were sent.
+    many outbox rows were sent. Never fails for the database: the events were committed
+    before, and rows not marked sent are sent again by the reconcile.
     """
     if not outgoing or not services.settings.k_sink:
         return 0
@@ -163,12 +164,14 @@ def send(services: Services, outgoing: Sequence[Outgoing]) -> int:
             continue
         sent += delivery.row_ids
         services.metrics.events_published.labels(delivery.event.type).inc()
-    with db.transaction(services.pool) as conn:
-        if sent:
-            outbox.mark_all_sent(conn, sent, now=services.clock())
-        for row_id, event, failure in failed:
-            services.metrics.events_failed.labels(event.type).inc()
-            _record_failure(services, conn, row_id, event.id, failure, 0)
+    try:
+        _record_outcomes(services, sent, failed)
+    except UnavailableError as error:
+        # The rows stay due: the reconcile sends them again, and receivers de-duplicate
+        # by event id.
+        logger.warning(
+            "recording published events failed", extra={"reason": str(error)}
+        )
     return len(sent)
 
 
@@ -227,6 +230,19 @@ def publish_due(services: Services, *, limit: int = 200) -> int:
             outbox.mark_sent(conn, row.id, now=services.clock())
             sent += 1
     return sent
+
+
+def _record_outcomes(
+    services: Services,
+    sent: list[int],
+    failed: Sequence[tuple[int, Event, UnavailableError]],
+) -> None:
+    with db.transaction(services.pool) as conn:
+        if sent:
+            outbox.mark_all_sent(conn, sent, now=services.clock())
+        for row_id, event, failure in failed:
+            services.metrics.events_failed.labels(event.type).inc()
+            _record_failure(services, conn, row_id, event.id, failure, 0)
 
 
 def _record_failure(

@@ -66,6 +66,8 @@ class PendingCall:
     """`invoke: async`: nobody waits for the result."""
     timeout: timedelta | None = None
     """`actionExecTimeout` of the call, when declared."""
+    claimed_until: datetime | None = None
+    """The claim this process holds on the call, as committed (None for `invoke: async`)."""
 
 
 @dataclass(slots=True)

@@ -108,7 +108,7 @@ def retrigger_instance(services: Services, request: Request) -> Response:
         request.params["instance_id"],
         tokens=tokens.forwarded(request.headers),
     )
-    view = starting.await_settled(services, row.id, services.settings.sync_budget)
+    view = starting.settle(services, row, services.settings.sync_budget)
     return Response(body=_instance_body(row.id, view.data))
 
 
@@ -123,7 +123,7 @@ def rerun_instance(services: Services, request: Request) -> Response:
         tokens=tokens.forwarded(request.headers),
         initiator=request.identity.subject if request.identity else None,
     )
-    view = starting.await_settled(services, row.id, services.settings.sync_budget)
+    view = starting.settle(services, row, services.settings.sync_budget)
     location = {"location": f"/{row.workflow_id}/{row.id}"}
     if view.status is InstanceStatus.ERROR:
         return dataclasses.replace(_failed(services, row.id, view), headers=location)
@@ -162,7 +162,7 @@ def skip_instance(services: Services, request: Request) -> Response:
         request.params["instance_id"],
         tokens=tokens.forwarded(request.headers),
     )
-    view = starting.await_settled(services, row.id, services.settings.sync_budget)
+    view = starting.settle(services, row, services.settings.sync_budget)
     return Response(body=_instance_body(row.id, view.data))
 
 
@@ -171,7 +171,7 @@ def trigger_node(services: Services, request: Request) -> Response:
     row = management.trigger_node(
         services, *_instance_params(request), request.params["node_id"]
     )
-    return _settled(services, row.id)
+    return _settled(services, row)
 
 
 def retrigger_node(services: Services, request: Request) -> Response:
@@ -179,7 +179,7 @@ def retrigger_node(services: Services, request: Request) -> Response:
     row = management.retrigger_node(
         services, *_instance_params(request), request.params["node_instance_id"]
     )
-    return _settled(services, row.id)
+    return _settled(services, row)
 
 
 def cancel_node(services: Services, request: Request) -> Response:
@@ -187,7 +187,7 @@ def cancel_node(services: Services, request: Request) -> Response:
     row = management.cancel_node(
         services, *_instance_params(request), request.params["node_instance_id"]
     )
-    return _settled(services, row.id)
+    return _settled(services, row)
 
 
 def update_instance(services: Services, request: Request) -> Response:
@@ -241,7 +241,7 @@ def definitions_changed(services: Services, request: Request) -> Response:
 def start_instance(services: Services, request: Request) -> Response:
     """`POST /{workflowId}`: start an instance and answer once it settled (or the budget ran out).
 
-    A body that is not declared JSON is refused with 415, as SonataFlow does.
+    415 for a body not declared JSON (SonataFlow); 200 for a retried start (`starting`).
     """
     workflow_id = request.params["workflow_id"]
     if request.body.strip() and not request.is_json():
@@ -252,7 +252,7 @@ def start_instance(services: Services, request: Request) -> Response:
     if initiator is not None and "initiatorEntity" not in variables:
         variables["initiatorEntity"] = initiator
     json_limits.check_data(data, limits=request.json_limits, what="the workflow data")
-    row = starting.start_instance(
+    started = starting.start(
         services,
         starting.StartRequest(
             workflow_id=workflow_id,
@@ -263,15 +263,17 @@ def start_instance(services: Services, request: Request) -> Response:
             initiator=initiator,
             business_key=request.query.get("businessKey"),
             version=request.query.get("version"),
+            idempotency_key=request.headers.get("idempotency-key"),
         ),
     )
-    view = starting.await_settled(services, row.id, services.settings.sync_budget)
+    row = started.row
+    view = starting.settle(services, row, services.settings.sync_budget)
     location = {"location": f"/{workflow_id}/{row.id}"}
     if view.status is InstanceStatus.ERROR:
         return dataclasses.replace(_failed(services, row.id, view), headers=location)
-    return Response(
-        status=201, headers=location, body=_instance_body(row.id, view.data)
-    )
+    status = 200 if started.replayed else 201
+    body = _instance_body(row.id, view.data)
+    return Response(status=status, headers=location, body=body)
 
 
 def list_instances(services: Services, request: Request) -> Response:
@@ -330,17 +332,17 @@ def kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
     }
 
 
-def _settled(services: Services, instance_id: str) -> Response:
+def _settled(services: Services, row: InstanceRow) -> Response:
     """Answer once the instance settled: its data, or its error as Kogito's 500 carries it."""
-    view = starting.await_settled(services, instance_id, services.settings.sync_budget)
+    view = starting.settle(services, row, services.settings.sync_budget)
     if view.status is InstanceStatus.ERROR:
-        return _failed(services, instance_id, view)
-    return Response(body=_instance_body(instance_id, view.data))
+        return _failed(services, row.id, view)
+    return Response(body=_instance_body(row.id, view.data))
 
 
 def _failed(services: Services, instance_id: str, view: StatusView) -> Response:
-    with db.transaction(services.pool) as conn:
-        failed = instances.get(conn, instance_id)
+    """The failed instance as Kogito answers it (its failed node read if the database answers)."""
+    failed = starting.reachable_row(services, instance_id)
     status = 400 if failed is not None and _failed_by_error_message(failed) else 500
     return Response(
         status=status,

@@ -119,3 +119,19 @@ UPDATE instances
  WHERE id = %(id)s
    AND revision = %(revision)s
 RETURNING revision
+
+-- name: renew_call_claim
+-- The heartbeat of an executor performing a call: move its claim forward while the thread still
+-- waits for that call under the claim this executor holds. The row lock this takes waits for a
+-- unit of work holding it, then applies to the row as that unit left it.
+UPDATE instances
+   SET execution = jsonb_set(
+           execution,
+           ARRAY['threads', %(thread_id)s, 'wait', 'claimed_until'],
+           to_jsonb(%(claimed_until)s::text)
+       )
+ WHERE id = %(id)s
+   AND status = 'ACTIVE'
+   AND execution #>> ARRAY['threads', %(thread_id)s, 'wait', 'key'] = %(key)s
+   AND execution #>> ARRAY['threads', %(thread_id)s, 'wait', 'claimed_until'] = %(held_until)s
+RETURNING id

@@ -173,3 +173,19 @@ SELECT id, status, expiration_time, recipient, payload, instance_id, workflow_id
  WHERE id > %(after)s
  ORDER BY id
  LIMIT %(limit)s
+
+-- name: work_in_flight
+-- When a sweep should look again: the oldest instance that could run (not waiting for an event
+-- or timer) and is not stalled yet (the sweep saw the stalled ones), the next unsent event and
+-- the next timer. Each reads the first entry of an index.
+SELECT (SELECT min(updated_at)
+          FROM instances
+         WHERE status = 'ACTIVE'
+           AND NOT waiting
+           AND updated_at >= %(stalled_before)s) AS oldest_running,
+       (SELECT min(next_attempt_at)
+          FROM outbox
+         WHERE sent_at IS NULL) AS next_unsent,
+       (SELECT min(expiration_time)
+          FROM jobs
+         WHERE status IN ('SCHEDULED', 'RETRY')) AS next_timer
