@@ -114,6 +114,14 @@ def mark_consumed(
     )
 
 
+def lock_if_unconsumed(conn: Connection, row_id: int) -> bool:
+    """Lock a kept event no wait took yet; False when it was taken or is being taken."""
+    found = conn.execute(
+        queries("subscriptions")["lock_if_unconsumed"], {"id": row_id}
+    ).fetchone()
+    return found is not None
+
+
 def unconsumed(
     conn: Connection, types: list[str], *, since: datetime
 ) -> list[Backlogged]:

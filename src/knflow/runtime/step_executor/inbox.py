@@ -60,6 +60,27 @@ def handle_event(services: Services, event: Event) -> None:
         else:
             logger.info("event matched no instance; kept for late waits")
     after_commit.carry_out(services, work.after_commit)
+    if not taken:
+        _offer_again(services, event, row_id)
+
+
+def _offer_again(services: Services, event: Event, row_id: int) -> None:
+    """Offer a kept event once more to the waits, now that it is committed.
+
+    An instance may have begun waiting for it while this delivery ran: its subscription
+    committed after `_resume_waiting` looked, and its backlog look (`instances.backlog`)
+    began before this event was committed, so neither saw the other. Looking again after
+    the commit closes that gap; an event the backlog took meanwhile is left alone.
+    """
+    with transaction.unit_of_work(services) as work:
+        if not subscriptions.lock_if_unconsumed(work.conn, row_id):
+            return
+        taken = _resume_waiting(work, event)
+        if taken:
+            subscriptions.mark_consumed(
+                work.conn, row_id, consumed_by=",".join(taken), now=work.now
+            )
+    after_commit.carry_out(services, work.after_commit)
 
 
 def _resume_waiting(work: UnitOfWork, event: Event) -> list[str]:

@@ -39,3 +39,12 @@ SELECT id, event
    AND received_at >= %(since)s
  ORDER BY id
    FOR UPDATE SKIP LOCKED
+
+-- name: lock_if_unconsumed
+-- Lock one kept event that no wait took yet; another transaction holding it (a wait taking
+-- it from the backlog) makes this return nothing.
+SELECT id
+  FROM received_events
+ WHERE id = %(id)s
+   AND consumed_at IS NULL
+   FOR UPDATE SKIP LOCKED
