@@ -143,9 +143,12 @@ def start_key_of(request: StartRequest) -> StartKey | None:
 def settle(services: Services, row: InstanceRow, budget: timedelta) -> StatusView:
     """Wait until the committed instance settled (`await_settled`); never fails for an outage.
 
-    When the database stops answering, the view is what `row` (as committed) shows: the
-    caller still learns that its request was done.
+    A row that committed no longer ACTIVE (ended, failed, queued) is its own answer, with
+    no read. When the database stops answering, the view is what `row` (as committed)
+    shows: the caller still learns that its request was done.
     """
+    if row.status is not InstanceStatus.ACTIVE:
+        return _view_of(row)
     try:
         return await_settled(services, row.id, budget)
     except UnavailableError as error:
@@ -153,13 +156,17 @@ def settle(services: Services, row: InstanceRow, budget: timedelta) -> StatusVie
             "answering with the committed state",
             extra={"instance_id": row.id, "reason": str(error)},
         )
-        return StatusView(
-            status=row.status,
-            waiting=row.waiting,
-            data=row.data,
-            error_state=row.error_state,
-            error_message=row.error_message,
-        )
+        return _view_of(row)
+
+
+def _view_of(row: InstanceRow) -> StatusView:
+    return StatusView(
+        status=row.status,
+        waiting=row.waiting,
+        data=row.data,
+        error_state=row.error_state,
+        error_message=row.error_message,
+    )
 
 
 def reachable_row(services: Services, instance_id: str) -> InstanceRow | None:
