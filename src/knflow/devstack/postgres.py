@@ -13,6 +13,7 @@ import os
 import pwd
 import shutil
 import socket
+import stat
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,6 +101,7 @@ def start_embedded(data_dir: Path) -> EmbeddedPostgres:
     data_dir.mkdir(parents=True, exist_ok=True)
     if run_as:
         shutil.chown(data_dir, user=run_as)
+        _let_through(data_dir.resolve().parent)
     if not (data_dir / "PG_VERSION").exists():
         _run(
             run_as,
@@ -201,6 +203,24 @@ def _unprivileged_user() -> str | None:
     raise RuntimeError(
         "running as root and no 'postgres' user exists to run PostgreSQL as"
     )
+
+
+def _let_through(folder: Path) -> None:
+    """Let the server's user pass through root's private folders on the way to its data.
+
+    Running as root, PostgreSQL runs as another user, which must traverse every folder
+    above its data directory; a checkout under a private folder (`mktemp -d` makes them
+    0700) would make initdb fail. Each such folder gets execute (traverse) permission for
+    others only: its contents stay unlistable.
+    """
+    for current in (folder, *folder.parents):
+        mode = current.stat().st_mode
+        if mode & stat.S_IXOTH or current.stat().st_uid != os.geteuid():
+            continue
+        current.chmod(mode | stat.S_IXOTH)
+        logger.info(
+            "folder made traversable for postgresql", extra={"folder": str(current)}
+        )
 
 
 def _run(run_as: str | None, command: list[str]) -> None:
