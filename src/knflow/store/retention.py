@@ -57,5 +57,10 @@ def purge_failed_tokens(conn: Connection, *, before: datetime, limit: int) -> in
     return _deleted(conn, "purge_failed_tokens", {"before": before, "limit": limit})
 
 
+def purge_start_keys(conn: Connection, *, before: datetime, limit: int) -> int:
+    """Delete start keys made before `before` (out of their window); return how many."""
+    return _deleted(conn, "purge_start_keys", {"before": before, "limit": limit})
+
+
 def _deleted(conn: Connection, name: str, params: Mapping[str, object]) -> int:
     return conn.execute(queries("retention")[name], params).rowcount

@@ -91,11 +91,3 @@ def find(conn: Connection, key: StartKey) -> KeptStart | None:
                 "key": key.key,
             },
         ).fetchone()
-
-
-def forget_expired(conn: Connection, *, expired_before: datetime) -> int:
-    """Delete the keys older than the window; return how many."""
-    return conn.execute(
-        queries("start_keys")["forget_expired_start_keys"],
-        {"expired_before": expired_before},
-    ).rowcount

@@ -15,7 +15,6 @@ from knflow.runtime.instances.creating import NewInstance, create_instance
 from knflow.runtime.instances.work import CallPolicy
 from knflow.runtime.job_trigger import reconcile
 from knflow.runtime.services import Services
-from knflow.runtime.start_workflow import starting
 from knflow.runtime.step_executor import steps
 from knflow.store import db, instances, outbox
 from tests.peers import HttpPeer, Reply
@@ -138,19 +137,6 @@ def test_events_the_broker_refused_are_published_by_the_next_reconcile(
     assert before >= 1
     assert done.published == before
     assert _unsent(services) == 0
-
-
-def test_start_keys_past_the_window_are_forgotten(
-    services: Services, clock: Clock
-) -> None:
-    register(services, NAPPER)
-    request = starting.StartRequest(workflow_id="napper", data={}, idempotency_key="k")
-    starting.start(services, request)
-    clock.advance(hours=23)
-    within = reconcile.forget_expired_start_keys(services)
-    clock.advance(hours=2)
-    past = reconcile.forget_expired_start_keys(services)
-    assert (within, past) == (0, 1)
 
 
 def _unsent(services: Services) -> int:

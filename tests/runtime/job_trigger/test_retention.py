@@ -16,6 +16,7 @@ from knflow.config import Retention, Settings
 from knflow.errors import InputError
 from knflow.runtime.job_trigger import reconcile, retention
 from knflow.runtime.services import Services
+from knflow.runtime.start_workflow import starting
 from tests.runtime.job_harness import T0, Clock, register, services_for
 
 PURE = {
@@ -213,6 +214,18 @@ def test_finished_jobs_and_final_notifications_go_pending_ones_stay(
     assert _ids(database_url, "jobs") == {"due"}
     assert _ids(database_url, "index_jobs") == set()
     assert _ids(database_url, "notification_deliveries", "event_id") == {"failing"}
+
+
+def test_start_keys_past_their_window_are_forgotten(
+    services: Services, clock: Clock
+) -> None:
+    request = starting.StartRequest(workflow_id="pure", data={}, idempotency_key="k")
+    starting.start(services, request)
+    clock.advance(hours=23)
+    within = retention.purge(services).start_keys
+    clock.advance(hours=2)
+    past = retention.purge(services).start_keys
+    assert (within, past) == (0, 1)
 
 
 def test_forever_keeps_everything(

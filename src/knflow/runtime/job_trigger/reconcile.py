@@ -1,9 +1,11 @@
 """The reconcile job-trigger runs on each tick: what makes "events are hints" true.
 
 It runs the sweep every process also runs when asked (`instances.recovery`): stalled instances
-get their step event again and unsent outbox rows are published; it also purges what is past
-retention and forgets expired start keys. Timers whose time passed while nothing ran are fired by `job_trigger.fire_due`, which runs
-on every wake. The tick is the safety net behind the processes' own sweeps.
+get their step event again and unsent outbox rows are published; it also starts queued
+instances a raised limit freed and purges what is past retention (`job_trigger.retention`,
+expired start keys included). Timers whose time passed while nothing ran are fired by
+`job_trigger.fire_due`, which runs on every wake. The tick is the safety net behind the
+processes' own sweeps.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from knflow.runtime.instances import publishing, queueing, recovery, transaction
 from knflow.runtime.instances.work import CallPolicy
 from knflow.runtime.job_trigger import retention
 from knflow.runtime.services import Services
-from knflow.store import db, start_keys
 
 logger = logging.getLogger(__name__)
 
@@ -33,14 +34,11 @@ class Reconciled:
 
 
 def run(services: Services) -> Reconciled:
-    """Publish stuck outbox rows, re-drive stalled instances, purge what is past retention.
-
-    Start keys past their window (`KNFLOW_IDEMPOTENCY_WINDOW_SECONDS`) go too.
-    """
+    """Start freed queued instances, re-drive stalled ones, publish stuck rows, purge."""
     start_queued(services)
     redriven = redrive_stalled(services)
     published = publishing.publish_due(services)
-    purged = retention.purge(services).total + forget_expired_start_keys(services)
+    purged = retention.purge(services).total
     if redriven or published:
         logger.info("reconciled", extra={"redriven": redriven, "published": published})
     return Reconciled(published=published, redriven=redriven, purged=purged)
@@ -60,15 +58,6 @@ def start_queued(services: Services) -> int:
             started += queueing.start_queued(work, workflow_id)
         publishing.publish(services, work.after_commit.outgoing)
     return started
-
-
-def forget_expired_start_keys(services: Services) -> int:
-    """Delete the idempotency keys of starts older than the window; return how many."""
-    now = services.clock()
-    with db.transaction(services.pool) as conn:
-        return start_keys.forget_expired(
-            conn, expired_before=now - services.settings.idempotency_window
-        )
 
 
 def redrive_stalled(services: Services) -> int:

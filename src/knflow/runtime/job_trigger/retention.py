@@ -40,6 +40,8 @@ class Purged:
     notifications: int = 0
     failed_tokens: int = 0
     """Sealed tokens of instances in ERROR (the instances stay)."""
+    start_keys: int = 0
+    """Idempotency keys past `KNFLOW_IDEMPOTENCY_WINDOW_SECONDS`."""
 
     @property
     def total(self) -> int:
@@ -51,6 +53,7 @@ class Purged:
             + self.finished_jobs
             + self.notifications
             + self.failed_tokens
+            + self.start_keys
         )
 
 
@@ -75,6 +78,12 @@ def purge(services: Services) -> Purged:
         ),
         failed_tokens=_drain(
             services, _older(retention.purge_failed_tokens, policy.failed_tokens, now)
+        ),
+        start_keys=_drain(
+            services,
+            _older(
+                retention.purge_start_keys, services.settings.idempotency_window, now
+            ),
         ),
     )
     if purged.total:

@@ -94,3 +94,13 @@ DELETE FROM instance_tokens
                         ORDER BY i.updated_at
                         LIMIT %(limit)s
                           FOR UPDATE OF t SKIP LOCKED)
+
+-- name: purge_start_keys
+-- Idempotency keys past their window (`KNFLOW_IDEMPOTENCY_WINDOW_SECONDS`) mean nothing any more.
+DELETE FROM start_keys
+ WHERE (workflow_id, key_kind, key) IN (SELECT workflow_id, key_kind, key
+                                          FROM start_keys
+                                         WHERE created_at < %(before)s
+                                         ORDER BY created_at
+                                         LIMIT %(limit)s
+                                           FOR UPDATE SKIP LOCKED)

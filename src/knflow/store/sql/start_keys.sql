@@ -17,8 +17,3 @@ SELECT instance_id, request_hash, created_at
  WHERE workflow_id = %(workflow_id)s
    AND key_kind = %(key_kind)s
    AND key = %(key)s
-
--- name: forget_expired_start_keys
--- Storage stays bounded: keys past the window mean nothing any more.
-DELETE FROM start_keys
- WHERE created_at < %(expired_before)s
