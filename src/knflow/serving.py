@@ -135,22 +135,14 @@ def event_function(
     state = ProcessServices()
 
     def handle(request: flask.Request) -> flask.Response:
-        if request.path in HEALTH_PATHS:
-            return _health(state, request.path)
-        if request.path == METRICS_PATH:
-            return _metrics(state)
-        decoded = _decode_request(request, state.settings())
-        if isinstance(decoded, Response):
-            return _json_response(decoded)
-        for route in routes:
-            params = route.match(decoded.method, decoded.path)
-            if params is not None:
-                return _serve_route(state, route, decoded, params)
+        served = _serve_common(state, routes, request)
+        if isinstance(served, flask.Response):
+            return served
         if request.method != "POST":
             return _json_response(
                 Response(status=405, body={"message": "send CloudEvents with POST"})
             )
-        return _serve_event(state, handler, decoded)
+        return _serve_event(state, handler, served)
 
     return handle
 
@@ -160,17 +152,9 @@ def http_function(routes: Sequence[Route]) -> FlaskFunction:
     state = ProcessServices()
 
     def handle(request: flask.Request) -> flask.Response:
-        if request.path in HEALTH_PATHS:
-            return _health(state, request.path)
-        if request.path == METRICS_PATH:
-            return _metrics(state)
-        decoded = _decode_request(request, state.settings())
-        if isinstance(decoded, Response):
-            return _json_response(decoded)
-        for route in routes:
-            params = route.match(decoded.method, decoded.path)
-            if params is not None:
-                return _serve_route(state, route, decoded, params)
+        served = _serve_common(state, routes, request)
+        if isinstance(served, flask.Response):
+            return served
         return _json_response(
             Response(
                 status=404,
@@ -179,6 +163,27 @@ def http_function(routes: Sequence[Route]) -> FlaskFunction:
         )
 
     return handle
+
+
+def _serve_common(
+    state: ProcessServices, routes: Sequence[Route], request: flask.Request
+) -> flask.Response | Request:
+    """Answer what every function serves alike: health, metrics, a refused body, a route.
+
+    Returns the decoded request when none of those applies (the caller's own fallback).
+    """
+    if request.path in HEALTH_PATHS:
+        return _health(state, request.path)
+    if request.path == METRICS_PATH:
+        return _metrics(state)
+    decoded = _decode_request(request, state.settings())
+    if isinstance(decoded, Response):
+        return _json_response(decoded)
+    for route in routes:
+        params = route.match(decoded.method, decoded.path)
+        if params is not None:
+            return _serve_route(state, route, decoded, params)
+    return decoded
 
 
 def _serve_event(
