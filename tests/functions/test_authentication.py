@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Callable
-from pathlib import Path
-
 import psycopg
 import pytest
 from flask.testing import FlaskClient
 
-from tests.conftest import TEST_DATA
-from tests.functions.conftest import FunctionClient
+from tests.functions.conftest import GuardedStartWorkflow, backstage_settings
 from tests.issuer import Issuer, backstage_token
 from tests.peers import HttpPeer, Reply
 
@@ -26,32 +21,21 @@ rules:
 
 @pytest.fixture
 def api(
-    function_client: FunctionClient,
-    register: Callable[[Path], list[str]],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    guarded_start_workflow: GuardedStartWorkflow,
     http_peer: HttpPeer,
     keycloak: Issuer,
     backstage: Issuer,
 ) -> FlaskClient:
-    (tmp_path / "policy.yaml").write_text(POLICY)
-    for name, value in {
-        "KNFLOW_FUNCTION_URL_greet": http_peer.url,
-        "KNFLOW_AUTH_MODE": "required",
-        "KNFLOW_OIDC_ISSUER": keycloak.issuer,
-        "KNFLOW_OIDC_AUDIENCE": "knflow",
-        "KNFLOW_BACKSTAGE_ISSUER": backstage.issuer,
-        "KNFLOW_BACKSTAGE_JWKS_URL": backstage.jwks_url,
-        "KNFLOW_AUTH_POLICY": str(tmp_path / "policy.yaml"),
-    }.items():
-        monkeypatch.setenv(name, value)
-    workflows = tmp_path / "workflows"
-    workflows.mkdir()
-    shutil.copy(TEST_DATA / "workflows" / "greet-rest.sw.json", workflows)
-    shutil.copy(TEST_DATA / "workflows" / "waiter.sw.json", workflows)
-    register(workflows)
+    client = guarded_start_workflow(
+        POLICY,
+        {
+            "KNFLOW_OIDC_ISSUER": keycloak.issuer,
+            "KNFLOW_OIDC_AUDIENCE": "knflow",
+            **backstage_settings(backstage),
+        },
+    )
     http_peer.route("POST", "/greet/en", Reply(body={"greeting": "Hi"}))
-    return function_client("start-workflow")
+    return client
 
 
 def _greeter(backstage: Issuer) -> dict[str, str]:

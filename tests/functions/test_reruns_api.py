@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Callable
-from pathlib import Path
-
 import psycopg
 import pytest
 from flask.testing import FlaskClient
 
-from tests.conftest import TEST_DATA
-from tests.functions.conftest import FunctionClient
+from tests.functions.conftest import GuardedStartWorkflow, backstage_settings
 from tests.issuer import Issuer, backstage_token
 from tests.peers import HttpPeer, Reply
 
@@ -29,29 +24,8 @@ BULK = "/management/processes/greetrest/instances/retrigger"
 
 
 @pytest.fixture
-def api(
-    function_client: FunctionClient,
-    register: Callable[[Path], list[str]],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    http_peer: HttpPeer,
-    backstage: Issuer,
-) -> FlaskClient:
-    (tmp_path / "policy.yaml").write_text(POLICY)
-    for name, value in {
-        "KNFLOW_FUNCTION_URL_greet": http_peer.url,
-        "KNFLOW_AUTH_MODE": "required",
-        "KNFLOW_BACKSTAGE_ISSUER": backstage.issuer,
-        "KNFLOW_BACKSTAGE_JWKS_URL": backstage.jwks_url,
-        "KNFLOW_AUTH_POLICY": str(tmp_path / "policy.yaml"),
-    }.items():
-        monkeypatch.setenv(name, value)
-    workflows = tmp_path / "workflows"
-    workflows.mkdir()
-    shutil.copy(TEST_DATA / "workflows" / "greet-rest.sw.json", workflows)
-    shutil.copy(TEST_DATA / "workflows" / "waiter.sw.json", workflows)
-    register(workflows)
-    return function_client("start-workflow")
+def api(guarded_start_workflow: GuardedStartWorkflow, backstage: Issuer) -> FlaskClient:
+    return guarded_start_workflow(POLICY, backstage_settings(backstage))
 
 
 def _as(backstage: Issuer, user: str, group: str) -> dict[str, str]:
