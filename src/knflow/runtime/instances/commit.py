@@ -75,7 +75,8 @@ def commit_outcome(
         execution=outcome.execution.to_json(workflow_data=row.data),
         waiting=outcome.execution.is_waiting_externally(),
     )
-    if is_new and before.status is not InstanceStatus.PENDING:
+    inserted = is_new and before.status is not InstanceStatus.PENDING
+    if inserted:
         instances.insert(work.conn, row)
     else:  # a queued instance starting is new to the engine, but already stored
         instances.update(work.conn, row, data_changed=outcome.data_changed)
@@ -94,13 +95,10 @@ def commit_outcome(
     )
     _record_lifecycle(work, row, was=None if is_new else before.status)
     if row.status in ENDED:
-        _leave(
-            work, row, subscribed=not is_new and correlation.waits_for_events(before)
-        )
-        if _drops_tokens(work, row, outcome):
-            tokens.forget(work.conn, row.id)
-        _carry_out(work, loaded, row, outcome)
-        work.consequences.append(EndChildren(parent=row, everyone=False))
+        if inserted:
+            _end_fresh(work, loaded, row, outcome)
+        else:
+            _end(work, loaded, before, row, outcome, is_new=is_new)
         work.consequences.append(ResumeParent(child=row))
         limits.free_slot(work, loaded)
         return row
@@ -147,6 +145,40 @@ def queue_state_change(
         event_type=event_type,
     )
     work.queue_process_events(row.id, [event], state=kogito.state_number(row.status))
+
+
+def _end(
+    work: UnitOfWork,
+    loaded: LoadedDefinition,
+    before: InstanceRow,
+    row: InstanceRow,
+    outcome: Outcome,
+    *,
+    is_new: bool,
+) -> None:
+    """Clean up after an instance that ended: its waits, timers, tokens and subflows."""
+    _leave(work, row, subscribed=not is_new and correlation.waits_for_events(before))
+    if _drops_tokens(work, row, outcome):
+        tokens.forget(work.conn, row.id)
+    _carry_out(work, loaded, row, outcome)
+    work.consequences.append(EndChildren(parent=row, everyone=False))
+
+
+def _end_fresh(
+    work: UnitOfWork, loaded: LoadedDefinition, row: InstanceRow, outcome: Outcome
+) -> None:
+    """Clean up after an instance that ended in the commit that created it.
+
+    It has no timers nor subscriptions yet, sealed tokens only when this unit gave it some,
+    and children only the ones this outcome starts (async subflows a parent that ends at
+    once must still terminate): the statements `_end` makes are skipped when they would
+    find nothing — a pure workflow's start is then its insert and its events.
+    """
+    if row.id in work.sealed and _drops_tokens(work, row, outcome):
+        tokens.forget(work.conn, row.id)
+    _carry_out(work, loaded, row, outcome)
+    if any(isinstance(command, StartSubflow) for command in outcome.commands):
+        work.consequences.append(EndChildren(parent=row, everyone=False))
 
 
 def _drops_tokens(work: UnitOfWork, row: InstanceRow, outcome: Outcome) -> bool:

@@ -164,6 +164,9 @@ def _keep_tokens(work: UnitOfWork, instance_id: str, new: NewInstance) -> None:
         tokens.keep(work.conn, settings, instance_id, new.tokens, now=work.now)
     elif new.tokens_from is not None:
         tokens.copy(work.conn, settings, new.tokens_from, instance_id, now=work.now)
+    else:
+        return
+    work.sealed.add(instance_id)
 
 
 def _new_row(

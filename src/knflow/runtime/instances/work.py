@@ -176,6 +176,8 @@ class UnitOfWork:
     """Events to write to the outbox, with the instance each is about."""
     process_events: dict[str, ProcessEvents] = field(default_factory=dict)
     """Kogito process events to group, by instance."""
+    sealed: set[str] = field(default_factory=set)
+    """Instances created in this unit that were given sealed tokens (others have none yet)."""
 
     def queue_event(self, event: Event, *, instance_id: str | None) -> None:
         """Write `event` to the outbox with this transaction, to publish after the commit.
