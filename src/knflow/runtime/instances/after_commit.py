@@ -23,29 +23,38 @@ from knflow.runtime.instances import calls, heartbeats, publishing
 from knflow.runtime.instances.transaction import apply_activation
 from knflow.runtime.instances.work import AfterCommit, CallPolicy, PendingCall
 from knflow.runtime.services import Services
+from knflow.store.instances import InstanceRow
 
 logger = logging.getLogger(__name__)
 
 MOST_CONCURRENT_CALLS: Final = 16
 
+Committed = dict[str, InstanceRow]
+"""The newest row this process committed, by instance id."""
 
-def carry_out(services: Services, after: AfterCommit) -> None:
+
+def carry_out(services: Services, after: AfterCommit) -> Committed:
     """Publish what was queued and perform the claimed calls, following each to its next wait.
+
+    Returns the newest row committed for each instance on the way (`after`'s own included),
+    so that a caller answering with the instance's state need not read it back.
 
     Never raises: the work was committed before, so a failure here (the database went away)
     is logged and left to the reconcile, which re-drives what stalled.
     """
+    known: Committed = {}
     try:
-        _follow(services, after)
+        _follow(services, after, known)
     except UnavailableError as error:
         logger.warning("work after commit interrupted", extra={"reason": str(error)})
         services.sweeper.database_lost()
     except KnflowError:
         logger.exception("work after commit failed")
+    return known
 
 
-def _follow(services: Services, after: AfterCommit) -> None:
-    """Carry out `after` and what each of its calls leads to.
+def _follow(services: Services, after: AfterCommit, known: Committed) -> None:
+    """Carry out `after` and what each of its calls leads to, noting what each unit committed.
 
     A loop, not recursion: a sequential foreach over thousands of calls is carried out call
     by call. Past the step budget the next calls go to step-executor as step events, so one
@@ -55,6 +64,7 @@ def _follow(services: Services, after: AfterCommit) -> None:
     waiting = [after]
     while waiting:
         current = waiting.pop()
+        _note_committed(known, current)
         policy = (
             CallPolicy.KEEP_FIRST
             if time.monotonic() < deadline
@@ -72,6 +82,13 @@ def _follow(services: Services, after: AfterCommit) -> None:
                 waiting.extend(
                     pool.map(partial(complete_call, services, policy=policy), pending)
                 )
+
+
+def _note_committed(known: Committed, after: AfterCommit) -> None:
+    for row in after.committed.values():
+        seen = known.get(row.id)
+        if seen is None or seen.revision < row.revision:
+            known[row.id] = row
 
 
 def complete_call(

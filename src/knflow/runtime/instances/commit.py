@@ -81,6 +81,7 @@ def commit_outcome(
     else:  # a queued instance starting is new to the engine, but already stored
         instances.update(work.conn, row, data_changed=outcome.data_changed)
         row = dataclasses.replace(row, revision=row.revision + 1)
+    work.after_commit.committed[row.id] = row
     work.queue_process_events(
         row.id,
         process_events.for_commit(
@@ -122,6 +123,7 @@ def abort(work: UnitOfWork, loaded: LoadedDefinition, row: InstanceRow) -> Insta
     )
     instances.update(work.conn, aborted)
     aborted = dataclasses.replace(aborted, revision=row.revision + 1)
+    work.after_commit.committed[aborted.id] = aborted
     _record_lifecycle(work, aborted, was=row.status)
     _leave(work, aborted, subscribed=correlation.waits_for_events(row))
     tokens.forget(work.conn, aborted.id)

@@ -78,6 +78,8 @@ class AfterCommit:
     """Events written in the transaction, to publish."""
     calls: list[PendingCall] = field(default_factory=list)
     """Calls claimed by this process."""
+    committed: dict[str, InstanceRow] = field(default_factory=dict)
+    """Each instance the unit advanced, as committed: what this process last knows of it."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -68,13 +68,13 @@ class Started:
     """What a start request led to."""
 
     row: InstanceRow
-    """The instance as its start committed it."""
+    """The instance as this process last committed it (its start, or the calls after)."""
     replayed: bool
     """True when an earlier start with the same key created it, and nothing was created now."""
 
 
 def start_instance(services: Services, request: StartRequest) -> InstanceRow:
-    """Create an instance, run it as far as it goes in this process, and return its first row.
+    """Create an instance, run it as far as it goes in this process, and return its newest row.
 
     Raises:
         NotFoundError: the workflow is not registered.
@@ -117,8 +117,8 @@ def start(services: Services, request: StartRequest) -> Started:
                 business_key=request.business_key,
             ),
         )
-    after_commit.carry_out(services, work.after_commit)
-    return Started(row=row, replayed=False)
+    known = after_commit.carry_out(services, work.after_commit)
+    return Started(row=known.get(row.id, row), replayed=False)
 
 
 def start_key_of(request: StartRequest) -> StartKey | None:
@@ -143,11 +143,11 @@ def start_key_of(request: StartRequest) -> StartKey | None:
 def settle(services: Services, row: InstanceRow, budget: timedelta) -> StatusView:
     """Wait until the committed instance settled (`await_settled`); never fails for an outage.
 
-    A row that committed no longer ACTIVE (ended, failed, queued) is its own answer, with
-    no read. When the database stops answering, the view is what `row` (as committed)
-    shows: the caller still learns that its request was done.
+    A row that committed settled (ended, failed, queued, or waiting for an event or timer)
+    is its own answer, with no read. When the database stops answering, the view is what
+    `row` (as committed) shows: the caller still learns that its request was done.
     """
-    if row.status is not InstanceStatus.ACTIVE:
+    if row.status is not InstanceStatus.ACTIVE or row.waiting:
         return _view_of(row)
     try:
         return await_settled(services, row.id, budget)
