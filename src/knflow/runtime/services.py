@@ -13,6 +13,7 @@ from knflow.config import AuthMode, Settings
 from knflow.metrics import Metrics
 from knflow.outbound.http import HttpClient
 from knflow.runtime.catalog import DefinitionCache
+from knflow.runtime.heartbeat import Heartbeat
 from knflow.runtime.sweeper import Sweeper
 from knflow.store.db import Pool
 from knflow.tracing import Tracer
@@ -50,3 +51,5 @@ class Services:
     """Spans of this process; off unless `serving` was configured to export them."""
     sweeper: Sweeper = field(default_factory=Sweeper)
     """When this process looks for stalled work; inert unless `serving` started it."""
+    heartbeat: Heartbeat = field(default_factory=Heartbeat)
+    """Renews the claims of calls in flight (one thread, started at the first call)."""
