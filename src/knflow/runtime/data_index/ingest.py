@@ -149,7 +149,10 @@ class _Batch:
 
     def _instance(self, instance_id: str) -> IndexedInstance | None:
         if instance_id not in self.instances:
-            self.instances[instance_id] = index.get_instance(self.conn, instance_id)
+            found = index.get_instance(self.conn, instance_id)
+            self.instances[instance_id] = found
+            if found is None:  # nodes are saved with their instance's row: none exist yet
+                self.nodes[instance_id] = {}
         return self.instances[instance_id]
 
     def _node(self, instance_id: str, node_id: str) -> IndexedNode | None:
