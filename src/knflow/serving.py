@@ -37,6 +37,7 @@ from knflow.events import codec
 from knflow.events.codec import Event
 from knflow.metrics import CONTENT_TYPE
 from knflow.outbound.http import new_client
+from knflow.runtime.handoff import Handoff
 from knflow.runtime.instances import publishing
 from knflow.runtime.services import Services, system_clock
 from knflow.runtime.web import Request, Response, Route
@@ -58,6 +59,7 @@ class ProcessServices:
         self._lock = threading.Lock()
         self._settings: Settings | None = None
         self._services: Services | None = None
+        self._publisher: Handoff[publishing.Outgoing] | None = None
 
     def settings(self) -> Settings:
         """Return the settings, read from the environment the first time."""
@@ -79,6 +81,16 @@ class ProcessServices:
                 )
                 _start_sweeping(self._services)
             return self._services
+
+    def publisher(self) -> Handoff[publishing.Outgoing]:
+        """Return the thread that publishes what requests committed, after their answers."""
+        services = self.get()
+        with self._lock:
+            if self._publisher is None:
+                self._publisher = Handoff(
+                    partial(_send, services), name="knflow-publisher"
+                )
+            return self._publisher
 
     @property
     def is_started(self) -> bool:
@@ -309,12 +321,14 @@ def _serve_route(
 def _publish_after_answer(
     state: ProcessServices, response: flask.Response, deferred: publishing.Deferred
 ) -> flask.Response:
-    """Publish what the request committed once its answer is sent: no caller waits for it.
+    """Hand what the request committed to the publisher thread: no caller waits for it.
 
-    Failed or unsent events stay in the outbox for the reconcile.
+    The answer's thread (and the caller's keep-alive connection) is free at once, and what
+    several requests committed meanwhile goes out as one batch. Failed or unsent events
+    stay in the outbox for the reconcile.
     """
     if deferred.outgoing:
-        response.call_on_close(partial(_send, state.get(), deferred.outgoing))
+        state.publisher().submit(deferred.outgoing)
     return response
 
 

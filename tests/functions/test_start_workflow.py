@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,7 +16,8 @@ from knflow.events import codec, types
 from knflow.events.codec import Event
 from tests.conftest import REFERENCE_DATA, TEST_DATA
 from tests.functions.conftest import FunctionClient
-from tests.peers import HttpPeer, Reply
+from tests.peers import HttpPeer, Recorded, Reply
+from tests.waiting import eventually
 
 EXAMPLES = REFERENCE_DATA / "sonataflow-examples"
 
@@ -349,3 +351,53 @@ def test_an_error_message_metadata_failure_answers_400(
     assert odd.status_code == 400
     assert odd.get_json()["message"] == "Is Odd number!!!!"
     assert api.post("/odd", json={"number": 12342}).status_code == 201
+
+
+def test_the_answer_does_not_wait_for_the_broker_and_the_events_follow(
+    api: FlaskClient, monkeypatch: pytest.MonkeyPatch, pool: ConnectionPool
+) -> None:
+    broker = HttpPeer().start()
+    release = threading.Event()
+    answered: list[str] = []
+
+    def slow_broker(request: Recorded) -> Reply:
+        release.wait(30)
+        answered.append(request.path)
+        return Reply(status=202, body={})
+
+    broker.route("POST", "/", slow_broker)
+    monkeypatch.setenv("K_SINK", broker.url)
+    try:
+        client = api.application.test_client()  # the same function, now with a sink
+        started = [client.post("/hello_world", json={}) for _ in range(2)]
+        assert [answer.status_code for answer in started] == [201, 201]
+        assert (
+            answered == []
+        )  # both answers came while the broker held the first delivery
+        broker.wait_for(1, method="POST", path="/")
+        release.set()
+        ids = {answer.get_json()["id"] for answer in started}
+        delivered = eventually(
+            lambda: _delivered_instances(broker), lambda seen: seen >= ids
+        )
+        assert delivered == ids
+        eventually(lambda: _unsent(pool), lambda unsent: unsent == 0)
+    finally:
+        release.set()
+        broker.stop()
+
+
+def _delivered_instances(broker: HttpPeer) -> set[str]:
+    return {
+        str(request.headers.get("ce-kogitoprocinstanceid"))
+        for request in broker.received("POST", "/")
+    }
+
+
+def _unsent(pool: ConnectionPool) -> int:
+    with pool.connection() as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM outbox WHERE sent_at IS NULL"
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
