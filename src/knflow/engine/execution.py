@@ -21,6 +21,30 @@ from knflow.workflow.model import Json
 MAIN: Final = "main"
 INPUT_IS_DATA: Final = "input_is_data"
 """Stored on the main thread when its state input was left out because it equals the data."""
+THREAD_DEFAULTS: Final[dict[str, Any]] = {
+    "parent": None,
+    "role": MAIN,
+    "index": 0,
+    "pc": 0,
+    "seq": 0,
+    "wait": None,
+    "last_result": None,
+    "contributions": [],
+    "error": None,
+    "node": None,
+    "scratch": {},
+}
+"""A thread's fields that are left out of storage when they hold these values: what
+`Thread.from_json` assumes for an absent field. (`data` is never left out for this: on the
+main thread, an absent `data` means the instance's workflow data.)"""
+EXECUTION_DEFAULTS: Final[dict[str, Any]] = {
+    "completed": [],
+    "compensating": None,
+    "timed_out": False,
+    "expiring": False,
+    "variables": {},
+}
+"""The same for the execution's own fields, as `Execution.from_json` assumes them."""
 
 
 class ThreadStatus(StrEnum):
@@ -79,25 +103,29 @@ class Thread:
     """State-type specific working values (foreach items, pending children, visits)."""
 
     def to_json(self) -> dict[str, Any]:
-        """Render for storage."""
-        return {
-            "id": self.id,
-            "parent": self.parent,
-            "state": self.state,
-            "stage": str(self.stage),
-            "role": self.role,
-            "index": self.index,
-            "pc": self.pc,
-            "data": self.data,
-            "status": str(self.status),
-            "seq": self.seq,
-            "wait": None if self.wait is None else self.wait.to_json(),
-            "last_result": self.last_result,
-            "contributions": self.contributions,
-            "error": self.error,
-            "node": self.node,
-            "scratch": self.scratch,
-        }
+        """Render for storage; a field holding what `from_json` assumes when it is absent
+        is left out (see `_without_defaults`)."""
+        return _without_defaults(
+            {
+                "id": self.id,
+                "parent": self.parent,
+                "state": self.state,
+                "stage": str(self.stage),
+                "role": self.role,
+                "index": self.index,
+                "pc": self.pc,
+                "data": self.data,
+                "status": str(self.status),
+                "seq": self.seq,
+                "wait": None if self.wait is None else self.wait.to_json(),
+                "last_result": self.last_result,
+                "contributions": self.contributions,
+                "error": self.error,
+                "node": self.node,
+                "scratch": self.scratch,
+            },
+            THREAD_DEFAULTS,
+        )
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> Thread:
@@ -158,15 +186,18 @@ class Execution:
         main = threads.get(MAIN)
         if main is not None:
             _leave_out_workflow_data(main, workflow_data)
-        return {
-            "threads": threads,
-            "counter": self.counter,
-            "completed": self.completed,
-            "compensating": self.compensating,
-            "timed_out": self.timed_out,
-            "expiring": self.expiring,
-            "variables": self.variables,
-        }
+        return _without_defaults(
+            {
+                "threads": threads,
+                "counter": self.counter,
+                "completed": self.completed,
+                "compensating": self.compensating,
+                "timed_out": self.timed_out,
+                "expiring": self.expiring,
+                "variables": self.variables,
+            },
+            EXECUTION_DEFAULTS,
+        )
 
     @classmethod
     def from_json(
@@ -236,7 +267,11 @@ def _leave_out_workflow_data(main: dict[str, Any], workflow_data: Json) -> None:
     del main["data"]
     scratch = main.get("scratch") or {}
     if "input" in scratch and scratch["input"] == data:
-        main["scratch"] = {k: v for k, v in scratch.items() if k != "input"}
+        rest = {k: v for k, v in scratch.items() if k != "input"}
+        if rest:
+            main["scratch"] = rest
+        else:  # absent means empty (THREAD_DEFAULTS)
+            main.pop("scratch", None)
         main[INPUT_IS_DATA] = True
 
 
@@ -248,3 +283,20 @@ def _restore_workflow_data(
     main.data = workflow_data
     if stored.get(INPUT_IS_DATA):
         main.scratch["input"] = workflow_data
+
+
+def _without_defaults(raw: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
+    """Drop the fields holding their default value.
+
+    The execution document is rewritten by every step and kept in each row version until
+    PostgreSQL prunes it, so its size counts several times per instance; most fields of a
+    thread hold their default most of the time. The type is compared too, so that `False`
+    never stands for `0`.
+    """
+    return {
+        key: value
+        for key, value in raw.items()
+        if key not in defaults
+        or type(value) is not type(defaults[key])
+        or value != defaults[key]
+    }
