@@ -10,6 +10,7 @@ import json
 import logging
 from collections.abc import Mapping
 from datetime import datetime
+from enum import StrEnum
 from functools import cache, partial
 from typing import Any, Final
 
@@ -21,6 +22,7 @@ from strawberry.extensions import (
     ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types import ExecutionContext, Info
 
 from graphql import GraphQLError
@@ -29,6 +31,7 @@ from knflow.errors import KnflowError, NotFoundError
 from knflow.graphql import filters, limits, scalars
 from knflow.graphql.columns import columns_of
 from knflow.graphql.context import RequestContext
+from knflow.graphql.execution import PlainFieldExecutor
 from knflow.graphql.inputs import (
     JobArgument,
     JobOrderBy,
@@ -286,8 +289,27 @@ class DataIndexSchema(strawberry.Schema):
                 logger.error("graphql resolver failed", exc_info=original)
 
 
+class Executor(StrEnum):
+    """Which graphql-core executor runs an operation once it is validated."""
+
+    PLAIN_FIELDS = "PLAIN_FIELDS"
+    """`execution.PlainFieldExecutor`, the one requests use."""
+    GRAPHQL_CORE = "GRAPHQL_CORE"
+    """Strawberry's own, field by field: the reference the fast one is compared with."""
+
+
+_EXECUTOR_CLASSES: Final = {
+    Executor.PLAIN_FIELDS: PlainFieldExecutor,
+    Executor.GRAPHQL_CORE: StrawberryGraphQLCoreExecutionContext,
+}
+
+
 @cache
-def schema(query_limits: limits.QueryLimits, max_tokens: int) -> DataIndexSchema:
+def schema(
+    query_limits: limits.QueryLimits,
+    max_tokens: int,
+    executor: Executor = Executor.PLAIN_FIELDS,
+) -> DataIndexSchema:
     """Return the schema for these limits, built on first use (never at import).
 
     A process has one set of limits, so this builds once per process.
@@ -295,6 +317,7 @@ def schema(query_limits: limits.QueryLimits, max_tokens: int) -> DataIndexSchema
     return DataIndexSchema(
         query=Query,
         mutation=Mutation,
+        execution_context_class=_EXECUTOR_CLASSES[executor],
         config=StrawberryConfig(
             auto_camel_case=False, scalar_map={datetime: scalars.definition()}
         ),
