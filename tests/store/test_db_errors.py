@@ -33,3 +33,26 @@ def test_a_statement_past_the_timeout_is_cancelled_naming_the_setting(
 
 def test_other_failures_are_left_alone() -> None:
     assert db.as_knflow_error(ValueError("x")) is None
+
+
+def test_a_bounded_transaction_returns_its_connection_clean(
+    database_url: str,
+) -> None:
+    """Committed or failed, the connection goes back idle and with the server's timeout."""
+    with db.open_pool(database_url, max_size=1) as single:
+        with db.bounded_transaction(single, timedelta(seconds=3)) as conn:
+            inside = conn.execute("SHOW statement_timeout").fetchone()
+        with (
+            pytest.raises(InputError),
+            db.bounded_transaction(single, timedelta(seconds=3)) as conn,
+        ):
+            try:
+                conn.execute("SELECT 'many'::int").fetchone()
+            except psycopg.DataError as error:
+                raise InputError("refused") from error
+        with single.connection() as conn:
+            status = conn.info.transaction_status
+            after = conn.execute("SHOW statement_timeout").fetchone()
+    assert inside == ("3s",)
+    assert status is psycopg.pq.TransactionStatus.IDLE
+    assert after != ("3s",)
