@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import psycopg
 from psycopg import errors as pg_errors
+from psycopg import pq
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from knflow.errors import InputError, KnflowError, UnavailableError
@@ -77,7 +78,9 @@ def bounded_transaction(pool: Pool, timeout: timedelta) -> Iterator[Connection]:
     for each, and COMMIT with the pipeline's last sync: a one-query request makes two
     round trips. BEGIN and COMMIT are sent as statements, not through
     `conn.transaction()`, whose nested pipeline syncs (and waits) at its start and at
-    its end, two round trips more. On an error the transaction is rolled back.
+    its end, two round trips more. A transaction a failed statement aborted (the
+    caller may have handled the error, as GraphQL does) or an error ends is rolled
+    back instead; nothing else is.
 
     Raises:
         UnavailableError: the database connection failed.
@@ -94,10 +97,11 @@ def bounded_transaction(pool: Pool, timeout: timedelta) -> Iterator[Connection]:
                         {"milliseconds": milliseconds},
                     )
                     yield conn
-                    conn.execute(statements["commit_transaction"])
-            except BaseException:
-                _roll_back(conn)
-                raise
+                    if conn.pgconn.pipeline_status != pq.PipelineStatus.ABORTED:
+                        conn.execute(statements["commit_transaction"])
+            finally:
+                if conn.info.transaction_status != pq.TransactionStatus.IDLE:
+                    _roll_back(conn)
     except psycopg.OperationalError as error:
         raise _unavailable(error) from error
 
@@ -141,7 +145,7 @@ def as_knflow_error(error: BaseException) -> KnflowError | None:
 
 
 def _roll_back(conn: Connection) -> None:
-    """End a failed transaction before the connection goes back to the pool.
+    """End an unfinished transaction before the connection goes back to the pool.
 
     A broken connection cannot be rolled back; the pool discards it.
     """
