@@ -9,6 +9,7 @@ output field of an entity names the columns its resolver reads; fields the table
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, Final
 
 from strawberry.types import Info
@@ -63,17 +64,38 @@ INSTANCE_FIELDS: Final[Mapping[str, tuple[str, ...]]] = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """What one instance-valued field of the query selects, for the rows it reads."""
+
+    columns: tuple[str, ...]
+    """The instance columns the selection reads."""
+    names: frozenset[str]
+    """The field names selected directly under it, through fragments."""
+
+
 def columns_of(info: Info[RequestContext, None]) -> tuple[str, ...]:
-    """Return the instance columns the current field's selection reads.
+    """Return the instance columns the current field's selection reads."""
+    return selection_of(info).columns
+
+
+def selection_of(info: Info[RequestContext, None]) -> Selection:
+    """Return what the current field selects on the instances it returns.
 
     Computed once per field of the query (not once per instance it is resolved for):
     the cache key is the response path without list indexes.
     """
     key = tuple(part for part in info.path.as_list() if isinstance(part, str))
-    cache = info.context.columns
-    if key not in cache:
-        cache[key] = instance_columns(info.selected_fields)
-    return cache[key]
+    cache = info.context.selections
+    found = cache.get(key)
+    if found is None:
+        selected = info.selected_fields
+        found = Selection(
+            columns=instance_columns(selected),
+            names=frozenset(_field_names(selected)),
+        )
+        cache[key] = found
+    return found
 
 
 def instance_columns(selected: Iterable[Any]) -> tuple[str, ...]:

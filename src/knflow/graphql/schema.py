@@ -41,7 +41,7 @@ from knflow.graphql.inputs import (
     ProcessInstanceArgument,
     ProcessInstanceOrderBy,
 )
-from knflow.graphql.types import Job, ProcessDefinition, ProcessInstance
+from knflow.graphql.types import Job, ProcessDefinition, ProcessInstance, instances_of
 from knflow.outbound import management
 from knflow.store import db, index, index_query
 from knflow.store.index import IndexedInstance
@@ -94,7 +94,7 @@ class Query:
             offset=offset,
             columns=columns_of(info),
         )
-        return [ProcessInstance.of(row) for row in info.context.register(rows)]
+        return [*instances_of(info, info.context.register(rows))]
 
     @strawberry.field
     def Jobs(
