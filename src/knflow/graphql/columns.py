@@ -8,7 +8,7 @@ output field of an entity names the columns its resolver reads; fields the table
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -64,6 +64,9 @@ INSTANCE_FIELDS: Final[Mapping[str, tuple[str, ...]]] = {
 }
 
 
+PARENT: Final = "parentProcessInstance"
+
+
 @dataclass(frozen=True, slots=True)
 class Selection:
     """What one instance-valued field of the query selects, for the rows it reads."""
@@ -72,6 +75,8 @@ class Selection:
     """The instance columns the selection reads."""
     names: frozenset[str]
     """The field names selected directly under it, through fragments."""
+    parent: Selection | None
+    """What `parentProcessInstance` selects under it (all its aliases), if selected."""
 
 
 def columns_of(info: Info[RequestContext, None]) -> tuple[str, ...]:
@@ -89,13 +94,19 @@ def selection_of(info: Info[RequestContext, None]) -> Selection:
     cache = info.context.selections
     found = cache.get(key)
     if found is None:
-        selected = info.selected_fields
-        found = Selection(
-            columns=instance_columns(selected),
-            names=frozenset(_field_names(selected)),
-        )
+        found = selection(info.selected_fields)
         cache[key] = found
     return found
+
+
+def selection(selected: Sequence[Any]) -> Selection:
+    """Return what the selection sets of `selected` fields select on instances."""
+    parents = [field for field in _fields(selected) if field.name == PARENT]
+    return Selection(
+        columns=instance_columns(selected),
+        names=frozenset(_field_names(selected)),
+        parent=selection(parents) if parents else None,
+    )
 
 
 def instance_columns(selected: Iterable[Any]) -> tuple[str, ...]:
@@ -115,13 +126,18 @@ def instance_columns(selected: Iterable[Any]) -> tuple[str, ...]:
 
 def _field_names(selected: Iterable[Any]) -> Iterable[str]:
     """Names of the fields directly under each of `selected`, through fragments."""
+    return (field.name for field in _fields(selected))
+
+
+def _fields(selected: Iterable[Any]) -> Iterable[SelectedField]:
+    """The fields directly under each of `selected`, through fragments."""
     pending = [selection for field in selected for selection in field.selections]
     while pending:
-        selection = pending.pop()
-        if isinstance(selection, SelectedField):
-            yield selection.name
-        elif isinstance(selection, FragmentSpread | InlineFragment):
-            pending.extend(selection.selections)
+        found = pending.pop()
+        if isinstance(found, SelectedField):
+            yield found
+        elif isinstance(found, FragmentSpread | InlineFragment):
+            pending.extend(found.selections)
 
 
 ALL_INSTANCE_COLUMNS: Final = tuple(

@@ -97,6 +97,78 @@ def _completed(leaf: LeafType, value: Any, *, non_null: bool) -> Any:
     return coerced
 
 
+@dataclass(frozen=True, slots=True)
+class PlainObjects:
+    """A field resolved by reading one attribute holding an object or a list of them
+    (`parentProcessInstance`, `nodes`)."""
+
+    attribute: str
+    """The Python attribute holding the object or the list."""
+    object_type: GraphQLObjectType
+    """The type of the object (of the items)."""
+    non_null: bool
+    """Whether a null value is an error."""
+    is_list: bool
+    """Whether the value is a list of objects."""
+    items_non_null: bool
+    """Whether a null item is an error (lists only)."""
+
+    def complete(self, source: Any, subfields: GroupedFieldSet) -> Any:
+        """Return the completed value, when every field selected on the objects is plain.
+
+        Everything is completed before anything is returned, so a refusal leaves no
+        trace and graphql-core completes the whole field instead.
+
+        Raises:
+            _Refused: a field under the objects is not plain, or graphql-core would
+                answer an error.
+        """
+        value = getattr(source, self.attribute, Undefined)
+        if value is Undefined or isinstance(value, Exception):
+            raise _Refused
+        if value is None:
+            if self.non_null:
+                raise _Refused
+            return None
+        fields = _item_fields(self.object_type, subfields)
+        if not self.is_list:
+            return self._item(value, fields)
+        if type(value) is not list:
+            raise _Refused
+        return [self._item(item, fields) for item in value]
+
+    def _item(self, item: Any, fields: list[tuple[str, PlainField | None]]) -> Any:
+        """A list item, or the object itself (never null: checked before)."""
+        if item is None or item is Undefined:
+            if self.items_non_null:
+                raise _Refused
+            return None
+        if isinstance(item, Exception):
+            raise _Refused
+        type_name = self.object_type.name
+        return {
+            name: type_name if field is None else field.complete(item)
+            for name, field in fields
+        }
+
+
+def _item_fields(
+    object_type: GraphQLObjectType, subfields: GroupedFieldSet
+) -> list[tuple[str, PlainField | None]]:
+    """The plain field of each response name (None: `__typename`), or `_Refused`."""
+    plan = plain_fields(object_type, without_middleware=True)
+    fields: list[tuple[str, PlainField | None]] = []
+    for response_name, details in subfields.items():
+        name = details[0].node.name.value
+        field = None if name == TYPENAME else plan.get(name)
+        if not _unconditional(details) or (field is None and name != TYPENAME):
+            raise _Refused
+        if field is not None and not isinstance(field, PlainField):
+            raise _Refused
+        fields.append((response_name, field))
+    return fields
+
+
 class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
     """Strawberry's executor, completing plain-attribute leaf fields inline."""
 
@@ -121,7 +193,7 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
             field = plan.get(name)
             if field is not None and _unconditional(details):
                 try:
-                    done[response_name] = field.complete(source_value)
+                    done[response_name] = self._complete(field, source_value, details)
                     continue
                 except _Refused:
                     pass
@@ -134,6 +206,19 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
         if isinstance(rest, dict):
             return _merged(grouped_field_set, done, rest)
         return _merged_later(grouped_field_set, done, rest)
+
+    def _complete(
+        self,
+        field: PlainField | PlainObjects,
+        source: Any,
+        details: list[FieldDetails],
+    ) -> Any:
+        if isinstance(field, PlainField):
+            return field.complete(source)
+        collected = self.collect_subfields(field.object_type, details)
+        if collected.new_defer_usages or collected.forbidden_directive_instances:
+            raise _Refused
+        return field.complete(source, collected.grouped_field_set)
 
 
 def _unconditional(details: Sequence[FieldDetails]) -> bool:
@@ -164,13 +249,14 @@ async def _merged_later(
     return _merged(order, done, await rest)
 
 
-_PLANS: dict[GraphQLObjectType, Mapping[str, PlainField]] = {}
+Plain = PlainField | PlainObjects
+_PLANS: dict[GraphQLObjectType, Mapping[str, Plain]] = {}
 
 
 def plain_fields(
     parent_type: GraphQLObjectType, without_middleware: bool
-) -> Mapping[str, PlainField]:
-    """The fields of `parent_type` that `PlainField` completes, by GraphQL name.
+) -> Mapping[str, Plain]:
+    """The fields of `parent_type` completed here, by GraphQL name.
 
     Empty when a middleware wraps resolvers (a strawberry extension's `resolve` hook must
     see every field). Computed once per type.
@@ -188,8 +274,8 @@ def plain_fields(
     return found
 
 
-def _plain_field(field: GraphQLField) -> PlainField | None:
-    """The plan of a field strawberry resolves by `getattr`, if its type is a leaf one."""
+def _plain_field(field: GraphQLField) -> Plain | None:
+    """The plan of a field strawberry resolves by `getattr`, if its type is one of ours."""
     definition = (field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
     if (
         not isinstance(definition, StrawberryField)
@@ -203,11 +289,13 @@ def _plain_field(field: GraphQLField) -> PlainField | None:
     return _plan(definition.python_name, field.type)
 
 
-def _plan(attribute: str, output: GraphQLOutputType) -> PlainField | None:
+def _plan(attribute: str, output: GraphQLOutputType) -> Plain | None:
     non_null = isinstance(output, GraphQLNonNull)
     inner = output.of_type if isinstance(output, GraphQLNonNull) else output
     if isinstance(inner, GraphQLScalarType | GraphQLEnumType):
         return PlainField(attribute, inner, non_null, False, False)
+    if isinstance(inner, GraphQLObjectType) and inner.is_type_of is None:
+        return PlainObjects(attribute, inner, non_null, False, False)
     if not isinstance(inner, GraphQLList):
         return None
     item = inner.of_type
@@ -215,4 +303,6 @@ def _plan(attribute: str, output: GraphQLOutputType) -> PlainField | None:
     leaf = item.of_type if isinstance(item, GraphQLNonNull) else item
     if isinstance(leaf, GraphQLScalarType | GraphQLEnumType):
         return PlainField(attribute, leaf, non_null, True, items_non_null)
+    if isinstance(leaf, GraphQLObjectType) and leaf.is_type_of is None:
+        return PlainObjects(attribute, leaf, non_null, True, items_non_null)
     return None

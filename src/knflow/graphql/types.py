@@ -15,7 +15,7 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from knflow.graphql.columns import columns_of, selection_of
+from knflow.graphql.columns import Selection, columns_of, selection_of
 from knflow.graphql.context import RequestContext
 from knflow.graphql.inputs import (
     CancelType,
@@ -206,6 +206,7 @@ class ProcessInstance:
     # batched query behind it.
     nodes: list[NodeInstance] | None
     executionSummary: list[str | None] | None
+    parentProcessInstance: ProcessInstance | None
 
     @classmethod
     def of(
@@ -214,14 +215,17 @@ class ProcessInstance:
         nodes: Sequence[IndexedNode] | None = None,
         *,
         summary: bool = False,
+        parent: ProcessInstance | None = None,
     ) -> ProcessInstance:
         """Build the instance of a projection row (read with any subset of columns).
 
         `nodes` are its entered nodes, when the query selects `nodes` or (`summary`)
-        `executionSummary`; the other is left None, as it is not selected.
+        `executionSummary`; the other is left None, as it is not selected. `parent`
+        is its parent instance, built for what the query selects on it.
         """
         return cls(
             row=row,
+            parentProcessInstance=parent,
             nodes=None if nodes is None else [NodeInstance.of(n) for n in nodes],
             executionSummary=(
                 list(execution_summary(row, nodes or ())) if summary else None
@@ -256,11 +260,6 @@ class ProcessInstance:
         )
 
     @strawberry.field
-    def parentProcessInstance(self, info: Ctx) -> ProcessInstance | None:
-        parent = info.context.parent(self.row, columns_of(info))
-        return None if parent is None else instances_of(info, [parent])[0]
-
-    @strawberry.field
     def childProcessInstances(self, info: Ctx) -> list[ProcessInstance] | None:
         children = info.context.children(self.row.id, columns_of(info))
         return instances_of(info, children)
@@ -282,19 +281,38 @@ class ProcessInstance:
 
 
 def instances_of(info: Ctx, rows: Sequence[IndexedInstance]) -> list[ProcessInstance]:
-    """Build the instances the current field returns, with what its selection needs.
+    """Build the instances the current field returns, with what its selection needs."""
+    return built_instances(info.context, rows, selection_of(info))
 
-    Nodes are read for all the request's instances at once, only when `nodes` or
-    `executionSummary` is selected.
+
+def built_instances(
+    context: RequestContext, rows: Sequence[IndexedInstance], selected: Selection
+) -> list[ProcessInstance]:
+    """Build `rows` with the nodes, summary and parent `selected` asks for.
+
+    Nodes and parents are read for all the request's instances at once, and only
+    when selected: `nodes` or `executionSummary`, `parentProcessInstance`.
     """
-    names = selection_of(info).names
-    summary = "executionSummary" in names
-    if not summary and "nodes" not in names:
-        return [ProcessInstance.of(row) for row in rows]
-    context = info.context
+    summary = "executionSummary" in selected.names
+    with_nodes = summary or "nodes" in selected.names
     return [
-        ProcessInstance.of(row, context.nodes(row.id), summary=summary) for row in rows
+        ProcessInstance.of(
+            row,
+            context.nodes(row.id) if with_nodes else None,
+            summary=summary,
+            parent=_parent(context, row, selected.parent),
+        )
+        for row in rows
     ]
+
+
+def _parent(
+    context: RequestContext, row: IndexedInstance, selected: Selection | None
+) -> ProcessInstance | None:
+    if selected is None:
+        return None
+    parent = context.parent(row, selected.columns)
+    return None if parent is None else built_instances(context, [parent], selected)[0]
 
 
 def _error_of(row: IndexedInstance) -> ProcessInstanceError | None:
