@@ -4,14 +4,18 @@ graphql-core completes every field of every row the same general way: a path obj
 resolve info, strawberry's resolver wrappers, then `complete_value`'s type dispatch. For
 the Data Index that was most of a list query's time (~30 µs a field, ~60-130 fields a
 request), although nearly all fields below the root are plain attributes of the row
-objects (`ProcessInstance.of`, `NodeInstance.of`) holding scalars, enums or lists of them.
+objects (`ProcessInstance.of`, `NodeInstance.of`): scalars, enums, lists of them, and
+objects or lists of objects made of them (`nodes`, `parentProcessInstance`, `error`).
 
 `PlainFieldExecutor` reads such a field with `getattr` and coerces it with the type's own
-`coerce_output_value`, exactly what graphql-core would have returned. Everything else,
-and any plain field whose value graphql-core would turn into an error (a null for a
-non-null type, a value the type refuses), goes through graphql-core's own `execute_fields`
-unchanged: root fields, resolvers, objects, errors, `@stream`/`@defer`. Reading an
-attribute has no side effects, so handing a field back after looking at it is safe.
+`coerce_output_value`, exactly what graphql-core would have returned; how each response
+key of a selection set is completed is planned once per request. Everything else, and
+any plain field whose value graphql-core would turn into an error (a null for a non-null
+type, a value the type refuses), goes through graphql-core's own `execute_fields`
+unchanged: root fields, resolvers, errors, directives other than `@include`/`@skip`,
+`@stream`/`@defer`. Reading attributes has no side effects, so handing a field back
+after looking at it is safe. tests/graphql/test_executor_equivalence.py holds both
+executors to the same bytes.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from graphql import (
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLScalarType,
+    GraphQLString,
     Undefined,
 )
 
@@ -86,6 +91,8 @@ def _completed(leaf: LeafType, value: Any, *, non_null: bool) -> Any:
         if non_null:
             raise _Refused
         return None
+    if leaf is GraphQLString and type(value) is str:
+        return value  # what String's coercion returns for a str, without the calls
     if isinstance(value, Exception):
         raise _Refused
     try:
@@ -113,15 +120,14 @@ class PlainObjects:
     items_non_null: bool
     """Whether a null item is an error (lists only)."""
 
-    def complete(self, source: Any, subfields: GroupedFieldSet) -> Any:
-        """Return the completed value, when every field selected on the objects is plain.
+    def complete(self, source: Any, fields: list[tuple[str, PlainField | None]]) -> Any:
+        """Return the completed value with `fields` (`item_fields`) on each object.
 
         Everything is completed before anything is returned, so a refusal leaves no
         trace and graphql-core completes the whole field instead.
 
         Raises:
-            _Refused: a field under the objects is not plain, or graphql-core would
-                answer an error.
+            _Refused: graphql-core would answer an error.
         """
         value = getattr(source, self.attribute, Undefined)
         if value is Undefined or isinstance(value, Exception):
@@ -130,7 +136,6 @@ class PlainObjects:
             if self.non_null:
                 raise _Refused
             return None
-        fields = _item_fields(self.object_type, subfields)
         if not self.is_list:
             return self._item(value, fields)
         if type(value) is not list:
@@ -152,10 +157,14 @@ class PlainObjects:
         }
 
 
-def _item_fields(
+def item_fields(
     object_type: GraphQLObjectType, subfields: GroupedFieldSet
 ) -> list[tuple[str, PlainField | None]]:
-    """The plain field of each response name (None: `__typename`), or `_Refused`."""
+    """The plain field of each response name (None: `__typename`).
+
+    Raises:
+        _Refused: a selected field is not a plain leaf one.
+    """
     plan = plain_fields(object_type, without_middleware=True)
     fields: list[tuple[str, PlainField | None]] = []
     for response_name, details in subfields.items():
@@ -169,8 +178,40 @@ def _item_fields(
     return fields
 
 
+@dataclass(frozen=True, slots=True)
+class _TypeName:
+    """`__typename`: the name of the object's type."""
+
+    name: str
+
+    def complete(self, source: Any) -> Any:
+        return self.name
+
+
+@dataclass(frozen=True, slots=True)
+class _SelectedObjects:
+    """A `PlainObjects` field with the plain fields selected on its objects."""
+
+    field: PlainObjects
+    fields: list[tuple[str, PlainField | None]]
+
+    def complete(self, source: Any) -> Any:
+        return self.field.complete(source, self.fields)
+
+
+Step = PlainField | _TypeName | _SelectedObjects
+"""How one response key of a selection set is completed here (None: by graphql-core)."""
+
+
 class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
-    """Strawberry's executor, completing plain-attribute leaf fields inline."""
+    """Strawberry's executor, completing plain-attribute fields inline."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._steps: dict[
+            tuple[GraphQLObjectType, int],
+            tuple[GroupedFieldSet, list[tuple[str, Step | None, list[FieldDetails]]]],
+        ] = {}
 
     def execute_fields(
         self,
@@ -181,19 +222,14 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
         position_context: Any,
     ) -> Any:
         """Complete the plain fields here and the others through graphql-core, in order."""
-        manager = self.middleware_manager
-        plan = plain_fields(parent_type, manager is None or not manager.middlewares)
         done: dict[str, Any] = {}
         others: GroupedFieldSet = {}
-        for response_name, details in grouped_field_set.items():
-            name = details[0].node.name.value
-            if name == TYPENAME and _unconditional(details):
-                done[response_name] = parent_type.name
-                continue
-            field = plan.get(name)
-            if field is not None and _unconditional(details):
+        for response_name, step, details in self._steps_of(
+            parent_type, grouped_field_set
+        ):
+            if step is not None:
                 try:
-                    done[response_name] = self._complete(field, source_value, details)
+                    done[response_name] = step.complete(source_value)
                     continue
                 except _Refused:
                     pass
@@ -207,18 +243,49 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
             return _merged(grouped_field_set, done, rest)
         return _merged_later(grouped_field_set, done, rest)
 
-    def _complete(
+    def _steps_of(
+        self, parent_type: GraphQLObjectType, grouped_field_set: GroupedFieldSet
+    ) -> list[tuple[str, Step | None, list[FieldDetails]]]:
+        """The steps of a selection set, planned once per request and object type.
+
+        Like graphql-core's own memo, the key is the selection set's identity, and the
+        set is kept with the steps so that its id is not reused during the request.
+        """
+        key = (parent_type, id(grouped_field_set))
+        found = self._steps.get(key)
+        if found is None:
+            manager = self.middleware_manager
+            plan = plain_fields(parent_type, manager is None or not manager.middlewares)
+            steps = [
+                (name, self._step(parent_type, plan, details), details)
+                for name, details in grouped_field_set.items()
+            ]
+            found = (grouped_field_set, steps)
+            self._steps[key] = found
+        return found[1]
+
+    def _step(
         self,
-        field: PlainField | PlainObjects,
-        source: Any,
+        parent_type: GraphQLObjectType,
+        plan: Mapping[str, Plain],
         details: list[FieldDetails],
-    ) -> Any:
-        if isinstance(field, PlainField):
-            return field.complete(source)
+    ) -> Step | None:
+        if not _unconditional(details):
+            return None
+        name = details[0].node.name.value
+        if name == TYPENAME:
+            return _TypeName(parent_type.name)
+        field = plan.get(name)
+        if field is None or isinstance(field, PlainField):
+            return field
         collected = self.collect_subfields(field.object_type, details)
         if collected.new_defer_usages or collected.forbidden_directive_instances:
-            raise _Refused
-        return field.complete(source, collected.grouped_field_set)
+            return None
+        try:
+            fields = item_fields(field.object_type, collected.grouped_field_set)
+        except _Refused:
+            return None
+        return _SelectedObjects(field, fields)
 
 
 def _unconditional(details: Sequence[FieldDetails]) -> bool:
