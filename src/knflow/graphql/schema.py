@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from enum import StrEnum
 from functools import cache, partial
@@ -19,10 +21,13 @@ from strawberry.extensions import (
     AddValidationRules,
     MaxTokensLimiter,
     ParserCache,
-    ValidationCache,
+    SchemaExtension,
 )
 from strawberry.schema.config import StrawberryConfig
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.schema.schema import (
+    StrawberryGraphQLCoreExecutionContext,
+    validate_document,
+)
 from strawberry.types import ExecutionContext, Info
 
 from graphql import GraphQLError
@@ -338,8 +343,66 @@ def _parser_cache() -> ParserCache:
     return ParserCache(maxsize=CACHED_DOCUMENTS)
 
 
-def _validation_cache() -> ValidationCache:
-    return ValidationCache(maxsize=CACHED_DOCUMENTS)
+def _validation_cache() -> ValidatedTexts:
+    return ValidatedTexts(_VALIDATED)
+
+
+class _Validated:
+    """Validation errors by query text and rules, the least recently used dropped first."""
+
+    def __init__(self, maxsize: int) -> None:
+        self._maxsize = maxsize
+        self._lock = threading.Lock()
+        self._errors: OrderedDict[tuple[str, tuple[Any, ...]], list[GraphQLError]] = (
+            OrderedDict()
+        )
+
+    def get(self, key: tuple[str, tuple[Any, ...]]) -> list[GraphQLError] | None:
+        with self._lock:
+            found = self._errors.get(key)
+            if found is not None:
+                self._errors.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[str, tuple[Any, ...]], errors: list[GraphQLError]) -> None:
+        with self._lock:
+            self._errors[key] = errors
+            if len(self._errors) > self._maxsize:
+                self._errors.popitem(last=False)
+
+
+_VALIDATED: Final = _Validated(CACHED_DOCUMENTS)
+
+
+class ValidatedTexts(SchemaExtension):
+    """strawberry's `ValidationCache`, keyed by the query text instead of its document.
+
+    Its key, the parsed document, is hashed by walking the whole tree on every request;
+    the text the (cached) document was parsed from determines it and hashes in one go.
+    The schema is part of the rules' key through the rule classes of its limits.
+    """
+
+    def __init__(self, validated: _Validated) -> None:
+        super().__init__()
+        self._validated = validated
+
+    def on_validate(self) -> Iterator[None]:
+        """Set the errors of the document, validated once per text, schema and rules."""
+        context = self.execution_context
+        query = context.query
+        if query is None or context.graphql_document is None:
+            yield
+            return
+        schema = context.schema._schema
+        key = (query, (schema, *context.validation_rules))
+        errors = self._validated.get(key)
+        if errors is None:
+            errors = validate_document(
+                schema, context.graphql_document, tuple(context.validation_rules)
+            )
+            self._validated.put(key, errors)
+        context.pre_execution_errors = errors
+        yield
 
 
 def _instance(info: Ctx, instance_id: str | None) -> IndexedInstance:
