@@ -16,6 +16,7 @@ from strawberry.types import Info
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 
 from knflow.graphql.context import RequestContext
+from knflow.graphql.memo import Memo
 
 _ERROR_COLUMNS: Final = (
     "error_node_definition_id",
@@ -87,15 +88,18 @@ def columns_of(info: Info[RequestContext, None]) -> tuple[str, ...]:
 def selection_of(info: Info[RequestContext, None]) -> Selection:
     """Return what the current field selects on the instances it returns.
 
-    Computed once per field of the query (not once per instance it is resolved for):
-    the cache key is the response path without list indexes.
+    A selection depends only on the query text, the operation and the field's response
+    path without list indexes (strawberry's `selected_fields` keeps the fields that
+    `@include`/`@skip` drop, so variables do not change it): it is computed once per
+    process for each, not once per request or per instance.
     """
-    key = tuple(part for part in info.path.as_list() if isinstance(part, str))
-    cache = info.context.selections
-    found = cache.get(key)
+    path = tuple(part for part in info.path.as_list() if isinstance(part, str))
+    operation = info.operation.name
+    key = (info.query or "", operation.value if operation else "", path)
+    found = _SELECTIONS.get(key)
     if found is None:
         found = selection(info.selected_fields)
-        cache[key] = found
+        _SELECTIONS.put(key, found)
     return found
 
 
@@ -107,6 +111,13 @@ def selection(selected: Sequence[Any]) -> Selection:
         names=frozenset(_field_names(selected)),
         parent=selection(parents) if parents else None,
     )
+
+
+CACHED_SELECTIONS: Final = 1024
+"""Instance-valued fields of the query texts of a process whose selections are kept."""
+_SELECTIONS: Final[Memo[tuple[str, str, tuple[str, ...]], Selection]] = Memo(
+    CACHED_SELECTIONS
+)
 
 
 def instance_columns(selected: Iterable[Any]) -> tuple[str, ...]:

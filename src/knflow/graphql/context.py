@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from knflow.runtime.services import Services
 from knflow.store import index, index_query
@@ -18,9 +17,6 @@ from knflow.store.db import Connection
 from knflow.store.definitions import definition_version
 from knflow.store.index import IndexedDefinition, IndexedInstance, IndexedNode
 from knflow.store.index_query import FieldTest, Order
-
-if TYPE_CHECKING:
-    from knflow.graphql.columns import Selection
 
 Columns = tuple[str, ...]
 
@@ -37,9 +33,6 @@ class RequestContext:
     """The caller's `Authorization`/`X-Authorization-Backstage`, passed on by mutations."""
     seen: dict[str, IndexedInstance] = field(default_factory=dict)
     """Every instance the request has produced so far, by id."""
-    selections: dict[tuple[str, ...], Selection] = field(default_factory=dict)
-    """What each instance-valued field of the query selects, by response path without
-    list indexes."""
     _nodes: dict[str, list[IndexedNode]] = field(default_factory=dict)
     _parents: dict[Columns, dict[str, IndexedInstance | None]] = field(
         default_factory=dict

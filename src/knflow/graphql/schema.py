@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
-from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from enum import StrEnum
@@ -46,6 +44,7 @@ from knflow.graphql.inputs import (
     ProcessInstanceArgument,
     ProcessInstanceOrderBy,
 )
+from knflow.graphql.memo import Memo
 from knflow.graphql.types import Job, ProcessDefinition, ProcessInstance, instances_of
 from knflow.outbound import management
 from knflow.store import db, index, index_query
@@ -347,31 +346,8 @@ def _validation_cache() -> ValidatedTexts:
     return ValidatedTexts(_VALIDATED)
 
 
-class _Validated:
-    """Validation errors by query text and rules, the least recently used dropped first."""
-
-    def __init__(self, maxsize: int) -> None:
-        self._maxsize = maxsize
-        self._lock = threading.Lock()
-        self._errors: OrderedDict[tuple[str, tuple[Any, ...]], list[GraphQLError]] = (
-            OrderedDict()
-        )
-
-    def get(self, key: tuple[str, tuple[Any, ...]]) -> list[GraphQLError] | None:
-        with self._lock:
-            found = self._errors.get(key)
-            if found is not None:
-                self._errors.move_to_end(key)
-            return found
-
-    def put(self, key: tuple[str, tuple[Any, ...]], errors: list[GraphQLError]) -> None:
-        with self._lock:
-            self._errors[key] = errors
-            if len(self._errors) > self._maxsize:
-                self._errors.popitem(last=False)
-
-
-_VALIDATED: Final = _Validated(CACHED_DOCUMENTS)
+ValidationKey = tuple[str, tuple[Any, ...]]
+_VALIDATED: Final[Memo[ValidationKey, list[GraphQLError]]] = Memo(CACHED_DOCUMENTS)
 
 
 class ValidatedTexts(SchemaExtension):
@@ -379,10 +355,10 @@ class ValidatedTexts(SchemaExtension):
 
     Its key, the parsed document, is hashed by walking the whole tree on every request;
     the text the (cached) document was parsed from determines it and hashes in one go.
-    The schema is part of the rules' key through the rule classes of its limits.
+    The key also holds the schema and the rules (the limits' rule class).
     """
 
-    def __init__(self, validated: _Validated) -> None:
+    def __init__(self, validated: Memo[ValidationKey, list[GraphQLError]]) -> None:
         super().__init__()
         self._validated = validated
 
