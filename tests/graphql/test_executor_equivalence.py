@@ -3,7 +3,8 @@
 Every query shape the Orchestrator plugin sent (the recorded calls), the plugin queries of
 `plugin_queries`, and shapes that reach every output field, alias, fragment, directive,
 `__typename`, introspection and error path, run through both executors over the loaded
-Data Index; the JSON answers (keys in order) must be the same bytes.
+Data Index; the JSON answers (keys in order) must be the same bytes, and the fast one's
+second answer (its arguments memoized) the same as its first.
 """
 
 from __future__ import annotations
@@ -127,6 +128,8 @@ def _compared(
 ) -> tuple[str, str]:
     fast = _answer(services, query, variables, Executor.PLAIN_FIELDS)
     reference = _answer(services, query, variables, Executor.GRAPHQL_CORE)
+    again = _answer(services, query, variables, Executor.PLAIN_FIELDS)
+    assert again == fast, "the second run (memoized arguments) differs"
     return fast, reference
 
 
@@ -153,6 +156,21 @@ def test_every_field_fragment_and_error_answers_the_same_bytes(
     fast, reference = _compared(index_services, query, variables)
 
     assert fast == reference
+
+
+def test_one_text_with_other_variables_answers_for_those_variables(
+    index_services: Services,
+) -> None:
+    """Arguments are memoized by field and variables: new variables, new arguments."""
+    query, _ = SHAPES[1]
+    answers = [
+        json.loads(_answer(index_services, query, {"instanceId": run}, executor))
+        for run in ("f-1", "w-1", "f-1")
+        for executor in Executor
+    ]
+
+    ids = [answer["data"]["ProcessInstances"][0]["id"] for answer in answers]
+    assert ids == ["f-1", "f-1", "w-1", "w-1", "f-1", "f-1"]
 
 
 def test_the_full_selection_reaches_rows_with_every_kind_of_value(

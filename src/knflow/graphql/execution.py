@@ -14,8 +14,15 @@ any plain field whose value graphql-core would turn into an error (a null for a 
 type, a value the type refuses), goes through graphql-core's own `execute_fields`
 unchanged: root fields, resolvers, errors, directives other than `@include`/`@skip`,
 `@stream`/`@defer`. Reading attributes has no side effects, so handing a field back
-after looking at it is safe. tests/graphql/test_executor_equivalence.py holds both
-executors to the same bytes.
+after looking at it is safe.
+
+Fields with a resolver (the root queries, `childProcessInstances`, ...) are called the
+way strawberry's wrapper calls a sync resolver without field extensions, except that
+their converted arguments are memoized by field node and variables: graphql-core's
+coercion and strawberry's conversion walk every field of the big filter input types,
+and the plugin polls with the same query text and variables.
+
+tests/graphql/test_executor_equivalence.py holds both executors to the same bytes.
 """
 
 from __future__ import annotations
@@ -25,9 +32,11 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from graphql.execution.collect_fields import FieldDetails, GroupedFieldSet
+from graphql.execution.values import get_argument_values
 from graphql.pyutils import Path
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.types.arguments import convert_arguments
 from strawberry.types.field import StrawberryField
 
 from graphql import (
@@ -41,6 +50,7 @@ from graphql import (
     GraphQLString,
     Undefined,
 )
+from knflow.graphql.memo import Memo
 
 LeafType = GraphQLScalarType | GraphQLEnumType
 TYPENAME: Final = "__typename"
@@ -243,6 +253,118 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
             return _merged(grouped_field_set, done, rest)
         return _merged_later(grouped_field_set, done, rest)
 
+    def execute_field(
+        self,
+        parent_type: GraphQLObjectType,
+        source: Any,
+        field_details_list: list[FieldDetails],
+        path: Path,
+        position_context: Any,
+    ) -> Any:
+        """Call a plain strawberry resolver directly, its converted arguments memoized.
+
+        What strawberry's resolver wrapper does for a sync resolver without field
+        extensions or exception handlers, minus re-converting the same arguments: the
+        plugin polls with the same query text and variables. Any other field is
+        graphql-core's (and strawberry's) own.
+        """
+        field_def = self.schema.get_field(
+            parent_type, field_details_list[0].node.name.value
+        )
+        strawberry_schema = getattr(self.schema, "_strawberry_schema", None)
+        definition = _direct_resolver(field_def, strawberry_schema)
+        manager = self.middleware_manager
+        if (
+            field_def is None
+            or definition is None
+            or (manager is not None and manager.middlewares)
+        ):
+            return super().execute_field(
+                parent_type, source, field_details_list, path, position_context
+            )
+        return_type = field_def.type
+        info = self.build_resolve_info(
+            field_def, [d.node for d in field_details_list], parent_type, path
+        )
+        try:
+            result = self._resolved(
+                strawberry_schema,
+                field_def,
+                definition,
+                source,
+                info,
+                field_details_list[0],
+            )
+            completed = self.complete_value(
+                return_type, field_details_list, info, path, result, position_context
+            )
+        except Exception as raw_error:  # noqa: BLE001 - graphql-core's rule: a field error
+            self.handle_field_error(raw_error, return_type, field_details_list, path)
+            return None
+        return completed
+
+    def _resolved(
+        self,
+        strawberry_schema: Any,
+        field_def: GraphQLField,
+        definition: StrawberryField,
+        source: Any,
+        info: Any,
+        first: FieldDetails,
+    ) -> Any:
+        """Strawberry's `get_arguments` and `get_result`, the conversion memoized."""
+        strawberry_info = strawberry_schema.config.info_class(
+            _raw_info=info, _field=definition
+        )
+        kwargs = dict(
+            self._arguments(
+                strawberry_schema, field_def, definition, first, strawberry_info
+            )
+        )
+        resolver = definition.base_resolver
+        assert resolver is not None  # checked by _direct_resolver
+        args = [source] if resolver.self_parameter else []
+        for parameter in (resolver.parent_parameter, resolver.root_parameter):
+            if parameter is not None:
+                kwargs[parameter.name] = source
+        if resolver.info_parameter is not None:
+            kwargs[resolver.info_parameter.name] = strawberry_info
+        return definition.get_result(source, strawberry_info, args, kwargs)
+
+    def _arguments(
+        self,
+        strawberry_schema: Any,
+        field_def: GraphQLField,
+        definition: StrawberryField,
+        first: FieldDetails,
+        strawberry_info: Any,
+    ) -> dict[str, Any]:
+        node = first.node
+        if not field_def.args and not node.arguments:
+            return {}
+        key = _arguments_key(node, first, self.variable_values.coerced)
+        if key is not None:
+            found = _ARGUMENTS.get(key)
+            if found is not None and found[0] is node:
+                return found[1]
+        raw = get_argument_values(
+            field_def,
+            node,
+            self.variable_values,
+            first.fragment_variable_values,
+            self.hide_suggestions,
+        )
+        converted = convert_arguments(
+            raw,
+            definition.arguments,
+            scalar_registry=strawberry_schema.schema_converter.scalar_registry,
+            config=strawberry_schema.config,
+            info=strawberry_info,
+        )
+        if key is not None:
+            _ARGUMENTS.put(key, (node, converted))
+        return converted
+
     def _steps_of(
         self, parent_type: GraphQLObjectType, grouped_field_set: GroupedFieldSet
     ) -> list[tuple[str, Step | None, list[FieldDetails]]]:
@@ -373,3 +495,51 @@ def _plan(attribute: str, output: GraphQLOutputType) -> Plain | None:
     if isinstance(leaf, GraphQLObjectType) and leaf.is_type_of is None:
         return PlainObjects(attribute, leaf, non_null, True, items_non_null)
     return None
+
+
+ArgumentsKey = tuple[int, str]
+CACHED_ARGUMENTS: Final = 1024
+"""Converted arguments kept per process (field node and variables)."""
+MEMO_VARIABLES_LENGTH: Final = 4096
+"""Variables longer than this (as text) are converted every time, not kept."""
+_ARGUMENTS: Final[Memo[ArgumentsKey, tuple[Any, dict[str, Any]]]] = Memo(
+    CACHED_ARGUMENTS
+)
+
+
+def _arguments_key(
+    node: Any, first: FieldDetails, variables: Mapping[str, Any]
+) -> ArgumentsKey | None:
+    """The memo key of a field's arguments: its node (whose document is cached by query
+    text) and the request's variables, or None when they are not worth keeping.
+
+    The node itself is kept with the value and compared, so a reused id never matches.
+    """
+    if first.fragment_variable_values is not None:
+        return None
+    text = repr(sorted(variables.items())) if variables else ""
+    if len(text) > MEMO_VARIABLES_LENGTH:
+        return None
+    return (id(node), text)
+
+
+def _direct_resolver(
+    field_def: GraphQLField | None, strawberry_schema: Any
+) -> StrawberryField | None:
+    """The strawberry field whose resolver `execute_field` may call itself, if any."""
+    if field_def is None or strawberry_schema is None:
+        return None
+    definition = (field_def.extensions or {}).get(
+        GraphQLCoreConverter.DEFINITION_BACKREF
+    )
+    converter = strawberry_schema.schema_converter
+    if (
+        not isinstance(definition, StrawberryField)
+        or definition.base_resolver is None
+        or definition.is_async
+        or definition.extensions
+        or getattr(converter, "_exception_handler_specs", True)
+        or getattr(field_def.resolve, "_is_default", True)
+    ):
+        return None
+    return definition
