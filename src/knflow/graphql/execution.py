@@ -365,6 +365,57 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
             _ARGUMENTS.put(key, (node, converted))
         return converted
 
+    def complete_value(
+        self,
+        return_type: GraphQLOutputType,
+        field_details_list: list[FieldDetails],
+        info: Any,
+        path: Path,
+        result: Any,
+        position_context: Any,
+    ) -> Any:
+        """Complete an object, or a list of objects, whose selected fields are all plain
+        here (the rows a resolver returned); anything else through graphql-core."""
+        shape = _object_shape(return_type)
+        if shape is not None and _unconditional(field_details_list):
+            try:
+                return self._plain_objects(shape, field_details_list, result)
+            except _Refused:
+                pass
+        return super().complete_value(
+            return_type, field_details_list, info, path, result, position_context
+        )
+
+    def _plain_objects(
+        self, shape: ObjectShape, details: list[FieldDetails], result: Any
+    ) -> Any:
+        """The completed value, computed without side effects, or `_Refused`."""
+        if result is None or result is Undefined or isinstance(result, Exception):
+            raise _Refused  # graphql-core's null, error or non-null violation
+        steps = self._object_steps(shape.object_type, details)
+        if not shape.is_list:
+            return _object(result, steps)
+        if type(result) is not list:
+            raise _Refused
+        return [
+            _nullable_item(item, steps, non_null=shape.items_non_null)
+            for item in result
+        ]
+
+    def _object_steps(
+        self, object_type: GraphQLObjectType, details: list[FieldDetails]
+    ) -> list[tuple[str, Step]]:
+        """The steps of the fields selected on `object_type`, when all are plain."""
+        collected = self.collect_subfields(object_type, details)
+        if collected.new_defer_usages or collected.forbidden_directive_instances:
+            raise _Refused
+        steps = []
+        for name, step, _ in self._steps_of(object_type, collected.grouped_field_set):
+            if step is None:
+                raise _Refused
+            steps.append((name, step))
+        return steps
+
     def _steps_of(
         self, parent_type: GraphQLObjectType, grouped_field_set: GroupedFieldSet
     ) -> list[tuple[str, Step | None, list[FieldDetails]]]:
@@ -408,6 +459,42 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
         except _Refused:
             return None
         return _SelectedObjects(field, fields)
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectShape:
+    """An output type that is an object type, or a list of one, with no `is_type_of`."""
+
+    object_type: GraphQLObjectType
+    is_list: bool
+    items_non_null: bool
+
+
+def _object_shape(output: GraphQLOutputType) -> ObjectShape | None:
+    nullable = output.of_type if isinstance(output, GraphQLNonNull) else output
+    is_list = isinstance(nullable, GraphQLList)
+    item = nullable.of_type if isinstance(nullable, GraphQLList) else nullable
+    items_non_null = isinstance(item, GraphQLNonNull)
+    object_type = item.of_type if isinstance(item, GraphQLNonNull) else item
+    if not isinstance(object_type, GraphQLObjectType) or object_type.is_type_of:
+        return None
+    return ObjectShape(object_type, is_list, items_non_null)
+
+
+def _object(source: Any, steps: list[tuple[str, Step]]) -> dict[str, Any]:
+    return {name: step.complete(source) for name, step in steps}
+
+
+def _nullable_item(
+    item: Any, steps: list[tuple[str, Step]], *, non_null: bool
+) -> dict[str, Any] | None:
+    if item is None or item is Undefined:
+        if non_null:
+            raise _Refused
+        return None
+    if isinstance(item, Exception):
+        raise _Refused
+    return _object(item, steps)
 
 
 def _unconditional(details: Sequence[FieldDetails]) -> bool:
