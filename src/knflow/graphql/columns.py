@@ -16,7 +16,7 @@ from strawberry.types import Info
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 
 from knflow.graphql.context import RequestContext
-from knflow.graphql.memo import Memo
+from knflow.memo import Memo
 
 _ERROR_COLUMNS: Final = (
     "error_node_definition_id",

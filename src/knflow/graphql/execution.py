@@ -50,7 +50,7 @@ from graphql import (
     GraphQLString,
     Undefined,
 )
-from knflow.graphql.memo import Memo
+from knflow.memo import Memo
 
 LeafType = GraphQLScalarType | GraphQLEnumType
 TYPENAME: Final = "__typename"

@@ -44,8 +44,8 @@ from knflow.graphql.inputs import (
     ProcessInstanceArgument,
     ProcessInstanceOrderBy,
 )
-from knflow.graphql.memo import Memo
 from knflow.graphql.types import Job, ProcessDefinition, ProcessInstance, instances_of
+from knflow.memo import Memo
 from knflow.outbound import management
 from knflow.store import db, index, index_query
 from knflow.store.index import IndexedInstance

@@ -1,7 +1,8 @@
 """A bounded, thread-safe memo: values by key, the least recently used dropped first.
 
-For what a query text determines (its validation errors, its selections), computed once
-per process instead of once per request; bounded because the texts come from callers.
+For what a request's text determines (a GraphQL document's validation errors and
+selections, a Data Index statement), computed once per process instead of once per
+request; bounded because the texts come from callers.
 """
 
 from __future__ import annotations
