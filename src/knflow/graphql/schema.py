@@ -71,13 +71,13 @@ class Query:
         orderBy: ProcessDefinitionOrderBy | None = None,
         pagination: Pagination | None = None,
     ) -> list[ProcessDefinition | None] | None:
-        limit, offset = filters.to_page(pagination)
+        query = filters.to_query(where, orderBy, pagination)
         rows = index_query.select_definitions(
             info.context.conn,
-            filters.to_condition(where),
-            filters.to_order(orderBy),
-            limit=limit,
-            offset=offset,
+            query.condition,
+            query.order,
+            limit=query.limit,
+            offset=query.offset,
         )
         return [ProcessDefinition(row=row) for row in rows]
 
@@ -89,13 +89,13 @@ class Query:
         orderBy: ProcessInstanceOrderBy | None = None,
         pagination: Pagination | None = None,
     ) -> list[ProcessInstance | None] | None:
-        limit, offset = filters.to_page(pagination)
+        query = filters.to_query(where, orderBy, pagination)
         rows = index_query.select_instances(
             info.context.conn,
-            filters.to_condition(where),
-            filters.to_order(orderBy),
-            limit=limit,
-            offset=offset,
+            query.condition,
+            query.order,
+            limit=query.limit,
+            offset=query.offset,
             columns=columns_of(info),
         )
         return [*instances_of(info, info.context.register(rows))]
@@ -108,13 +108,13 @@ class Query:
         orderBy: JobOrderBy | None = None,
         pagination: Pagination | None = None,
     ) -> list[Job | None] | None:
-        limit, offset = filters.to_page(pagination)
+        query = filters.to_query(where, orderBy, pagination)
         rows = index_query.select_jobs(
             info.context.conn,
-            filters.to_condition(where),
-            filters.to_order(orderBy),
-            limit=limit,
-            offset=offset,
+            query.condition,
+            query.order,
+            limit=query.limit,
+            offset=query.offset,
         )
         return [Job(row=row) for row in rows]
 
