@@ -11,16 +11,11 @@ import logging
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from enum import StrEnum
-from functools import cache, partial
+from functools import cache, lru_cache, partial
 from typing import Any, Final
 
 import strawberry
-from strawberry.extensions import (
-    AddValidationRules,
-    MaxTokensLimiter,
-    ParserCache,
-    SchemaExtension,
-)
+from strawberry.extensions import SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import (
     StrawberryGraphQLCoreExecutionContext,
@@ -28,7 +23,7 @@ from strawberry.schema.schema import (
 )
 from strawberry.types import ExecutionContext, Info
 
-from graphql import GraphQLError
+from graphql import ASTValidationRule, DocumentNode, GraphQLError, parse
 from knflow import json_limits
 from knflow.errors import KnflowError, NotFoundError
 from knflow.graphql import filters, limits, scalars
@@ -325,42 +320,49 @@ def schema(
         config=StrawberryConfig(
             auto_camel_case=False, scalar_map={datetime: scalars.definition()}
         ),
-        extensions=[
-            # One rule class per limits: a new class per request would defeat the
-            # validation cache, which is keyed by the rules.
-            partial(AddValidationRules, [limits.rule(query_limits)]),
-            partial(MaxTokensLimiter, max_token_count=max_tokens),
-            _parser_cache,
-            _validation_cache,
-        ],
+        # One rule class per limits: a new class per request would defeat the
+        # validation cache, which is keyed by the rules.
+        extensions=[partial(CachedDocuments, limits.rule(query_limits), max_tokens)],
     )
 
 
-# The plugin repeats a handful of query texts; parsing and validating them again on
-# every request was 40% of the list query's time (bench/data_index_q5.py).
-def _parser_cache() -> ParserCache:
-    return ParserCache(maxsize=CACHED_DOCUMENTS)
+@lru_cache(maxsize=CACHED_DOCUMENTS)
+def _parsed(query: str, max_tokens: int) -> DocumentNode:
+    """Parse a query text, refusing one of more than `max_tokens` tokens.
 
-
-def _validation_cache() -> ValidatedTexts:
-    return ValidatedTexts(_VALIDATED)
+    Raises:
+        GraphQLSyntaxError: not GraphQL, or too many tokens.
+    """
+    return parse(query, max_tokens=max_tokens)
 
 
 ValidationKey = tuple[str, tuple[Any, ...]]
 _VALIDATED: Final[Memo[ValidationKey, list[GraphQLError]]] = Memo(CACHED_DOCUMENTS)
 
 
-class ValidatedTexts(SchemaExtension):
-    """strawberry's `ValidationCache`, keyed by the query text instead of its document.
+class CachedDocuments(SchemaExtension):
+    """Parse (within the token limit) and validate (with the query limits' rule) each
+    query text once per process.
 
-    Its key, the parsed document, is hashed by walking the whole tree on every request;
-    the text the (cached) document was parsed from determines it and hashes in one go.
-    The key also holds the schema and the rules (the limits' rule class).
+    The plugin repeats a handful of query texts; parsing and validating them again on
+    every request was 40% of the list query's time. strawberry's own `ValidationCache`
+    keys on the parsed document, whose hash walks the whole tree on every request; the
+    text it was parsed from determines it and hashes in one go. One extension instead
+    of strawberry's four (token limiter, added rules, parser and validation caches),
+    whose hooks were set up on every request.
     """
 
-    def __init__(self, validated: Memo[ValidationKey, list[GraphQLError]]) -> None:
+    def __init__(self, rule: type[ASTValidationRule], max_tokens: int) -> None:
         super().__init__()
-        self._validated = validated
+        self._rule = rule
+        self._max_tokens = max_tokens
+
+    def on_parse(self) -> Iterator[None]:
+        """Set the document of the text (a syntax error is the request's answer)."""
+        context = self.execution_context
+        if context.query is not None:
+            context.graphql_document = _parsed(context.query, self._max_tokens)
+        yield
 
     def on_validate(self) -> Iterator[None]:
         """Set the errors of the document, validated once per text, schema and rules."""
@@ -370,13 +372,12 @@ class ValidatedTexts(SchemaExtension):
             yield
             return
         schema = context.schema._schema
-        key = (query, (schema, *context.validation_rules))
-        errors = self._validated.get(key)
+        rules = (*context.validation_rules, self._rule)
+        key = (query, (schema, *rules))
+        errors = _VALIDATED.get(key)
         if errors is None:
-            errors = validate_document(
-                schema, context.graphql_document, tuple(context.validation_rules)
-            )
-            self._validated.put(key, errors)
+            errors = validate_document(schema, context.graphql_document, rules)
+            _VALIDATED.put(key, errors)
         context.pre_execution_errors = errors
         yield
 
