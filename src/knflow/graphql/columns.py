@@ -8,13 +8,15 @@ output field of an entity names the columns its resolver reads; fields the table
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Final
 
 from strawberry.types import Info
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 
 from knflow.graphql.context import RequestContext
+from knflow.memo import Memo
 
 _ERROR_COLUMNS: Final = (
     "error_node_definition_id",
@@ -63,17 +65,59 @@ INSTANCE_FIELDS: Final[Mapping[str, tuple[str, ...]]] = {
 }
 
 
-def columns_of(info: Info[RequestContext, None]) -> tuple[str, ...]:
-    """Return the instance columns the current field's selection reads.
+PARENT: Final = "parentProcessInstance"
 
-    Computed once per field of the query (not once per instance it is resolved for):
-    the cache key is the response path without list indexes.
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """What one instance-valued field of the query selects, for the rows it reads."""
+
+    columns: tuple[str, ...]
+    """The instance columns the selection reads."""
+    names: frozenset[str]
+    """The field names selected directly under it, through fragments."""
+    parent: Selection | None
+    """What `parentProcessInstance` selects under it (all its aliases), if selected."""
+
+
+def columns_of(info: Info[RequestContext, None]) -> tuple[str, ...]:
+    """Return the instance columns the current field's selection reads."""
+    return selection_of(info).columns
+
+
+def selection_of(info: Info[RequestContext, None]) -> Selection:
+    """Return what the current field selects on the instances it returns.
+
+    A selection depends only on the query text, the operation and the field's response
+    path without list indexes (strawberry's `selected_fields` keeps the fields that
+    `@include`/`@skip` drop, so variables do not change it): it is computed once per
+    process for each, not once per request or per instance.
     """
-    key = tuple(part for part in info.path.as_list() if isinstance(part, str))
-    cache = info.context.columns
-    if key not in cache:
-        cache[key] = instance_columns(info.selected_fields)
-    return cache[key]
+    path = tuple(part for part in info.path.as_list() if isinstance(part, str))
+    operation = info.operation.name
+    key = (info.query or "", operation.value if operation else "", path)
+    found = _SELECTIONS.get(key)
+    if found is None:
+        found = selection(info.selected_fields)
+        _SELECTIONS.put(key, found)
+    return found
+
+
+def selection(selected: Sequence[Any]) -> Selection:
+    """Return what the selection sets of `selected` fields select on instances."""
+    parents = [field for field in _fields(selected) if field.name == PARENT]
+    return Selection(
+        columns=instance_columns(selected),
+        names=frozenset(_field_names(selected)),
+        parent=selection(parents) if parents else None,
+    )
+
+
+CACHED_SELECTIONS: Final = 1024
+"""Instance-valued fields of the query texts of a process whose selections are kept."""
+_SELECTIONS: Final[Memo[tuple[str, str, tuple[str, ...]], Selection]] = Memo(
+    CACHED_SELECTIONS
+)
 
 
 def instance_columns(selected: Iterable[Any]) -> tuple[str, ...]:
@@ -93,13 +137,18 @@ def instance_columns(selected: Iterable[Any]) -> tuple[str, ...]:
 
 def _field_names(selected: Iterable[Any]) -> Iterable[str]:
     """Names of the fields directly under each of `selected`, through fragments."""
+    return (field.name for field in _fields(selected))
+
+
+def _fields(selected: Iterable[Any]) -> Iterable[SelectedField]:
+    """The fields directly under each of `selected`, through fragments."""
     pending = [selection for field in selected for selection in field.selections]
     while pending:
-        selection = pending.pop()
-        if isinstance(selection, SelectedField):
-            yield selection.name
-        elif isinstance(selection, FragmentSpread | InlineFragment):
-            pending.extend(selection.selections)
+        found = pending.pop()
+        if isinstance(found, SelectedField):
+            yield found
+        elif isinstance(found, FragmentSpread | InlineFragment):
+            pending.extend(found.selections)
 
 
 ALL_INSTANCE_COLUMNS: Final = tuple(

@@ -33,8 +33,6 @@ class RequestContext:
     """The caller's `Authorization`/`X-Authorization-Backstage`, passed on by mutations."""
     seen: dict[str, IndexedInstance] = field(default_factory=dict)
     """Every instance the request has produced so far, by id."""
-    columns: dict[tuple[str, ...], Columns] = field(default_factory=dict)
-    """The columns each field of the query reads, by response path without indexes."""
     _nodes: dict[str, list[IndexedNode]] = field(default_factory=dict)
     _parents: dict[Columns, dict[str, IndexedInstance | None]] = field(
         default_factory=dict

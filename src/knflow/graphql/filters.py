@@ -8,7 +8,7 @@ NOT a AND NOT b; JSON arguments descend through non-operator keys to a path.
 
 from __future__ import annotations
 
-from dataclasses import fields, is_dataclass
+from dataclasses import dataclass, fields, is_dataclass
 from enum import Enum
 from typing import Any, Final
 
@@ -16,6 +16,7 @@ from strawberry.types.base import has_object_definition
 from strawberry.types.unset import UnsetType
 
 from knflow.errors import InputError
+from knflow.memo import Memo
 from knflow.store.index_query import (
     AllOf,
     AnyOf,
@@ -28,6 +29,8 @@ from knflow.store.index_query import (
 )
 
 MAX_PAGE_SIZE: Final = 10_000
+CACHED_QUERIES: Final = 1024
+"""Translated list-query arguments kept per process (see `to_query`)."""
 """Largest `pagination.limit`; an unpaged query returns at most this many rows."""
 
 JSON_OPERATORS: Final = frozenset(
@@ -83,6 +86,46 @@ def to_order(order_by: Any, *, prefix: str = "") -> list[Order]:
         elif _is_input(value):
             keys.extend(to_order(value, prefix=f"{prefix}{name}."))
     return keys
+
+
+@dataclass(frozen=True, slots=True)
+class ListQuery:
+    """A list query's filter, ordering and page, translated from its arguments."""
+
+    condition: Condition | None
+    order: list[Order]
+    limit: int
+    offset: int
+
+
+_QUERIES: Final[Memo[tuple[int, int, int], tuple[Any, Any, Any, ListQuery]]] = Memo(
+    CACHED_QUERIES
+)
+
+
+def to_query(where: Any, order_by: Any, pagination: Any) -> ListQuery:
+    """Translate the arguments of a list query, once per argument objects.
+
+    The executor hands a resolver the same converted argument objects for the same
+    query and variables (`execution._ARGUMENTS`); the objects are kept with the result
+    and compared, so another object that reuses an id never matches.
+
+    Raises:
+        InputError: an operator or a page value the query cannot take.
+    """
+    key = (id(where), id(order_by), id(pagination))
+    found = _QUERIES.get(key)
+    if (
+        found is not None
+        and found[0] is where
+        and found[1] is order_by
+        and found[2] is pagination
+    ):
+        return found[3]
+    limit, offset = to_page(pagination)
+    query = ListQuery(to_condition(where), to_order(order_by), limit, offset)
+    _QUERIES.put(key, (where, order_by, pagination, query))
+    return query
 
 
 def to_page(pagination: Any) -> tuple[int, int]:

@@ -19,7 +19,7 @@ from knflow.errors import InputError, KnflowError
 from knflow.graphql import page
 from knflow.graphql.context import RequestContext
 from knflow.graphql.limits import QueryLimits
-from knflow.graphql.schema import DataIndexSchema, schema
+from knflow.graphql.schema import DataIndexSchema, Executor, schema
 from knflow.runtime.services import Services
 from knflow.runtime.web import Request, Response, Route
 from knflow.store import db
@@ -96,8 +96,11 @@ def execute(
     *,
     allow_mutation: bool = True,
     credentials: Mapping[str, str] | None = None,
+    executor: Executor = Executor.PLAIN_FIELDS,
 ) -> Response:
     """Run one GraphQL operation inside one database transaction.
+
+    `executor` is for the test that compares the fast executor with graphql-core's.
 
     Raises:
         InputError: no query text.
@@ -108,7 +111,7 @@ def execute(
         return Response(status=405, body={"message": "send mutations with POST"})
     settings = services.settings
     with db.bounded_transaction(services.pool, settings.statement_timeout) as conn:
-        result = _schema(settings).execute_sync(
+        result = _schema(settings, executor).execute_sync(
             query,
             variable_values=variables,
             context_value=RequestContext(
@@ -158,13 +161,13 @@ def caller_credentials(request: Request) -> dict[str, str]:
     }
 
 
-def _schema(settings: Settings) -> DataIndexSchema:
+def _schema(settings: Settings, executor: Executor) -> DataIndexSchema:
     query_limits = QueryLimits(
         max_depth=settings.graphql_max_depth,
         max_aliases=settings.graphql_max_aliases,
         max_cost=settings.graphql_max_cost,
     )
-    return schema(query_limits, settings.graphql_max_tokens)
+    return schema(query_limits, settings.graphql_max_tokens, executor)
 
 
 def _syntax_message(error: GraphQLSyntaxError) -> str:

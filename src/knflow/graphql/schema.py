@@ -8,27 +8,28 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import datetime
-from functools import cache, partial
+from enum import StrEnum
+from functools import cache, lru_cache, partial
 from typing import Any, Final
 
 import strawberry
-from strawberry.extensions import (
-    AddValidationRules,
-    MaxTokensLimiter,
-    ParserCache,
-    ValidationCache,
-)
+from strawberry.extensions import SchemaExtension
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.schema import (
+    StrawberryGraphQLCoreExecutionContext,
+    validate_document,
+)
 from strawberry.types import ExecutionContext, Info
 
-from graphql import GraphQLError
+from graphql import ASTValidationRule, DocumentNode, GraphQLError, parse
 from knflow import json_limits
 from knflow.errors import KnflowError, NotFoundError
 from knflow.graphql import filters, limits, scalars
 from knflow.graphql.columns import columns_of
 from knflow.graphql.context import RequestContext
+from knflow.graphql.execution import PlainFieldExecutor
 from knflow.graphql.inputs import (
     JobArgument,
     JobOrderBy,
@@ -38,7 +39,8 @@ from knflow.graphql.inputs import (
     ProcessInstanceArgument,
     ProcessInstanceOrderBy,
 )
-from knflow.graphql.types import Job, ProcessDefinition, ProcessInstance
+from knflow.graphql.types import Job, ProcessDefinition, ProcessInstance, instances_of
+from knflow.memo import Memo
 from knflow.outbound import management
 from knflow.store import db, index, index_query
 from knflow.store.index import IndexedInstance
@@ -64,13 +66,13 @@ class Query:
         orderBy: ProcessDefinitionOrderBy | None = None,
         pagination: Pagination | None = None,
     ) -> list[ProcessDefinition | None] | None:
-        limit, offset = filters.to_page(pagination)
+        query = filters.to_query(where, orderBy, pagination)
         rows = index_query.select_definitions(
             info.context.conn,
-            filters.to_condition(where),
-            filters.to_order(orderBy),
-            limit=limit,
-            offset=offset,
+            query.condition,
+            query.order,
+            limit=query.limit,
+            offset=query.offset,
         )
         return [ProcessDefinition(row=row) for row in rows]
 
@@ -82,16 +84,16 @@ class Query:
         orderBy: ProcessInstanceOrderBy | None = None,
         pagination: Pagination | None = None,
     ) -> list[ProcessInstance | None] | None:
-        limit, offset = filters.to_page(pagination)
+        query = filters.to_query(where, orderBy, pagination)
         rows = index_query.select_instances(
             info.context.conn,
-            filters.to_condition(where),
-            filters.to_order(orderBy),
-            limit=limit,
-            offset=offset,
+            query.condition,
+            query.order,
+            limit=query.limit,
+            offset=query.offset,
             columns=columns_of(info),
         )
-        return [ProcessInstance.of(row) for row in info.context.register(rows)]
+        return [*instances_of(info, info.context.register(rows))]
 
     @strawberry.field
     def Jobs(
@@ -101,13 +103,13 @@ class Query:
         orderBy: JobOrderBy | None = None,
         pagination: Pagination | None = None,
     ) -> list[Job | None] | None:
-        limit, offset = filters.to_page(pagination)
+        query = filters.to_query(where, orderBy, pagination)
         rows = index_query.select_jobs(
             info.context.conn,
-            filters.to_condition(where),
-            filters.to_order(orderBy),
-            limit=limit,
-            offset=offset,
+            query.condition,
+            query.order,
+            limit=query.limit,
+            offset=query.offset,
         )
         return [Job(row=row) for row in rows]
 
@@ -286,8 +288,27 @@ class DataIndexSchema(strawberry.Schema):
                 logger.error("graphql resolver failed", exc_info=original)
 
 
+class Executor(StrEnum):
+    """Which graphql-core executor runs an operation once it is validated."""
+
+    PLAIN_FIELDS = "PLAIN_FIELDS"
+    """`execution.PlainFieldExecutor`, the one requests use."""
+    GRAPHQL_CORE = "GRAPHQL_CORE"
+    """Strawberry's own, field by field: the reference the fast one is compared with."""
+
+
+_EXECUTOR_CLASSES: Final = {
+    Executor.PLAIN_FIELDS: PlainFieldExecutor,
+    Executor.GRAPHQL_CORE: StrawberryGraphQLCoreExecutionContext,
+}
+
+
 @cache
-def schema(query_limits: limits.QueryLimits, max_tokens: int) -> DataIndexSchema:
+def schema(
+    query_limits: limits.QueryLimits,
+    max_tokens: int,
+    executor: Executor = Executor.PLAIN_FIELDS,
+) -> DataIndexSchema:
     """Return the schema for these limits, built on first use (never at import).
 
     A process has one set of limits, so this builds once per process.
@@ -295,28 +316,70 @@ def schema(query_limits: limits.QueryLimits, max_tokens: int) -> DataIndexSchema
     return DataIndexSchema(
         query=Query,
         mutation=Mutation,
+        execution_context_class=_EXECUTOR_CLASSES[executor],
         config=StrawberryConfig(
             auto_camel_case=False, scalar_map={datetime: scalars.definition()}
         ),
-        extensions=[
-            # One rule class per limits: a new class per request would defeat the
-            # validation cache, which is keyed by the rules.
-            partial(AddValidationRules, [limits.rule(query_limits)]),
-            partial(MaxTokensLimiter, max_token_count=max_tokens),
-            _parser_cache,
-            _validation_cache,
-        ],
+        # One rule class per limits: a new class per request would defeat the
+        # validation cache, which is keyed by the rules.
+        extensions=[partial(CachedDocuments, limits.rule(query_limits), max_tokens)],
     )
 
 
-# The plugin repeats a handful of query texts; parsing and validating them again on
-# every request was 40% of the list query's time (bench/data_index_q5.py).
-def _parser_cache() -> ParserCache:
-    return ParserCache(maxsize=CACHED_DOCUMENTS)
+@lru_cache(maxsize=CACHED_DOCUMENTS)
+def _parsed(query: str, max_tokens: int) -> DocumentNode:
+    """Parse a query text, refusing one of more than `max_tokens` tokens.
+
+    Raises:
+        GraphQLSyntaxError: not GraphQL, or too many tokens.
+    """
+    return parse(query, max_tokens=max_tokens)
 
 
-def _validation_cache() -> ValidationCache:
-    return ValidationCache(maxsize=CACHED_DOCUMENTS)
+ValidationKey = tuple[str, tuple[Any, ...]]
+_VALIDATED: Final[Memo[ValidationKey, list[GraphQLError]]] = Memo(CACHED_DOCUMENTS)
+
+
+class CachedDocuments(SchemaExtension):
+    """Parse (within the token limit) and validate (with the query limits' rule) each
+    query text once per process.
+
+    The plugin repeats a handful of query texts; parsing and validating them again on
+    every request was 40% of the list query's time. strawberry's own `ValidationCache`
+    keys on the parsed document, whose hash walks the whole tree on every request; the
+    text it was parsed from determines it and hashes in one go. One extension instead
+    of strawberry's four (token limiter, added rules, parser and validation caches),
+    whose hooks were set up on every request.
+    """
+
+    def __init__(self, rule: type[ASTValidationRule], max_tokens: int) -> None:
+        super().__init__()
+        self._rule = rule
+        self._max_tokens = max_tokens
+
+    def on_parse(self) -> Iterator[None]:
+        """Set the document of the text (a syntax error is the request's answer)."""
+        context = self.execution_context
+        if context.query is not None:
+            context.graphql_document = _parsed(context.query, self._max_tokens)
+        yield
+
+    def on_validate(self) -> Iterator[None]:
+        """Set the errors of the document, validated once per text, schema and rules."""
+        context = self.execution_context
+        query = context.query
+        if query is None or context.graphql_document is None:
+            yield
+            return
+        schema = context.schema._schema
+        rules = (*context.validation_rules, self._rule)
+        key = (query, (schema, *rules))
+        errors = _VALIDATED.get(key)
+        if errors is None:
+            errors = validate_document(schema, context.graphql_document, rules)
+            _VALIDATED.put(key, errors)
+        context.pre_execution_errors = errors
+        yield
 
 
 def _instance(info: Ctx, instance_id: str | None) -> IndexedInstance:

@@ -7,6 +7,7 @@ Computed fields follow the Data Index: `serviceUrl` (the endpoint without
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -14,7 +15,7 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from knflow.graphql.columns import columns_of
+from knflow.graphql.columns import Selection, columns_of, selection_of
 from knflow.graphql.context import RequestContext
 from knflow.graphql.inputs import (
     CancelType,
@@ -200,12 +201,35 @@ class ProcessInstance:
     timers: list[TimerInstance | None] | None
     cloudEventId: str | None
     cloudEventSource: str | None
+    # Loaded for the whole page when the query selects them (`instances_of`), so that
+    # they too are plain attributes: a resolver call per instance cost more than the
+    # batched query behind it.
+    nodes: list[NodeInstance] | None
+    executionSummary: list[str | None] | None
+    parentProcessInstance: ProcessInstance | None
 
     @classmethod
-    def of(cls, row: IndexedInstance) -> ProcessInstance:
-        """Build the instance of a projection row (read with any subset of columns)."""
+    def of(
+        cls,
+        row: IndexedInstance,
+        nodes: Sequence[IndexedNode] | None = None,
+        *,
+        summary: bool = False,
+        parent: ProcessInstance | None = None,
+    ) -> ProcessInstance:
+        """Build the instance of a projection row (read with any subset of columns).
+
+        `nodes` are its entered nodes, when the query selects `nodes` or (`summary`)
+        `executionSummary`; the other is left None, as it is not selected. `parent`
+        is its parent instance, built for what the query selects on it.
+        """
         return cls(
             row=row,
+            parentProcessInstance=parent,
+            nodes=None if nodes is None else [NodeInstance.of(n) for n in nodes],
+            executionSummary=(
+                list(execution_summary(row, nodes or ())) if summary else None
+            ),
             id=row.id,
             processId=row.process_id,
             version=row.version,
@@ -236,20 +260,9 @@ class ProcessInstance:
         )
 
     @strawberry.field
-    def nodes(self, info: Ctx) -> list[NodeInstance] | None:
-        return [NodeInstance.of(n) for n in info.context.nodes(self.row.id)]
-
-    @strawberry.field
-    def parentProcessInstance(self, info: Ctx) -> ProcessInstance | None:
-        columns = columns_of(info)
-        parent = info.context.parent(self.row, columns)
-        return None if parent is None else ProcessInstance.of(parent)
-
-    @strawberry.field
     def childProcessInstances(self, info: Ctx) -> list[ProcessInstance] | None:
-        columns = columns_of(info)
-        children = info.context.children(self.row.id, columns)
-        return [ProcessInstance.of(c) for c in children]
+        children = info.context.children(self.row.id, columns_of(info))
+        return instances_of(info, children)
 
     @strawberry.field
     def nodeDefinitions(self, info: Ctx) -> list[Node] | None:
@@ -266,9 +279,40 @@ class ProcessInstance:
         found = info.context.definition(self.row.process_id, self.row.version)
         return None if found is None else ProcessDefinition(row=found)
 
-    @strawberry.field
-    def executionSummary(self, info: Ctx) -> list[str | None] | None:
-        return list(execution_summary(self.row, info.context.nodes(self.row.id)))
+
+def instances_of(info: Ctx, rows: Sequence[IndexedInstance]) -> list[ProcessInstance]:
+    """Build the instances the current field returns, with what its selection needs."""
+    return built_instances(info.context, rows, selection_of(info))
+
+
+def built_instances(
+    context: RequestContext, rows: Sequence[IndexedInstance], selected: Selection
+) -> list[ProcessInstance]:
+    """Build `rows` with the nodes, summary and parent `selected` asks for.
+
+    Nodes and parents are read for all the request's instances at once, and only
+    when selected: `nodes` or `executionSummary`, `parentProcessInstance`.
+    """
+    summary = "executionSummary" in selected.names
+    with_nodes = summary or "nodes" in selected.names
+    return [
+        ProcessInstance.of(
+            row,
+            context.nodes(row.id) if with_nodes else None,
+            summary=summary,
+            parent=_parent(context, row, selected.parent),
+        )
+        for row in rows
+    ]
+
+
+def _parent(
+    context: RequestContext, row: IndexedInstance, selected: Selection | None
+) -> ProcessInstance | None:
+    if selected is None:
+        return None
+    parent = context.parent(row, selected.columns)
+    return None if parent is None else built_instances(context, [parent], selected)[0]
 
 
 def _error_of(row: IndexedInstance) -> ProcessInstanceError | None:

@@ -21,6 +21,7 @@ from psycopg.types.json import Jsonb
 from knflow import json_limits
 from knflow.errors import InputError
 from knflow.json_limits import JsonLimits
+from knflow.memo import Memo
 from knflow.store.db import Connection
 from knflow.store.index import IndexedDefinition, IndexedInstance, IndexedJob
 
@@ -288,6 +289,26 @@ def _select(
     limit: int | None,
     offset: int,
 ) -> list[Any]:
+    key = _statement_key(entity, where, order, limit, offset, conn.info.encoding)
+    found = _STATEMENTS.get(key) if key is not None else None
+    if found is None:
+        found = _statement(conn, entity, where, order, limit, offset)
+        if key is not None:
+            _STATEMENTS.put(key, found)
+    query, params = found
+    with conn.cursor(row_factory=class_row(row_type)) as cur:
+        cur.execute(query, params)
+        return cur.fetchall()
+
+
+def _statement(
+    conn: Connection,
+    entity: _Entity,
+    where: Condition | None,
+    order: Sequence[Order],
+    limit: int | None,
+    offset: int,
+) -> tuple[bytes, dict[str, Any]]:
     params: dict[str, Any] = {}
     query = sql.SQL(
         "SELECT {columns} FROM {table} AS {alias} WHERE {where}"
@@ -303,9 +324,46 @@ def _select(
         limit=sql.SQL("ALL") if limit is None else _param(params, limit),
         offset=_param(params, offset),
     )
-    with conn.cursor(row_factory=class_row(row_type)) as cur:
-        cur.execute(query, params)
-        return cur.fetchall()
+    return query.as_bytes(conn), params
+
+
+StatementKey = tuple[str, tuple[str, ...], str, str, int | None, int, str]
+CACHED_STATEMENTS: Final = 512
+"""Composed list statements kept per process, with their parameters."""
+MEMO_CONDITION_LENGTH: Final = 4096
+"""Conditions longer than this (as text) are composed every time, not kept."""
+_STATEMENTS: Final[Memo[StatementKey, tuple[bytes, dict[str, Any]]]] = Memo(
+    CACHED_STATEMENTS
+)
+
+
+def _statement_key(
+    entity: _Entity,
+    where: Condition | None,
+    order: Sequence[Order],
+    limit: int | None,
+    offset: int,
+    encoding: str,
+) -> StatementKey | None:
+    """The memo key of a list statement: everything it is composed from, as text.
+
+    Composing one is a few hundred calls through `psycopg.sql`; the plugin polls the
+    same filter and page. The conditions are frozen dataclasses of plain values, so
+    their `repr` tells any two apart that would compose differently. None when the
+    condition is too long to be worth keeping.
+    """
+    condition = repr(where)
+    if len(condition) > MEMO_CONDITION_LENGTH:
+        return None
+    return (
+        entity.table,
+        entity.columns,
+        condition,
+        repr(tuple(order)),
+        limit,
+        offset,
+        encoding,
+    )
 
 
 def _with_columns(entity: _Entity, columns: Sequence[str]) -> _Entity:
