@@ -442,3 +442,22 @@ def test_filters_see_the_scope():
 def test_filter_failures_are_expression_errors(call):
     with pytest.raises(ExpressionError):
         call()
+
+
+def test_merge_at_copies_the_path_and_shares_the_rest_unchanged():
+    data = {"items": list(range(1000)), "c": {"current": 1}}
+
+    merged = dataflow.merge_at(data, ["c", "current"], 2)
+
+    assert merged["items"] is data["items"]
+    assert merged["c"] is not data["c"]
+    assert data["c"] == {"current": 1}
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [(["a", "b"], 1), (["l", -1], 3), (["a", "x"], None), (["l", "b"], None)],
+    ids=["nested", "negative-index", "missing", "wrong-container"],
+)
+def test_value_at_reads_the_element_at_a_path(path, expected):
+    assert dataflow.value_at({"a": {"b": 1}, "l": [1, 2, 3]}, path) == expected

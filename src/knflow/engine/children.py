@@ -7,6 +7,11 @@ stays small however many iterations a foreach has, and each step stores work pro
 what runs, not to what is queued or done. When enough children are done (all, or
 `numCompleted`), the rest are cancelled and the parent runs again to collect the results. A
 failed child fails the parent's state.
+
+A foreach's iteration results are kept apart from the execution (`KeepChildResult`, stored
+by the runtime) and handed back when the parent collects them, in a step of its own: the
+execution, rewritten on every step, then stays the same size from the first iteration to
+the last.
 """
 
 from __future__ import annotations
@@ -16,7 +21,9 @@ from enum import StrEnum
 from typing import Any
 
 from knflow.engine.context import Run
-from knflow.engine.execution import Stage, Thread, ThreadStatus
+from knflow.engine.dataflow import value_at
+from knflow.engine.execution import Execution, Stage, Thread, ThreadStatus
+from knflow.engine.outcome import KeepChildResult
 from knflow.engine.thread_waits import ChildrenWait
 from knflow.workflow.model import Json
 
@@ -24,6 +31,10 @@ FAMILY: str = "children"
 """The parent's scratch entry describing its children (the recipe of those not started yet)."""
 FINISHED: str = "finished"
 """The parent's scratch entry collecting what its finished children produced."""
+ITEMS: str = "items"
+"""The parent's scratch entry holding a foreach's collection."""
+ITEMS_AT: str = "items_at"
+"""The parent's scratch entry naming where its data holds the collection, instead of a copy."""
 
 
 class ChildRole(StrEnum):
@@ -62,10 +73,12 @@ def start_children(
 ) -> list[Thread]:
     """Block `parent` on `count` children, start the first `batch`; return those started.
 
-    Iterations read their item from `parent.scratch["items"]` (set by the foreach state);
-    `carried` is scratch every child starts with. Without `keep_results` (a foreach with no
-    `outputCollection`) finished children leave only their count.
+    Iterations read their item from the parent's collection (`ITEMS` or `ITEMS_AT`, set by
+    the foreach state); `carried` is scratch every child starts with. Without
+    `keep_results` (a foreach with no `outputCollection`) finished children leave only
+    their count; with it, iterations leave their results apart (`KeepChildResult`).
     """
+    apart = role is ChildRole.ITERATION and keep_results
     parent.scratch[FAMILY] = {
         "role": role.value,
         "visit": run.execution.next_number(),
@@ -73,8 +86,11 @@ def start_children(
         "started": 0,
         "carried": carried or {},
         "keep_results": keep_results,
+        "apart": apart,
+        "done": 0,
     }
-    parent.scratch[FINISHED] = []
+    if not apart:
+        parent.scratch[FINISHED] = []
     parent.status = ThreadStatus.BLOCKED
     parent.stage = Stage.COLLECT
     parent.wait = ChildrenWait(
@@ -97,13 +113,63 @@ def child_finished(run: Run, child: Thread) -> None:
         _wake(parent)
         return
     run.execution.threads.pop(child.id, None)
-    finished = parent.scratch.setdefault(FINISHED, [])
-    finished.append(_leftover(parent.scratch.get(FAMILY) or {}, child))
-    if len(finished) >= parent.wait.need:
+    if _record_finished(run, parent, child) >= parent.wait.need:
         cancel_children(run, parent)
         _wake(parent)
         return
     _start_next(run, parent)
+
+
+def kept_results_family(execution: Execution, thread_id: str) -> str | None:
+    """Name the family whose kept results `thread_id` needs to run on, if it needs them.
+
+    The runtime hands them back in `RunThread.kept_results` (and may forget them then).
+    """
+    thread = execution.threads.get(thread_id)
+    if thread is None or thread.status is not ThreadStatus.RUNNABLE:
+        return None
+    family = thread.scratch.get(FAMILY)
+    if not family or not family.get("apart") or FINISHED in thread.scratch:
+        return None
+    return _family_key(thread, family)
+
+
+def hand_back_results(thread: Thread, kept: list[Json]) -> None:
+    """Give a parent the results its children left apart, for it to collect."""
+    thread.scratch[FINISHED] = list(kept)
+
+
+def defer_until_results(run: Run, parent: Thread) -> bool:
+    """Leave a parent whose children's results are kept apart to a step that brings them.
+
+    Returns whether it was deferred (the state runner then stops).
+    """
+    if kept_results_family(run.execution, parent.id) is None:
+        return False
+    run.defer(parent)
+    return True
+
+
+def items_of(parent: Thread) -> list[Json]:
+    """Return a foreach's collection: read where the parent's data holds it, or its copy."""
+    path = parent.scratch.get(ITEMS_AT)
+    if path is None:
+        items: list[Json] = parent.scratch[ITEMS]
+        return items
+    found = value_at(parent.data, path)
+    return found if isinstance(found, list) else []
+
+
+def pin_items(execution: Execution) -> None:
+    """Copy the collections read from threads' data before that data is replaced.
+
+    A management change of the workflow data must not change the items of a foreach
+    already running.
+    """
+    for thread in execution.threads.values():
+        if ITEMS_AT in thread.scratch:
+            thread.scratch[ITEMS] = items_of(thread)
+            del thread.scratch[ITEMS_AT]
 
 
 def collect_children(run: Run, parent: Thread) -> list[FinishedChild]:
@@ -143,6 +209,28 @@ def iteration_data(data: Json, param: str, item: Json) -> Json:
     return {param: item}
 
 
+def _record_finished(run: Run, parent: Thread, child: Thread) -> int:
+    """Keep what a finished child leaves; return how many children have finished."""
+    family = parent.scratch.get(FAMILY) or {}
+    leftover = _leftover(family, child)
+    if family.get("apart"):
+        family["done"] = int(family.get("done", 0)) + 1
+        run.command(
+            KeepChildResult(
+                family=_family_key(parent, family), index=child.index, leftover=leftover
+            )
+        )
+        return int(family["done"])
+    finished = parent.scratch.setdefault(FINISHED, [])
+    finished.append(leftover)
+    return len(finished)
+
+
+def _family_key(parent: Thread, family: dict[str, Any]) -> str:
+    """The family's name, unique within the instance (its children's ids extend it)."""
+    return f"{parent.id}/{parent.state}#{family['visit']}"
+
+
 def _leftover(family: dict[str, Any], child: Thread) -> dict[str, Any]:
     """What a finished child leaves its parent: its result or contributions, if they count."""
     if not family.get("keep_results", True):
@@ -173,11 +261,11 @@ def _new_child(run: Run, parent: Thread, family: dict[str, Any], index: int) -> 
     data: Json = parent.data
     if role is ChildRole.ITERATION:
         param = str(parent.scratch["param"])
-        item = parent.scratch["items"][index]
+        item = items_of(parent)[index]
         data = iteration_data(parent.data, param, item)
         scratch |= {"param": param, "item": item}
     child = Thread(
-        id=f"{parent.id}/{parent.state}#{family['visit']}/{role.value}{index}",
+        id=f"{_family_key(parent, family)}/{role.value}{index}",
         parent=parent.id,
         state=parent.state,
         role=role.value,

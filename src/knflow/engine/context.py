@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from knflow.engine.execution import Execution, Thread
 from knflow.engine.expressions import Evaluator, Scope
-from knflow.engine.outcome import Command, NodeTrace, Outcome
+from knflow.engine.outcome import Command, NodeTrace, Outcome, ScheduleThread
 from knflow.workflow.model import Definition, Json
 
 NODE_NAMESPACE: Final = uuid.UUID("8f7e0b6c-4f0e-4c8a-9d55-0c6b1f3a2e10")
@@ -56,6 +56,8 @@ class Run:
     """What is being produced."""
     steps_left: int = 10_000
     """Guard against a definition that loops forever without waiting."""
+    deferred: set[str] = field(default_factory=set)
+    """Runnable threads handed to a step of their own (`defer`); this run leaves them."""
 
     def scope(self, thread: Thread) -> Scope:
         """Return what expressions see in `thread` besides its data."""
@@ -79,6 +81,11 @@ class Run:
             secrets=self.instance.secrets,
             variables=found,
         )
+
+    def defer(self, thread: Thread) -> None:
+        """Leave a runnable thread to a step of its own (a step event), not this run."""
+        self.deferred.add(thread.id)
+        self.command(ScheduleThread(thread_id=thread.id, seq=thread.seq))
 
     def command(self, command: Command) -> None:
         """Ask the runtime to do something after commit."""

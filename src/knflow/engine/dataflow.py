@@ -55,16 +55,19 @@ def merge_at(data: Json, path: list[str | int], value: Json) -> Json:
 
     An empty path merges into the top level. Containers missing along the path (or of
     the wrong type) are created: an object for a name, an array padded with nulls for an
-    index.
+    index. Only the containers along the path are copied; the result shares every other
+    member with `data` (workflow data is never changed in place), so merging one result
+    into large data costs the path, not the data (a foreach over thousands of items
+    merges each iteration's result into data that holds all of them).
     """
     if not path:
         return merge(data, value)
     key, rest = path[0], path[1:]
     if isinstance(key, str):
-        container: Any = copy_json(data) if isinstance(data, dict) else {}
+        container: Any = dict(data) if isinstance(data, dict) else {}
         container[key] = merge_at(container.get(key), rest, value)
         return container
-    items: list[Json] = copy_json(data) if isinstance(data, list) else []
+    items: list[Json] = list(data) if isinstance(data, list) else []
     index = key if key >= 0 else len(items) + key
     if index < 0:
         index = 0
@@ -72,6 +75,23 @@ def merge_at(data: Json, path: list[str | int], value: Json) -> Json:
         items.append(None)
     items[index] = merge_at(items[index], rest, value)
     return items
+
+
+def value_at(data: Json, path: list[str | int]) -> Json:
+    """Return the element of `data` at `path` (as `merge_at` walks it); null when missing."""
+    found: Any = data
+    for key in path:
+        if isinstance(key, str) and isinstance(found, dict):
+            found = found.get(key)
+        elif (
+            isinstance(key, int)
+            and isinstance(found, list)
+            and -len(found) <= key < len(found)
+        ):
+            found = found[key]
+        else:
+            return None
+    return found
 
 
 def filter_state_input(

@@ -45,6 +45,9 @@ EXECUTION_DEFAULTS: Final[dict[str, Any]] = {
     "variables": {},
 }
 """The same for the execution's own fields, as `Execution.from_json` assumes them."""
+DATA_OVER_PARENT: Final = "data_over_parent"
+"""Stored on a child thread instead of its data: the top-level members that differ from its
+parent's data (a foreach iteration's data is the state data plus the item)."""
 
 
 class ThreadStatus(StrEnum):
@@ -180,9 +183,14 @@ class Execution:
         The main thread's data is the instance's workflow data, stored in its own column: it
         is left out when it equals `workflow_data`, and so is the current state's input when
         it equals the data (a foreach over thousands of items would otherwise store them
-        three times on every step).
+        three times on every step). A child's data keeps only the members that differ from
+        its parent's: an iteration's data holds the state data, collection included.
         """
         threads = {tid: t.to_json() for tid, t in self.threads.items()}
+        for tid, thread in self.threads.items():
+            parent = self.threads.get(thread.parent or "")
+            if parent is not None:
+                _leave_out_parent_data(threads[tid], thread.data, parent.data)
         main = threads.get(MAIN)
         if main is not None:
             _leave_out_workflow_data(main, workflow_data)
@@ -211,6 +219,7 @@ class Execution:
         main = threads.get(MAIN)
         if main is not None:
             _restore_workflow_data(main, raw["threads"][MAIN], workflow_data)
+        _restore_parent_data(threads, raw.get("threads") or {})
         return cls(
             threads=threads,
             counter=raw.get("counter", 0),
@@ -300,3 +309,44 @@ def _without_defaults(raw: dict[str, Any], defaults: dict[str, Any]) -> dict[str
         or type(value) is not type(defaults[key])
         or value != defaults[key]
     }
+
+
+def _leave_out_parent_data(
+    child: dict[str, Any], data: Json, parent_data: Json
+) -> None:
+    """Store a child's object data as its differences from its parent's object data.
+
+    A member counts as shared only when it is the parent's very value: data is never
+    changed in place, so a child shares what it did not replace, and identity costs
+    nothing where equality would compare a large collection (and take 1 for true).
+    Only when the child has every member of the parent: what it dropped could not be told
+    apart from what it shares.
+    """
+    if not isinstance(data, dict) or not isinstance(parent_data, dict):
+        return
+    if any(key not in data for key in parent_data):
+        return
+    child[DATA_OVER_PARENT] = {
+        key: value
+        for key, value in data.items()
+        if key not in parent_data or value is not parent_data[key]
+    }
+    del child["data"]
+
+
+def _restore_parent_data(
+    threads: dict[str, Thread], stored: dict[str, dict[str, Any]]
+) -> None:
+    """Rebuild children's data from their parents', parents first.
+
+    A child's id extends its parent's, so sorting by id length puts parents first.
+    """
+    for tid in sorted(stored, key=len):
+        over = stored[tid].get(DATA_OVER_PARENT)
+        thread = threads.get(tid)
+        if over is None or thread is None:
+            continue
+        parent = threads.get(thread.parent or "")
+        parent_data = parent.data if parent is not None else None
+        base = parent_data if isinstance(parent_data, dict) else {}
+        thread.data = {**base, **over}

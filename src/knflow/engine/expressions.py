@@ -42,6 +42,12 @@ _VARIABLE: Final = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 _IDENTIFIER: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _DOTTED_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 _NUMBER_LIKE: Final = re.compile(r"-?[0-9]")
+# `.a.b`: a path jq would give as ["a", "b"] on any data whose containers are objects.
+_FIELD_PATH: Final = re.compile(r"\s*((\.[A-Za-z_][A-Za-z0-9_]*)+)\s*")
+# `$item`, `$item.id`: a program that reads a variable, never its input.
+_VARIABLE_ONLY: Final = re.compile(
+    r"\s*\$[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\s*"
+)
 _FUNCTION_REF: Final = re.compile(r"fn:\s*([A-Za-z_][A-Za-z0-9_]*)")
 _JQ_LOCATION: Final = re.compile(r" at <top-level>, line \d+(, column \d+)?:?$")
 _JSONPATH_MAGIC: Final = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)(.*)$", re.DOTALL)
@@ -103,7 +109,12 @@ class Evaluator:
             return expression
         if self.language == JSONPATH:
             return self._evaluate_jsonpath(expression, data, scope)
-        return self._run_jq(expression, self._program(expression), data, scope)
+        program = self._program(expression)
+        if _VARIABLE_ONLY.fullmatch(program):
+            # jq would be handed the data as JSON text to ignore it: a foreach iteration's
+            # data holds the whole collection, and `$item` would cost all of it.
+            data = None
+        return self._run_jq(expression, program, data, scope)
 
     def is_true(self, expression: str, data: Json, scope: Scope) -> bool:
         """Evaluate a condition with jq truthiness; a JSONPath match list counts if any.
@@ -198,6 +209,9 @@ class Evaluator:
         if self.language == JSONPATH:
             return _jsonpath_keys(expression, text)
         program = self._program(expression)
+        fields = _field_path(program, data)
+        if fields is not None:
+            return fields
         path = self._run_jq(expression, f"path(\n{program}\n)", data, scope)
         if not isinstance(path, list) or not all(map(_is_path_key, path)):
             raise ExpressionError("selects no plain path", expression=expression)
@@ -314,6 +328,27 @@ def _wrap(program: str, names: tuple[str, ...]) -> str:
 
 def _referenced(program: str) -> list[str]:
     return [name for name in _VARIABLE.findall(program) if name not in _JQ_NAMES]
+
+
+def _field_path(program: str, data: Json) -> list[str | int] | None:
+    """Return the keys of a `.a.b` program without running jq, when jq would give them.
+
+    jq's `path(.a.b)` is `["a", "b"]` as long as each container on the way is an object
+    or missing; anything else makes jq raise, so it is left to jq. Running jq would cost
+    serialising all the data.
+    """
+    match = _FIELD_PATH.fullmatch(program)
+    if match is None:
+        return None
+    keys: list[str | int] = list(match.group(1).split(".")[1:])
+    found: Json = data
+    for key in keys:
+        if found is None:
+            continue
+        if not isinstance(found, dict):
+            return None
+        found = found.get(str(key))
+    return keys
 
 
 def _is_path_key(key: Json) -> bool:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from knflow.engine import actions, dataflow, retries, timeouts
-from knflow.engine.children import cancel_children, child_finished
+from knflow.engine.children import cancel_children, child_finished, hand_back_results
 from knflow.engine.context import InstanceContext, Run
 from knflow.engine.execution import (
     MAIN,
@@ -113,6 +113,8 @@ def advance(
         run.outcome.ignored = True
         return _finish(run, initial=initial)
     assert thread is not None  # _accepts checked it
+    if isinstance(activation, RunThread) and activation.kept_results is not None:
+        hand_back_results(thread, activation.kept_results)
     if isinstance(activation, CallCompleted):
         _resume(run, thread, activation)
     elif isinstance(activation, Deadline):
@@ -272,7 +274,7 @@ def _gather(wait: EventWait, arrived: dict[str, Any]) -> dict[str, Any] | None:
 def _drain(run: Run) -> None:
     """Run runnable threads until none is left, the instance ended, or the step budget is spent."""
     while run.outcome.status is InstanceStatus.ACTIVE:
-        runnable = run.execution.runnable()
+        runnable = [t for t in run.execution.runnable() if t.id not in run.deferred]
         if not runnable:
             return
         if run.steps_left <= 0:

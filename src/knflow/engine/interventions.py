@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from knflow.engine import interpreter
+from knflow.engine.children import pin_items
 from knflow.engine.context import InstanceContext, Run
 from knflow.engine.execution import MAIN, Execution, Stage, Thread, ThreadStatus
 from knflow.engine.exits import compensate_then_abort, follow, goto
@@ -196,6 +197,7 @@ def patch_data(execution: Execution, patch: Mapping[str, Json]) -> Json:
     state on the patched input.
     """
     main = execution.main
+    pin_items(execution)
     if isinstance(main.data, dict):
         main.data = {**main.data, **patch}
     stored_input = main.scratch.get(RETRIGGER_INPUT)
@@ -207,6 +209,7 @@ def patch_data(execution: Execution, patch: Mapping[str, Json]) -> Json:
 def replace_data(execution: Execution, data: Json) -> None:
     """Replace the workflow data, and the input a retrigger would re-run the state from."""
     main = execution.main
+    pin_items(execution)
     main.data = data
     if RETRIGGER_INPUT in main.scratch:
         main.scratch[RETRIGGER_INPUT] = data

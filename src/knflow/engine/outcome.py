@@ -83,6 +83,9 @@ class RunThread:
 
     thread_id: str
     """The thread."""
+    kept_results: list[Json] | None = None
+    """What its finished children left through `KeepChildResult`, when it collects them
+    (`children.kept_results_family` tells when); None otherwise."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -210,6 +213,23 @@ class ScheduleThread:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class KeepChildResult:
+    """Store what a finished foreach iteration left, apart from the execution.
+
+    The results of a long foreach would otherwise grow the execution, which is rewritten
+    on every step, into the whole collection's results (a quadratic cost). They come back
+    in `RunThread.kept_results` when the parent collects them.
+    """
+
+    family: str
+    """The children's family (`children.kept_results_family` names it to the parent)."""
+    index: int
+    """The iteration index (one result per index; a repeat replaces it)."""
+    leftover: Json
+    """What the parent collects from this child."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ContinueAs:
     """Start a new instance of `workflow_id` with `data` once this one has ended."""
 
@@ -228,6 +248,7 @@ Command = (
     | RequestNotification
     | ScheduleTimer
     | ScheduleThread
+    | KeepChildResult
     | ContinueAs
 )
 

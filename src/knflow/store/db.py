@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from datetime import timedelta
 
 import psycopg
@@ -71,39 +71,64 @@ def transaction(pool: Pool) -> Iterator[Connection]:
 
 
 @contextmanager
-def bounded_transaction(pool: Pool, timeout: timedelta) -> Iterator[Connection]:
-    """Yield a connection inside one transaction whose statements stop at `timeout`.
+def pipelined_transaction(
+    pool: Pool, *, timeout: timedelta | None = None
+) -> Iterator[Connection]:
+    """Yield a connection inside one transaction in pipeline mode, committed at the end.
 
-    Pipeline mode sends BEGIN and the timeout with the first query instead of waiting
-    for each, and COMMIT with the pipeline's last sync: a one-query request makes two
-    round trips. BEGIN and COMMIT are sent as statements, not through
-    `conn.transaction()`, whose nested pipeline syncs (and waits) at its start and at
-    its end, two round trips more. A transaction a failed statement aborted (the
-    caller may have handled the error, as GraphQL does) or an error ends is rolled
-    back instead; nothing else is.
+    BEGIN goes out with the first statement, and a statement whose answer is read only
+    later goes out with the next one that waits for its own, COMMIT with the pipeline's
+    last sync: a step of an instance, or a one-query Data Index request, waits for the
+    server fewer times. BEGIN and COMMIT are statements, not `conn.transaction()`, whose
+    nested pipeline syncs (and waits) on entering and on leaving. A database error may
+    surface at a later statement of the block, or at the commit; it fails the block all
+    the same. A transaction a failed statement aborted (the caller may have handled the
+    error, as GraphQL does) or an exception ends is rolled back; nothing else is.
+    `timeout` bounds every statement of the transaction.
 
     Raises:
         UnavailableError: the database connection failed.
     """
-    milliseconds = str(max(1, int(timeout.total_seconds() * 1000)))
     statements = queries("db")
     try:
         with pool.connection() as conn:
             try:
                 with conn.pipeline():
                     conn.execute(statements["begin_transaction"])
-                    conn.execute(
-                        statements["set_statement_timeout"],
-                        {"milliseconds": milliseconds},
-                    )
+                    if timeout is not None:
+                        conn.execute(
+                            statements["set_statement_timeout"],
+                            {"milliseconds": _milliseconds(timeout)},
+                        )
                     yield conn
                     if conn.pgconn.pipeline_status != pq.PipelineStatus.ABORTED:
                         conn.execute(statements["commit_transaction"])
             finally:
-                if conn.info.transaction_status != pq.TransactionStatus.IDLE:
-                    _roll_back(conn)
+                _roll_back(conn)
     except psycopg.OperationalError as error:
         raise _unavailable(error) from error
+
+
+def bounded_transaction(
+    pool: Pool, timeout: timedelta
+) -> AbstractContextManager[Connection]:
+    """A `pipelined_transaction` whose statements stop at `timeout` (Data Index requests)."""
+    return pipelined_transaction(pool, timeout=timeout)
+
+
+def _milliseconds(timeout: timedelta) -> str:
+    return str(max(1, int(timeout.total_seconds() * 1000)))
+
+
+def _roll_back(conn: Connection) -> None:
+    """End a transaction the block left open (it raised, or a statement aborted it).
+
+    A broken connection cannot be rolled back; the pool discards it.
+    """
+    if conn.closed or conn.info.transaction_status is pq.TransactionStatus.IDLE:
+        return
+    with suppress(psycopg.Error):
+        conn.rollback()
 
 
 @contextmanager
@@ -142,15 +167,6 @@ def as_knflow_error(error: BaseException) -> KnflowError | None:
     if isinstance(error, psycopg.DataError):
         return InputError("a value of the request is out of range for its field")
     return None
-
-
-def _roll_back(conn: Connection) -> None:
-    """End an unfinished transaction before the connection goes back to the pool.
-
-    A broken connection cannot be rolled back; the pool discards it.
-    """
-    with suppress(psycopg.Error):
-        conn.rollback()
 
 
 def _unavailable(error: psycopg.OperationalError) -> KnflowError:

@@ -1,7 +1,8 @@
 """ForEach state: one child thread per element of `inputCollection`, `batchSize` at a time.
 
-The items are kept on the state's thread; an iteration's thread exists only while it runs
-(`engine.children`).
+The items are read where the state's data holds them (a plain path such as `.items`), or
+else kept on the state's thread; an iteration's thread exists only while it runs, and its
+result is kept apart until the state collects them all (`engine.children`).
 
 The iteration parameter is visible both as a variable (`$item`, SonataFlow) and as a field of
 the iteration data (`.item`, the spec). Each iteration's result is the result of its last
@@ -13,12 +14,20 @@ from __future__ import annotations
 from typing import Final
 
 from knflow.engine import dataflow
-from knflow.engine.children import ChildRole, collect_children, start_children
+from knflow.engine.children import (
+    ITEMS,
+    ITEMS_AT,
+    ChildRole,
+    collect_children,
+    defer_until_results,
+    start_children,
+)
 from knflow.engine.context import Run
 from knflow.engine.execution import Stage, Thread
 from knflow.engine.outcome import Failure
 from knflow.engine.results import BLOCKED, Failed, Finished, StateResult
-from knflow.workflow.model import State
+from knflow.errors import ExpressionError
+from knflow.workflow.model import Json, State
 
 DEFAULT_PARAM: Final = "item"
 
@@ -27,9 +36,12 @@ def run_state(run: Run, thread: Thread, state: State) -> StateResult:
     """Start the iterations, then collect their results."""
     if thread.stage is Stage.RUN:
         return _start(run, thread, state)
+    if defer_until_results(run, thread):
+        return BLOCKED
     failure = thread.scratch.pop("child_failure", None)
     children = collect_children(run, thread)
-    thread.scratch.pop("items", None)
+    thread.scratch.pop(ITEMS, None)
+    thread.scratch.pop(ITEMS_AT, None)
     thread.scratch.pop("param", None)
     if failure is not None:
         return Failed(failure=Failure.from_json(failure))
@@ -54,7 +66,11 @@ def _start(run: Run, thread: Thread, state: State) -> StateResult:
             )
         )
     thread.scratch["param"] = _param_name(state.iteration_param)
-    thread.scratch["items"] = items
+    path = _collection_path(run, thread, state, items)
+    if path is None:
+        thread.scratch[ITEMS] = items
+    else:
+        thread.scratch[ITEMS_AT] = path
     start_children(
         run,
         thread,
@@ -64,6 +80,23 @@ def _start(run: Run, thread: Thread, state: State) -> StateResult:
         keep_results=bool(state.output_collection),
     )
     return BLOCKED
+
+
+def _collection_path(
+    run: Run, thread: Thread, state: State, items: list[Json]
+) -> list[str | int] | None:
+    """Return where the state's data holds the collection, when it is a plain path.
+
+    The collection is then read from the data on each iteration rather than copied into
+    the execution, which every step rewrites.
+    """
+    try:
+        path = run.evaluator.assign_path(
+            state.input_collection or "", thread.data, run.scope(thread)
+        )
+    except ExpressionError:
+        return None
+    return path if dataflow.value_at(thread.data, path) == items else None
 
 
 def _param_name(declared: str | None) -> str:

@@ -20,6 +20,7 @@ from knflow.engine.outcome import (
     ContinueAs,
     EmitEvent,
     InstanceStatus,
+    KeepChildResult,
     Outcome,
     RequestNotification,
     ScheduleThread,
@@ -47,7 +48,7 @@ from knflow.runtime.instances.work import (
     TakeBacklog,
     UnitOfWork,
 )
-from knflow.store import instances, jobs, subscriptions
+from knflow.store import child_results, instances, jobs, subscriptions
 from knflow.store.instances import InstanceRow
 
 logger = logging.getLogger(__name__)
@@ -82,6 +83,7 @@ def commit_outcome(
         instances.update(work.conn, row, data_changed=outcome.data_changed)
         row = dataclasses.replace(row, revision=row.revision + 1)
     work.after_commit.committed[row.id] = row
+    _keep_child_results(work, row, outcome)
     work.queue_process_events(
         row.id,
         process_events.for_commit(
@@ -181,6 +183,21 @@ def _end_fresh(
     _carry_out(work, loaded, row, outcome)
     if any(isinstance(command, StartSubflow) for command in outcome.commands):
         work.consequences.append(EndChildren(parent=row, everyone=False))
+
+
+def _keep_child_results(work: UnitOfWork, row: InstanceRow, outcome: Outcome) -> None:
+    """Store the results foreach iterations left apart, with the step that finished them."""
+    child_results.keep(
+        work.conn,
+        row.id,
+        [
+            child_results.KeptResult(
+                family=command.family, index=command.index, leftover=command.leftover
+            )
+            for command in outcome.commands
+            if isinstance(command, KeepChildResult)
+        ],
+    )
 
 
 def _drops_tokens(work: UnitOfWork, row: InstanceRow, outcome: Outcome) -> bool:

@@ -12,7 +12,7 @@ queued for whoever drains them.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -95,6 +95,17 @@ def write_all(
     conn: Connection, events: Sequence[tuple[Event, str | None]], *, now: datetime
 ) -> list[Outgoing]:
     """Write `(event, instance id)` pairs in one statement; return those newly queued."""
+    return send_all(conn, events, now=now)()
+
+
+def send_all(
+    conn: Connection, events: Sequence[tuple[Event, str | None]], *, now: datetime
+) -> Callable[[], list[Outgoing]]:
+    """Write `(event, instance id)` pairs in one statement; return how to read those queued.
+
+    Read it after the commit, and in pipeline mode the statement waits for no answer
+    before it (`outbox.send_enqueue_all`).
+    """
     queued = [
         QueuedEvent(
             event_id=event.id,
@@ -104,12 +115,19 @@ def write_all(
         )
         for event, instance_id in events
     ]
-    row_ids = outbox.enqueue_all(conn, queued, first_attempt_at=now + WRITER_GRACE)
-    return [
-        Outgoing(row_id=row_ids[event.id], event=event)
-        for event, _ in events
-        if event.id in row_ids
-    ]
+    read_ids = outbox.send_enqueue_all(
+        conn, queued, first_attempt_at=now + WRITER_GRACE
+    )
+
+    def written() -> list[Outgoing]:
+        row_ids = read_ids()
+        return [
+            Outgoing(row_id=row_ids[event.id], event=event)
+            for event, _ in events
+            if event.id in row_ids
+        ]
+
+    return written
 
 
 @contextmanager

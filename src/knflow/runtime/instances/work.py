@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -200,11 +200,12 @@ class UnitOfWork:
         queued.events.extend(events)
         queued.state = state
 
-    def write_events(self) -> None:
-        """Write everything queued to the outbox in one statement; keep it for publishing.
+    def write_events(self) -> Callable[[], None]:
+        """Write everything queued to the outbox in one statement; return how to keep it.
 
         Called once, just before the commit: each instance's process events become one
-        grouped event.
+        grouped event. Call what it returns after the commit: it adds the events written
+        to those to publish (read then, the statement goes out with the commit).
         """
         grouped = [
             (
@@ -217,11 +218,14 @@ class UnitOfWork:
             for instance_id, queued in self.process_events.items()
             if queued.events
         ]
-        self.after_commit.outgoing.extend(
-            publishing.write_all(self.conn, grouped + self.events, now=self.now)
-        )
+        written = publishing.send_all(self.conn, grouped + self.events, now=self.now)
         self.events.clear()
         self.process_events.clear()
+
+        def keep() -> None:
+            self.after_commit.outgoing.extend(written())
+
+        return keep
 
     def announce_job(
         self, job: JobRow, *, response: tuple[str, str] | None = None

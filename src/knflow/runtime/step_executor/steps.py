@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from knflow import logs
+from knflow.engine import children
 from knflow.engine.execution import Execution, ThreadStatus
 from knflow.engine.outcome import InstanceStatus, RunThread
 from knflow.errors import InputError
@@ -24,9 +25,9 @@ from knflow.runtime.instances import (
     transaction,
 )
 from knflow.runtime.instances.advancing import advance_locked, load_definition
-from knflow.runtime.instances.work import AfterCommit
+from knflow.runtime.instances.work import AfterCommit, UnitOfWork
 from knflow.runtime.services import Services
-from knflow.store import instances
+from knflow.store import child_results, instances
 from knflow.workflow.model import Json
 
 logger = logging.getLogger(__name__)
@@ -74,7 +75,11 @@ def take_step(services: Services, step: StepRequest) -> AfterCommit:
             return work.after_commit
         loaded = load_definition(work, row)
         if thread.status is ThreadStatus.RUNNABLE:
-            advance_locked(work, row, RunThread(thread_id=thread.id), loaded=loaded)
+            activation = RunThread(
+                thread_id=thread.id,
+                kept_results=_kept_results(work, row.id, execution, thread.id),
+            )
+            advance_locked(work, row, activation, loaded=loaded)
             return work.after_commit
         call = claims.claimable_call(execution, thread.id, work.now)
         if call is None:
@@ -96,6 +101,20 @@ def take_step(services: Services, step: StepRequest) -> AfterCommit:
                 calls.pending(work, row, loaded, thread.id, call)
             )
     return work.after_commit
+
+
+def _kept_results(
+    work: UnitOfWork, instance_id: str, execution: Execution, thread_id: str
+) -> list[Json] | None:
+    """Take the results a thread's children kept apart, when it runs on them.
+
+    They are deleted in the transaction that hands them to the thread: both commit or
+    neither does.
+    """
+    family = children.kept_results_family(execution, thread_id)
+    if family is None:
+        return None
+    return child_results.take(work.conn, instance_id, family)
 
 
 def parse_step(data: Json) -> StepRequest:

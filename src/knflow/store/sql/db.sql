@@ -1,8 +1,10 @@
 -- name: begin_transaction
--- Sent by hand inside a pipeline (see db.bounded_transaction): queued with the first query.
+-- Sent as a statement inside a pipeline (see db.pipelined_transaction): queued with the first
+-- query instead of waited for.
 BEGIN
 
 -- name: commit_transaction
+-- Ends the transaction of `db.pipelined_transaction`: sent with its last statements.
 COMMIT
 
 -- name: set_statement_timeout

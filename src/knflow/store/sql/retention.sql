@@ -21,8 +21,9 @@ DELETE FROM received_events
 
 -- name: purge_instance_trees
 -- Ended root instances past retention, with every instance of their tree and what hangs on
--- them: Data Index records, jobs, sealed tokens (subscriptions follow by cascade). A tree
--- with a subflow still running stays whole. A NULL cut-off (kept forever) matches nothing.
+-- them: Data Index records, jobs, sealed tokens, kept foreach results (subscriptions follow
+-- by cascade). A tree with a subflow still running stays whole. A NULL cut-off (kept
+-- forever) matches nothing.
 WITH roots AS (
     SELECT root.id
       FROM instances AS root
@@ -50,6 +51,8 @@ WITH roots AS (
     DELETE FROM jobs WHERE instance_id IN (SELECT id FROM doomed)
 ), tokens AS (
     DELETE FROM instance_tokens WHERE instance_id IN (SELECT id FROM doomed)
+), kept_results AS (
+    DELETE FROM child_results WHERE instance_id IN (SELECT id FROM doomed)
 )
 DELETE FROM instances WHERE id IN (SELECT id FROM doomed)
 
