@@ -58,6 +58,7 @@ class Heartbeat:
         finally:
             with self._wake:
                 self._beats.discard(beat)
+                self._wake.notify()  # its idle time starts now, not at the beat it waited for
 
     @property
     def running(self) -> bool:
