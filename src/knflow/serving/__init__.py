@@ -15,10 +15,12 @@ sooner. Scale-from-zero still pays it before its first answer: see bench P3's ro
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Final
 
 import flask
@@ -101,9 +103,10 @@ class _Function:
         """
         with self._lock:
             if self._loaded is None:
-                from knflow.serving import dispatch
+                with _collector_paused():
+                    from knflow.serving import dispatch
 
-                self._loaded = (dispatch.serve, self._load())
+                    self._loaded = (dispatch.serve, self._load())
             return self._loaded
 
     def _health(self, path: str) -> flask.Response:
@@ -141,6 +144,25 @@ class _Function:
             logger.warning(
                 "warm-up left the services unbuilt", extra={"reason": str(error)}
             )
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while knflow's modules load.
+
+    Loading them allocates long-lived objects only (functions, classes, code), yet their
+    allocation triggers collections that scan everything loaded so far: measured at ~50 ms
+    of the ~380 ms of CPU that start-workflow's loading takes, for no garbage. Collections
+    resume afterwards.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def _json(status: int, body: dict[str, str]) -> flask.Response:
