@@ -9,10 +9,12 @@ from knflow import serving
 
 def endpoints() -> serving.Endpoints:
     """The indexer and the GraphQL routes; imported once readiness was answered."""
-    from knflow.graphql import http as graphql_http
+    from knflow.graphql import routes as graphql_routes
     from knflow.runtime.data_index import ingest
 
-    return serving.Endpoints(routes=graphql_http.routes(), on_event=ingest.handle_event)
+    return serving.Endpoints(
+        routes=graphql_routes.routes(), on_event=ingest.handle_event
+    )
 
 
 handle = serving.function(endpoints)
