@@ -31,7 +31,7 @@ from knflow.errors import (
 from knflow.events import codec
 from knflow.events.codec import Event
 from knflow.metrics import CONTENT_TYPE
-from knflow.runtime.instances import publishing
+from knflow.runtime.instances import deferral
 from knflow.runtime.services import Services
 from knflow.runtime.web import Request, Response, Route
 from knflow.serving.endpoints import Endpoints, EventHandler
@@ -208,7 +208,7 @@ def _serve_route(
     CloudEvent deliveries publish as they go instead: job-trigger keeps a delivery open for
     its whole watch window.
     """
-    with publishing.deferring() as deferred:
+    with deferral.deferring() as deferred:
         response = _traced_route(state, route, request, params)
     if state.is_started:
         _note_outcome(state.get(), response.status_code, worked=route.method != "GET")
@@ -216,7 +216,7 @@ def _serve_route(
 
 
 def _publish_after_answer(
-    state: ProcessServices, response: flask.Response, deferred: publishing.Deferred
+    state: ProcessServices, response: flask.Response, deferred: deferral.Deferred
 ) -> flask.Response:
     """Hand what the request committed to the publisher thread: no caller waits for it.
 

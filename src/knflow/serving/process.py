@@ -21,7 +21,7 @@ from knflow.runtime.handoff import Handoff
 from knflow.store import db
 
 if TYPE_CHECKING:
-    from knflow.runtime.instances.publishing import Outgoing
+    from knflow.runtime.instances.deferral import Outgoing
     from knflow.runtime.services import Services
     from knflow.tracing import Tracer
 
