@@ -95,6 +95,7 @@ def test_start_workflow_loads_without_the_engine_until_an_instance_endpoint() ->
     heavy = (
         "knflow.runtime.start_workflow.instance_api",
         "knflow.runtime.instances.after_commit",
+        "knflow.runtime.instances.publishing",
         "knflow.engine.interpreter",
     )
     assert under(modules, heavy) == []
@@ -108,3 +109,22 @@ def test_every_start_workflow_route_names_a_handler_that_exists() -> None:
         if not any(callable(getattr(m, route.handler.__name__, None)) for m in modules)
     ]
     assert missing == []
+
+
+def test_a_gate_in_off_mode_loads_no_token_machinery() -> None:
+    code = (
+        "import sys; from datetime import UTC, datetime, timedelta;"
+        "from knflow.auth.gate import Gate; from knflow.config import Settings;"
+        "from knflow.outbound.http import new_client;"
+        "gate = Gate.from_settings(Settings(), new_client(timedelta(seconds=5)),"
+        " lambda: datetime.now(UTC));"
+        "print(gate.mode, sorted(m for m in ('jwt', 'cryptography') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    assert result.stdout.split(maxsplit=1) == ["off", "[]\n"]
