@@ -40,6 +40,7 @@ NOT_AT_START = (
     "yaml",
     "jq",
     "rich",
+    "isodate",
 )
 """Nothing of the use cases, the HTTP client, metrics, GraphQL, tokens or tracing."""
 
