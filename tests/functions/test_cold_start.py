@@ -10,11 +10,17 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import UTC, datetime
 
+import psycopg
 import pytest
 
+from knflow.events.codec import Event
 from knflow.runtime.start_workflow import instance_api, rest_api, revision_api
+from knflow.store import outbox
 from tests.conftest import ROOT
+from tests.functions.conftest import FunctionClient
+from tests.peers import HttpPeer, Reply
 
 FUNCTIONS = (
     "start-workflow",
@@ -129,3 +135,35 @@ def test_a_gate_in_off_mode_loads_no_token_machinery() -> None:
         timeout=120,
     )
     assert result.stdout.split(maxsplit=1) == ["off", "[]\n"]
+
+
+def test_once_ready_a_function_sweeps_without_any_other_request(
+    function_client: FunctionClient,
+    database_url: str,
+    http_peer: HttpPeer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A pod restarted after a crash, and sent no request, still publishes what was left unsent.
+
+    The services (and the sweeper) are built by the warm-up readiness starts, not by the probe.
+    """
+    http_peer.route("POST", "/sink", Reply(status=202))
+    left = Event(id="left-unsent", source="/tests", type="knflow.test.left")
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        outbox.enqueue(
+            conn,
+            event_id=left.id,
+            event_type=left.type,
+            instance_id=None,
+            event=left.to_dict(),
+            now=datetime.now(UTC),
+        )
+    monkeypatch.setenv("K_SINK", f"{http_peer.url}/sink")
+    monkeypatch.setenv("KNFLOW_SWEEP_DELAY_SECONDS", "0.1")
+    client = function_client("notify")
+
+    ready = client.get("/health/readiness")
+    ready.close()  # as a WSGI server does once the answer is sent: the warm-up starts then
+    assert ready.status_code == 200
+    sent = http_peer.wait_for(1, method="POST", path="/sink")
+    assert [request.headers["ce-id"] for request in sent] == ["left-unsent"]
