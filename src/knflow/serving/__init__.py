@@ -86,6 +86,7 @@ class _Function:
         self._load = load
         self._lock = threading.Lock()
         self._loaded: tuple[Serve, Endpoints] | None = None
+        self._warming_lock = threading.Lock()
         self._warming = False
 
     def handle(self, request: flask.Request) -> flask.Response:
@@ -130,7 +131,8 @@ class _Function:
         This also starts the sweeper soon after the process started, whether or not a
         request ever comes (a pod restarted after a crash, a minimum scale above zero).
         """
-        with self._lock:
+        # Not the loading lock: a probe's answer never waits for the loading.
+        with self._warming_lock:
             if self._warming:
                 return
             self._warming = True
