@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING
 from knflow import logs
 from knflow.config import AuthMode, Settings
 from knflow.errors import KnflowError
-from knflow.runtime.handoff import Handoff
 from knflow.store import db
 
 if TYPE_CHECKING:
+    from knflow.runtime.handoff import Handoff
     from knflow.runtime.instances.deferral import Outgoing
     from knflow.runtime.services import Services
     from knflow.tracing import Tracer
@@ -77,6 +77,8 @@ class ProcessServices:
 
     def publisher(self) -> Handoff[Outgoing]:
         """Return the thread that publishes what requests committed, after their answers."""
+        from knflow.runtime.handoff import Handoff
+
         services = self.get()
         with self._lock:
             if self._publisher is None:
