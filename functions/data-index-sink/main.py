@@ -5,7 +5,16 @@ CloudEvents are accepted at `/` (the broker) and at the Kogito paths `/processes
 """
 
 from knflow import serving
-from knflow.graphql import http as graphql_http
-from knflow.runtime.data_index import ingest
 
-handle = serving.event_function(ingest.handle_event, routes=graphql_http.routes())
+
+def endpoints() -> serving.Endpoints:
+    """The indexer and the GraphQL routes; imported once readiness was answered."""
+    from knflow.graphql import routes as graphql_routes
+    from knflow.runtime.data_index import ingest
+
+    return serving.Endpoints(
+        routes=graphql_routes.routes(), on_event=ingest.handle_event
+    )
+
+
+handle = serving.function(endpoints)

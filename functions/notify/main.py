@@ -1,6 +1,13 @@
 """notify: deliver notification requests and instance endings to Backstage."""
 
 from knflow import serving
-from knflow.runtime.notify import delivery
 
-handle = serving.event_function(delivery.handle_event)
+
+def endpoints() -> serving.Endpoints:
+    """The delivery handler; imported once readiness was answered, not at the process start."""
+    from knflow.runtime.notify import delivery
+
+    return serving.Endpoints(on_event=delivery.handle_event)
+
+
+handle = serving.function(endpoints)

@@ -14,8 +14,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Final
 
-import isodate
-
 from knflow.errors import InputError
 from knflow.json_limits import DEFAULT_MAX_DEPTH, JsonLimits
 
@@ -464,6 +462,10 @@ def _period(
         return default
     if raw.lower() == KEEP_FOREVER:
         return None
+    # Imported only when a retention period is set: every process reads its settings at
+    # its cold start, and most keep the defaults.
+    import isodate
+
     try:
         period = isodate.parse_duration(raw)
     except (isodate.ISO8601Error, ValueError) as error:

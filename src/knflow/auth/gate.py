@@ -21,11 +21,11 @@ from knflow.auth.identity import Identity, TokenKind
 from knflow.auth.policy import Permission, Policy
 from knflow.config import AuthMode, Settings
 from knflow.errors import AuthenticationError
-from knflow.outbound.http import HttpClient
 
 if TYPE_CHECKING:  # PyJWT costs ~150 ms at each cold start; `off` mode never needs it
     from knflow.auth.keys import Locator
     from knflow.auth.tokens import Trust
+    from knflow.outbound.http import HttpClient
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +63,10 @@ class Gate:
         Raises:
             InputError: the policy file cannot be read or understood.
         """
+        required = settings.auth_mode is AuthMode.REQUIRED
+        if not required and not settings.eventing_oidc:
+            return cls(mode=settings.auth_mode, policy=Policy(), anonymous=frozenset())
+        # Imported only when some token is checked: PyJWT and cryptography cost ~150 ms.
         from knflow.auth.keys import KeySet, Locator
         from knflow.auth.tokens import Trust
 
@@ -84,9 +88,6 @@ class Gate:
                 leeway=settings.auth_leeway,
             )
 
-        required = settings.auth_mode is AuthMode.REQUIRED
-        if not required and not settings.eventing_oidc:
-            return cls(mode=settings.auth_mode, policy=Policy(), anonymous=frozenset())
         return cls(
             mode=settings.auth_mode,
             policy=policies.load(settings.auth_policy) if required else Policy(),

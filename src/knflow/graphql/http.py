@@ -1,4 +1,4 @@
-"""GraphQL over HTTP: `/graphql` (GET and POST) and the GraphiQL page at `/graphiql`.
+"""GraphQL over HTTP: the handlers of `/graphql` (GET and POST), routed by `graphql.routes`.
 
 Answers as the Data Index (graphql-java on Vert.x) does: 200 with `data` and
 `errors`, each error carrying `extensions.classification` (`InvalidSyntax`,
@@ -13,31 +13,17 @@ from typing import Any, Final
 
 from graphql import GraphQLError, GraphQLSyntaxError, OperationType, parse
 from knflow import json_limits
-from knflow.auth.policy import Permission
 from knflow.config import Settings
 from knflow.errors import InputError, KnflowError
-from knflow.graphql import page
 from knflow.graphql.context import RequestContext
 from knflow.graphql.limits import QueryLimits
 from knflow.graphql.schema import DataIndexSchema, Executor, schema
 from knflow.runtime.services import Services
-from knflow.runtime.web import Request, Response, Route
+from knflow.runtime.web import Request, Response
 from knflow.store import db
 
-GRAPHQL_PATH: Final = "/graphql"
-GRAPHIQL_PATH: Final = "/graphiql"
 CREDENTIAL_HEADERS: Final = ("authorization", "x-authorization-backstage")
 _HIDDEN_MESSAGE: Final = "internal error while fetching data; see the function's log"
-
-
-def routes() -> list[Route]:
-    """Return the GraphQL routes for `serving`."""
-    return [
-        Route("POST", GRAPHQL_PATH, handle_post, Permission.READ),
-        Route("GET", GRAPHQL_PATH, handle_get, Permission.READ),
-        Route("GET", GRAPHIQL_PATH, handle_graphiql),
-        Route("GET", f"{page.STATIC_PREFIX}/{{name}}", page.serve_asset),
-    ]
 
 
 def handle_post(services: Services, request: Request) -> Response:
@@ -81,11 +67,6 @@ def handle_get(services: Services, request: Request) -> Response:
         request.query.get("operationName"),
         allow_mutation=False,
     )
-
-
-def handle_graphiql(services: Services, request: Request) -> Response:
-    """Serve the GraphiQL page, pointed at `/graphql`, with assets served here too."""
-    return page.serve_page(services, request, graphql_path=GRAPHQL_PATH)
 
 
 def execute(

@@ -7,10 +7,11 @@ goes to the pod directly (not through Knative's activator), so it never keeps on
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from knflow import metrics
 from knflow.errors import UnavailableError
-from knflow.metrics import Snapshot
+from knflow.metrics import PoolUsage, Snapshot
 from knflow.runtime.services import Services
 from knflow.store import db, jobs, outbox
 
@@ -53,5 +54,23 @@ def take_snapshot(services: Services) -> Snapshot:
         jobs_oldest_overdue=None
         if overdue.oldest_at is None
         else now - overdue.oldest_at,
-        pool=db.pool_usage(services.pool),
+        pool=pool_usage(services.pool),
+    )
+
+
+def pool_usage(pool: db.Pool) -> PoolUsage:
+    """Return what the pool holds and how its requests fared since it opened.
+
+    Here rather than in `store.db`: the readiness probe opens the pool, and a cold start
+    should not import prometheus_client for it.
+    """
+    stats = pool.get_stats()
+    return PoolUsage(
+        size=stats.get("pool_size", 0),
+        available=stats.get("pool_available", 0),
+        max_size=stats.get("pool_max", pool.max_size),
+        waiting=stats.get("requests_waiting", 0),
+        requests=stats.get("requests_num", 0),
+        wait=timedelta(milliseconds=stats.get("requests_wait_ms", 0)),
+        errors=stats.get("requests_errors", 0),
     )

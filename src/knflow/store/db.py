@@ -12,7 +12,6 @@ from psycopg import pq
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from knflow.errors import InputError, KnflowError, UnavailableError
-from knflow.metrics import PoolUsage
 from knflow.store.sql import queries
 
 Connection = psycopg.Connection[tuple[object, ...]]
@@ -40,20 +39,6 @@ def open_pool(database_url: str, *, min_size: int = 1, max_size: int = 8) -> Poo
         pool.close()
         raise UnavailableError(f"database is unreachable: {error}") from error
     return pool
-
-
-def pool_usage(pool: Pool) -> PoolUsage:
-    """Return what the pool holds and how its requests fared since it opened."""
-    stats = pool.get_stats()
-    return PoolUsage(
-        size=stats.get("pool_size", 0),
-        available=stats.get("pool_available", 0),
-        max_size=stats.get("pool_max", pool.max_size),
-        waiting=stats.get("requests_waiting", 0),
-        requests=stats.get("requests_num", 0),
-        wait=timedelta(milliseconds=stats.get("requests_wait_ms", 0)),
-        errors=stats.get("requests_errors", 0),
-    )
 
 
 @contextmanager

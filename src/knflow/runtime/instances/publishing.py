@@ -2,7 +2,7 @@
 
 A unit of work writes all its events with one statement and hands them, in memory, to this
 module after its commit: they are posted without being read back, and marked sent together.
-Inside an HTTP request (`deferring`), the Data Index's events wait until the answer was sent,
+Inside an HTTP request (`deferral.deferring`), the Data Index's events wait until the answer was sent,
 so no caller waits for them. A row is marked sent only after the sink answered 2xx; a failed one is
 retried with exponential back-off by the reconcile (`publish_due`), as is a row whose writer
 died before publishing it. Without `K_SINK` (a local run) nothing is sent and rows stay
@@ -12,10 +12,8 @@ queued for whoever drains them.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from contextvars import ContextVar
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Final
@@ -24,6 +22,8 @@ from knflow.errors import UnavailableError
 from knflow.events import codec, kogito, types
 from knflow.events.codec import Event
 from knflow.outbound import sink
+from knflow.runtime.instances import deferral
+from knflow.runtime.instances.deferral import Outgoing
 from knflow.runtime.services import Services
 from knflow.store import db, outbox
 from knflow.store.db import Connection
@@ -42,16 +42,6 @@ MOST_MERGED: Final = 32
 """Most grouped events of one instance merged into one delivery."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Outgoing:
-    """An event written to the outbox, to publish after its commit."""
-
-    row_id: int
-    """Its outbox row."""
-    event: Event
-    """The event itself (published from memory, never read back)."""
-
-
 @dataclass(frozen=True, slots=True)
 class Delivery:
     """One POST to the sink: an event and the outbox rows it stands for."""
@@ -60,17 +50,6 @@ class Delivery:
     """What is posted."""
     row_ids: tuple[int, ...]
     """The rows marked sent when the sink takes it."""
-
-
-@dataclass(slots=True)
-class Deferred:
-    """What one HTTP request publishes, sent once its answer is on its way."""
-
-    outgoing: list[Outgoing] = field(default_factory=list)
-    """Events waiting for the answer."""
-
-
-_DEFERRED: ContextVar[Deferred | None] = ContextVar("knflow_deferred", default=None)
 
 
 def enqueue(
@@ -130,23 +109,12 @@ def send_all(
     return written
 
 
-@contextmanager
-def deferring() -> Iterator[Deferred]:
-    """Collect what is published inside the block instead of sending it (`send` it later)."""
-    deferred = Deferred()
-    token = _DEFERRED.set(deferred)
-    try:
-        yield deferred
-    finally:
-        _DEFERRED.reset(token)
-
-
 def publish(services: Services, outgoing: Sequence[Outgoing]) -> int:
     """Send events just committed; inside `deferring`, keep Data Index events for after the answer.
 
     Returns how many were sent now.
     """
-    deferred = _DEFERRED.get()
+    deferred = deferral.current()
     if deferred is None:
         return send(services, outgoing)
     urgent = [item for item in outgoing if item.event.type not in DEFERRABLE_TYPES]

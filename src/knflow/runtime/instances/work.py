@@ -24,7 +24,7 @@ from knflow.events import kogito
 from knflow.events.codec import Event
 from knflow.runtime.catalog import LoadedDefinition
 from knflow.runtime.instances import job_status, publishing
-from knflow.runtime.instances.publishing import Outgoing
+from knflow.runtime.instances.deferral import Outgoing
 from knflow.runtime.services import Services
 from knflow.store.db import Connection
 from knflow.store.instances import InstanceRow

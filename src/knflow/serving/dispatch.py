@@ -1,9 +1,8 @@
-"""HTTP glue for the functions: startup, health, CloudEvent decoding and error-to-status mapping.
+"""Everything a function answers past the health probes: CloudEvents, routes, `/metrics`.
 
-A function's `main.py` names its use case and hands it to `event_function` or `http_function`;
-functions-framework serves the result with the `http` signature, so that knflow controls every
-answer (a CloudEvent handler must answer 2xx with an empty body or a CloudEvent; the framework's
-own `200 "OK"` counts as a failed delivery to both Knative brokers).
+Imported after the first readiness answer (see `knflow.serving`): decoding within the limits,
+the authentication step, tracing, the mapping of errors to statuses, and publishing what a
+request committed once its answer is sent.
 """
 
 from __future__ import annotations
@@ -11,16 +10,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import threading
-from collections.abc import Callable, Sequence
-from datetime import timedelta
-from functools import partial
+from collections.abc import Sequence
 from typing import Final
 
 import flask
 
 from knflow import logs
-from knflow.auth.gate import Gate
 from knflow.auth.identity import Identity
 from knflow.config import Settings
 from knflow.errors import (
@@ -36,93 +31,41 @@ from knflow.errors import (
 from knflow.events import codec
 from knflow.events.codec import Event
 from knflow.metrics import CONTENT_TYPE
-from knflow.outbound.http import new_client
-from knflow.runtime.handoff import Handoff
-from knflow.runtime.instances import publishing
-from knflow.runtime.services import Services, system_clock
+from knflow.runtime.instances import deferral
+from knflow.runtime.services import Services
 from knflow.runtime.web import Request, Response, Route
-from knflow.store import db, migrate
-from knflow.tracing import SpanKind, Tracer
+from knflow.serving.endpoints import Endpoints, EventHandler
+from knflow.serving.process import ProcessServices
+from knflow.store import db
+from knflow.tracing import SpanKind
 
 logger = logging.getLogger(__name__)
 
-EventHandler = Callable[[Services, Event], Event | None]
-FlaskFunction = Callable[[flask.Request], flask.Response]
-HEALTH_PATHS: Final = ("/health/liveness", "/health/readiness")
 METRICS_PATH: Final = "/metrics"
 
 
-class ProcessServices:
-    """Builds the process's `Services` on first use (never at import) and keeps them."""
+def serve(
+    state: ProcessServices, endpoints: Endpoints, request: flask.Request
+) -> flask.Response:
+    """Answer a request past the health probes: metrics, a refusal, a route, or the fallback.
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._settings: Settings | None = None
-        self._services: Services | None = None
-        self._publisher: Handoff[publishing.Outgoing] | None = None
-
-    def settings(self) -> Settings:
-        """Return the settings, read from the environment the first time."""
-        with self._lock:
-            return self._read_settings()
-
-    def get(self) -> Services:
-        """Return the services, opening the pool and client the first time."""
-        with self._lock:
-            if self._services is None:
-                settings = self._read_settings()
-                http = new_client(settings.action_timeout)
-                self._services = Services(
-                    settings=settings,
-                    pool=db.open_pool(settings.database_url),
-                    http=http,
-                    gate=Gate.from_settings(settings, http, system_clock),
-                    tracer=_tracer(settings),
-                )
-                _start_sweeping(self._services)
-            return self._services
-
-    def publisher(self) -> Handoff[publishing.Outgoing]:
-        """Return the thread that publishes what requests committed, after their answers."""
-        services = self.get()
-        with self._lock:
-            if self._publisher is None:
-                self._publisher = Handoff(
-                    partial(_send, services), name="knflow-publisher"
-                )
-            return self._publisher
-
-    @property
-    def is_started(self) -> bool:
-        """Tell whether the services were built (the database answered once)."""
-        with self._lock:
-            return self._services is not None
-
-    def _read_settings(self) -> Settings:
-        if self._settings is None:
-            self._settings = Settings.from_environment()
-            logs.configure()
-        return self._settings
-
-
-def _start_sweeping(services: Services) -> None:
-    """Look for stalled work soon after this process started (`runtime.sweeper`).
-
-    Not without a sink: the events a sweep queues would reach nobody (a local process).
+    The fallback is the CloudEvent handler of an event function, a JSON 404 otherwise.
     """
-    if not services.settings.k_sink:
-        return
-    services.sweeper.start(
-        partial(_sweep, services), delay=services.settings.sweep_delay
-    )
-    services.sweeper.soon()
-
-
-def _sweep(services: Services) -> timedelta | None:
-    # Imported on the sweeper's thread at its first sweep: a cold start does not pay for it.
-    from knflow.runtime.instances import recovery
-
-    return recovery.sweep(services)
+    served = _serve_common(state, endpoints.routes, request)
+    if isinstance(served, flask.Response):
+        return served
+    if endpoints.on_event is None:
+        return _json_response(
+            Response(
+                status=404,
+                body={"message": f"no endpoint {request.method} {request.path}"},
+            )
+        )
+    if request.method != "POST":
+        return _json_response(
+            Response(status=405, body={"message": "send CloudEvents with POST"})
+        )
+    return _serve_event(state, endpoints.on_event, served)
 
 
 def _note_outcome(services: Services, status: int, *, worked: bool) -> None:
@@ -133,50 +76,6 @@ def _note_outcome(services: Services, status: int, *, worked: bool) -> None:
         services.sweeper.soon()
 
 
-def _tracer(settings: Settings) -> Tracer:
-    """Export spans when an OTLP endpoint is configured; otherwise trace nothing."""
-    if not settings.otlp_endpoint:
-        return Tracer()
-    return Tracer.exporting(service_name=settings.service_name)
-
-
-def event_function(
-    handler: EventHandler, *, routes: Sequence[Route] = ()
-) -> FlaskFunction:
-    """Serve CloudEvents at `/` with `handler`, plus `routes` and the health endpoints."""
-    state = ProcessServices()
-
-    def handle(request: flask.Request) -> flask.Response:
-        served = _serve_common(state, routes, request)
-        if isinstance(served, flask.Response):
-            return served
-        if request.method != "POST":
-            return _json_response(
-                Response(status=405, body={"message": "send CloudEvents with POST"})
-            )
-        return _serve_event(state, handler, served)
-
-    return handle
-
-
-def http_function(routes: Sequence[Route]) -> FlaskFunction:
-    """Serve `routes` and the health endpoints; anything else is a JSON 404."""
-    state = ProcessServices()
-
-    def handle(request: flask.Request) -> flask.Response:
-        served = _serve_common(state, routes, request)
-        if isinstance(served, flask.Response):
-            return served
-        return _json_response(
-            Response(
-                status=404,
-                body={"message": f"no endpoint {request.method} {request.path}"},
-            )
-        )
-
-    return handle
-
-
 def _serve_common(
     state: ProcessServices, routes: Sequence[Route], request: flask.Request
 ) -> flask.Response | Request:
@@ -184,8 +83,6 @@ def _serve_common(
 
     Returns the decoded request when none of those applies (the caller's own fallback).
     """
-    if request.path in HEALTH_PATHS:
-        return _health(state, request.path)
     if request.path == METRICS_PATH:
         return _metrics(state)
     decoded = _decode_request(request, state.settings())
@@ -311,7 +208,7 @@ def _serve_route(
     CloudEvent deliveries publish as they go instead: job-trigger keeps a delivery open for
     its whole watch window.
     """
-    with publishing.deferring() as deferred:
+    with deferral.deferring() as deferred:
         response = _traced_route(state, route, request, params)
     if state.is_started:
         _note_outcome(state.get(), response.status_code, worked=route.method != "GET")
@@ -319,7 +216,7 @@ def _serve_route(
 
 
 def _publish_after_answer(
-    state: ProcessServices, response: flask.Response, deferred: publishing.Deferred
+    state: ProcessServices, response: flask.Response, deferred: deferral.Deferred
 ) -> flask.Response:
     """Hand what the request committed to the publisher thread: no caller waits for it.
 
@@ -330,15 +227,6 @@ def _publish_after_answer(
     if deferred.outgoing:
         state.publisher().submit(deferred.outgoing)
     return response
-
-
-def _send(services: Services, outgoing: list[publishing.Outgoing]) -> None:
-    try:
-        publishing.send(services, outgoing)
-    except KnflowError as error:
-        logger.warning(
-            "publishing after the answer failed", extra={"reason": str(error)}
-        )
 
 
 # --- the authentication step: which requests and deliveries may reach a handler ---
@@ -448,25 +336,6 @@ def _too_large(size: int | None, limit: int) -> Response:
 
 def _refusal(status: int, message: str) -> Response:
     return Response(status=status, body={"message": message})
-
-
-def _health(state: ProcessServices, path: str) -> flask.Response:
-    if path.endswith("liveness"):
-        return _json_response(Response(body={"status": "UP"}))
-    try:
-        services = state.get()
-        with db.transaction(services.pool) as conn:
-            pending = migrate.pending_migrations(conn)
-    except KnflowError as error:
-        return _json_response(
-            Response(status=503, body={"status": "DOWN", "reason": str(error)})
-        )
-    if pending:
-        reason = f"database schema is behind: {len(pending)} migration(s) pending; run 'knflow migrate'"
-        return _json_response(
-            Response(status=503, body={"status": "DOWN", "reason": reason})
-        )
-    return _json_response(Response(body={"status": "UP"}))
 
 
 def _metrics(state: ProcessServices) -> flask.Response:
