@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Final
 
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
@@ -11,6 +12,9 @@ from psycopg.types.json import Jsonb
 from knflow.store.db import Connection
 from knflow.store.sql import queries
 from knflow.workflow.model import Json
+
+LOCK_CLASS_NEW_WAITS: Final = 7_340_620
+"""Advisory lock class of waits being begun, by event type (see `await_new_waits`)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -52,8 +56,19 @@ def replace_for_instance(
     *,
     now: datetime,
 ) -> None:
-    """Make `subscriptions` the instance's only subscriptions."""
+    """Make `subscriptions` the instance's only subscriptions.
+
+    The transaction holds its new waits' event types (`await_new_waits`) until it ends.
+    """
     q = queries("subscriptions")
+    if subscriptions:
+        conn.execute(
+            q["hold_new_waits"],
+            {
+                "class": LOCK_CLASS_NEW_WAITS,
+                "event_types": sorted({s.event_type for s in subscriptions}),
+            },
+        )
     conn.execute(q["delete_instance_subscriptions"], {"instance_id": instance_id})
     for s in subscriptions:
         conn.execute(
@@ -70,6 +85,22 @@ def replace_for_instance(
                 "now": now,
             },
         )
+
+
+def await_new_waits(conn: Connection, event_type: str) -> None:
+    """Wait until every transaction that began waiting for `event_type` has ended.
+
+    The barrier between an event kept unconsumed and a wait begun meanwhile: that wait's
+    transaction looked at the backlog before the event was committed, and a look at the
+    subscriptions made before the wait was committed misses it too. After this returns (and
+    its transaction ended), a wait begun earlier is visible, and one begun later will find
+    the event in the backlog. Hold nothing else in the transaction: the waits it waits for
+    may be waiting for rows.
+    """
+    conn.execute(
+        queries("subscriptions")["await_new_waits"],
+        {"class": LOCK_CLASS_NEW_WAITS, "event_type": event_type},
+    )
 
 
 def for_type(conn: Connection, event_type: str) -> list[Subscription]:
@@ -115,7 +146,11 @@ def mark_consumed(
 
 
 def lock_if_unconsumed(conn: Connection, row_id: int) -> bool:
-    """Lock a kept event no wait took yet; False when it was taken or is being taken."""
+    """Lock a kept event no wait took yet; False when it was taken.
+
+    Waits for a transaction that holds it: "being taken" is not "taken" (it may end
+    without taking it). Lock the instance that takes it first, as every taker does.
+    """
     found = conn.execute(
         queries("subscriptions")["lock_if_unconsumed"], {"id": row_id}
     ).fetchone()
@@ -125,7 +160,7 @@ def lock_if_unconsumed(conn: Connection, row_id: int) -> bool:
 def unconsumed(
     conn: Connection, types: list[str], *, since: datetime
 ) -> list[Backlogged]:
-    """Lock events of `types` received since `since` that no wait took yet."""
+    """Return events of `types` received since `since` that no wait took yet (not locked)."""
     with conn.cursor(row_factory=class_row(Backlogged)) as cursor:
         return cursor.execute(
             queries("subscriptions")["unconsumed_of_types"],

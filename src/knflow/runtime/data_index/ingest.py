@@ -151,7 +151,7 @@ class _Batch:
         if instance_id not in self.instances:
             found = index.get_instance(self.conn, instance_id)
             self.instances[instance_id] = found
-            if found is None:  # nodes are saved with their instance's row: none exist yet
+            if found is None:  # nodes are saved with their instance's row: none yet
                 self.nodes[instance_id] = {}
         return self.instances[instance_id]
 

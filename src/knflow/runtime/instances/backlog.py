@@ -27,10 +27,13 @@ def take_backlog(work: UnitOfWork, asked: TakeBacklog) -> None:
     types_wanted = sorted({s.event_type for s in wanted})
     for kept in subscriptions.unconsumed(work.conn, types_wanted, since=since):
         event = codec.from_dict(kept.event)
-        for subscription in wanted:
-            if correlation.matches(subscription, event):
-                subscriptions.mark_consumed(
-                    work.conn, kept.id, consumed_by=row.id, now=work.now
-                )
-                deliver(work, loaded, row, subscription, event)
-                return
+        subscription = next((s for s in wanted if correlation.matches(s, event)), None)
+        if subscription is None or not subscriptions.lock_if_unconsumed(
+            work.conn, kept.id
+        ):
+            continue
+        subscriptions.mark_consumed(
+            work.conn, kept.id, consumed_by=row.id, now=work.now
+        )
+        deliver(work, loaded, row, subscription, event)
+        return

@@ -27,8 +27,8 @@ from knflow.runtime.instances.creating import NewInstance, create_instance
 from knflow.runtime.instances.work import UnitOfWork
 from knflow.runtime.services import Services
 from knflow.runtime.step_executor import steps
+from knflow.store import db, instances, subscriptions
 from knflow.store import definitions as stored_definitions
-from knflow.store import instances, subscriptions
 from knflow.workflow.model import EventDef, StateType
 
 logger = logging.getLogger(__name__)
@@ -70,12 +70,14 @@ def _offer_again(services: Services, event: Event, row_id: int) -> None:
     An instance may have begun waiting for it while this delivery ran: its subscription
     committed after `_resume_waiting` looked, and its backlog look (`instances.backlog`)
     began before this event was committed, so neither saw the other. Looking again after
-    the commit closes that gap; an event the backlog took meanwhile is left alone.
+    the commit closes that gap, once every wait begun meanwhile was committed (the barrier
+    of `subscriptions.await_new_waits`, in a transaction of its own that holds nothing
+    else); an event the backlog took meanwhile is left alone.
     """
+    with db.transaction(services.pool) as conn:
+        subscriptions.await_new_waits(conn, event.type)
     with transaction.unit_of_work(services) as work:
-        if not subscriptions.lock_if_unconsumed(work.conn, row_id):
-            return
-        taken = _resume_waiting(work, event)
+        taken = _resume_waiting(work, event, kept_id=row_id)
         if taken:
             subscriptions.mark_consumed(
                 work.conn, row_id, consumed_by=",".join(taken), now=work.now
@@ -83,7 +85,14 @@ def _offer_again(services: Services, event: Event, row_id: int) -> None:
     after_commit.carry_out(services, work.after_commit)
 
 
-def _resume_waiting(work: UnitOfWork, event: Event) -> list[str]:
+def _resume_waiting(
+    work: UnitOfWork, event: Event, *, kept_id: int | None = None
+) -> list[str]:
+    """Deliver `event` to every waiting instance it correlates with; return their ids.
+
+    A kept event (`kept_id`, offered again) is locked after the instance, as the backlog
+    takes it: found taken meanwhile, it is delivered no further.
+    """
     resumed: list[str] = []
     for subscription in subscriptions.for_type(work.conn, event.type):
         if subscription.instance_id in resumed or not correlation.matches(
@@ -93,6 +102,12 @@ def _resume_waiting(work: UnitOfWork, event: Event) -> list[str]:
         row = instances.lock(work.conn, subscription.instance_id)
         if row is None or row.status is not InstanceStatus.ACTIVE:
             continue
+        if (
+            kept_id is not None
+            and not resumed
+            and not subscriptions.lock_if_unconsumed(work.conn, kept_id)
+        ):
+            return resumed
         with logs.context(instance_id=row.id):
             after = deliver(work, load_definition(work, row), row, subscription, event)
         if after.revision != row.revision:  # the wait moved on meanwhile: not taken

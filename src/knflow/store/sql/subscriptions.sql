@@ -30,21 +30,31 @@ UPDATE received_events
  WHERE id = %(id)s
 
 -- name: unconsumed_of_types
--- Events that arrived before any wait claimed them, within the retention window.
--- Locked so that two instances starting to wait at once cannot both take the same event.
+-- Events that arrived before any wait claimed them, within the retention window; not locked:
+-- the one a wait takes is locked then (lock_if_unconsumed), so that the others stay free.
 SELECT id, event
   FROM received_events
  WHERE consumed_at IS NULL
    AND event_type = ANY(%(types)s)
    AND received_at >= %(since)s
  ORDER BY id
-   FOR UPDATE SKIP LOCKED
 
 -- name: lock_if_unconsumed
--- Lock one kept event that no wait took yet; another transaction holding it (a wait taking
--- it from the backlog) makes this return nothing.
+-- Lock one kept event that no wait took yet. A transaction holding it is waited for, and the
+-- row read again once it ended: nothing comes back if that transaction took the event.
 SELECT id
   FROM received_events
  WHERE id = %(id)s
    AND consumed_at IS NULL
-   FOR UPDATE SKIP LOCKED
+   FOR UPDATE
+
+-- name: hold_new_waits
+-- Taken (shared) by a transaction that begins waiting for these event types, until it ends:
+-- `await_new_waits` can then wait for every wait begun before it to be committed and visible.
+SELECT pg_advisory_xact_lock_shared(%(class)s, hashtext(event_type))
+  FROM unnest(%(event_types)s::text[]) AS event_type
+ ORDER BY event_type
+
+-- name: await_new_waits
+-- Waits until no transaction that began waiting for this type is still open (see hold_new_waits).
+SELECT pg_advisory_xact_lock(%(class)s, hashtext(%(event_type)s))
