@@ -81,18 +81,10 @@ class QueuedEvent:
 
 def enqueue_all(
     conn: Connection, queued: list[QueuedEvent], *, first_attempt_at: datetime
-) -> dict[str, int]:
-    """Add events in one statement; return the row id of each newly queued event id.
+) -> Callable[[], dict[str, int]]:
+    """Add events in one statement; return how to read the row id of each newly queued one.
 
     Event ids already queued are skipped (absent from the answer).
-    """
-    return send_enqueue_all(conn, queued, first_attempt_at=first_attempt_at)()
-
-
-def send_enqueue_all(
-    conn: Connection, queued: list[QueuedEvent], *, first_attempt_at: datetime
-) -> Callable[[], dict[str, int]]:
-    """Add events in one statement; return how to read the row ids it gave, once it ran.
 
     In pipeline mode (`db.pipelined_transaction`) the statement goes out with the commit
     when its answer is read only after it: one wait for the server fewer.

@@ -103,7 +103,7 @@ def test_the_groups_one_instance_committed_go_out_as_one_delivery(
             conn,
             [(group, group.extensions["kogitoprocinstanceid"]) for group in groups],
             now=services.clock(),
-        )
+        )()
 
     assert publishing.send(sink, outgoing) == 4
 
@@ -129,7 +129,7 @@ def test_a_merged_delivery_the_sink_refuses_leaves_each_of_its_rows_to_the_recon
     with db.transaction(services.pool) as conn:
         outgoing = publishing.write_all(
             conn, [(group, "i-1") for group in groups], now=services.clock()
-        )
+        )()
 
     assert publishing.send(down, outgoing) == 0
     assert _unsent(services) == 2

@@ -72,18 +72,11 @@ def enqueue(
 
 def write_all(
     conn: Connection, events: Sequence[tuple[Event, str | None]], *, now: datetime
-) -> list[Outgoing]:
-    """Write `(event, instance id)` pairs in one statement; return those newly queued."""
-    return send_all(conn, events, now=now)()
-
-
-def send_all(
-    conn: Connection, events: Sequence[tuple[Event, str | None]], *, now: datetime
 ) -> Callable[[], list[Outgoing]]:
     """Write `(event, instance id)` pairs in one statement; return how to read those queued.
 
     Read it after the commit, and in pipeline mode the statement waits for no answer
-    before it (`outbox.send_enqueue_all`).
+    before it (`outbox.enqueue_all`).
     """
     queued = [
         QueuedEvent(
@@ -94,9 +87,7 @@ def send_all(
         )
         for event, instance_id in events
     ]
-    read_ids = outbox.send_enqueue_all(
-        conn, queued, first_attempt_at=now + WRITER_GRACE
-    )
+    read_ids = outbox.enqueue_all(conn, queued, first_attempt_at=now + WRITER_GRACE)
 
     def written() -> list[Outgoing]:
         row_ids = read_ids()

@@ -218,7 +218,7 @@ class UnitOfWork:
             for instance_id, queued in self.process_events.items()
             if queued.events
         ]
-        written = publishing.send_all(self.conn, grouped + self.events, now=self.now)
+        written = publishing.write_all(self.conn, grouped + self.events, now=self.now)
         self.events.clear()
         self.process_events.clear()
 
