@@ -1,4 +1,6 @@
 -- name: insert_instance
+-- No ON CONFLICT: callers create an id once (uuid4, a recorded start key, a subflow they looked
+-- for first), so a second insert is a bug that must fail the unit of work, not pass silently.
 INSERT INTO instances (id, workflow_id, workflow_version, status, revision, data, variables, execution,
                        waiting, headers, business_key, parent_instance_id, parent_thread_id, parent_key,
                        root_instance_id, root_workflow_id, error_state, error_node, error_message,
@@ -9,8 +11,6 @@ VALUES (%(id)s, %(workflow_id)s, %(workflow_version)s, %(status)s, %(revision)s,
         %(parent_thread_id)s, %(parent_key)s, %(root_instance_id)s, %(root_workflow_id)s, %(error_state)s,
         %(error_node)s, %(error_message)s, %(started_at)s, %(updated_at)s, %(ended_at)s, %(correlation)s,
         %(terminate_with_parent)s, %(input)s, %(initiator)s, %(definition_revision)s)
-ON CONFLICT DO NOTHING
-RETURNING id
 
 -- name: lock_instance
 -- Row lock for the duration of one step: steps of one instance apply one at a time,
