@@ -8,7 +8,7 @@ Dynamic filtering and ordering for GraphQL live in `store.index_query`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, Final
 
@@ -390,12 +390,21 @@ def _lock(conn: Connection, lock_class: int, key: str) -> None:
     conn.execute(_q("lock_entity"), {"class": lock_class, "key": key})
 
 
-def _params(row: object) -> dict[str, Any]:
-    values = asdict(row)  # type: ignore[call-overload]
+def _params(row: Any) -> dict[str, Any]:
+    """A row's fields as statement parameters, JSON columns wrapped for `jsonb`.
+
+    The fields are read, not copied (`dataclasses.asdict` deep-copies every value, which
+    cost an instance's whole `variables` document on each delivery): the parameters are
+    serialised at once and the row is never changed.
+    """
     return {
-        name: Jsonb(_plain(value)) if name in _JSON_COLUMNS else value
-        for name, value in values.items()
+        field.name: _column(field.name, getattr(row, field.name))
+        for field in fields(row)
     }
+
+
+def _column(name: str, value: Any) -> Any:
+    return Jsonb(_plain(value)) if name in _JSON_COLUMNS else value
 
 
 def _plain(value: Any) -> Any:
