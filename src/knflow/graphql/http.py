@@ -79,7 +79,7 @@ def execute(
     credentials: Mapping[str, str] | None = None,
     executor: Executor = Executor.PLAIN_FIELDS,
 ) -> Response:
-    """Run one GraphQL operation inside one database transaction.
+    """Run one GraphQL operation, each statement bounded by the statement timeout.
 
     `executor` is for the test that compares the fast executor with graphql-core's.
 
@@ -91,7 +91,7 @@ def execute(
     if not allow_mutation and _is_mutation(query, operation_name):
         return Response(status=405, body={"message": "send mutations with POST"})
     settings = services.settings
-    with db.bounded_transaction(services.pool, settings.statement_timeout) as conn:
+    with db.bounded_reads(services.pool, settings.statement_timeout) as conn:
         result = _schema(settings, executor).execute_sync(
             query,
             variable_values=variables,
