@@ -15,7 +15,6 @@ from enum import StrEnum
 from typing import Any, Final
 
 from psycopg import sql
-from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
 from knflow import json_limits
@@ -24,6 +23,7 @@ from knflow.json_limits import JsonLimits
 from knflow.memo import Memo
 from knflow.store.db import Connection
 from knflow.store.index import IndexedDefinition, IndexedInstance, IndexedJob
+from knflow.store.rows import frozen_row
 
 
 class Kind(StrEnum):
@@ -296,7 +296,7 @@ def _select(
         if key is not None:
             _STATEMENTS.put(key, found)
     query, params = found
-    with conn.cursor(row_factory=class_row(row_type)) as cur:
+    with conn.cursor(row_factory=frozen_row(row_type)) as cur:
         cur.execute(query, params)
         return cur.fetchall()
 
