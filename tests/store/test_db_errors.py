@@ -66,12 +66,12 @@ def test_bounded_reads_leave_the_pool_with_the_server_timeout(
     assert outside != ("3s",)
 
 
-def test_bounded_reads_close_with_their_pool(database_url: str) -> None:
-    with (
-        db.open_pool(database_url, max_size=1) as single,
-        db.bounded_reads(single, timedelta(seconds=3)) as conn,
-    ):
-        conn.execute("SELECT 1")
+@pytest.mark.parametrize("used", [True, False])
+def test_bounded_reads_close_with_their_pool(database_url: str, used: bool) -> None:
+    with db.open_pool(database_url, max_size=1) as single:
+        if used:
+            with db.bounded_reads(single, timedelta(seconds=3)) as conn:
+                conn.execute("SELECT 1")
     with (
         pytest.raises(UnavailableError, match="closed") as raised,
         db.bounded_reads(single, timedelta(seconds=3)),

@@ -13,7 +13,7 @@ from typing import Final
 import psycopg
 from psycopg import errors as pg_errors
 from psycopg import pq
-from psycopg_pool import ConnectionPool, PoolTimeout
+from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 
 from knflow.errors import InputError, KnflowError, UnavailableError
 from knflow.store.sql import queries
@@ -121,19 +121,23 @@ def _bounded_pool(pool: Pool, timeout: timedelta) -> Pool:
     """The companion of `pool` whose sessions carry `timeout`, opened at its first use.
 
     It lives as long as `pool`: closed once `pool` is closed (at the next request) or
-    collected. Its size is `pool`'s, its connections are made as they are needed.
+    collected. Its sizes are `pool`'s.
+
+    Raises:
+        PoolClosed: `pool` is closed.
     """
     with _BOUNDED_LOCK:
         companions = _BOUNDED_POOLS.setdefault(pool, {})
         if pool.closed:
             for companion in companions.values():
                 companion.close()
+            raise PoolClosed(f"the pool {pool.name!r} is already closed")
         found = companions.get(timeout)
         if found is not None:
             return found
         companion = ConnectionPool(
             pool.conninfo,
-            min_size=0,
+            min_size=pool.min_size,
             max_size=pool.max_size,
             open=False,
             kwargs=pool.kwargs,
