@@ -19,7 +19,7 @@ from flask.testing import FlaskClient
 
 from knflow.config import Settings
 from knflow.graphql import http
-from knflow.graphql.schema import Executor
+from knflow.graphql.schema import DataIndexSchema, Executor
 from knflow.outbound.http import new_client
 from knflow.runtime.services import Services
 from knflow.store import db
@@ -116,19 +116,30 @@ def index_services(shared_index: FlaskClient) -> Iterator[Services]:
 
 
 def _answer(
-    services: Services, query: str, variables: dict[str, Any] | None, executor: Executor
+    services: Services,
+    query: str,
+    variables: dict[str, Any] | None,
+    executor: Executor,
+    operation_name: str | None = None,
 ) -> str:
-    response = http.execute(services, query, variables, None, executor=executor)
+    response = http.execute(
+        services, query, variables, operation_name, executor=executor
+    )
     assert response.status == 200
     return json.dumps(response.body)
 
 
 def _compared(
-    services: Services, query: str, variables: dict[str, Any] | None
+    services: Services,
+    query: str,
+    variables: dict[str, Any] | None,
+    operation_name: str | None = None,
 ) -> tuple[str, str]:
-    fast = _answer(services, query, variables, Executor.PLAIN_FIELDS)
-    reference = _answer(services, query, variables, Executor.GRAPHQL_CORE)
-    again = _answer(services, query, variables, Executor.PLAIN_FIELDS)
+    fast = _answer(services, query, variables, Executor.PLAIN_FIELDS, operation_name)
+    reference = _answer(
+        services, query, variables, Executor.GRAPHQL_CORE, operation_name
+    )
+    again = _answer(services, query, variables, Executor.PLAIN_FIELDS, operation_name)
     assert again == fast, "the second run (memoized arguments) differs"
     return fast, reference
 
@@ -156,6 +167,66 @@ def test_every_field_fragment_and_error_answers_the_same_bytes(
     fast, reference = _compared(index_services, query, variables)
 
     assert fast == reference
+
+
+TWO_OPERATIONS: Final = (
+    "query Runs { ProcessInstances { id state } }"
+    " query Count { CountProcessInstances }"
+    ' mutation Abort { ProcessInstanceAbort(id: "nope") }'
+)
+NAMED: Final[list[tuple[str, str | None]]] = [
+    (TWO_OPERATIONS, None),
+    (TWO_OPERATIONS, "Count"),
+    (TWO_OPERATIONS, "Abort"),
+    ("{ ProcessInstances { id } } { CountJobs }", None),
+    ("query Q { CountJobs }", "Q"),
+    ("subscription S { CountJobs }", None),
+]
+
+
+@pytest.mark.parametrize(
+    ("query", "operation_name"),
+    NAMED,
+    ids=[f"named-{i:02d}" for i in range(len(NAMED))],
+)
+def test_every_choice_of_operation_answers_the_same_bytes(
+    index_services: Services, query: str, operation_name: str | None
+) -> None:
+    """Several operations, one named, mutations, and what no executor runs."""
+    fast, reference = _compared(index_services, query, None, operation_name)
+
+    assert fast == reference
+
+
+@pytest.mark.parametrize("operation_name", ["Other", None])
+def test_an_operation_that_is_not_there_is_refused_alike(
+    index_services: Services, operation_name: str | None
+) -> None:
+    query = "query Q { CountJobs }" if operation_name else "fragment F on Job { id }"
+    refusals = []
+    for executor in Executor:
+        with pytest.raises(Exception) as raised:  # noqa: PT011 - strawberry's own
+            _answer(index_services, query, None, executor, operation_name)
+        refusals.append((type(raised.value), str(raised.value)))
+
+    assert refusals[0] == refusals[1]
+
+
+def test_a_valid_query_is_run_without_strawberrys_per_request_set_up(
+    index_services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the comparisons above compare is `execute_valid`'s own path."""
+    query, variables = SHAPES[0]
+
+    def refused(*_args: Any, **_kwargs: Any) -> None:
+        raise AssertionError("execute_sync ran")
+
+    monkeypatch.setattr(DataIndexSchema, "execute_sync", refused)
+    answer = json.loads(
+        _answer(index_services, query, variables, Executor.PLAIN_FIELDS)
+    )
+
+    assert answer["data"]["ProcessInstances"]
 
 
 def test_one_text_with_other_variables_answers_for_those_variables(

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import psycopg
 import pytest
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolClosed
 
 from knflow.errors import InputError, UnavailableError
 from knflow.store import db
@@ -25,45 +25,64 @@ def test_a_statement_past_the_timeout_is_cancelled_naming_the_setting(
 ) -> None:
     with (
         pytest.raises(UnavailableError, match="KNFLOW_STATEMENT_TIMEOUT_MS") as raised,
-        db.bounded_transaction(pool, timedelta(milliseconds=50)) as conn,
+        db.bounded_reads(pool, timedelta(milliseconds=50)) as conn,
     ):
         conn.execute("SELECT pg_sleep(2)").fetchone()
     assert isinstance(raised.value.__cause__, psycopg.errors.QueryCanceled)
+
+
+def test_every_statement_of_bounded_reads_is_bounded(pool: ConnectionPool) -> None:
+    """A request's later statements too, on a connection back from an earlier request."""
+    with db.bounded_reads(pool, timedelta(milliseconds=50)) as conn:
+        conn.execute("SELECT 1").fetchone()
+    with db.bounded_reads(pool, timedelta(milliseconds=50)) as conn:
+        conn.execute("SELECT 1").fetchone()
+        with pytest.raises(psycopg.errors.QueryCanceled):
+            conn.execute("SELECT pg_sleep(2)").fetchone()
+        assert conn.execute("SELECT 2").fetchone() == (2,)
 
 
 def test_other_failures_are_left_alone() -> None:
     assert db.as_knflow_error(ValueError("x")) is None
 
 
-def test_a_bounded_transaction_returns_its_connection_clean(
+def test_bounded_reads_leave_the_pool_with_the_server_timeout(
     database_url: str,
 ) -> None:
-    """Committed, failed or with a failed statement handled inside, the connection goes
-    back idle and with the server's own timeout."""
+    """Only the companion pool's sessions carry the timeout; each of its reads is in no
+    transaction, and a failed statement leaves its connection idle."""
     with db.open_pool(database_url, max_size=1) as single:
-        with db.bounded_transaction(single, timedelta(seconds=3)) as conn:
+        with db.bounded_reads(single, timedelta(seconds=3)) as conn:
             inside = conn.execute("SHOW statement_timeout").fetchone()
-        with pytest.raises(InputError):
-            _refused_in_bounded_transaction(single)
-        with db.bounded_transaction(single, timedelta(seconds=3)) as conn:
-            _handled_refusal(conn)
-        with single.connection() as conn:
             status = conn.info.transaction_status
-            after = conn.execute("SHOW statement_timeout").fetchone()
+        with pytest.raises(InputError):
+            _refused_in_bounded_reads(single)
+        with db.bounded_reads(single, timedelta(seconds=3)) as conn:
+            after_refusal = conn.info.transaction_status
+        with single.connection() as conn:
+            outside = conn.execute("SHOW statement_timeout").fetchone()
     assert inside == ("3s",)
-    assert status is psycopg.pq.TransactionStatus.IDLE
-    assert after != ("3s",)
+    assert status is after_refusal is psycopg.pq.TransactionStatus.IDLE
+    assert outside != ("3s",)
 
 
-def _refused_in_bounded_transaction(pool: ConnectionPool) -> None:
-    with db.bounded_transaction(pool, timedelta(seconds=3)) as conn:
+@pytest.mark.parametrize("used", [True, False])
+def test_bounded_reads_close_with_their_pool(database_url: str, used: bool) -> None:
+    with db.open_pool(database_url, max_size=1) as single:
+        if used:
+            with db.bounded_reads(single, timedelta(seconds=3)) as conn:
+                conn.execute("SELECT 1")
+    with (
+        pytest.raises(UnavailableError, match="closed") as raised,
+        db.bounded_reads(single, timedelta(seconds=3)),
+    ):
+        pass
+    assert isinstance(raised.value.__cause__, PoolClosed)
+
+
+def _refused_in_bounded_reads(pool: ConnectionPool) -> None:
+    with db.bounded_reads(pool, timedelta(seconds=3)) as conn:
         try:
             conn.execute("SELECT 'many'::int").fetchone()
         except psycopg.DataError as error:
             raise InputError("refused") from error
-
-
-def _handled_refusal(conn: db.Connection) -> None:
-    """A failed statement whose error the caller keeps, as GraphQL keeps it in `errors`."""
-    with pytest.raises(psycopg.DataError):
-        conn.execute("SELECT 'many'::int").fetchone()

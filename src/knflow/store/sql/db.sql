@@ -7,7 +7,7 @@ BEGIN
 -- Ends the transaction of `db.pipelined_transaction`: sent with its last statements.
 COMMIT
 
--- name: set_statement_timeout
--- Bound every statement of the current transaction only (is_local = true), so a pooled
--- connection goes back to the pool with the server's own timeout.
-SELECT set_config('statement_timeout', %(milliseconds)s, true)
+-- name: set_session_statement_timeout
+-- Bound every statement of the session (is_local = false): the connections of a pool of
+-- `db.bounded_reads`, which only they use, get it once as they connect.
+SELECT set_config('statement_timeout', %(milliseconds)s, false)
