@@ -17,7 +17,7 @@ import pytest
 
 from knflow.events.codec import Event
 from knflow.runtime.start_workflow import instance_api, rest_api, revision_api
-from knflow.store import outbox
+from knflow.store import migrate, outbox
 from tests.conftest import ROOT
 from tests.functions.conftest import FunctionClient
 from tests.peers import HttpPeer, Reply
@@ -90,6 +90,23 @@ def test_a_function_starts_without_its_use_cases(function: str) -> None:
     assert under(imported_modules(function, loaded=False), NOT_AT_START) == []
 
 
+def test_a_function_starts_with_its_modules_frozen_and_the_collector_running() -> None:
+    code = (
+        "import gc; import main;"  # get_objects: what collections still scan
+        "print(gc.isenabled(), any(getattr(o, '__module__', None) == 'psycopg.errors'"
+        " for o in gc.get_objects()))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT / "functions" / "notify",
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    assert result.stdout.split() == ["True", "False"]
+
+
 def test_the_data_index_loads_without_strawberry_until_a_query() -> None:
     modules = imported_modules("data-index-sink", loaded=True)
     assert "knflow.runtime.data_index.ingest" in modules
@@ -135,6 +152,24 @@ def test_a_gate_in_off_mode_loads_no_token_machinery() -> None:
         timeout=120,
     )
     assert result.stdout.split(maxsplit=1) == ["off", "[]\n"]
+
+
+def test_readiness_waits_for_the_migrations(
+    function_client: FunctionClient,
+    empty_database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", empty_database_url)
+    client = function_client("notify")
+
+    behind = client.get("/health/readiness")
+    with psycopg.connect(empty_database_url, autocommit=True) as conn:
+        migrate.apply_migrations(conn)
+    ready = client.get("/health/readiness")
+
+    assert behind.status_code == 503
+    assert "migration(s) pending" in behind.get_json()["reason"]
+    assert ready.status_code == 200
 
 
 def test_once_ready_a_function_sweeps_without_any_other_request(

@@ -22,6 +22,15 @@ def test_migrations_apply_to_an_empty_database_and_a_rerun_does_nothing(
     assert pending == []
 
 
+def test_every_migration_is_pending_on_a_database_never_migrated(
+    empty_database_url: str,
+) -> None:
+    with db.connect(empty_database_url) as conn:
+        pending = migrate.pending_migrations(conn)
+        conn.execute("SELECT 1")  # the connection still serves
+    assert pending == migrate.shipped_migrations()
+
+
 def test_an_edited_migration_is_refused(empty_database_url: str) -> None:
     with db.connect(empty_database_url) as conn:
         migrate.apply_migrations(conn)

@@ -15,23 +15,25 @@ sooner. Scale-from-zero still pays it before its first answer: see bench P3's ro
 
 from __future__ import annotations
 
-import gc
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Final
 
 import flask
 
 from knflow.errors import KnflowError
+from knflow.serving import collector
 from knflow.serving.endpoints import Endpoints, EventHandler, Loader
-from knflow.serving.process import ProcessServices
-from knflow.store import db, migrate
 
 if TYPE_CHECKING:
     from knflow.runtime.web import Route
+
+# psycopg and its pool: most of what a process start imports past flask.
+with collector.loading():
+    from knflow.serving.process import ProcessServices
+    from knflow.store import db, migrate
 
 __all__ = [
     "Endpoints",
@@ -104,7 +106,7 @@ class _Function:
         """
         with self._lock:
             if self._loaded is None:
-                with _collector_paused():
+                with collector.loading():
                     from knflow.serving import dispatch
 
                     self._loaded = (dispatch.serve, self._load())
@@ -114,7 +116,7 @@ class _Function:
         if path.endswith("liveness"):
             return _json(200, {"status": "UP"})
         try:
-            with db.transaction(self._state.open()) as conn:
+            with db.autocommit(self._state.open()) as conn:
                 pending = migrate.pending_migrations(conn)
         except KnflowError as error:
             return _json(503, {"status": "DOWN", "reason": str(error)})
@@ -146,25 +148,6 @@ class _Function:
             logger.warning(
                 "warm-up left the services unbuilt", extra={"reason": str(error)}
             )
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while knflow's modules load.
-
-    Loading them allocates long-lived objects only (functions, classes, code), yet their
-    allocation triggers collections that scan everything loaded so far: measured at ~50 ms
-    of the ~380 ms of CPU that start-workflow's loading takes, for no garbage. Collections
-    resume afterwards.
-    """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def _json(status: int, body: dict[str, str]) -> flask.Response:

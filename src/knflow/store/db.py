@@ -60,6 +60,23 @@ def transaction(pool: Pool) -> Iterator[Connection]:
 
 
 @contextmanager
+def autocommit(pool: Pool) -> Iterator[Connection]:
+    """Yield a pooled connection outside any transaction: each statement commits alone.
+
+    For a single read that needs no transaction (the readiness probe), without the round
+    trips of BEGIN and COMMIT.
+
+    Raises:
+        UnavailableError: the database connection failed.
+    """
+    try:
+        with pool.connection() as conn:
+            yield conn
+    except psycopg.OperationalError as error:
+        raise _unavailable(error) from error
+
+
+@contextmanager
 def pipelined_transaction(pool: Pool) -> Iterator[Connection]:
     """Yield a connection inside one transaction in pipeline mode, committed at the end.
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Final
 
+from psycopg import errors as pg_errors
+
 from knflow.errors import ConflictError
 from knflow.store.db import Connection
 from knflow.store.sql import queries
@@ -90,12 +92,18 @@ def apply_migrations(conn: Connection) -> list[Migration]:
 
 
 def pending_migrations(conn: Connection) -> list[Migration]:
-    """Return the shipped migrations not yet applied (readiness checks use this)."""
-    q = queries("migrate")
-    exists = conn.execute(q["schema_migrations_exists"]).fetchone()
-    if not exists or not exists[0]:
-        return shipped_migrations()
-    applied = {row[0] for row in conn.execute(q["applied_checksums"])}
+    """Return the shipped migrations not yet applied (readiness checks use this).
+
+    One statement, for a cold start's first readiness answer: a database never migrated
+    tells so by the error its missing ledger table raises. `conn` must be in autocommit
+    mode (that error would abort a transaction).
+    """
+    try:
+        applied = {
+            row[0] for row in conn.execute(queries("migrate")["applied_checksums"])
+        }
+    except pg_errors.UndefinedTable:
+        applied = set()
     return [m for m in shipped_migrations() if m.version not in applied]
 
 

@@ -19,6 +19,3 @@ SELECT version, checksum
 -- name: record_migration
 INSERT INTO schema_migrations (version, name, checksum)
 VALUES (%(version)s, %(name)s, %(checksum)s)
-
--- name: schema_migrations_exists
-SELECT to_regclass('schema_migrations') IS NOT NULL
