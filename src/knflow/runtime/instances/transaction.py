@@ -42,8 +42,9 @@ def unit_of_work(
     """Open a transaction as a unit of work; it commits when the block ends without error.
 
     `calls` decides which claimed service calls stay in this process for after the commit.
-    The transaction runs in pipeline mode: a step waits for the server three times (the
-    lock with BEGIN, the instance update, the outbox rows with COMMIT), not five.
+    The transaction runs in pipeline mode: a step waits for the server twice (the lock
+    with BEGIN; the instance update, whose revision the server checks, and the outbox
+    rows with COMMIT), not five.
     """
     with db.pipelined_transaction(services.pool) as conn:
         work = UnitOfWork(

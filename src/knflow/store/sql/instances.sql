@@ -33,22 +33,27 @@ SELECT id, workflow_id, workflow_version, status, revision, data, variables, exe
 
 -- name: update_instance
 -- Optimistic check on revision: the caller holds the row lock, so this only guards mistakes.
+-- The server makes the check (0019): a mismatch raises and aborts the transaction, so a caller
+-- in a pipeline need not wait for this answer before sending COMMIT.
 -- A NULL data parameter keeps the stored data (unchanged data is not rewritten).
-UPDATE instances
-   SET status = %(status)s,
-       revision = revision + 1,
-       data = COALESCE(%(data)s, data),
-       variables = %(variables)s,
-       execution = %(execution)s,
-       waiting = %(waiting)s,
-       error_state = %(error_state)s,
-       error_node = %(error_node)s,
-       error_message = %(error_message)s,
-       updated_at = %(updated_at)s,
-       ended_at = %(ended_at)s
- WHERE id = %(id)s
-   AND revision = %(revision)s
-RETURNING revision
+WITH updated AS (
+    UPDATE instances
+       SET status = %(status)s,
+           revision = revision + 1,
+           data = COALESCE(%(data)s, data),
+           variables = %(variables)s,
+           execution = %(execution)s,
+           waiting = %(waiting)s,
+           error_state = %(error_state)s,
+           error_node = %(error_node)s,
+           error_message = %(error_message)s,
+           updated_at = %(updated_at)s,
+           ended_at = %(ended_at)s
+     WHERE id = %(id)s
+       AND revision = %(revision)s
+    RETURNING revision
+)
+SELECT knflow_expect_revision((SELECT revision FROM updated), %(id)s, %(revision)s)
 
 -- name: list_active_instances
 SELECT id, data

@@ -1,0 +1,130 @@
+"""Instance updates: the server checks the revision, and a mismatch commits nothing."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime
+
+import pytest
+from psycopg_pool import ConnectionPool
+
+from knflow.engine.outcome import InstanceStatus
+from knflow.errors import ConflictError
+from knflow.store import db, definitions, instances
+from knflow.store.definitions import StoredDefinition
+from knflow.store.instances import InstanceRow
+
+T0 = datetime(2030, 1, 1, 10, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def stored(pool: ConnectionPool) -> InstanceRow:
+    """An active instance at revision 0, and a scratch table a unit of work writes to."""
+    row = _row("i1")
+    with db.transaction(pool) as conn:
+        definitions.upsert(conn, _definition())
+        instances.insert(conn, row)
+        conn.execute("CREATE TABLE scratch (id integer PRIMARY KEY)")
+    return row
+
+
+def test_an_update_at_the_read_revision_writes_the_next_one(
+    pool: ConnectionPool, stored: InstanceRow
+) -> None:
+    with db.pipelined_transaction(pool) as conn:
+        written = instances.update(conn, dataclasses.replace(stored, data={"a": 1}))
+
+    assert written == 1
+    assert (_revision(pool), _data(pool)) == (1, {"a": 1})
+
+
+def test_a_stale_pipelined_update_commits_nothing_of_its_transaction(
+    pool: ConnectionPool, stored: InstanceRow
+) -> None:
+    stale = dataclasses.replace(stored, revision=5, data={"a": 1})
+    with pytest.raises(ConflictError, match=r"instance 'i1' changed .*revision 5"):
+        _update_then_write(pool, stale)
+
+    assert (_revision(pool), _data(pool), _scratch(pool)) == (0, {}, [])
+
+
+def test_a_stale_update_fails_at_its_statement_outside_a_pipeline(
+    pool: ConnectionPool, stored: InstanceRow
+) -> None:
+    stale = dataclasses.replace(stored, revision=5)
+    with pytest.raises(ConflictError, match="changed concurrently"):
+        _write_then_update(pool, stale)
+
+    assert (_revision(pool), _scratch(pool)) == (0, [])
+
+
+def _update_then_write(pool: ConnectionPool, row: InstanceRow) -> None:
+    """Update, then write more without reading any answer, as a unit of work does."""
+    with db.pipelined_transaction(pool) as conn:
+        instances.update(conn, row)
+        conn.execute("INSERT INTO scratch VALUES (1)")
+
+
+def _write_then_update(pool: ConnectionPool, row: InstanceRow) -> None:
+    with db.transaction(pool) as conn:
+        conn.execute("INSERT INTO scratch VALUES (1)")
+        instances.update(conn, row)
+
+
+def _revision(pool: ConnectionPool) -> int:
+    with db.transaction(pool) as conn:
+        found = instances.get(conn, "i1")
+    assert found is not None
+    return found.revision
+
+
+def _data(pool: ConnectionPool) -> object:
+    with db.transaction(pool) as conn:
+        found = instances.get(conn, "i1")
+    assert found is not None
+    return found.data
+
+
+def _scratch(pool: ConnectionPool) -> list[int]:
+    with db.transaction(pool) as conn:
+        return [r[0] for r in conn.execute("SELECT id FROM scratch")]
+
+
+def _definition() -> StoredDefinition:
+    return StoredDefinition(
+        workflow_id="wf",
+        version="1.0",
+        name="wf",
+        description=None,
+        source={},
+        checksum="x",
+        status="AVAILABLE",
+        registered_at=T0,
+    )
+
+
+def _row(instance_id: str) -> InstanceRow:
+    return InstanceRow(
+        id=instance_id,
+        workflow_id="wf",
+        workflow_version="1.0",
+        status=InstanceStatus.ACTIVE,
+        revision=0,
+        data={},
+        variables={},
+        execution={"threads": {}},
+        waiting=False,
+        headers={},
+        business_key=None,
+        parent_instance_id=None,
+        parent_thread_id=None,
+        parent_key=None,
+        root_instance_id=None,
+        root_workflow_id=None,
+        error_state=None,
+        error_node=None,
+        error_message=None,
+        started_at=T0,
+        updated_at=T0,
+        ended_at=None,
+    )
