@@ -58,6 +58,50 @@ def test_a_stale_update_fails_at_its_statement_outside_a_pipeline(
     assert (_revision(pool), _scratch(pool)) == (0, [])
 
 
+def test_a_lock_at_a_stale_revision_commits_nothing_of_its_transaction(
+    pool: ConnectionPool, stored: InstanceRow
+) -> None:
+    with pytest.raises(ConflictError, match=r"instance 'i1' changed .*revision 5"):
+        _lock_at_then_write(pool, dataclasses.replace(stored, revision=5))
+
+    assert _scratch(pool) == []
+
+
+def test_a_lock_at_the_stored_revision_lets_the_transaction_commit(
+    pool: ConnectionPool, stored: InstanceRow
+) -> None:
+    _lock_at_then_write(pool, stored)
+
+    assert _scratch(pool) == [1]
+
+
+def test_a_claim_renewal_bumps_the_revision(
+    pool: ConnectionPool, stored: InstanceRow
+) -> None:
+    wait = {"key": "k", "claimed_until": T0.isoformat()}
+    with db.transaction(pool) as conn:
+        instances.update(
+            conn,
+            dataclasses.replace(stored, execution={"threads": {"t": {"wait": wait}}}),
+        )
+        renewed = instances.renew_call_claim(
+            conn,
+            "i1",
+            thread_id="t",
+            key="k",
+            held_until=T0,
+            claimed_until=T0.replace(hour=11),
+        )
+
+    assert (renewed, _revision(pool)) == (True, 2)
+
+
+def _lock_at_then_write(pool: ConnectionPool, row: InstanceRow) -> None:
+    with db.pipelined_transaction(pool) as conn:
+        instances.lock_at(conn, row)
+        conn.execute("INSERT INTO scratch VALUES (1)")
+
+
 def _update_then_write(pool: ConnectionPool, row: InstanceRow) -> None:
     """Update, then write more without reading any answer, as a unit of work does."""
     with db.pipelined_transaction(pool) as conn:

@@ -122,6 +122,22 @@ def lock(conn: Connection, instance_id: str) -> InstanceRow | None:
         ).fetchone()
 
 
+def lock_at(conn: Connection, row: InstanceRow) -> None:
+    """Lock the instance of `row`, expecting it still at `row.revision`.
+
+    The answer is never read: on a mismatch (or a row gone) the server aborts the
+    transaction, so a pipelined unit of work goes on without waiting for the lock.
+
+    Raises:
+        ConflictError: the row changed since `row` was committed; raised by this
+            statement, or in a pipelined transaction when it ends (nothing committed).
+    """
+    conn.execute(
+        queries("instances")["lock_instance_at"],
+        {"id": row.id, "revision": row.revision},
+    )
+
+
 def get(conn: Connection, instance_id: str) -> InstanceRow | None:
     """Return the instance without locking it."""
     with conn.cursor(row_factory=_INSTANCE_ROWS) as cursor:
