@@ -49,7 +49,8 @@ def unit_of_work(
     `calls` decides which claimed service calls stay in this process for after the commit.
     The transaction runs in pipeline mode: a step waits for the server twice (the lock
     with BEGIN; the instance update, whose revision the server checks, and the outbox
-    rows with COMMIT), not five.
+    rows with COMMIT), not five; once, at COMMIT, when it runs on a row it knows
+    (`apply_activation`).
     """
     with db.pipelined_transaction(services.pool) as conn:
         work = UnitOfWork(
