@@ -79,3 +79,22 @@ def test_the_thread_ends_when_idle_and_a_new_call_starts_it_again() -> None:
     again = Counting()
     with heartbeat.beating(again, every=PERIOD):
         eventually(lambda: again.calls, lambda calls: calls >= 2, timeout=10)
+
+
+def test_a_renewal_due_sooner_than_the_one_waited_for_runs_on_time() -> None:
+    heartbeat = Heartbeat()
+    slow, quick = Counting(), Counting()
+    with heartbeat.beating(slow, every=60.0):
+        eventually(lambda: heartbeat.running, lambda running: running, timeout=10)
+        with heartbeat.beating(quick, every=PERIOD):
+            eventually(lambda: quick.calls, lambda calls: calls >= 2, timeout=10)
+    assert slow.calls == 0
+
+
+def test_calls_in_a_row_leave_the_idle_time_to_start_after_the_last() -> None:
+    heartbeat = Heartbeat(idle_seconds=0.2)
+    for _ in range(5):
+        with heartbeat.beating(Counting(), every=60.0):
+            pass
+    assert heartbeat.running
+    eventually(lambda: heartbeat.running, lambda running: not running, timeout=10)

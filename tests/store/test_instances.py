@@ -1,7 +1,12 @@
-"""Instance rows: an insert is never read back, and a second insert of an id fails its unit."""
+"""Instance rows: inserts, locks and updates are never read back, and what fails fails its unit.
+
+A second insert of an id fails it; so do a lock or an update at a revision the row left, which
+the server checks.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 
 import psycopg
@@ -9,6 +14,7 @@ import pytest
 from psycopg_pool import ConnectionPool
 
 from knflow.engine.outcome import InstanceStatus
+from knflow.errors import ConflictError
 from knflow.store import db, definitions, instances
 from knflow.store.definitions import StoredDefinition
 from knflow.store.instances import InstanceRow
@@ -96,3 +102,120 @@ def test_inserting_an_existing_id_fails_the_unit_and_changes_nothing(
     assert first is not None
     assert first.data == {"n": 1}
     assert second is None
+
+
+@pytest.fixture
+def stored(pool: ConnectionPool) -> InstanceRow:
+    """An active instance at revision 0, and a scratch table a unit of work writes to."""
+    _registered(pool)
+    row = _row("i1", data={})
+    with db.transaction(pool) as conn:
+        instances.insert(conn, row)
+        conn.execute("CREATE TABLE scratch (id integer PRIMARY KEY)")
+    return row
+
+
+def test_an_update_at_the_read_revision_writes_the_next_one(
+    pool: ConnectionPool, stored: InstanceRow
+) -> None:
+    with db.pipelined_transaction(pool) as conn:
+        written = instances.update(conn, dataclasses.replace(stored, data={"a": 1}))
+
+    assert written == 1
+    assert (_revision(pool), _data(pool)) == (1, {"a": 1})
+
+
+def test_a_stale_pipelined_update_commits_nothing_of_its_transaction(
+    pool: ConnectionPool, stored: InstanceRow
+) -> None:
+    stale = dataclasses.replace(stored, revision=5, data={"a": 1})
+    with pytest.raises(ConflictError, match=r"instance 'i1' changed .*revision 5"):
+        _update_then_write(pool, stale)
+
+    assert (_revision(pool), _data(pool), _scratch(pool)) == (0, {}, [])
+
+
+def test_a_stale_update_fails_at_its_statement_outside_a_pipeline(
+    pool: ConnectionPool, stored: InstanceRow
+) -> None:
+    stale = dataclasses.replace(stored, revision=5)
+    with pytest.raises(ConflictError, match="changed concurrently"):
+        _write_then_update(pool, stale)
+
+    assert (_revision(pool), _scratch(pool)) == (0, [])
+
+
+def test_a_lock_at_a_stale_revision_commits_nothing_of_its_transaction(
+    pool: ConnectionPool, stored: InstanceRow
+) -> None:
+    with pytest.raises(ConflictError, match=r"instance 'i1' changed .*revision 5"):
+        _lock_at_then_write(pool, dataclasses.replace(stored, revision=5))
+
+    assert _scratch(pool) == []
+
+
+def test_a_lock_at_the_stored_revision_lets_the_transaction_commit(
+    pool: ConnectionPool, stored: InstanceRow
+) -> None:
+    _lock_at_then_write(pool, stored)
+
+    assert _scratch(pool) == [1]
+
+
+def test_a_claim_renewal_bumps_the_revision(
+    pool: ConnectionPool, stored: InstanceRow
+) -> None:
+    wait = {"key": "k", "claimed_until": T0.isoformat()}
+    with db.transaction(pool) as conn:
+        instances.update(
+            conn,
+            dataclasses.replace(stored, execution={"threads": {"t": {"wait": wait}}}),
+        )
+        renewed = instances.renew_call_claim(
+            conn,
+            "i1",
+            thread_id="t",
+            key="k",
+            held_until=T0,
+            claimed_until=T0.replace(hour=11),
+        )
+
+    assert (renewed, _revision(pool)) == (True, 2)
+
+
+def _lock_at_then_write(pool: ConnectionPool, row: InstanceRow) -> None:
+    with db.pipelined_transaction(pool) as conn:
+        instances.lock_at(conn, row)
+        conn.execute("INSERT INTO scratch VALUES (1)")
+
+
+def _update_then_write(pool: ConnectionPool, row: InstanceRow) -> None:
+    """Update, then write more without reading any answer, as a unit of work does."""
+    with db.pipelined_transaction(pool) as conn:
+        instances.update(conn, row)
+        conn.execute("INSERT INTO scratch VALUES (1)")
+
+
+def _write_then_update(pool: ConnectionPool, row: InstanceRow) -> None:
+    with db.transaction(pool) as conn:
+        conn.execute("INSERT INTO scratch VALUES (1)")
+        instances.update(conn, row)
+
+
+def _revision(pool: ConnectionPool) -> int:
+    with db.transaction(pool) as conn:
+        found = instances.get(conn, "i1")
+    assert found is not None
+    return found.revision
+
+
+def _data(pool: ConnectionPool) -> object:
+    with db.transaction(pool) as conn:
+        found = instances.get(conn, "i1")
+    assert found is not None
+    return found.data
+
+
+def _scratch(pool: ConnectionPool) -> list[int]:
+    with db.transaction(pool) as conn:
+        return [r[0] for r in conn.execute("SELECT id FROM scratch")]

@@ -40,6 +40,9 @@ class Heartbeat:
         self._wake = threading.Condition()
         self._beats: set[_Beat] = set()
         self._thread: threading.Thread | None = None
+        self._idle_since = time.monotonic()
+        self._wakes_at: float | None = None
+        """When the waiting thread wakes by itself; None while it is not waiting."""
 
     @contextmanager
     def beating(self, renew: Renewal, *, every: float) -> Iterator[None]:
@@ -52,19 +55,33 @@ class Heartbeat:
         with self._wake:
             self._beats.add(beat)
             self._start_once()
-            self._wake.notify()
+            self._wake_before(beat.next_at)
         try:
             yield
         finally:
             with self._wake:
                 self._beats.discard(beat)
-                self._wake.notify()  # its idle time starts now, not at the beat it waited for
+                if (
+                    not self._beats
+                ):  # its idle time starts now, not at the beat it waited for
+                    self._idle_since = time.monotonic()
+                    self._wake_before(self._idle_since + self._idle_seconds)
 
     @property
     def running(self) -> bool:
         """Whether the thread is alive (it ends after the idle time with nothing in flight)."""
         with self._wake:
             return self._thread is not None
+
+    def _wake_before(self, moment: float) -> None:
+        """Wake the thread when it would sleep past `moment`, and only then.
+
+        Calls one after another (a chain of steps) each register and leave a renewal due
+        a period later than the one the thread already waits for: waking it at every
+        call would make it compete for the interpreter twice per call for nothing.
+        """
+        if self._wakes_at is None or moment < self._wakes_at:
+            self._wake.notify()
 
     def _start_once(self) -> None:
         if self._thread is None:
@@ -92,11 +109,19 @@ class Heartbeat:
                     for beat in due:
                         beat.next_at = now + beat.period
                     return due
-                if self._beats:
-                    self._wake.wait(min(beat.next_at for beat in self._beats) - now)
-                elif not self._wake.wait(self._idle_seconds) and not self._beats:
+                wake_at = self._next_wake()
+                if wake_at <= now:
                     self._thread = None
                     return None
+                self._wakes_at = wake_at
+                self._wake.wait(wake_at - now)
+                self._wakes_at = None
+
+    def _next_wake(self) -> float:
+        """The next renewal due, or with none in flight the end of the idle time."""
+        if self._beats:
+            return min(beat.next_at for beat in self._beats)
+        return self._idle_since + self._idle_seconds
 
     def _renew(self, beat: _Beat) -> None:
         try:

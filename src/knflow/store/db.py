@@ -15,11 +15,14 @@ from psycopg import errors as pg_errors
 from psycopg import pq
 from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 
-from knflow.errors import InputError, KnflowError, UnavailableError
+from knflow.errors import ConflictError, InputError, KnflowError, UnavailableError
 from knflow.store.sql import queries
 
 Connection = psycopg.Connection[tuple[object, ...]]
 Pool = ConnectionPool
+
+ROW_CHANGED: Final = "KN409"
+"""SQLSTATE a statement raises when a row changed since it was read (migration 0019)."""
 
 
 def open_pool(database_url: str, *, min_size: int = 1, max_size: int = 8) -> Pool:
@@ -51,12 +54,17 @@ def transaction(pool: Pool) -> Iterator[Connection]:
 
     Raises:
         UnavailableError: the database connection failed.
+        ConflictError: a statement found a row changed since it was read (`ROW_CHANGED`).
     """
     try:
         with pool.connection() as conn, conn.transaction():
             yield conn
     except psycopg.OperationalError as error:
         raise _unavailable(error) from error
+    except psycopg.DatabaseError as error:
+        if error.sqlstate != ROW_CHANGED:
+            raise
+        raise _conflict(error) from error
 
 
 @contextmanager
@@ -90,6 +98,7 @@ def pipelined_transaction(pool: Pool) -> Iterator[Connection]:
 
     Raises:
         UnavailableError: the database connection failed.
+        ConflictError: a statement found a row changed since it was read (`ROW_CHANGED`).
     """
     statements = queries("db")
     try:
@@ -104,6 +113,10 @@ def pipelined_transaction(pool: Pool) -> Iterator[Connection]:
                 _roll_back(conn)
     except psycopg.OperationalError as error:
         raise _unavailable(error) from error
+    except psycopg.DatabaseError as error:
+        if error.sqlstate != ROW_CHANGED:
+            raise
+        raise _conflict(error) from error
 
 
 @contextmanager
@@ -233,6 +246,11 @@ def _unavailable(error: psycopg.OperationalError) -> KnflowError:
     return as_knflow_error(error) or UnavailableError(
         f"database is unavailable: {error}"
     )
+
+
+def _conflict(error: psycopg.DatabaseError) -> ConflictError:
+    """A row found changed (`ROW_CHANGED`) is a conflict; the server's message names it."""
+    return ConflictError(error.diag.message_primary or "a row changed concurrently")
 
 
 def _check_url(database_url: str) -> None:

@@ -122,6 +122,22 @@ def lock(conn: Connection, instance_id: str) -> InstanceRow | None:
         ).fetchone()
 
 
+def lock_at(conn: Connection, row: InstanceRow) -> None:
+    """Lock the instance of `row`, expecting it still at `row.revision`.
+
+    The answer is never read: on a mismatch (or a row gone) the server aborts the
+    transaction, so a pipelined unit of work goes on without waiting for the lock.
+
+    Raises:
+        ConflictError: the row changed since `row` was committed; raised by this
+            statement, or in a pipelined transaction when it ends (nothing committed).
+    """
+    conn.execute(
+        queries("instances")["lock_instance_at"],
+        {"id": row.id, "revision": row.revision},
+    )
+
+
 def get(conn: Connection, instance_id: str) -> InstanceRow | None:
     """Return the instance without locking it."""
     with conn.cursor(row_factory=_INSTANCE_ROWS) as cursor:
@@ -169,19 +185,18 @@ def update(conn: Connection, row: InstanceRow, *, data_changed: bool = True) -> 
 
     With `data_changed` False the stored workflow data is kept as it is: most steps of a
     long foreach leave a large data value unchanged, and rewriting it costs every step.
+    The answer is never read: the server checks the revision and aborts the transaction on
+    a mismatch, so a pipelined unit of work sends its COMMIT without waiting for it here.
 
     Raises:
-        ConflictError: the row changed since it was read.
+        ConflictError: the row changed since it was read; raised by this statement, or in
+            a pipelined transaction when it ends (then nothing of it is committed).
     """
     params = _params(row)
     if not data_changed:
         params["data"] = None
-    found = conn.execute(queries("instances")["update_instance"], params).fetchone()
-    if found is None:
-        raise ConflictError(
-            f"instance '{row.id}' changed concurrently (revision {row.revision})"
-        )
-    return int(str(found[0]))
+    conn.execute(queries("instances")["update_instance"], params)
+    return row.revision + 1
 
 
 def repin(conn: Connection, row: InstanceRow) -> int:

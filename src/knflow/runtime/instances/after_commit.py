@@ -75,7 +75,11 @@ def _follow(services: Services, after: AfterCommit, known: Committed) -> None:
             _fire_and_forget(services, call)
         pending = [c for c in current.calls if not c.asynchronous]
         if len(pending) == 1:
-            waiting.append(complete_call(services, pending[0], policy=policy))
+            # The one call of its instance: its result applies to the row as committed here.
+            row = current.committed.get(pending[0].instance_id)
+            waiting.append(
+                complete_call(services, pending[0], policy=policy, known=row)
+            )
         elif pending:
             workers = min(len(pending), MOST_CONCURRENT_CALLS)
             with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -96,14 +100,21 @@ def complete_call(
     call: PendingCall,
     *,
     policy: CallPolicy = CallPolicy.KEEP_FIRST,
+    known: InstanceRow | None = None,
 ) -> AfterCommit:
-    """Perform a claimed call, its claim renewed meanwhile, and apply its outcome."""
+    """Perform a claimed call, its claim renewed meanwhile, and apply its outcome.
+
+    `known` is the instance's row as committed with the claim, when this process has it
+    (`transaction.apply_activation`).
+    """
     with heartbeats.renewed(services, call):
         result, failure = calls.perform(services, call)
     activation = CallCompleted(
         thread_id=call.thread_id, key=call.key, result=result, failure=failure
     )
-    return apply_activation(services, call.instance_id, activation, calls=policy)
+    return apply_activation(
+        services, call.instance_id, activation, calls=policy, known=known
+    )
 
 
 def _fire_and_forget(services: Services, call: PendingCall) -> None:

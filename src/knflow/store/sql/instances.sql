@@ -23,6 +23,19 @@ SELECT id, workflow_id, workflow_version, status, revision, data, variables, exe
  WHERE id = %(id)s
    FOR UPDATE
 
+-- name: lock_instance_at
+-- The row lock of `lock_instance`, for a step that runs on the row as this process committed
+-- it: the server checks that the row is still at that revision, and a mismatch raises and
+-- aborts the transaction (0019), so the caller sends it without waiting for its answer.
+WITH locked AS (
+    SELECT revision
+      FROM instances
+     WHERE id = %(id)s
+       AND revision = %(revision)s
+       FOR UPDATE
+)
+SELECT knflow_expect_revision((SELECT revision FROM locked), %(id)s, %(revision)s)
+
 -- name: get_instance
 SELECT id, workflow_id, workflow_version, status, revision, data, variables, execution, waiting, headers,
        business_key, parent_instance_id, parent_thread_id, parent_key, root_instance_id, root_workflow_id,
@@ -33,22 +46,27 @@ SELECT id, workflow_id, workflow_version, status, revision, data, variables, exe
 
 -- name: update_instance
 -- Optimistic check on revision: the caller holds the row lock, so this only guards mistakes.
+-- The server makes the check (0019): a mismatch raises and aborts the transaction, so a caller
+-- in a pipeline need not wait for this answer before sending COMMIT.
 -- A NULL data parameter keeps the stored data (unchanged data is not rewritten).
-UPDATE instances
-   SET status = %(status)s,
-       revision = revision + 1,
-       data = COALESCE(%(data)s, data),
-       variables = %(variables)s,
-       execution = %(execution)s,
-       waiting = %(waiting)s,
-       error_state = %(error_state)s,
-       error_node = %(error_node)s,
-       error_message = %(error_message)s,
-       updated_at = %(updated_at)s,
-       ended_at = %(ended_at)s
- WHERE id = %(id)s
-   AND revision = %(revision)s
-RETURNING revision
+WITH updated AS (
+    UPDATE instances
+       SET status = %(status)s,
+           revision = revision + 1,
+           data = COALESCE(%(data)s, data),
+           variables = %(variables)s,
+           execution = %(execution)s,
+           waiting = %(waiting)s,
+           error_state = %(error_state)s,
+           error_node = %(error_node)s,
+           error_message = %(error_message)s,
+           updated_at = %(updated_at)s,
+           ended_at = %(ended_at)s
+     WHERE id = %(id)s
+       AND revision = %(revision)s
+    RETURNING revision
+)
+SELECT knflow_expect_revision((SELECT revision FROM updated), %(id)s, %(revision)s)
 
 -- name: list_active_instances
 SELECT id, data
@@ -124,12 +142,15 @@ RETURNING revision
 -- The heartbeat of an executor performing a call: move its claim forward while the thread still
 -- waits for that call under the claim this executor holds. The row lock this takes waits for a
 -- unit of work holding it, then applies to the row as that unit left it.
+-- It bumps the revision like every change of the row, so that a step running on the row as
+-- its process last committed it (`lock_instance_at`) finds it changed.
 UPDATE instances
    SET execution = jsonb_set(
            execution,
            ARRAY['threads', %(thread_id)s, 'wait', 'claimed_until'],
            to_jsonb(%(claimed_until)s::text)
-       )
+       ),
+       revision = revision + 1
  WHERE id = %(id)s
    AND status = 'ACTIVE'
    AND execution #>> ARRAY['threads', %(thread_id)s, 'wait', 'key'] = %(key)s
