@@ -7,6 +7,7 @@ KnflowError              base; never raised itself
 ├── ExpressionError      a jq expression failed on instance data
 ├── NotFoundError        definition or instance does not exist
 ├── ConflictError        the request contradicts stored state
+│   └── DefinitionChangedError  a workflow was registered again since this process read it
 ├── ActionError          a called service failed; `retryable` comes from its answer
 ├── UnavailableError     database or network unreachable, or a timeout
 ├── AuthenticationError  no valid token where one is required (401)
@@ -87,6 +88,16 @@ class NotFoundError(KnflowError):
 
 class ConflictError(KnflowError):
     """The request contradicts stored state (wrong status, same id with other content)."""
+
+
+class DefinitionChangedError(ConflictError):
+    """A workflow was registered again (or withdrawn) since this process read it.
+
+    Raised by the commit of a start made on this process's copy of the definition; the
+    start reads the definition and runs again.
+    """
+
+    retryable = True
 
 
 class ActionError(KnflowError):

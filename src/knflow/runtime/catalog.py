@@ -2,12 +2,15 @@
 
 Parsing a definition and compiling its expressions happens once per process, not per step. A
 revision never changes, so an instance's definition is read from the database once per process.
+The latest definition of a workflow can change at any registration: a start may use this
+process's copy only with the server checking it at commit (`DefinitionRead.CHECKED_AT_COMMIT`).
 """
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import TYPE_CHECKING
 
 from knflow.config import Settings
@@ -36,6 +39,16 @@ class LoadedDefinition:
     """The stored row."""
 
 
+class DefinitionRead(Enum):
+    """How a start finds the latest definition of its workflow."""
+
+    FROM_DATABASE = "from the database"
+    """Read it in the unit of work (a wait for the server)."""
+    CHECKED_AT_COMMIT = "checked at commit"
+    """Use this process's copy, which the server checks at commit (no wait); a copy that
+    is no longer the latest fails the unit with `DefinitionChangedError`."""
+
+
 @dataclass(slots=True)
 class DefinitionCache:
     """Parsed definitions of this process, keyed by (id, version, checksum, revision)."""
@@ -44,6 +57,8 @@ class DefinitionCache:
         default_factory=dict
     )
     revisions: dict[tuple[str, int], LoadedDefinition] = field(default_factory=dict)
+    latest: dict[str, LoadedDefinition] = field(default_factory=dict)
+    """The latest available definition of each workflow, as this process last read it."""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def load(self, stored: StoredDefinition) -> LoadedDefinition:
@@ -64,6 +79,11 @@ class DefinitionCache:
         """Return a revision this process parsed already (revisions never change)."""
         with self.lock:
             return self.revisions.get((workflow_id, revision))
+
+    def forget_latest(self, workflow_id: str) -> None:
+        """Drop the copy of a workflow's latest definition (the server found it replaced)."""
+        with self.lock:
+            self.latest.pop(workflow_id, None)
 
 
 def _parse(stored: StoredDefinition) -> LoadedDefinition:
@@ -101,6 +121,26 @@ def load(
         pinned = f" version '{version}'" if version else ""
         raise NotFoundError(f"workflow '{workflow_id}'{pinned} is not registered")
     return cache.load(stored)
+
+
+def load_latest(
+    conn: Connection, cache: DefinitionCache, workflow_id: str, read: DefinitionRead
+) -> LoadedDefinition:
+    """Return the latest available definition of a workflow, read as `read` says.
+
+    Raises:
+        NotFoundError: no such workflow is registered (read from the database).
+    """
+    if read is DefinitionRead.CHECKED_AT_COMMIT:
+        with cache.lock:
+            known = cache.latest.get(workflow_id)
+        if known is not None:
+            stored_definitions.expect_latest(conn, known.stored)
+            return known
+    loaded = load(conn, cache, workflow_id)
+    with cache.lock:
+        cache.latest[workflow_id] = loaded
+    return loaded
 
 
 def load_revision(

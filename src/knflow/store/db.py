@@ -15,7 +15,13 @@ from psycopg import errors as pg_errors
 from psycopg import pq
 from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 
-from knflow.errors import ConflictError, InputError, KnflowError, UnavailableError
+from knflow.errors import (
+    ConflictError,
+    DefinitionChangedError,
+    InputError,
+    KnflowError,
+    UnavailableError,
+)
 from knflow.store.sql import queries
 
 Connection = psycopg.Connection[tuple[object, ...]]
@@ -23,6 +29,12 @@ Pool = ConnectionPool
 
 ROW_CHANGED: Final = "KN409"
 """SQLSTATE a statement raises when a row changed since it was read (migration 0019)."""
+DEFINITION_CHANGED: Final = "KN412"
+"""SQLSTATE a start's check raises when its workflow was registered again (migration 0021)."""
+_CHECK_ERRORS: Final[dict[str, type[ConflictError]]] = {
+    ROW_CHANGED: ConflictError,
+    DEFINITION_CHANGED: DefinitionChangedError,
+}
 
 
 def open_pool(database_url: str, *, min_size: int = 1, max_size: int = 8) -> Pool:
@@ -54,7 +66,8 @@ def transaction(pool: Pool) -> Iterator[Connection]:
 
     Raises:
         UnavailableError: the database connection failed.
-        ConflictError: a statement found a row changed since it was read (`ROW_CHANGED`).
+        ConflictError: a statement found a row changed since it was read (`ROW_CHANGED`),
+            or a start's workflow registered again (`DefinitionChangedError`).
     """
     try:
         with pool.connection() as conn, conn.transaction():
@@ -62,7 +75,7 @@ def transaction(pool: Pool) -> Iterator[Connection]:
     except psycopg.OperationalError as error:
         raise _unavailable(error) from error
     except psycopg.DatabaseError as error:
-        if error.sqlstate != ROW_CHANGED:
+        if error.sqlstate not in _CHECK_ERRORS:
             raise
         raise _conflict(error) from error
 
@@ -98,7 +111,8 @@ def pipelined_transaction(pool: Pool) -> Iterator[Connection]:
 
     Raises:
         UnavailableError: the database connection failed.
-        ConflictError: a statement found a row changed since it was read (`ROW_CHANGED`).
+        ConflictError: a statement found a row changed since it was read (`ROW_CHANGED`),
+            or a start's workflow registered again (`DefinitionChangedError`).
     """
     statements = queries("db")
     try:
@@ -114,7 +128,7 @@ def pipelined_transaction(pool: Pool) -> Iterator[Connection]:
     except psycopg.OperationalError as error:
         raise _unavailable(error) from error
     except psycopg.DatabaseError as error:
-        if error.sqlstate != ROW_CHANGED:
+        if error.sqlstate not in _CHECK_ERRORS:
             raise
         raise _conflict(error) from error
 
@@ -249,8 +263,9 @@ def _unavailable(error: psycopg.OperationalError) -> KnflowError:
 
 
 def _conflict(error: psycopg.DatabaseError) -> ConflictError:
-    """A row found changed (`ROW_CHANGED`) is a conflict; the server's message names it."""
-    return ConflictError(error.diag.message_primary or "a row changed concurrently")
+    """A failed server-side check (`_CHECK_ERRORS`) is a conflict; its message names it."""
+    kind = _CHECK_ERRORS[error.sqlstate or ""]
+    return kind(error.diag.message_primary or "stored state changed concurrently")
 
 
 def _check_url(database_url: str) -> None:

@@ -189,6 +189,21 @@ def get(
         ).fetchone()
 
 
+def expect_latest(conn: Connection, stored: StoredDefinition) -> None:
+    """Make the transaction fail at its end unless `stored` is still the latest available.
+
+    Nothing is read back: in a pipelined unit of work the check costs no wait for the
+    server. A mismatch raises `DefinitionChangedError` when the unit ends (`store.db`).
+    """
+    conn.execute(
+        queries("definitions")["expect_latest_definition"],
+        {
+            "workflow_id": stored.workflow_id,
+            "expected": f"{stored.version}\x1f{stored.checksum}",
+        },
+    )
+
+
 def list_available(conn: Connection) -> list[StoredDefinition]:
     """Return the latest available version of every workflow, ordered by id."""
     with conn.cursor(row_factory=class_row(StoredDefinition)) as cursor:

@@ -10,7 +10,7 @@ from knflow.engine.outcome import InstanceStatus
 from knflow.errors import NotFoundError
 from knflow.runtime.data_index import rebuild
 from knflow.runtime.services import Services
-from knflow.runtime.start_workflow import management, revisions, starting
+from knflow.runtime.start_workflow import management, registration, revisions, starting
 from knflow.store import index
 from tests.runtime import runs
 from tests.runtime.pinning import (
@@ -231,3 +231,28 @@ def test_an_instance_a_release_before_revisions_started_runs_its_versions_conten
     go(services, instance_id)
 
     assert runs.finish(services, instance_id).data == {"mark": "two"}
+
+
+def test_a_start_made_on_this_process_copy_runs_the_content_registered_since(
+    services: Services,
+) -> None:
+    register(services, checker("one"))
+    first = runs.start(services, "checker", {"ok": True})  # this process keeps "one"
+    register(services, checker("two"))
+
+    second = runs.start(services, "checker", {"ok": True})
+
+    assert runs.finish(services, first).data == {"ok": True, "mark": "one"}
+    assert runs.finish(services, second).data == {"ok": True, "mark": "two"}
+    assert row_of(services, second).definition_revision == 2
+
+
+def test_a_start_of_a_workflow_withdrawn_since_this_process_served_it_is_refused(
+    services: Services,
+) -> None:
+    register(services, checker("one"))
+    runs.start(services, "checker", {"ok": True})
+    registration.mark_unavailable(services, ["checker"])
+
+    with pytest.raises(NotFoundError, match="'checker' is not registered"):
+        runs.start(services, "checker", {"ok": True})

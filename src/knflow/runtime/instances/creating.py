@@ -16,7 +16,7 @@ from knflow.engine import interpreter
 from knflow.engine.outcome import InstanceStatus
 from knflow.errors import InputError
 from knflow.runtime import catalog
-from knflow.runtime.catalog import LoadedDefinition
+from knflow.runtime.catalog import DefinitionRead, LoadedDefinition
 from knflow.runtime.instances import queueing, tokens
 from knflow.runtime.instances.advancing import instance_context, step_span
 from knflow.runtime.instances.commit import commit_outcome
@@ -79,6 +79,9 @@ class NewInstance:
     """Variables a parent hands its subflow (a foreach's iteration variable)."""
     instance_id: str | None = None
     """The new instance's id when the caller chose it (an idempotent start records it first)."""
+    definition_read: DefinitionRead = DefinitionRead.FROM_DATABASE
+    """How the latest definition is found when `version` is None; a caller choosing
+    `CHECKED_AT_COMMIT` must run its unit again on `DefinitionChangedError`."""
 
 
 def create_instance(work: UnitOfWork, new: NewInstance) -> InstanceRow:
@@ -93,9 +96,7 @@ def create_instance(work: UnitOfWork, new: NewInstance) -> InstanceRow:
         NotFoundError: the workflow (or version) is not registered.
         InputError: the input violates the definition's `dataInputSchema`.
     """
-    loaded = catalog.load(
-        work.conn, work.services.definitions, new.workflow_id, new.version
-    )
+    loaded = _definition_of(work, new)
     data = {} if new.data is None else new.data
     if not new.by_event:
         validate_input(loaded, data)
@@ -113,6 +114,13 @@ def create_instance(work: UnitOfWork, new: NewInstance) -> InstanceRow:
             variables=new.scope_variables,
         )
         return commit_outcome(work, loaded, row, outcome, is_new=True)
+
+
+def _definition_of(work: UnitOfWork, new: NewInstance) -> LoadedDefinition:
+    cache = work.services.definitions
+    if new.version is not None:
+        return catalog.load(work.conn, cache, new.workflow_id, new.version)
+    return catalog.load_latest(work.conn, cache, new.workflow_id, new.definition_read)
 
 
 def validate_input(loaded: LoadedDefinition, data: Json) -> None:

@@ -21,7 +21,13 @@ from datetime import timedelta
 from typing import Final
 
 from knflow.engine.outcome import InstanceStatus
-from knflow.errors import ConflictError, InputError, UnavailableError
+from knflow.errors import (
+    ConflictError,
+    DefinitionChangedError,
+    InputError,
+    UnavailableError,
+)
+from knflow.runtime.catalog import DefinitionRead
 from knflow.runtime.instances import after_commit, transaction
 from knflow.runtime.instances.creating import NewInstance, create_instance
 from knflow.runtime.instances.work import UnitOfWork
@@ -88,7 +94,9 @@ def start(services: Services, request: StartRequest) -> Started:
     """Create an instance and run it as far as it goes in this process (`start_instance`).
 
     A start whose key an earlier start used within the window creates nothing: it returns
-    that start's instance (`replayed`).
+    that start's instance (`replayed`). The workflow's latest definition is this process's
+    copy when it has one, checked by the server at commit; when the workflow was registered
+    again meanwhile, nothing was kept and the start runs again on the definition read anew.
 
     Raises:
         NotFoundError: the workflow is not registered.
@@ -96,8 +104,23 @@ def start(services: Services, request: StartRequest) -> Started:
             blank or too long.
         ConflictError: the key was used for a start with other data.
     """
-    key = start_key_of(request)
     instance_id = str(uuid.uuid4())
+    try:
+        return _start_once(
+            services, request, instance_id, DefinitionRead.CHECKED_AT_COMMIT
+        )
+    except DefinitionChangedError:
+        services.definitions.forget_latest(request.workflow_id)
+        return _start_once(services, request, instance_id, DefinitionRead.FROM_DATABASE)
+
+
+def _start_once(
+    services: Services,
+    request: StartRequest,
+    instance_id: str,
+    definition_read: DefinitionRead,
+) -> Started:
+    key = start_key_of(request)
     with transaction.unit_of_work(services) as work:
         if key is not None:
             first = _first_start(work, key, instance_id, _request_hash(request))
@@ -115,6 +138,7 @@ def start(services: Services, request: StartRequest) -> Started:
                 tokens=request.tokens,
                 initiator=request.initiator,
                 business_key=request.business_key,
+                definition_read=definition_read,
             ),
         )
     known = after_commit.carry_out(services, work.after_commit)

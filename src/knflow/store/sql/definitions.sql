@@ -42,6 +42,20 @@ SELECT d.workflow_id, d.version, d.name, d.description, d.source, d.checksum, d.
  ORDER BY d.registered_at DESC
  LIMIT 1
 
+-- name: expect_latest_definition
+-- A start made on a process's copy of the latest definition: raises KN412 (0021) unless that
+-- copy (version and checksum) is still what `get_latest_definition` finds.
+SELECT knflow_expect_definition(
+    (SELECT concat_ws(chr(31), d.version, d.checksum)
+       FROM definitions AS d
+      WHERE d.workflow_id = %(workflow_id)s
+        AND d.status = 'AVAILABLE'
+      ORDER BY d.registered_at DESC
+      LIMIT 1),
+    %(workflow_id)s,
+    %(expected)s
+)
+
 -- name: list_available_definitions
 SELECT DISTINCT ON (d.workflow_id) d.workflow_id, d.version, d.name, d.description, d.source, d.checksum,
        d.status, d.registered_at, r.revision, r.label
