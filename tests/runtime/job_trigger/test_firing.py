@@ -302,3 +302,37 @@ def test_a_burst_of_due_timers_is_fired_a_batch_per_transaction(
     with db.transaction(services.pool) as conn:
         statuses = {instances.get(conn, i).status for i in started}  # type: ignore[union-attr]
     assert statuses == {"COMPLETED"}
+
+
+def _start_nappers(services: Services, count: int) -> list[str]:
+    register(services, NAPPER)
+    request = starting.StartRequest(
+        workflow_id="napper", data={}, variables={}, headers={}
+    )
+    return [starting.start_instance(services, request).id for _ in range(count)]
+
+
+def test_a_first_batch_that_is_not_full_starts_no_firer(
+    services: Services, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _start_nappers(services, 3)
+    clock.advance(seconds=2)
+    started_firers: list[int] = []
+    monkeypatch.setattr(
+        firing, "fire_due", lambda *_, **__: started_firers.append(1) or 0
+    )
+
+    assert firing.fire_due_concurrently(services) == 3
+    assert started_firers == []
+
+
+def test_a_full_first_batch_has_firers_fire_the_rest_of_the_burst(
+    services: Services, clock: Clock
+) -> None:
+    started = _start_nappers(services, firing.BATCH + 5)
+    clock.advance(seconds=2)
+
+    assert firing.fire_due_concurrently(services) == len(started)
+    with db.transaction(services.pool) as conn:
+        statuses = {instances.get(conn, i).status for i in started}  # type: ignore[union-attr]
+    assert statuses == {"COMPLETED"}

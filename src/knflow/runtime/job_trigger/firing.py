@@ -133,11 +133,13 @@ def fire_due_concurrently(services: Services, *, firers: int = FIRERS) -> int:
     """Fire every due job with `firers` threads; return how many fired.
 
     A firing spends most of its time waiting for PostgreSQL, so a burst of due timers is
-    fired several batches at a time; SKIP LOCKED keeps each job to one firer.
+    fired several batches at a time; SKIP LOCKED keeps each job to one firer. A first batch
+    that was not full took every due job no one else holds: no firer is started to find none
+    (a watcher keeping up fires each timer as it comes due with one claim, not five).
     """
     first = fire_batch(services)
-    if not first:
-        return 0
+    if first < BATCH:
+        return first
     with ThreadPoolExecutor(max_workers=firers) as pool:
         counts = list(pool.map(lambda _: fire_due(services), range(firers)))
     return first + sum(counts)
