@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -16,7 +17,7 @@ from knflow.runtime.services import Services
 from knflow.runtime.start_workflow import management, starting
 from knflow.store import db, instances, jobs
 from knflow.store.jobs import JobStatus
-from tests.peers import HttpPeer, Reply
+from tests.peers import HttpPeer, Recorded, Reply
 from tests.runtime.job_harness import (
     NAPPER,
     T0,
@@ -302,3 +303,76 @@ def test_a_burst_of_due_timers_is_fired_a_batch_per_transaction(
     with db.transaction(services.pool) as conn:
         statuses = {instances.get(conn, i).status for i in started}  # type: ignore[union-attr]
     assert statuses == {"COMPLETED"}
+
+
+def _start_nappers(services: Services, count: int) -> list[str]:
+    register(services, NAPPER)
+    request = starting.StartRequest(
+        workflow_id="napper", data={}, variables={}, headers={}
+    )
+    return [starting.start_instance(services, request).id for _ in range(count)]
+
+
+def test_a_first_batch_that_is_not_full_starts_no_firer(
+    services: Services, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _start_nappers(services, 3)
+    clock.advance(seconds=2)
+    started_firers: list[int] = []
+    monkeypatch.setattr(
+        firing, "fire_due", lambda *_, **__: started_firers.append(1) or 0
+    )
+
+    assert firing.fire_due_concurrently(services) == 3
+    assert started_firers == []
+
+
+def test_a_full_first_batch_has_firers_fire_the_rest_of_the_burst(
+    services: Services, clock: Clock
+) -> None:
+    started = _start_nappers(services, firing.BATCH + 5)
+    clock.advance(seconds=2)
+
+    assert firing.fire_due_concurrently(services) == len(started)
+    with db.transaction(services.pool) as conn:
+        statuses = {instances.get(conn, i).status for i in started}  # type: ignore[union-attr]
+    assert statuses == {"COMPLETED"}
+
+
+def test_a_trigger_claims_on_while_the_broker_takes_the_data_index_events(
+    pool: ConnectionPool, clock: Clock, http_peer: HttpPeer
+) -> None:
+    broker_free = threading.Event()
+    broker_free.set()
+
+    def broker(_request: Recorded) -> Reply:
+        broker_free.wait(timeout=10)
+        return Reply(202)
+
+    http_peer.route("POST", "/broker", broker)
+    with services_for(pool, clock, k_sink=f"{http_peer.url}/broker") as services:
+        _start_nappers(services, 3)
+        clock.advance(seconds=2)
+        broker_free.clear()
+        started = time.monotonic()
+
+        assert firing.fire_batch(services, carry_out=firing.Trigger().carry_out) == 3
+        assert time.monotonic() - started < 5  # did not wait for the broker
+        broker_free.set()
+        _wait_for(lambda: len(_job_events_received(http_peer)) == 6)
+
+
+def _job_events_received(peer: HttpPeer) -> list[Recorded]:
+    """JobEvents posted to the broker: SCHEDULED at each start, EXECUTED at each firing."""
+    return [
+        r
+        for r in peer.received("POST", "/broker")
+        if r.headers.get("ce-type", r.headers.get("Ce-Type")) == "JobEvent"
+    ]
+
+
+def _wait_for(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 10
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met within 10 s"
+        time.sleep(0.05)

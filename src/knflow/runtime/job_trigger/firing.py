@@ -12,13 +12,15 @@ then given up (ERROR). Every status change queues a JobEvent.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Final
 
 from knflow import logs
@@ -34,8 +36,10 @@ from knflow.events import codec, types
 from knflow.events import jobs as job_events
 from knflow.events.codec import Event
 from knflow.outbound import function_http, sink
+from knflow.runtime.handoff import Handoff
 from knflow.runtime.instances import (
     after_commit,
+    deferral,
     publishing,
     schedules,
     timers,
@@ -43,8 +47,9 @@ from knflow.runtime.instances import (
 )
 from knflow.runtime.instances.advancing import advance_locked
 from knflow.runtime.instances.creating import NewInstance, create_instance
+from knflow.runtime.instances.deferral import Outgoing
 from knflow.runtime.instances.timers import INSTANCE_RECIPIENT
-from knflow.runtime.instances.work import CallPolicy, UnitOfWork
+from knflow.runtime.instances.work import AfterCommit, CallPolicy, UnitOfWork
 from knflow.runtime.job_trigger import jobs_api, reconcile
 from knflow.runtime.services import Services
 from knflow.store import db, instances, jobs
@@ -68,6 +73,9 @@ FIRERS: Final = 4
 BATCH: Final = 16
 """Due jobs one firing transaction claims."""
 
+CarryOut = Callable[[Services, AfterCommit], None]
+"""What a firer does after its commit: publish the events, follow the calls kept."""
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ClaimedCall:
@@ -79,29 +87,69 @@ class ClaimedCall:
     """Due time of the occurrence being fired."""
 
 
-def handle_event(services: Services, event: Event) -> None:
-    """Handle a tick, a `job.create`/`job.delete`, or a new timer's wake-up, then stay.
+class Trigger:
+    """job-trigger's event handler, with the thread that publishes what its firings committed.
 
-    Raises:
-        InputError: an event of another type, or a job event with invalid data.
+    One per function process. A firing's Data Index events are handed to that thread, as an
+    HTTP request's are after its answer: a firer claims the next due jobs at once instead of
+    waiting for the broker to take each event (two per fired timer), and a watcher keeping up
+    with timers due one by one is not held back by their publishing. Step events and events a
+    workflow produces are still sent before the next claim. Unsent events stay in the outbox
+    for the reconcile, as after any commit.
     """
-    if event.type == types.PING:
-        fire_due(services)
-        reconcile.run(services)
-    elif event.type in (types.JOB_CREATE, types.JOB_DELETE):
-        jobs_api.handle_job_event(services, event)
-    elif event.type != types.JOB_SCHEDULED:  # a new timer's wake-up hint: only watch
-        raise InputError(f"job-trigger does not handle events of type '{event.type}'")
-    watch(services, window=services.settings.job_window)
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._publisher: Handoff[Outgoing] | None = None
+
+    def handle_event(self, services: Services, event: Event) -> None:
+        """Handle a tick, a `job.create`/`job.delete`, or a new timer's wake-up, then stay.
+
+        Raises:
+            InputError: an event of another type, or a job event with invalid data.
+        """
+        if event.type == types.PING:
+            fire_due(services, carry_out=self.carry_out)
+            reconcile.run(services)
+        elif event.type in (types.JOB_CREATE, types.JOB_DELETE):
+            jobs_api.handle_job_event(services, event)
+        elif event.type != types.JOB_SCHEDULED:
+            raise InputError(
+                f"job-trigger does not handle events of type '{event.type}'"
+            )
+        # A new timer's wake-up hint only watches.
+        watch(services, window=services.settings.job_window, carry_out=self.carry_out)
+
+    def carry_out(self, services: Services, after: AfterCommit) -> None:
+        """Carry out a firing's commit, its Data Index events handed to the publisher."""
+        with deferral.deferring() as deferred:
+            after_commit.carry_out(services, after)
+        if deferred.outgoing:
+            self._publisher_for(services).submit(deferred.outgoing)
+
+    def _publisher_for(self, services: Services) -> Handoff[Outgoing]:
+        with self._lock:
+            if self._publisher is None:
+                self._publisher = Handoff(
+                    partial(_publish_behind, services), name="knflow-job-publisher"
+                )
+            return self._publisher
 
 
-def watch(services: Services, *, window: timedelta) -> int:
+def carry_out_inline(services: Services, after: AfterCommit) -> None:
+    """Carry out a firing's commit on the firer's thread (every event sent before it goes on)."""
+    after_commit.carry_out(services, after)
+
+
+def watch(
+    services: Services, *, window: timedelta, carry_out: CarryOut = carry_out_inline
+) -> int:
     """Fire what is due, then fire each job at its time until `window` ends; return the count.
 
     Only one invocation watches at a time: the one whose window ends last. The others fire
     what is due and return at once.
     """
-    fired = fire_due_concurrently(services)
+    fired = fire_due_concurrently(services, carry_out=carry_out)
     holder = str(uuid.uuid4())
     deadline = time.monotonic() + window.total_seconds()
     if not _anything_due_within(services, window):
@@ -109,7 +157,7 @@ def watch(services: Services, *, window: timedelta) -> int:
     if not _take_watch(services, holder, window):
         return fired
     try:
-        fired += _watch_until(services, holder, deadline)
+        fired += _watch_until(services, holder, deadline, carry_out)
     finally:
         with db.transaction(services.pool) as conn:
             jobs.release_watch(
@@ -118,32 +166,47 @@ def watch(services: Services, *, window: timedelta) -> int:
     return fired
 
 
-def fire_due(services: Services, *, limit: int = 50) -> int:
+def fire_due(
+    services: Services, *, limit: int = 50, carry_out: CarryOut = carry_out_inline
+) -> int:
     """Fire every due job, at most `limit`; return how many fired."""
     fired = 0
     while fired < limit:
-        count = fire_batch(services, limit=min(BATCH, limit - fired))
+        count = fire_batch(
+            services, limit=min(BATCH, limit - fired), carry_out=carry_out
+        )
         if not count:
             break
         fired += count
     return fired
 
 
-def fire_due_concurrently(services: Services, *, firers: int = FIRERS) -> int:
+def fire_due_concurrently(
+    services: Services,
+    *,
+    firers: int = FIRERS,
+    carry_out: CarryOut = carry_out_inline,
+) -> int:
     """Fire every due job with `firers` threads; return how many fired.
 
     A firing spends most of its time waiting for PostgreSQL, so a burst of due timers is
-    fired several batches at a time; SKIP LOCKED keeps each job to one firer.
+    fired several batches at a time; SKIP LOCKED keeps each job to one firer. A first batch
+    that was not full took every due job no one else holds: no firer is started to find none
+    (a watcher keeping up fires each timer as it comes due with one claim, not five).
     """
-    first = fire_batch(services)
-    if not first:
-        return 0
+    first = fire_batch(services, carry_out=carry_out)
+    if first < BATCH:
+        return first
     with ThreadPoolExecutor(max_workers=firers) as pool:
-        counts = list(pool.map(lambda _: fire_due(services), range(firers)))
+        counts = list(
+            pool.map(lambda _: fire_due(services, carry_out=carry_out), range(firers))
+        )
     return first + sum(counts)
 
 
-def fire_batch(services: Services, *, limit: int = BATCH) -> int:
+def fire_batch(
+    services: Services, *, limit: int = BATCH, carry_out: CarryOut = carry_out_inline
+) -> int:
     """Claim up to `limit` due jobs and fire them in one unit of work; return how many fired.
 
     A burst of due timers then costs one commit and one publishing round per batch, not per
@@ -160,14 +223,14 @@ def fire_batch(services: Services, *, limit: int = BATCH) -> int:
     except KnflowError as error:
         if error.retryable:
             raise
-        return _fire_singly(services, limit)
-    after_commit.carry_out(services, work.after_commit)
+        return _fire_singly(services, limit, carry_out)
+    carry_out(services, work.after_commit)
     for call in calls:
         _complete_call(services, call)
     return len(due)
 
 
-def fire_next(services: Services) -> bool:
+def fire_next(services: Services, *, carry_out: CarryOut = carry_out_inline) -> bool:
     """Claim and fire the most overdue job; return False when none is due.
 
     A job whose firing fails permanently (its workflow is gone, say) is recorded as failed
@@ -186,15 +249,15 @@ def fire_next(services: Services) -> bool:
             raise
         _record_failure(services, claimed.id, error)
         return True
-    after_commit.carry_out(services, work.after_commit)
+    carry_out(services, work.after_commit)
     if call is not None:
         _complete_call(services, call)
     return True
 
 
-def _fire_singly(services: Services, limit: int) -> int:
+def _fire_singly(services: Services, limit: int, carry_out: CarryOut) -> int:
     fired = 0
-    while fired < limit and fire_next(services):
+    while fired < limit and fire_next(services, carry_out=carry_out):
         fired += 1
     return fired
 
@@ -204,7 +267,9 @@ def _fire_traced(work: UnitOfWork, job: JobRow) -> ClaimedCall | None:
         return _fire_claimed(work, job)
 
 
-def _watch_until(services: Services, holder: str, deadline: float) -> int:
+def _watch_until(
+    services: Services, holder: str, deadline: float, carry_out: CarryOut
+) -> int:
     fired = 0
     next_lease_check = time.monotonic() + LEASE_CHECK.total_seconds()
     while (left := deadline - time.monotonic()) > 0:
@@ -219,7 +284,7 @@ def _watch_until(services: Services, holder: str, deadline: float) -> int:
         if due is not None:
             wait = min(wait, (due - services.clock()).total_seconds())
         if wait <= 0:
-            count = fire_due_concurrently(services)
+            count = fire_due_concurrently(services, carry_out=carry_out)
             fired += count
             if count:
                 continue
@@ -227,6 +292,16 @@ def _watch_until(services: Services, holder: str, deadline: float) -> int:
             wait = BUSY_NAP.total_seconds()
         time.sleep(min(wait, left))
     return fired
+
+
+def _publish_behind(services: Services, outgoing: list[Outgoing]) -> None:
+    """Publish on the publisher's thread; a failure leaves the rows to the reconcile."""
+    try:
+        publishing.send(services, outgoing)
+    except KnflowError as error:
+        logger.warning(
+            "publishing fired jobs' events failed", extra={"reason": str(error)}
+        )
 
 
 def _anything_due_within(services: Services, window: timedelta) -> bool:
