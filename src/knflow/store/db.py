@@ -103,11 +103,12 @@ def pipelined_transaction(pool: Pool) -> Iterator[Connection]:
 
     BEGIN goes out with the first statement, and a statement whose answer is read only
     later goes out with the next one that waits for its own, COMMIT with the pipeline's
-    last sync: a step of an instance waits for the server fewer times. BEGIN and COMMIT are statements, not `conn.transaction()`, whose
-    nested pipeline syncs (and waits) on entering and on leaving. A database error may
-    surface at a later statement of the block, or at the commit; it fails the block all
-    the same. A transaction a failed statement aborted (the caller may have handled the
-    error) or an exception ends is rolled back; nothing else is.
+    last sync: a step of an instance waits for the server fewer times. BEGIN and COMMIT
+    are statements, not `conn.transaction()`, whose nested pipeline syncs (and waits) on
+    entering and on leaving. A database error may surface at a later statement of the
+    block, or at the commit; it fails the block all the same. A transaction a failed
+    statement aborted (the caller may have handled the error) or an exception ends is
+    rolled back; nothing else is.
 
     Raises:
         UnavailableError: the database connection failed.
