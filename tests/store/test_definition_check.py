@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
 
 import pytest
 from psycopg_pool import ConnectionPool
@@ -11,18 +10,9 @@ from psycopg_pool import ConnectionPool
 from knflow.errors import DefinitionChangedError
 from knflow.store import db, definitions
 from knflow.store.definitions import StoredDefinition
+from tests.store.rows import WORKFLOW
 
-T0 = datetime(2030, 1, 1, 10, 0, tzinfo=UTC)
-SERVED = StoredDefinition(
-    workflow_id="wf",
-    version="1.0",
-    name="wf",
-    description=None,
-    source={},
-    checksum="a",
-    status="AVAILABLE",
-    registered_at=T0,
-)
+SERVED = replace(WORKFLOW, checksum="a")
 
 
 def _scratch_table(pool: ConnectionPool) -> None:

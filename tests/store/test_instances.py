@@ -7,36 +7,20 @@ the server checks.
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime
 
 import psycopg
 import pytest
 from psycopg_pool import ConnectionPool
 
-from knflow.engine.outcome import InstanceStatus
 from knflow.errors import ConflictError
-from knflow.store import db, definitions, instances
-from knflow.store.definitions import StoredDefinition
+from knflow.store import db, instances
 from knflow.store.instances import InstanceRow
-
-T0 = datetime(2030, 1, 1, 10, 0, tzinfo=UTC)
+from tests.store.rows import T0, instance_row, register_workflow
 
 
 def _registered(pool: ConnectionPool) -> None:
     with db.transaction(pool) as conn:
-        definitions.upsert(
-            conn,
-            StoredDefinition(
-                workflow_id="wf",
-                version="1.0",
-                name="wf",
-                description=None,
-                source={},
-                checksum="x",
-                status="AVAILABLE",
-                registered_at=T0,
-            ),
-        )
+        register_workflow(conn)
 
 
 def _insert_both(pool: ConnectionPool, rows: list[InstanceRow]) -> None:
@@ -47,30 +31,7 @@ def _insert_both(pool: ConnectionPool, rows: list[InstanceRow]) -> None:
 
 
 def _row(instance_id: str, *, data: dict[str, int]) -> InstanceRow:
-    return InstanceRow(
-        id=instance_id,
-        workflow_id="wf",
-        workflow_version="1.0",
-        status=InstanceStatus.ACTIVE,
-        revision=0,
-        data=data,
-        variables={},
-        execution={"threads": {}},
-        waiting=False,
-        headers={},
-        business_key=None,
-        parent_instance_id=None,
-        parent_thread_id=None,
-        parent_key=None,
-        root_instance_id=None,
-        root_workflow_id=None,
-        error_state=None,
-        error_node=None,
-        error_message=None,
-        started_at=T0,
-        updated_at=T0,
-        ended_at=None,
-    )
+    return instance_row(instance_id, data=data)
 
 
 def test_an_insert_in_a_pipelined_unit_is_committed_without_a_read(

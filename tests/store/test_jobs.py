@@ -7,10 +7,9 @@ from datetime import UTC, datetime, timedelta
 from psycopg_pool import ConnectionPool
 
 from knflow.engine.outcome import InstanceStatus
-from knflow.store import db, definitions, instances, jobs
-from knflow.store.definitions import StoredDefinition
-from knflow.store.instances import InstanceRow
+from knflow.store import db, instances, jobs
 from knflow.store.jobs import JobStatus
+from tests.store.rows import instance_row, register_workflow
 
 T0 = datetime(2030, 1, 1, 10, 0, tzinfo=UTC)
 HTTP = {"type": "http", "url": "http://peer/hook"}
@@ -234,45 +233,9 @@ def _instance(
     status: InstanceStatus = InstanceStatus.ACTIVE,
 ) -> None:
     with db.transaction(pool) as conn:
-        definitions.upsert(
-            conn,
-            StoredDefinition(
-                workflow_id="wf",
-                version="1.0",
-                name="wf",
-                description=None,
-                source={},
-                checksum="x",
-                status="AVAILABLE",
-                registered_at=T0,
-            ),
-        )
+        register_workflow(conn)
         instances.insert(
-            conn,
-            InstanceRow(
-                id=instance_id,
-                workflow_id="wf",
-                workflow_version="1.0",
-                status=status,
-                revision=0,
-                data={},
-                variables={},
-                execution={"threads": {}},
-                waiting=waiting,
-                headers={},
-                business_key=None,
-                parent_instance_id=None,
-                parent_thread_id=None,
-                parent_key=None,
-                root_instance_id=None,
-                root_workflow_id=None,
-                error_state=None,
-                error_node=None,
-                error_message=None,
-                started_at=updated,
-                updated_at=updated,
-                ended_at=None,
-            ),
+            conn, instance_row(instance_id, status=status, waiting=waiting, at=updated)
         )
 
 
