@@ -69,15 +69,8 @@ def transaction(pool: Pool) -> Iterator[Connection]:
         ConflictError: a statement found a row changed since it was read (`ROW_CHANGED`),
             or a start's workflow registered again (`DefinitionChangedError`).
     """
-    try:
-        with pool.connection() as conn, conn.transaction():
-            yield conn
-    except psycopg.OperationalError as error:
-        raise _unavailable(error) from error
-    except psycopg.DatabaseError as error:
-        if error.sqlstate not in _CHECK_ERRORS:
-            raise
-        raise _conflict(error) from error
+    with _translated_errors(), pool.connection() as conn, conn.transaction():
+        yield conn
 
 
 @contextmanager
@@ -90,11 +83,8 @@ def autocommit(pool: Pool) -> Iterator[Connection]:
     Raises:
         UnavailableError: the database connection failed.
     """
-    try:
-        with pool.connection() as conn:
-            yield conn
-    except psycopg.OperationalError as error:
-        raise _unavailable(error) from error
+    with _translated_errors(), pool.connection() as conn:
+        yield conn
 
 
 @contextmanager
@@ -116,22 +106,15 @@ def pipelined_transaction(pool: Pool) -> Iterator[Connection]:
             or a start's workflow registered again (`DefinitionChangedError`).
     """
     statements = queries("db")
-    try:
-        with pool.connection() as conn:
-            try:
-                with conn.pipeline():
-                    conn.execute(statements["begin_transaction"])
-                    yield conn
-                    if conn.pgconn.pipeline_status != pq.PipelineStatus.ABORTED:
-                        conn.execute(statements["commit_transaction"])
-            finally:
-                _roll_back(conn)
-    except psycopg.OperationalError as error:
-        raise _unavailable(error) from error
-    except psycopg.DatabaseError as error:
-        if error.sqlstate not in _CHECK_ERRORS:
-            raise
-        raise _conflict(error) from error
+    with _translated_errors(), pool.connection() as conn:
+        try:
+            with conn.pipeline():
+                conn.execute(statements["begin_transaction"])
+                yield conn
+                if conn.pgconn.pipeline_status != pq.PipelineStatus.ABORTED:
+                    conn.execute(statements["commit_transaction"])
+        finally:
+            _roll_back(conn)
 
 
 @contextmanager
@@ -149,11 +132,8 @@ def bounded_reads(pool: Pool, timeout: timedelta) -> Iterator[Connection]:
     Raises:
         UnavailableError: the database connection failed, or a statement ran past `timeout`.
     """
-    try:
-        with _bounded_pool(pool, timeout).connection() as conn:
-            yield conn
-    except psycopg.OperationalError as error:
-        raise _unavailable(error) from error
+    with _translated_errors(), _bounded_pool(pool, timeout).connection() as conn:
+        yield conn
 
 
 _BOUNDED_POOLS: Final[weakref.WeakKeyDictionary[Pool, dict[timedelta, Pool]]] = (
@@ -261,6 +241,24 @@ def _unavailable(error: psycopg.OperationalError) -> KnflowError:
     return as_knflow_error(error) or UnavailableError(
         f"database is unavailable: {error}"
     )
+
+
+@contextmanager
+def _translated_errors() -> Iterator[None]:
+    """Raise knflow's errors for a lost connection and for a failed server-side check.
+
+    Raises:
+        UnavailableError: the database connection failed.
+        ConflictError: a check of `_CHECK_ERRORS` failed.
+    """
+    try:
+        yield
+    except psycopg.OperationalError as error:
+        raise _unavailable(error) from error
+    except psycopg.DatabaseError as error:
+        if error.sqlstate not in _CHECK_ERRORS:
+            raise
+        raise _conflict(error) from error
 
 
 def _conflict(error: psycopg.DatabaseError) -> ConflictError:
