@@ -61,9 +61,8 @@ class Heartbeat:
         finally:
             with self._wake:
                 self._beats.discard(beat)
-                if (
-                    not self._beats
-                ):  # its idle time starts now, not at the beat it waited for
+                if not self._beats:
+                    # Its idle time starts now, not at the beat it waited for.
                     self._idle_since = time.monotonic()
                     self._wake_before(self._idle_since + self._idle_seconds)
 
