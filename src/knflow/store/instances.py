@@ -109,7 +109,8 @@ def insert(conn: Connection, row: InstanceRow) -> None:
     """Insert a new instance; an id (or parent key) that exists fails the transaction.
 
     Nothing is read back, so in a pipelined unit of work the insert costs no wait for the
-    server: a start that ends in its first commit waits only for its definition and COMMIT.
+    server: a start that ends in its first commit, on a definition this process knows
+    (`catalog.DefinitionRead`), waits for the server once, at COMMIT.
     """
     conn.execute(queries("instances")["insert_instance"], _params(row))
 
