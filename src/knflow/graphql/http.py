@@ -97,11 +97,11 @@ def execute(
             services=services, conn=conn, credentials=credentials or {}
         )
         name = operation_name if isinstance(operation_name, str) else None
-        schema_ = _schema(settings, executor)
+        graphql_schema = _schema(settings, executor)
         result = (
-            schema_.execute_valid(query, variables, context, name)
+            graphql_schema.execute_valid(query, variables, context, name)
             if executor is Executor.PLAIN_FIELDS
-            else schema_.execute_sync(
+            else graphql_schema.execute_sync(
                 query,
                 variable_values=variables,
                 context_value=context,
