@@ -18,6 +18,12 @@ class _Row:
     tags: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Accented:
+    id: str
+    année: int | None = None
+
+
 @dataclass(frozen=True, kw_only=True)
 class _Unslotted:
     id: str
@@ -37,6 +43,25 @@ def test_rows_are_those_of_class_row(pool: ConnectionPool, statement: str) -> No
         expected = conn.cursor(row_factory=class_row(_Row)).execute(statement)
         found = conn.cursor(row_factory=frozen_row(_Row)).execute(statement)
         assert found.fetchall() == expected.fetchall()
+
+
+def test_column_names_are_read_in_the_connection_encoding(pool: ConnectionPool) -> None:
+    statement = 'SELECT \'a\' AS id, 2024 AS "année"'
+    with pool.connection() as conn:
+        rows = conn.cursor(row_factory=frozen_row(_Accented)).execute(statement)
+        assert rows.fetchall() == [_Accented(id="a", année=2024)]
+
+
+def test_a_statement_without_columns_is_answered_as_class_row_answers(
+    pool: ConnectionPool,
+) -> None:
+    with pool.connection() as conn:
+        with pytest.raises(TypeError):
+            conn.cursor(row_factory=class_row(_Row)).execute("SELECT").fetchall()
+        with pytest.raises(TypeError):
+            conn.cursor(row_factory=frozen_row(_Row)).execute("SELECT").fetchall()
+        cursor = conn.cursor(row_factory=frozen_row(_Row))
+        assert cursor.execute("SET application_name = 'rows'").rowcount == -1
 
 
 def test_a_default_factory_gives_each_row_its_own_value(pool: ConnectionPool) -> None:

@@ -5,7 +5,9 @@ dataclass's `__init__` sets each of its fields through `object.__setattr__`: ~6 
 for `IndexedNode` or `IndexedInstance`, more than the database takes to send it (a page
 of the plugin's runs list is 10 instances and their 20 nodes). `frozen_row` sets the
 slots directly, each through its own descriptor, which is what that `__setattr__` ends
-in, and gives the fields the row lacks their defaults as `__init__` would.
+in, and gives the fields the row lacks their defaults as `__init__` would. It reads the
+columns' names from the result itself: `cursor.description` builds a `Column`, with its
+type lookups, for every column of every statement, which cost as much as the rows.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any, Final, TypeVar
 
-from psycopg.rows import BaseRowFactory, RowMaker, class_row, no_result
+from psycopg.rows import BaseRowFactory, RowMaker, class_row
 
 from knflow.memo import Memo
 
@@ -33,10 +35,10 @@ def frozen_row(cls: type[T]) -> BaseRowFactory[T]:
         raise TypeError(f"{cls.__name__} is not a frozen dataclass with slots")
 
     def factory(cursor: Any) -> RowMaker[T]:
-        description = cursor.description
-        if description is None:
-            return no_result
-        plan = _plan(cls, tuple(column.name for column in description))
+        names = _column_names(cursor)
+        if names is None:
+            return class_row(cls)(cursor)  # no columns: as psycopg itself answers
+        plan = _plan(cls, names, cursor.connection.info.encoding)
         if plan is None:
             return class_row(cls)(cursor)  # its TypeError, as the class would raise
         return _maker(cls, plan)
@@ -56,13 +58,25 @@ class _Plan:
     """The other fields with a default factory."""
 
 
-def _plan(cls: type[Any], names: tuple[str, ...]) -> _Plan | None:
-    """The plan of `names`, once per class and columns; None when `__init__` would
-    refuse the rows (a column that is no field, a required field without a column)."""
-    key = (id(cls), names)
+def _column_names(cursor: Any) -> tuple[bytes, ...] | None:
+    """The current result's column names as the server sent them, or None when it has
+    no named columns (no result, no columns, a COPY)."""
+    result = cursor.pgresult
+    if result is None or not result.nfields:
+        return None
+    names = tuple(result.fname(index) for index in range(result.nfields))
+    return None if None in names else names  # type: ignore[return-value]
+
+
+def _plan(cls: type[Any], raw_names: tuple[bytes, ...], encoding: str) -> _Plan | None:
+    """The plan of the columns `raw_names` (in the connection's `encoding`), once per
+    class and columns; None when `__init__` would refuse the rows (a column that is no
+    field, a required field without a column)."""
+    key = (id(cls), raw_names)
     found = _PLANS.get(key)
     if found is not None and found[0] is cls:
         return found[1]
+    names = tuple(name.decode(encoding) for name in raw_names)
     fields = {field.name: field for field in dataclasses.fields(cls)}
     missing = [field for name, field in fields.items() if name not in names]
     if not set(names) <= set(fields) or any(_required(field) for field in missing):
@@ -86,7 +100,7 @@ def _plan(cls: type[Any], names: tuple[str, ...]) -> _Plan | None:
 
 CACHED_PLANS: Final = 256
 """Column lists (of the queries' projections) whose plans are kept, per class."""
-_PLANS: Final[Memo[tuple[int, tuple[str, ...]], tuple[type[Any], _Plan]]] = Memo(
+_PLANS: Final[Memo[tuple[int, tuple[bytes, ...]], tuple[type[Any], _Plan]]] = Memo(
     CACHED_PLANS
 )
 
