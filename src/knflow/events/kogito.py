@@ -118,9 +118,17 @@ def event_id(instance_id: str, kind: str, seq: str) -> str:
 
 
 def render_date(moment: datetime) -> str:
-    """Render a date as the Data Index prints it: UTC, milliseconds, `Z`."""
-    utc = moment.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    """Render a date as the Data Index prints it: UTC, milliseconds, `Z`.
+
+    Through `isoformat`, half the time of `strftime` (a list page renders dozens), and
+    like Java it pads a year to four digits, where glibc's `%Y` does not.
+    """
+    utc = moment if moment.tzinfo is UTC else moment.astimezone(UTC)
+    return utc.isoformat(timespec="milliseconds")[:ISO_MILLISECONDS] + "Z"
+
+
+ISO_MILLISECONDS: Final = len("2024-01-01T00:00:00.000")
+"""The length of an `isoformat` rendering up to its milliseconds (the offset cut off)."""
 
 
 def event_date(moment: datetime) -> str:

@@ -44,17 +44,29 @@ def execution_summary(
 
 
 def java_date(moment: datetime | None) -> str:
-    """Print like `ZonedDateTime.toString()` in UTC: seconds and fraction only if set."""
+    """Print like `ZonedDateTime.toString()` in UTC: seconds and fraction only if set.
+
+    Java prints the fraction in milliseconds, or in microseconds when that is not exact.
+    """
     if moment is None:
         return "null"
-    utc = moment.astimezone(UTC)
-    text = utc.strftime("%Y-%m-%dT%H:%M")
-    nanos = utc.microsecond * 1000
-    if utc.second or nanos:
-        text += f":{utc.second:02d}"
-    if nanos:
-        if nanos % 1_000_000 == 0:
-            text += f".{nanos // 1_000_000:03d}"
-        else:
-            text += f".{nanos // 1000:06d}"
-    return text + "Z"
+    utc = moment if moment.tzinfo is UTC else moment.astimezone(UTC)
+    precision = _precision(utc)
+    return utc.isoformat(timespec=precision)[: _ISO_LENGTHS[precision]] + "Z"
+
+
+def _precision(utc: datetime) -> str:
+    """The `isoformat` timespec that prints what Java prints of this moment."""
+    micros = utc.microsecond
+    if micros:
+        return "milliseconds" if micros % 1000 == 0 else "microseconds"
+    return "seconds" if utc.second else "minutes"
+
+
+_ISO_LENGTHS: Final = {
+    "minutes": len("2024-01-01T00:00"),
+    "seconds": len("2024-01-01T00:00:00"),
+    "milliseconds": len("2024-01-01T00:00:00.000"),
+    "microseconds": len("2024-01-01T00:00:00.000000"),
+}
+"""How much of an `isoformat` rendering of each timespec precedes its offset."""
