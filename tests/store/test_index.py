@@ -171,3 +171,82 @@ def test_a_nul_character_in_a_filter_value_is_refused_before_sql(
 ) -> None:
     with pytest.raises(InputError, match="NUL"):
         select(conn, FieldTest("businessKey", "in", ["ok", "a\x00"]))
+
+
+def test_a_page_brings_the_nodes_nodes_of_reads(conn: Connection) -> None:
+    rich = IndexedNode(
+        process_instance_id="i-1",
+        id="n-rich",
+        name="Rich",
+        type="ActionNode",
+        definition_id="d",
+        node_id="nd",
+        enter=T0 + timedelta(seconds=1, microseconds=123456),
+        exit=T0 + timedelta(seconds=2),
+        sla_due_date=T0 + timedelta(days=1),
+        retrigger=True,
+        error_message="boom",
+        error_date=T0 + timedelta(seconds=3),
+        cancel_type="ABORTED",
+        input_args={"a": [1, 2.5, None, True], "big": 12345678901234567890},
+        output_args=["x", {"y": "ü"}],
+    )
+    index.save_node(conn, rich)
+    order = (Order("start", descending=True),)
+    columns = ("id", "process_id", "last_update", "start")
+
+    page = index_query.select_instance_page(
+        conn, None, order, limit=2, offset=0, columns=columns, with_nodes=True
+    )
+
+    plain = index_query.select_instances(
+        conn, None, order, limit=2, offset=0, columns=columns
+    )
+    assert page.instances == plain
+    assert [row.id for row in plain] == ["i-2", "i-1"]
+    assert page.nodes == {row.id: index.nodes_of(conn, [row.id]) for row in plain}
+    assert page.nodes is not None
+    assert page.nodes["i-1"] == [index.get_node(conn, "i-1", "n-1"), rich]
+
+
+def test_a_page_without_nodes_reads_none(conn: Connection) -> None:
+    page = index_query.select_instance_page(
+        conn,
+        FieldTest("id", "equal", "i-0"),
+        (),
+        limit=None,
+        offset=0,
+        columns=("id", "process_id", "last_update"),
+        with_nodes=False,
+    )
+
+    assert [row.id for row in page.instances] == ["i-0"]
+    assert page.nodes is None
+
+
+def test_a_page_of_instances_without_entered_nodes_gives_each_an_empty_list(
+    conn: Connection,
+) -> None:
+    page = index_query.select_instance_page(
+        conn,
+        FieldTest("id", "in", ["i-0", "i-2"]),
+        (),
+        limit=None,
+        offset=0,
+        columns=("id", "process_id", "last_update"),
+        with_nodes=True,
+    )
+    conn.execute("DELETE FROM index_node_instances WHERE process_instance_id = 'i-2'")
+    emptied = index_query.select_instance_page(
+        conn,
+        FieldTest("id", "equal", "i-2"),
+        (),
+        limit=None,
+        offset=0,
+        columns=("id", "process_id", "last_update"),
+        with_nodes=True,
+    )
+
+    assert page.nodes is not None
+    assert [node.id for node in page.nodes["i-0"]] == ["n-0"]  # "hidden" has no enter
+    assert emptied.nodes == {"i-2": []}

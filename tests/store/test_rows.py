@@ -8,7 +8,7 @@ import pytest
 from psycopg.rows import class_row
 from psycopg_pool import ConnectionPool
 
-from knflow.store.rows import frozen_row
+from knflow.store.rows import frozen_row, row_maker
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -46,7 +46,7 @@ def test_rows_are_those_of_class_row(pool: ConnectionPool, statement: str) -> No
 
 
 def test_column_names_are_read_in_the_connection_encoding(pool: ConnectionPool) -> None:
-    statement = 'SELECT \'a\' AS id, 2024 AS "année"'
+    statement = "SELECT 'a' AS id, 2024 AS \"année\""
     with pool.connection() as conn:
         rows = conn.cursor(row_factory=frozen_row(_Accented)).execute(statement)
         assert rows.fetchall() == [_Accented(id="a", année=2024)]
@@ -88,3 +88,21 @@ def test_rows_the_class_refuses_are_refused(
 def test_only_frozen_dataclasses_with_slots_are_taken() -> None:
     with pytest.raises(TypeError, match="frozen dataclass with slots"):
         frozen_row(_Unslotted)
+
+
+def test_row_maker_builds_of_values_what_frozen_row_builds_of_a_row(
+    pool: ConnectionPool,
+) -> None:
+    with pool.connection() as conn:
+        [read] = (
+            conn.cursor(row_factory=frozen_row(_Row))
+            .execute("SELECT 'a' AS id, 'x' AS name")
+            .fetchall()
+        )
+
+    assert row_maker(_Row, ("id", "name"))(["a", "x"]) == read
+    assert row_maker(_Row, ("id",))(["a"]).tags == []
+    with pytest.raises(TypeError, match="cannot be built"):
+        row_maker(_Row, ("name",))
+    with pytest.raises(TypeError, match="frozen dataclass with slots"):
+        row_maker(_Unslotted, ("id",))

@@ -79,6 +79,16 @@ class Selection:
     parent: Selection | None
     """What `parentProcessInstance` selects under it (all its aliases), if selected."""
 
+    @property
+    def summary(self) -> bool:
+        """Whether it selects the execution summary (computed from the nodes)."""
+        return "executionSummary" in self.names
+
+    @property
+    def reads_nodes(self) -> bool:
+        """Whether its instances are shown with their nodes, or with the summary."""
+        return self.summary or "nodes" in self.names
+
 
 def columns_of(info: Info[RequestContext, None]) -> tuple[str, ...]:
     """Return the instance columns the current field's selection reads."""

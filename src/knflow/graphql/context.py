@@ -42,10 +42,19 @@ class RequestContext:
     )
     _definitions: dict[str, list[IndexedDefinition]] = field(default_factory=dict)
 
-    def register(self, rows: list[IndexedInstance]) -> list[IndexedInstance]:
-        """Remember `rows` so later lookups batch over them; return them."""
+    def register(
+        self,
+        rows: list[IndexedInstance],
+        nodes: Mapping[str, list[IndexedNode]] | None = None,
+    ) -> list[IndexedInstance]:
+        """Remember `rows` so later lookups batch over them; return them.
+
+        `nodes` are their entered nodes when they were read with them.
+        """
         for row in rows:
             self.seen.setdefault(row.id, row)
+        for instance_id, entered in (nodes or {}).items():
+            self._nodes.setdefault(instance_id, entered)
         return rows
 
     def nodes(self, instance_id: str) -> list[IndexedNode]:

@@ -41,7 +41,7 @@ from graphql import ExecutionResult as GraphQLExecutionResult
 from knflow import json_limits
 from knflow.errors import KnflowError, NotFoundError
 from knflow.graphql import filters, limits, scalars
-from knflow.graphql.columns import columns_of
+from knflow.graphql.columns import selection_of
 from knflow.graphql.context import RequestContext
 from knflow.graphql.execution import PlainFieldExecutor
 from knflow.graphql.inputs import (
@@ -53,7 +53,12 @@ from knflow.graphql.inputs import (
     ProcessInstanceArgument,
     ProcessInstanceOrderBy,
 )
-from knflow.graphql.types import Job, ProcessDefinition, ProcessInstance, instances_of
+from knflow.graphql.types import (
+    Job,
+    ProcessDefinition,
+    ProcessInstance,
+    built_instances,
+)
 from knflow.memo import Memo
 from knflow.outbound import management
 from knflow.store import db, index, index_query
@@ -99,15 +104,18 @@ class Query:
         pagination: Pagination | None = None,
     ) -> list[ProcessInstance | None] | None:
         query = filters.to_query(where, orderBy, pagination)
-        rows = index_query.select_instances(
+        selected = selection_of(info)
+        page = index_query.select_instance_page(
             info.context.conn,
             query.condition,
             query.order,
             limit=query.limit,
             offset=query.offset,
-            columns=columns_of(info),
+            columns=selected.columns,
+            with_nodes=selected.reads_nodes,
         )
-        return [*instances_of(info, info.context.register(rows))]
+        rows = info.context.register(page.instances, page.nodes)
+        return [*built_instances(info.context, rows, selected)]
 
     @strawberry.field
     def Jobs(

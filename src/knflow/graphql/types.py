@@ -293,13 +293,11 @@ def built_instances(
     Nodes and parents are read for all the request's instances at once, and only
     when selected: `nodes` or `executionSummary`, `parentProcessInstance`.
     """
-    summary = "executionSummary" in selected.names
-    with_nodes = summary or "nodes" in selected.names
     return [
         ProcessInstance.of(
             row,
-            context.nodes(row.id) if with_nodes else None,
-            summary=summary,
+            context.nodes(row.id) if selected.reads_nodes else None,
+            summary=selected.summary,
             parent=_parent(context, row, selected.parent),
         )
         for row in rows

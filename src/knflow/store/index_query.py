@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, Final
 
@@ -22,8 +23,13 @@ from knflow.errors import InputError
 from knflow.json_limits import JsonLimits
 from knflow.memo import Memo
 from knflow.store.db import Connection
-from knflow.store.index import IndexedDefinition, IndexedInstance, IndexedJob
-from knflow.store.rows import frozen_row
+from knflow.store.index import (
+    IndexedDefinition,
+    IndexedInstance,
+    IndexedJob,
+    IndexedNode,
+)
+from knflow.store.rows import frozen_row, row_maker
 
 
 class Kind(StrEnum):
@@ -231,6 +237,79 @@ def select_instances(
     return _select(conn, entity, IndexedInstance, where, order, limit, offset)
 
 
+@dataclass(frozen=True, slots=True)
+class InstancePage:
+    """A page of instances, and the entered nodes of each when they were asked for."""
+
+    instances: list[IndexedInstance]
+    nodes: dict[str, list[IndexedNode]] | None
+    """The entered nodes of each instance of the page, by enter and id."""
+
+
+def select_instance_page(
+    conn: Connection,
+    where: Condition | None,
+    order: Sequence[Order],
+    *,
+    limit: int | None,
+    offset: int,
+    columns: Sequence[str],
+    with_nodes: bool,
+) -> InstancePage:
+    """`select_instances`, each row bringing its instance's entered nodes along when
+    `with_nodes`.
+
+    For a query that shows the nodes (or the summary made of them): one statement and
+    one wait instead of a second statement for the nodes of the page. The nodes come as
+    a JSON array per instance, aggregated after the page is cut (the subquery is in
+    the select list, which PostgreSQL evaluates for the rows the limit keeps), and one
+    statement reads instances and nodes from the same snapshot.
+
+    Raises:
+        InputError: a field or operator the entity does not have.
+    """
+    if not with_nodes:
+        rows = select_instances(
+            conn, where, order, limit=limit, offset=offset, columns=columns
+        )
+        return InstancePage(rows, None)
+    entity = _with_columns(INSTANCES, columns)
+    query, params = _composed(conn, entity, where, order, limit, offset, nodes=True)
+    make_instance = row_maker(IndexedInstance, entity.columns)
+    make_node = row_maker(IndexedNode, _NESTED_NODE_COLUMNS)
+    instances: list[IndexedInstance] = []
+    nodes: dict[str, list[IndexedNode]] = {}
+    for row in conn.execute(query, params).fetchall():
+        instance = make_instance(row[:-1])
+        instances.append(instance)
+        entered: list[list[Any]] = row[-1] or []  # type: ignore[assignment]
+        nodes[instance.id] = [make_node(_with_dates(item)) for item in entered]
+    return InstancePage(instances, nodes)
+
+
+_NESTED_NODE_COLUMNS: Final = tuple(field.name for field in fields(IndexedNode))
+"""The columns of a node nested in an instance row: `IndexedNode`'s, in order."""
+_NESTED_NODE_DATES: Final = tuple(
+    index
+    for index, field in enumerate(fields(IndexedNode))
+    if field.name in ("enter", "exit", "sla_due_date", "error_date")
+)
+"""Where the dates are among them: JSON carries them as ISO-8601 text."""
+_NODES_OF_ROW: Final = sql.SQL(
+    "(SELECT json_agg(json_build_array({columns}) ORDER BY entered.enter, entered.id)"
+    " FROM index_node_instances AS entered"
+    " WHERE entered.process_instance_id = {alias}.id AND entered.enter IS NOT NULL)"
+)
+
+
+def _with_dates(item: list[Any]) -> list[Any]:
+    """A nested node's values as its row would hold them: the dates parsed."""
+    for index in _NESTED_NODE_DATES:
+        if item[index] is not None:
+            item[index] = datetime.fromisoformat(item[index])
+    return item
+
+
 def select_definitions(
     conn: Connection,
     where: Condition | None,
@@ -289,16 +368,35 @@ def _select(
     limit: int | None,
     offset: int,
 ) -> list[Any]:
-    key = _statement_key(entity, where, order, limit, offset, conn.info.encoding)
-    found = _STATEMENTS.get(key) if key is not None else None
-    if found is None:
-        found = _statement(conn, entity, where, order, limit, offset)
-        if key is not None:
-            _STATEMENTS.put(key, found)
-    query, params = found
+    query, params = _composed(conn, entity, where, order, limit, offset, nodes=False)
     with conn.cursor(row_factory=frozen_row(row_type)) as cur:
         cur.execute(query, params)
         return cur.fetchall()
+
+
+def _composed(
+    conn: Connection,
+    entity: _Entity,
+    where: Condition | None,
+    order: Sequence[Order],
+    limit: int | None,
+    offset: int,
+    *,
+    nodes: bool,
+) -> tuple[bytes, dict[str, Any]]:
+    """The list statement and its parameters, composed once per key (`_STATEMENTS`).
+
+    `nodes` adds, after the entity's columns, each instance's entered nodes as JSON.
+    """
+    key = _statement_key(
+        entity, where, order, limit, offset, conn.info.encoding, nodes=nodes
+    )
+    found = _STATEMENTS.get(key) if key is not None else None
+    if found is None:
+        found = _statement(conn, entity, where, order, limit, offset, nodes=nodes)
+        if key is not None:
+            _STATEMENTS.put(key, found)
+    return found
 
 
 def _statement(
@@ -308,15 +406,27 @@ def _statement(
     order: Sequence[Order],
     limit: int | None,
     offset: int,
+    *,
+    nodes: bool,
 ) -> tuple[bytes, dict[str, Any]]:
     params: dict[str, Any] = {}
+    selected: list[sql.Composable] = [
+        sql.Identifier(entity.alias, c) for c in entity.columns
+    ]
+    if nodes:
+        selected.append(
+            _NODES_OF_ROW.format(
+                columns=sql.SQL(", ").join(
+                    sql.Identifier("entered", c) for c in _NESTED_NODE_COLUMNS
+                ),
+                alias=sql.Identifier(entity.alias),
+            )
+        )
     query = sql.SQL(
         "SELECT {columns} FROM {table} AS {alias} WHERE {where}"
         " ORDER BY {order} LIMIT {limit} OFFSET {offset}"
     ).format(
-        columns=sql.SQL(", ").join(
-            sql.Identifier(entity.alias, c) for c in entity.columns
-        ),
+        columns=sql.SQL(", ").join(selected),
         table=sql.Identifier(entity.table),
         alias=sql.Identifier(entity.alias),
         where=_where(entity, where, params),
@@ -339,7 +449,7 @@ def _page_number(value: int) -> sql.Composable:
     return sql.Literal(int(value))
 
 
-StatementKey = tuple[str, tuple[str, ...], str, str, int | None, int, str]
+StatementKey = tuple[str, tuple[str, ...], str, str, int | None, int, str, bool]
 CACHED_STATEMENTS: Final = 512
 """Composed list statements kept per process, with their parameters."""
 MEMO_CONDITION_LENGTH: Final = 4096
@@ -356,6 +466,8 @@ def _statement_key(
     limit: int | None,
     offset: int,
     encoding: str,
+    *,
+    nodes: bool,
 ) -> StatementKey | None:
     """The memo key of a list statement: everything it is composed from, as text.
 
@@ -375,6 +487,7 @@ def _statement_key(
         limit,
         offset,
         encoding,
+        nodes,
     )
 
 

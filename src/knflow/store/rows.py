@@ -38,12 +38,28 @@ def frozen_row(cls: type[T]) -> BaseRowFactory[T]:
         names = _column_names(cursor)
         if names is None:
             return class_row(cls)(cursor)  # no columns: as psycopg itself answers
-        plan = _plan(cls, names, cursor.connection.info.encoding)
+        plan = _plan(cls, names)
         if plan is None:
             return class_row(cls)(cursor)  # its TypeError, as the class would raise
         return _maker(cls, plan)
 
     return factory
+
+
+def row_maker(cls: type[T], names: tuple[str, ...]) -> RowMaker[T]:
+    """Make `cls` objects of value sequences in the order of `names`, as `frozen_row`
+    makes them of a statement's rows: for rows read some other way (nested in a column).
+
+    Raises:
+        TypeError: `cls` is not a frozen dataclass with slots, or `names` are not
+            columns its `__init__` would take.
+    """
+    if not _is_frozen_with_slots(cls):
+        raise TypeError(f"{cls.__name__} is not a frozen dataclass with slots")
+    plan = _plan(cls, names)
+    if plan is None:
+        raise TypeError(f"{cls.__name__} cannot be built of the columns {names}")
+    return _maker(cls, plan)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -58,25 +74,26 @@ class _Plan:
     """The other fields with a default factory."""
 
 
-def _column_names(cursor: Any) -> tuple[bytes, ...] | None:
-    """The current result's column names as the server sent them, or None when it has
-    no named columns (no result, no columns, a COPY)."""
+def _column_names(cursor: Any) -> tuple[str, ...] | None:
+    """The current result's column names, or None when it has no named columns (no
+    result, no columns, a COPY)."""
     result = cursor.pgresult
     if result is None or not result.nfields:
         return None
-    names = tuple(result.fname(index) for index in range(result.nfields))
-    return None if None in names else names  # type: ignore[return-value]
+    raw = [result.fname(index) for index in range(result.nfields)]
+    if None in raw:
+        return None
+    encoding = cursor.connection.info.encoding
+    return tuple(name.decode(encoding) for name in raw)
 
 
-def _plan(cls: type[Any], raw_names: tuple[bytes, ...], encoding: str) -> _Plan | None:
-    """The plan of the columns `raw_names` (in the connection's `encoding`), once per
-    class and columns; None when `__init__` would refuse the rows (a column that is no
-    field, a required field without a column)."""
-    key = (id(cls), raw_names)
+def _plan(cls: type[Any], names: tuple[str, ...]) -> _Plan | None:
+    """The plan of `names`, once per class and columns; None when `__init__` would
+    refuse the rows (a column that is no field, a required field without a column)."""
+    key = (id(cls), names)
     found = _PLANS.get(key)
     if found is not None and found[0] is cls:
         return found[1]
-    names = tuple(name.decode(encoding) for name in raw_names)
     fields = {field.name: field for field in dataclasses.fields(cls)}
     missing = [field for name, field in fields.items() if name not in names]
     if not set(names) <= set(fields) or any(_required(field) for field in missing):
@@ -100,7 +117,7 @@ def _plan(cls: type[Any], raw_names: tuple[bytes, ...], encoding: str) -> _Plan 
 
 CACHED_PLANS: Final = 256
 """Column lists (of the queries' projections) whose plans are kept, per class."""
-_PLANS: Final[Memo[tuple[int, tuple[bytes, ...]], tuple[type[Any], _Plan]]] = Memo(
+_PLANS: Final[Memo[tuple[int, tuple[str, ...]], tuple[type[Any], _Plan]]] = Memo(
     CACHED_PLANS
 )
 
