@@ -80,14 +80,14 @@ class Selection:
     """What `parentProcessInstance` selects under it (all its aliases), if selected."""
 
     @property
-    def summary(self) -> bool:
+    def shows_summary(self) -> bool:
         """Whether it selects the execution summary (computed from the nodes)."""
         return "executionSummary" in self.names
 
     @property
     def reads_nodes(self) -> bool:
         """Whether its instances are shown with their nodes, or with the summary."""
-        return self.summary or "nodes" in self.names
+        return self.shows_summary or "nodes" in self.names
 
 
 def columns_of(info: Info[RequestContext, None]) -> tuple[str, ...]:

@@ -297,7 +297,7 @@ def built_instances(
         ProcessInstance.of(
             row,
             context.nodes(row.id) if selected.reads_nodes else None,
-            summary=selected.summary,
+            summary=selected.shows_summary,
             parent=_parent(context, row, selected.parent),
         )
         for row in rows
