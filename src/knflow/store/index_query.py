@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Final
+from typing import Any, Final, get_args, get_type_hints
 
 from psycopg import sql
 from psycopg.types.json import Jsonb
@@ -291,10 +291,11 @@ _NESTED_NODE_COLUMNS: Final = tuple(field.name for field in fields(IndexedNode))
 """The columns of a node nested in an instance row: `IndexedNode`'s, in order."""
 _NESTED_NODE_DATES: Final = tuple(
     index
-    for index, field in enumerate(fields(IndexedNode))
-    if field.name in ("enter", "exit", "sla_due_date", "error_date")
+    for index, name in enumerate(_NESTED_NODE_COLUMNS)
+    if datetime in get_args(get_type_hints(IndexedNode)[name])
 )
-"""Where the dates are among them: JSON carries them as ISO-8601 text."""
+"""Where the dates are among them (`datetime | None` fields): JSON carries them as
+ISO-8601 text."""
 _NODES_OF_ROW: Final = sql.SQL(
     "(SELECT json_agg(json_build_array({columns}) ORDER BY entered.enter, entered.id)"
     " FROM index_node_instances AS entered"
