@@ -291,8 +291,8 @@ _NESTED_NODE_COLUMNS: Final = tuple(field.name for field in fields(IndexedNode))
 """The columns of a node nested in an instance row: `IndexedNode`'s, in order."""
 _NESTED_NODE_DATES: Final = tuple(
     index
-    for index, name in enumerate(_NESTED_NODE_COLUMNS)
-    if datetime in get_args(get_type_hints(IndexedNode)[name])
+    for index, hint in enumerate(get_type_hints(IndexedNode).values())
+    if datetime in get_args(hint)
 )
 """Where the dates are among them (`datetime | None` fields): JSON carries them as
 ISO-8601 text."""
