@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
+from knflow import uuids
 from knflow.engine.execution import Execution, Thread
 from knflow.engine.expressions import Evaluator, Scope
 from knflow.engine.outcome import Command, NodeTrace, Outcome, ScheduleThread
@@ -94,7 +95,7 @@ class Run:
     def new_node(self) -> str:
         """Return a fresh node instance id (deterministic: instance id and a counter)."""
         number = self.execution.next_number()
-        return str(uuid.uuid5(NODE_NAMESPACE, f"{self.instance.instance_id}/{number}"))
+        return uuids.name_based(NODE_NAMESPACE, f"{self.instance.instance_id}/{number}")
 
     def new_key(self, thread: Thread) -> str:
         """Return a fresh wait key for `thread`, unique within the instance."""

@@ -12,6 +12,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Final
 
+from knflow import uuids
 from knflow.events import types
 from knflow.events.codec import Event, render_time
 
@@ -25,7 +26,7 @@ SOURCE: Final = "/knflow/runtime"
 def step_event(instance_id: str, thread_id: str, seq: int, *, now: datetime) -> Event:
     """Build the `knflow.step.ready` event asking step-executor to run one thread."""
     return Event(
-        id=str(uuid.uuid5(STEP_NAMESPACE, f"{instance_id}/{thread_id}/{seq}/step")),
+        id=uuids.name_based(STEP_NAMESPACE, f"{instance_id}/{thread_id}/{seq}/step"),
         source=SOURCE,
         type=types.STEP_READY,
         data={"instanceId": instance_id, "threadId": thread_id, "seq": seq},
@@ -43,15 +44,15 @@ def paced_step_event(
     been sent already, and the outbox de-duplicates by id.
     """
     event = step_event(instance_id, thread_id, seq, now=now)
-    turn = uuid.uuid5(STEP_NAMESPACE, f"{event.id}/paced/{due.isoformat()}")
-    return dataclasses.replace(event, id=str(turn))
+    turn = uuids.name_based(STEP_NAMESPACE, f"{event.id}/paced/{due.isoformat()}")
+    return dataclasses.replace(event, id=turn)
 
 
 def redrive_event(event: Event, now: datetime, period: timedelta) -> Event:
     """Give a hint a new id per re-drive period (the original id was already sent)."""
     bucket = int(now.timestamp() // max(period.total_seconds(), 1.0))
-    fresh = uuid.uuid5(REDRIVE_NAMESPACE, f"{event.id}/{bucket}")
-    return dataclasses.replace(event, id=str(fresh))
+    fresh = uuids.name_based(REDRIVE_NAMESPACE, f"{event.id}/{bucket}")
+    return dataclasses.replace(event, id=fresh)
 
 
 def job_scheduled_event(
@@ -63,7 +64,7 @@ def job_scheduled_event(
     wakes, and stays to fire the timer on time when it is due within its window.
     """
     return Event(
-        id=str(uuid.uuid5(WAKE_NAMESPACE, f"{job_id}/{due.isoformat()}/wake")),
+        id=uuids.name_based(WAKE_NAMESPACE, f"{job_id}/{due.isoformat()}/wake"),
         source=SOURCE,
         type=types.JOB_SCHEDULED,
         data={"id": job_id, "expirationTime": render_time(due)},

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
+from knflow import uuids
 from knflow.events import types
 from knflow.events.codec import Event, render_time
 from knflow.workflow.model import Json
@@ -104,7 +105,7 @@ def sink_event(
     extensions["limit"] = str(-1 if remaining is None else max(remaining, 0))
     subject = recipient.get("ce-subject")
     return Event(
-        id=str(uuid.uuid5(SINK_EVENT_NAMESPACE, f"{job_id}/{firing}")),
+        id=uuids.name_based(SINK_EVENT_NAMESPACE, f"{job_id}/{firing}"),
         source=str(recipient.get("ce-source") or SOURCE),
         type=str(recipient.get("ce-type")),
         subject=None if subject is None else str(subject),
@@ -126,7 +127,7 @@ def event_id(facts: JobFacts) -> str:
             render_time(facts.expiration_time),
         )
     )
-    return str(uuid.uuid5(JOB_EVENT_NAMESPACE, key))
+    return uuids.name_based(JOB_EVENT_NAMESPACE, key)
 
 
 def job_data(facts: JobFacts) -> dict[str, Json]:

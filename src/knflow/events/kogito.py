@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from knflow import uuids
 from knflow.engine.open_nodes import END_NODE_ID, START_NODE_ID, STATE_NODE_TYPE
 from knflow.events import types
 from knflow.events.codec import Event
@@ -114,7 +115,7 @@ def state_number(status: str) -> int:
 
 def event_id(instance_id: str, kind: str, seq: str) -> str:
     """Return the deterministic id of the `seq`-th event of `kind` about an instance."""
-    return str(uuid.uuid5(EVENT_ID_NAMESPACE, f"{instance_id}\x1f{kind}\x1f{seq}"))
+    return uuids.name_based(EVENT_ID_NAMESPACE, f"{instance_id}\x1f{kind}\x1f{seq}")
 
 
 def render_date(moment: datetime) -> str:
@@ -297,7 +298,7 @@ def grouped_event(events: Sequence[Event], *, state: int) -> Event:
     }
     instance_id = extensions.get("kogitoprocinstanceid", "")
     return Event(
-        id=str(uuid.uuid5(EVENT_ID_NAMESPACE, f"group\x1f{digest}")),
+        id=uuids.name_based(EVENT_ID_NAMESPACE, f"group\x1f{digest}"),
         source=first.source,
         type=types.PROCESS_INSTANCE_MULTIPLE,
         time=last.time,
@@ -326,7 +327,7 @@ def merged_groups(groups: Sequence[Event]) -> Event:
         item for group in groups if isinstance(group.data, list) for item in group.data
     ]
     return Event(
-        id=str(uuid.uuid5(EVENT_ID_NAMESPACE, f"merged\x1f{digest}")),
+        id=uuids.name_based(EVENT_ID_NAMESPACE, f"merged\x1f{digest}"),
         source=last.source,
         type=types.PROCESS_INSTANCE_MULTIPLE,
         time=last.time,

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final
 
+from knflow import uuids
 from knflow.engine.outcome import EmitEvent
 from knflow.events.codec import Event
 
@@ -52,10 +53,8 @@ def produced_event(command: EmitEvent, *, producer: Producer, now: datetime) -> 
         **{name.lower(): value for name, value in command.extensions.items()},
     }
     return Event(
-        id=str(
-            uuid.uuid5(
-                PRODUCED_NAMESPACE, f"{producer.instance_id}/{command.key}/produced"
-            )
+        id=uuids.name_based(
+            PRODUCED_NAMESPACE, f"{producer.instance_id}/{command.key}/produced"
         ),
         source=command.source or f"/knflow/{producer.workflow_id}",
         type=command.type,

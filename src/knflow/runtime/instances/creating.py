@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
+from knflow import uuids
 from knflow.engine import interpreter
 from knflow.engine.outcome import InstanceStatus
 from knflow.errors import InputError
@@ -183,8 +184,8 @@ def _new_row(
     parent = new.parent
     instance_id = new.instance_id or str(uuid.uuid4())
     if parent is not None:  # deterministic: a replayed parent step finds the same child
-        instance_id = str(
-            uuid.uuid5(CHILD_NAMESPACE, f"{parent.instance_id}/{parent.key}")
+        instance_id = uuids.name_based(
+            CHILD_NAMESPACE, f"{parent.instance_id}/{parent.key}"
         )
     definition = loaded.definition
     return InstanceRow(

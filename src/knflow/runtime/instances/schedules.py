@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import isodate
 
+from knflow import uuids
 from knflow.errors import DefinitionError, Problem
 from knflow.runtime.instances import job_status, publishing
 from knflow.store import jobs
@@ -106,7 +107,7 @@ def schedule_starts(conn: Connection, definition: Definition, now: datetime) -> 
 
 def start_job_id(workflow_id: str) -> str:
     """Return the id of a workflow's start job (one per workflow id, whatever the version)."""
-    return str(uuid.uuid5(START_NAMESPACE, f"start/{workflow_id}"))
+    return uuids.name_based(START_NAMESPACE, f"start/{workflow_id}")
 
 
 def next_start(job: JobRow, after: datetime) -> datetime | None:

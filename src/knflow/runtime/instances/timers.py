@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Final
 
+from knflow import uuids
 from knflow.engine.outcome import Activation, CallCompleted, Deadline, ScheduleTimer
 from knflow.engine.thread_waits import TIMER_FIRED
 from knflow.events import hints
@@ -36,7 +37,7 @@ def schedule(work: UnitOfWork, row: InstanceRow, command: ScheduleTimer) -> JobR
     """
     job = jobs.upsert(
         work.conn,
-        job_id=str(uuid.uuid5(TIMER_NAMESPACE, f"{row.id}/{command.key}")),
+        job_id=uuids.name_based(TIMER_NAMESPACE, f"{row.id}/{command.key}"),
         due=command.due,
         now=work.now,
         instance_id=row.id,
@@ -81,7 +82,7 @@ def schedule_step(
     """
     job = jobs.upsert(
         work.conn,
-        job_id=str(uuid.uuid5(TIMER_NAMESPACE, f"{row.id}/{key}/paced")),
+        job_id=uuids.name_based(TIMER_NAMESPACE, f"{row.id}/{key}/paced"),
         due=due,
         now=work.now,
         instance_id=row.id,
