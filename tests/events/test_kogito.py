@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -181,3 +181,23 @@ def _definition(*, source_text: str, at: datetime = T0) -> codec.Event:
         nodes=[{"id": "1", "name": "Start", "type": "StartNode", "uniqueId": "1"}],
         at=at,
     )
+
+
+@pytest.mark.parametrize(
+    ("moment", "printed"),
+    [
+        (
+            datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC),
+            "2024-05-06T07:08:09.123456Z",
+        ),
+        (datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC), "2024-05-06T07:08:09.000000Z"),
+        (
+            datetime(2024, 5, 6, 1, 0, 0, 7, tzinfo=timezone(timedelta(hours=2))),
+            "2024-05-05T23:00:00.000007Z",
+        ),
+    ],
+)
+def test_an_event_date_keeps_microseconds_in_utc(
+    moment: datetime, printed: str
+) -> None:
+    assert kogito.event_date(moment) == printed
