@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -92,6 +93,8 @@ class Route:
         return None if found is None else found.groupdict()
 
 
+@functools.cache
 def _compile(pattern: str) -> re.Pattern[str]:
+    """The regex of a route pattern, built once: every request tries the routes in turn."""
     regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", pattern.rstrip("/") or "/")
     return re.compile(regex)
