@@ -354,18 +354,21 @@ def _enter(run: Run, thread: Thread, state: State) -> None:
         name=state.name,
         node_type=STATE_NODE_TYPE,
     )
-    thread.data = dataflow.filter_state_input(
-        run.evaluator, state.state_data_filter, thread.data, run.scope(thread)
-    )
+    if state.state_data_filter is not None:  # most states have none: no scope to build
+        thread.data = dataflow.filter_state_input(
+            run.evaluator, state.state_data_filter, thread.data, run.scope(thread)
+        )
     thread.stage = Stage.RUN
     timeouts.watch_state(run, thread, state)
 
 
 def _exit(run: Run, thread: Thread, state: State, finished: Finished) -> None:
     try:
-        data = dataflow.filter_state_output(
-            run.evaluator, state.state_data_filter, finished.data, run.scope(thread)
-        )
+        data = finished.data
+        if state.state_data_filter is not None:
+            data = dataflow.filter_state_output(
+                run.evaluator, state.state_data_filter, data, run.scope(thread)
+            )
         message = _error_message(run, thread, state, data)
     except ExpressionError as error:
         handle_failure(
