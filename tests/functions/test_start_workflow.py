@@ -370,6 +370,8 @@ def test_the_answer_does_not_wait_for_the_broker_and_the_events_follow(
     try:
         client = api.application.test_client()  # the same function, now with a sink
         started = [client.post("/hello_world", json={}) for _ in range(2)]
+        for answer in started:
+            answer.close()  # as a WSGI server does once the answer is sent
         assert [answer.status_code for answer in started] == [201, 201]
         assert (
             answered == []
@@ -387,6 +389,30 @@ def test_the_answer_does_not_wait_for_the_broker_and_the_events_follow(
         broker.stop()
 
 
+def test_the_events_of_a_request_are_handed_over_once_its_answer_was_sent(
+    api: FlaskClient, monkeypatch: pytest.MonkeyPatch, pool: ConnectionPool
+) -> None:
+    broker = HttpPeer().start()
+    broker.route("POST", "/", Reply(status=202, body={}))
+    monkeypatch.setenv("K_SINK", broker.url)
+    monkeypatch.setenv("KNFLOW_SWEEP_DELAY_SECONDS", "0")  # no sweep sends them either
+    try:
+        client = api.application.test_client()
+        answer = client.post("/hello_world", json={})
+        assert answer.status_code == 201
+        instance_id = answer.get_json()["id"]
+        assert _unsent(pool, instance_id) > 0
+        assert broker.received("POST", "/") == []
+
+        answer.close()  # the server closes the answer once it is sent
+
+        broker.wait_for(1, method="POST", path="/")
+        assert _delivered_instances(broker) == {instance_id}
+        eventually(lambda: _unsent(pool, instance_id), lambda unsent: unsent == 0)
+    finally:
+        broker.stop()
+
+
 def _delivered_instances(broker: HttpPeer) -> set[str]:
     return {
         str(request.headers.get("ce-kogitoprocinstanceid"))
@@ -394,10 +420,13 @@ def _delivered_instances(broker: HttpPeer) -> set[str]:
     }
 
 
-def _unsent(pool: ConnectionPool) -> int:
+def _unsent(pool: ConnectionPool, instance_id: str | None = None) -> int:
+    """Count the outbox rows not sent yet (of one instance, when given)."""
     with pool.connection() as conn:
         row = conn.execute(
             "SELECT count(*) FROM outbox WHERE sent_at IS NULL"
+            " AND (%(id)s::text IS NULL OR instance_id = %(id)s)",
+            {"id": instance_id},
         ).fetchone()
     assert row is not None
     return int(row[0])

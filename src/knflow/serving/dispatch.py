@@ -218,14 +218,17 @@ def _serve_route(
 def _publish_after_answer(
     state: ProcessServices, response: flask.Response, deferred: deferral.Deferred
 ) -> flask.Response:
-    """Hand what the request committed to the publisher thread: no caller waits for it.
+    """Hand what the request committed to the publisher thread once the answer is sent.
 
-    The answer's thread (and the caller's keep-alive connection) is free at once, and what
-    several requests committed meanwhile goes out as one batch. Failed or unsent events
-    stay in the outbox for the reconcile.
+    No caller waits for it: the answer's thread (and the caller's keep-alive connection)
+    is free at once, and what several requests committed meanwhile goes out as one batch.
+    Handed over when the server closes the answer, not before: a publisher woken earlier
+    takes the interpreter while the answer is still being written, and the caller waits
+    for it. Failed or unsent events stay in the outbox for the reconcile.
     """
-    if deferred.outgoing:
-        state.publisher().submit(deferred.outgoing)
+    outgoing = deferred.outgoing
+    if outgoing:
+        response.call_on_close(lambda: state.publisher().submit(outgoing))
     return response
 
 
