@@ -6,7 +6,9 @@ in fresh processes, each query as the plugin sends it (POST /graphql through the
 the same rows, alternating the two call by call:
 
 - Q5, the runs list: every workflow, page of 10 by start DESC, with nodes and variables;
-- the per-workflow list: one workflow's instances, page of 10 by start DESC.
+- the per-workflow list: one workflow's instances, page of 10 by start DESC; and beside it
+  the floor of any HTTP endpoint serving that page: the same SQL answered as JSON by a bare
+  functions-framework function (`bench/anchors/json_rows`), in process as well.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from bench.report import Row, figure
 
 Params = dict[str, Any]
 MAIN: Final = procs.ROOT / "functions" / "data-index-sink" / "main.py"
+FLOOR: Final = procs.ROOT / "bench" / "anchors" / "json_rows" / "main.py"
 WORKFLOWS: Final = [f"wf{n}" for n in range(10)]
 Q5: Final = (
     "query ($paginationInfo: Pagination, $orderByInfo: ProcessInstanceOrderBy,"
@@ -119,8 +122,23 @@ def run(ctx: Context) -> list[Row]:
             knflow=figure(values(runs, "list_graphql_ms"), "ms"),
             anchor_name="direct SQL",
             anchor=figure(values(runs, "list_sql_ms"), "ms"),
+            notes=(
+                f"{_median(runs, 'list_graphql_ms') / _median(runs, 'list_floor_ms'):.2f}× the floor",
+            ),
+        ),
+        Row(
+            measure="P4",
+            what="the floor: that SQL answered as JSON by a functions-framework function, in process",
+            knflow=figure(values(runs, "list_floor_ms"), "ms"),
+            anchor_name="direct SQL",
+            anchor=figure(values(runs, "list_sql_ms"), "ms"),
+            notes=("this row's first column is the floor, not knflow",),
         ),
     ]
+
+
+def _median(runs: list[Figures], name: str) -> float:
+    return statistics.median(value for value in values(runs, name) if value is not None)
 
 
 def load(url: str, count: int) -> None:
@@ -140,6 +158,9 @@ def time_queries(params: Params) -> Figures:
     os.environ["DATABASE_URL"] = params["database_url"]
     client = create_app(
         target="handle", source=str(MAIN), signature_type="http"
+    ).test_client()
+    floor = create_app(
+        target="handle", source=str(FLOOR), signature_type="http"
     ).test_client()
 
     def graphql(query: str, variables: dict[str, Any]) -> Callable[[], None]:
@@ -166,6 +187,14 @@ def time_queries(params: Params) -> Figures:
         def direct_list() -> None:
             conn.execute(DIRECT_PER_WORKFLOW, {"id": "wf3"}).fetchall()
 
+        def floor_list() -> None:
+            answer = floor.post("/", json=list_variables)
+            if (
+                answer.status_code != 200
+                or not answer.get_json()["data"]["ProcessInstances"]
+            ):
+                raise SystemExit(f"the floor answered {answer.status_code}")
+
         q5_variables = {
             "paginationInfo": {"limit": 10, "offset": 0},
             "orderByInfo": {"start": "DESC"},
@@ -177,6 +206,7 @@ def time_queries(params: Params) -> Figures:
             "q5_sql_ms": direct_q5,
             "list_graphql_ms": graphql(PER_WORKFLOW, list_variables),
             "list_sql_ms": direct_list,
+            "list_floor_ms": floor_list,
         }
         return _p50s(calls, int(params["calls"]))
 
