@@ -80,12 +80,18 @@ def _run(services: Services, n: int) -> str:
 def test_a_call_past_its_turn_is_parked_as_a_job_not_performed(
     paced: Services, http_peer: HttpPeer
 ) -> None:
+    # One call a minute: the second start comes before its turn however slow the machine.
+    settings = dataclasses.replace(
+        paced.settings,
+        flow_control=FlowControl(calls_per_second={"tick-service": 1 / 60}),
+    )
+    slow = dataclasses.replace(paced, settings=settings)
     Arrivals(http_peer)
-    runs.start(paced, "paced", {"n": 0})
+    runs.start(slow, "paced", {"n": 0})
 
-    second = runs.start(paced, "paced", {"n": 1})
+    second = runs.start(slow, "paced", {"n": 1})
 
-    with paced.pool.connection() as conn:
+    with slow.pool.connection() as conn:
         row = instances.get(conn, second)
         due = jobs.next_due(conn)
     assert row is not None
