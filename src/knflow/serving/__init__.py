@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 # psycopg and its pool: most of what a process start imports past flask.
 with collector.loading():
     from knflow.serving.process import ProcessServices
-    from knflow.store import db, migrate
+    from knflow.store import db, ledger
 
 __all__ = [
     "Endpoints",
@@ -117,7 +117,7 @@ class _Function:
             return _json(200, {"status": "UP"})
         try:
             with db.autocommit(self._state.open()) as conn:
-                pending = migrate.pending_migrations(conn)
+                pending = ledger.pending_versions(conn)
         except KnflowError as error:
             return _json(503, {"status": "DOWN", "reason": str(error)})
         if pending:
