@@ -32,3 +32,20 @@ def test_a_bulk_rate_that_is_not_a_positive_number_is_refused(value: str) -> Non
         InputError, match="KNFLOW_BULK_RETRIGGER_PER_SECOND must be a positive number"
     ):
         Settings.from_environment({"KNFLOW_BULK_RETRIGGER_PER_SECOND": value})
+
+
+def test_the_repr_of_settings_shows_no_secret() -> None:
+    settings = Settings(
+        database_url="postgresql://knflow:db-password@db/knflow",
+        secrets={"API_KEY": "secret-value"},
+        backstage_token="backstage-token",
+        token_keys=("sealing-key",),
+    )
+
+    shown = repr(settings)
+
+    assert [
+        secret
+        for secret in ("db-password", "secret-value", "backstage-token", "sealing-key")
+        if secret in shown
+    ] == []

@@ -139,9 +139,14 @@ class FlowControl:
         )
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class Settings:
-    """Everything a knflow process is configured with."""
+    """Everything a knflow process is configured with.
+
+    Compared by identity, and without a generated `repr`: that would show the secrets and
+    the database password, and compiling a generated `__eq__`, `__hash__` and `__repr__`
+    of all these fields costs every cold start (~6M instructions, callgrind).
+    """
 
     database_url: str = ""
     """libpq connection string; empty means the standard `PG*` variables apply."""

@@ -31,6 +31,7 @@ FUNCTIONS = (
 )
 NOT_AT_START = (
     "knflow.serving.dispatch",
+    "knflow.serving.endpoints",
     "knflow.runtime",
     "knflow.engine",
     "knflow.workflow",

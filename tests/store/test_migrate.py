@@ -14,21 +14,10 @@ def test_migrations_apply_to_an_empty_database_and_a_rerun_does_nothing(
     with db.connect(empty_database_url) as conn:
         first = migrate.apply_migrations(conn)
         second = migrate.apply_migrations(conn)
-        pending = migrate.pending_migrations(conn)
     assert [m.version for m in first] == [
         m.version for m in migrate.shipped_migrations()
     ]
     assert second == []
-    assert pending == []
-
-
-def test_every_migration_is_pending_on_a_database_never_migrated(
-    empty_database_url: str,
-) -> None:
-    with db.connect(empty_database_url) as conn:
-        pending = migrate.pending_migrations(conn)
-        conn.execute("SELECT 1")  # the connection still serves
-    assert pending == migrate.shipped_migrations()
 
 
 def test_an_edited_migration_is_refused(empty_database_url: str) -> None:

@@ -19,37 +19,29 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Final
 
 import flask
 
 from knflow.errors import KnflowError
 from knflow.serving import collector
-from knflow.serving.endpoints import Endpoints, EventHandler, Loader
 
 if TYPE_CHECKING:
     from knflow.runtime.web import Route
+    from knflow.serving.endpoints import Endpoints, EventHandler, Loader
 
 # psycopg and its pool: most of what a process start imports past flask.
 with collector.loading():
     from knflow.serving.process import ProcessServices
-    from knflow.store import db, migrate
-
-__all__ = [
-    "Endpoints",
-    "EventHandler",
-    "FlaskFunction",
-    "Loader",
-    "event_function",
-    "function",
-    "http_function",
-]
+    from knflow.store import db, ledger
 
 logger = logging.getLogger(__name__)
 
 FlaskFunction = Callable[[flask.Request], flask.Response]
 HEALTH_PATHS: Final = ("/health/liveness", "/health/readiness")
-Serve = Callable[[ProcessServices, Endpoints, flask.Request], flask.Response]
+if TYPE_CHECKING:
+    Serve = Callable[[ProcessServices, Endpoints, flask.Request], flask.Response]
 
 
 def function(load: Loader) -> FlaskFunction:
@@ -70,14 +62,19 @@ def event_function(
     handler: EventHandler, *, routes: Sequence[Route] = ()
 ) -> FlaskFunction:
     """Serve CloudEvents at `/` with `handler`, plus `routes` and the health endpoints."""
-    endpoints = Endpoints(routes=tuple(routes), on_event=handler)
-    return function(lambda: endpoints)
+    return function(partial(_endpoints, tuple(routes), handler))
 
 
 def http_function(routes: Sequence[Route]) -> FlaskFunction:
     """Serve `routes` and the health endpoints; anything else is a JSON 404."""
-    endpoints = Endpoints(routes=tuple(routes))
-    return function(lambda: endpoints)
+    return function(partial(_endpoints, tuple(routes), None))
+
+
+def _endpoints(routes: tuple[Route, ...], on_event: EventHandler | None) -> Endpoints:
+    """Build the endpoints when they load: readiness never imports `serving.endpoints`."""
+    from knflow.serving.endpoints import Endpoints
+
+    return Endpoints(routes=routes, on_event=on_event)
 
 
 class _Function:
@@ -117,7 +114,7 @@ class _Function:
             return _json(200, {"status": "UP"})
         try:
             with db.autocommit(self._state.open()) as conn:
-                pending = migrate.pending_migrations(conn)
+                pending = ledger.pending_versions(conn)
         except KnflowError as error:
             return _json(503, {"status": "DOWN", "reason": str(error)})
         if pending:

@@ -2,6 +2,7 @@
 
 Each file runs in its own transaction under an advisory lock, and is recorded with its
 checksum; an applied file whose text changed stops the run (migrations are never edited).
+Which files the package ships, and which versions are pending, is the `ledger`'s.
 """
 
 from __future__ import annotations
@@ -9,12 +10,10 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
-from importlib import resources
 from typing import Final
 
-from psycopg import errors as pg_errors
-
 from knflow.errors import ConflictError
+from knflow.store import ledger
 from knflow.store.db import Connection
 from knflow.store.sql import queries
 
@@ -26,7 +25,7 @@ MIGRATION_LOCK_KEY: Final = 7_340_512_001
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Migration:
-    """One migration file shipped in the package."""
+    """One migration file shipped in the package, with its text."""
 
     version: int
     """The number the file name starts with."""
@@ -42,17 +41,14 @@ class Migration:
 
 
 def shipped_migrations() -> list[Migration]:
-    """Return the migrations in the package, ordered by version."""
-    folder = resources.files("knflow.store").joinpath("migrations")
-    found = []
-    for entry in folder.iterdir():
-        if not entry.name.endswith(".sql"):
-            continue
-        number, _, rest = entry.name.removesuffix(".sql").partition("_")
-        found.append(
-            Migration(version=int(number), name=rest, sql=entry.read_text("utf-8"))
-        )
-    return sorted(found, key=lambda migration: migration.version)
+    """Return the migrations in the package, with their text, ordered by version."""
+    folder = ledger.migrations_folder()
+    migrations = []
+    for file_name in ledger.shipped_file_names():
+        version, name = ledger.parse_file_name(file_name)
+        text = folder.joinpath(file_name).read_text("utf-8")
+        migrations.append(Migration(version=version, name=name, sql=text))
+    return migrations
 
 
 def apply_migrations(conn: Connection) -> list[Migration]:
@@ -89,22 +85,6 @@ def apply_migrations(conn: Connection) -> list[Migration]:
             )
             applied_now.append(migration)
     return applied_now
-
-
-def pending_migrations(conn: Connection) -> list[Migration]:
-    """Return the shipped migrations not yet applied (readiness checks use this).
-
-    One statement, for a cold start's first readiness answer: a database never migrated
-    tells so by the error its missing ledger table raises. `conn` must be in autocommit
-    mode (that error would abort a transaction).
-    """
-    try:
-        applied = {
-            row[0] for row in conn.execute(queries("migrate")["applied_checksums"])
-        }
-    except pg_errors.UndefinedTable:
-        applied = set()
-    return [m for m in shipped_migrations() if m.version not in applied]
 
 
 def _check_unchanged(migration: Migration, recorded: str) -> None:
