@@ -54,7 +54,7 @@ images: install
 deploy: install
 	$(BIN)/python -m knflow.deploy.images deploy --registry "$(REGISTRY)" --tag "$(or $(TAG),latest)"
 
-# The side-by-side suite of issue 11 (bench/README.md): knflow next to DBOS and raw floors.
+# The side-by-side suite of issue 11 (README's Performance section): knflow next to DBOS and raw floors.
 # QUICK=1 runs fewer rounds and smaller sizes; ONLY=p1,p3 picks measures; MARKDOWN=FILE
 # also writes the table as Markdown (the README's).
 BENCH_STAMP := $(VENV)/.bench-installed
