@@ -18,6 +18,7 @@ from knflow.engine.execution import Execution
 from knflow.engine.thread_waits import CallWait
 from knflow.runtime import local_run
 from knflow.runtime.catalog import DefinitionCache
+from knflow.runtime.instances.timers import STEP_RECIPIENT
 from knflow.runtime.services import Services
 from knflow.runtime.start_workflow import registration
 from knflow.store import db, instances, jobs
@@ -100,6 +101,7 @@ def test_a_call_past_its_turn_is_parked_as_a_job_not_performed(
     assert wait.paced_until is not None
     assert wait.claimed_until == wait.paced_until
     assert due == wait.paced_until
+    assert [job.instance_id for job in _parked_steps(slow)] == [second]
     assert len(http_peer.received("POST", "/tick")) == 1
 
 
@@ -120,6 +122,8 @@ def test_calls_from_several_processes_keep_to_the_rate(
 def test_a_deployment_setting_overrides_the_declared_rate(
     paced: Services, http_peer: HttpPeer
 ) -> None:
+    # Asserted by what was parked, not by how fast the calls came: back-to-back runs come
+    # faster than the declared five a second on an idle machine, but not on a loaded one.
     arrivals = Arrivals(http_peer)
     lifted = dataclasses.replace(
         paced,
@@ -133,4 +137,11 @@ def test_a_deployment_setting_overrides_the_declared_rate(
         _run(lifted, n)
 
     assert len(arrivals.times) == 5
-    assert max(arrivals.times) - min(arrivals.times) < 4 / RATE
+    assert _parked_steps(lifted) == []
+
+
+def _parked_steps(services: Services) -> list[jobs.JobRow]:
+    """The jobs that hold a call past its turn (kept after they fired)."""
+    with services.pool.connection() as conn:
+        every_job = jobs.page(conn, after="", limit=1000)
+    return [job for job in every_job if job.recipient.get("type") == STEP_RECIPIENT]
