@@ -18,6 +18,7 @@ import os
 import statistics
 import time
 from collections.abc import Callable
+from enum import StrEnum
 from typing import Any, Final
 
 import psycopg
@@ -27,6 +28,17 @@ from bench.context import Context, Figures, interleave, values
 from bench.report import Row, figure
 
 Params = dict[str, Any]
+
+
+class Server(StrEnum):
+    """What answered a query, as named in the trial's figures (`q5_graphql_ms`, ...)."""
+
+    GRAPHQL = "graphql"
+    """knflow's data-index-sink, through POST /graphql."""
+    FLOOR = "floor"
+    """The bare functions-framework function answering the same SQL as JSON."""
+
+
 MAIN: Final = procs.ROOT / "functions" / "data-index-sink" / "main.py"
 FLOOR: Final = procs.ROOT / "bench" / "anchors" / "json_rows" / "main.py"
 FLOOR_NOTE: Final = "this row's first column is the floor, not knflow"
@@ -110,45 +122,57 @@ def run(ctx: Context) -> list[Row]:
                 )
             },
         )["queries"]
+    size = f"over {count // 1000}k instances, p50"
     return [
-        Row(
-            measure="P4",
-            what=f"the plugin's runs list (Q5) over {count // 1000}k instances, p50 (POST /graphql, data-index-sink app in process)",
-            knflow=figure(values(runs, "q5_graphql_ms"), "ms"),
-            anchor_name="direct SQL",
-            anchor=figure(values(runs, "q5_sql_ms"), "ms"),
-            notes=(_to_floor(runs, "q5"),),
+        _against_sql(
+            runs,
+            "q5",
+            Server.GRAPHQL,
+            f"the plugin's runs list (Q5) {size} (POST /graphql, data-index-sink app in process)",
+            note=_to_floor(runs, "q5"),
         ),
-        Row(
-            measure="P4",
-            what=f"the plugin's per-workflow instance list over {count // 1000}k instances, p50",
-            knflow=figure(values(runs, "list_graphql_ms"), "ms"),
-            anchor_name="direct SQL",
-            anchor=figure(values(runs, "list_sql_ms"), "ms"),
-            notes=(_to_floor(runs, "list"),),
+        _against_sql(
+            runs,
+            "list",
+            Server.GRAPHQL,
+            f"the plugin's per-workflow instance list {size}",
+            note=_to_floor(runs, "list"),
         ),
-        Row(
-            measure="P4",
-            what="the floor of Q5: its SQL answered as JSON by a functions-framework function, in process",
-            knflow=figure(values(runs, "q5_floor_ms"), "ms"),
-            anchor_name="direct SQL",
-            anchor=figure(values(runs, "q5_sql_ms"), "ms"),
-            notes=(FLOOR_NOTE,),
+        _against_sql(
+            runs,
+            "q5",
+            Server.FLOOR,
+            "the floor of Q5: its SQL answered as JSON by a functions-framework function, in process",
+            note=FLOOR_NOTE,
         ),
-        Row(
-            measure="P4",
-            what="the floor of the per-workflow list, alike",
-            knflow=figure(values(runs, "list_floor_ms"), "ms"),
-            anchor_name="direct SQL",
-            anchor=figure(values(runs, "list_sql_ms"), "ms"),
-            notes=(FLOOR_NOTE,),
+        _against_sql(
+            runs,
+            "list",
+            Server.FLOOR,
+            "the floor of the per-workflow list, alike",
+            note=FLOOR_NOTE,
         ),
     ]
 
 
+def _against_sql(
+    runs: list[Figures], query: str, server: Server, what: str, *, note: str
+) -> Row:
+    """The row of `query` as `server` answered it, next to its direct SQL."""
+    return Row(
+        measure="P4",
+        what=what,
+        knflow=figure(values(runs, f"{query}_{server}_ms"), "ms"),
+        anchor_name="direct SQL",
+        anchor=figure(values(runs, f"{query}_sql_ms"), "ms"),
+        notes=(note,),
+    )
+
+
 def _to_floor(runs: list[Figures], query: str) -> str:
     """`N× the floor`: knflow's p50 of `query` over the floor's."""
-    return f"{_median(runs, f'{query}_graphql_ms') / _median(runs, f'{query}_floor_ms'):.2f}× the floor"
+    knflow = _median(runs, f"{query}_{Server.GRAPHQL}_ms")
+    return f"{knflow / _median(runs, f'{query}_{Server.FLOOR}_ms'):.2f}× the floor"
 
 
 def _median(runs: list[Figures], name: str) -> float:
@@ -219,12 +243,12 @@ def time_queries(params: Params) -> Figures:
         }
         list_variables = {"definitionId": "wf3", "limit": 10, "offset": 0}
         calls = {
-            "q5_graphql_ms": graphql(Q5, q5_variables),
+            f"q5_{Server.GRAPHQL}_ms": graphql(Q5, q5_variables),
             "q5_sql_ms": direct_q5,
-            "list_graphql_ms": graphql(PER_WORKFLOW, list_variables),
-            "q5_floor_ms": floor_page({"ids": WORKFLOWS}),
+            f"list_{Server.GRAPHQL}_ms": graphql(PER_WORKFLOW, list_variables),
+            f"q5_{Server.FLOOR}_ms": floor_page({"ids": WORKFLOWS}),
             "list_sql_ms": direct_list,
-            "list_floor_ms": floor_page(list_variables),
+            f"list_{Server.FLOOR}_ms": floor_page(list_variables),
         }
         return _p50s(calls, int(params["calls"]))
 
